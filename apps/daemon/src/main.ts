@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CamdError, CamdHost, createLogger, hashPassword } from '@camd/core';
+import { parseArgs, USAGE } from './args.js';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
+
+const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const VERSION = (JSON.parse(readFileSync(resolve(APP_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Runs the camd CLI; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`camd: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (args.command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`camd ${VERSION}\n`);
+    return 0;
+  }
+  if (args.command === 'hash-password') {
+    const pw = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    if (!pw) {
+      process.stderr.write('camd: no password on stdin\n');
+      return 2;
+    }
+    process.stdout.write((await hashPassword(pw)) + '\n');
+    return 0;
+  }
+  const configPath = resolve(args.config ?? DEFAULT_CONFIG_PATH);
+  const stateDir = resolve(args.stateDir ?? '.state');
+  let config;
+  try {
+    config = loadConfigFile(configPath);
+  } catch (err) {
+    process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const logger = createLogger({ level: config.log?.level });
+  // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
+  const pluginSearchPaths = [dirname(configPath), process.cwd(), APP_DIR];
+  let host: CamdHost;
+  try {
+    host = await CamdHost.create({ config, stateDir, logger, pluginSearchPaths, media: args.command === 'run' });
+  } catch (err) {
+    const msg = err instanceof CamdError ? `${err.code}: ${err.message}` : (err as Error).stack ?? String(err);
+    logger.fatal({ err }, 'startup failed');
+    process.stderr.write(`camd: startup failed: ${msg}\n`);
+    return 1;
+  }
+  if (args.command === 'plugins') {
+    process.stdout.write(JSON.stringify(host.listPlugins(), null, 2) + '\n');
+    await host.stop();
+    return 0;
+  }
+  return runUntilSignal(host, logger);
+}
+
+async function runUntilSignal(host: CamdHost, logger: ReturnType<typeof createLogger>): Promise<number> {
+  let stopping: Promise<void> | undefined;
+  let stopped!: () => void;
+  const done = new Promise<void>((r) => (stopped = r));
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    logger.info({ signal }, 'stopping');
+    stopping = host.stop().finally(stopped);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // A bug in one request handler must not take every client down; it is logged loudly instead.
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  try {
+    await host.start();
+  } catch (err) {
+    logger.fatal({ err }, 'startup failed');
+    process.stderr.write(`camd: startup failed: ${(err as Error).message}\n`);
+    await host.stop();
+    return 1;
+  }
+  await done;
+  logger.info('stopped');
+  return 0;
+}

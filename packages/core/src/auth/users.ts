@@ -1,0 +1,189 @@
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CamdError, ErrorCodes } from '../errors.js';
+import { AtomicJsonFile } from '../state/persist.js';
+import { type Caller, type Permission, isPermission } from './permissions.js';
+
+const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>;
+
+/** The realm of HTTP/RTSP Digest authentication; fixed so that HA1 can be stored instead of the password. */
+export const DIGEST_REALM = 'camd';
+
+const SCRYPT = { N: 16384, r: 8, p: 1, len: 32 };
+
+export interface UserConfig {
+  username: string;
+  password?: string;
+  /** A hash made by `hashPassword` (`scrypt$N$r$p$salt$hash`), instead of a plaintext password. */
+  passwordHash?: string;
+  permissions: Permission[];
+}
+
+interface StoredUser {
+  username: string;
+  permissions: Permission[];
+  /** scrypt hash for Basic/WS-Security plaintext checks. */
+  hash: string;
+  /** MD5(username:realm:password), what RFC 2617 Digest needs. */
+  ha1?: string;
+  /** Where the user comes from: the config file or a runtime API (ONVIF CreateUsers). */
+  origin: 'config' | 'runtime' | 'bootstrap';
+}
+
+export interface UserView {
+  username: string;
+  permissions: Permission[];
+  origin: StoredUser['origin'];
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT.len, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+async function verifyHash(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, r, p, salt, key] = parts;
+  const expected = Buffer.from(key!, 'base64');
+  const got = await scrypt(password, Buffer.from(salt!, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+export function digestHA1(username: string, password: string, realm = DIGEST_REALM): string {
+  return createHash('md5').update(`${username}:${realm}:${password}`).digest('hex');
+}
+
+/**
+ * The daemon's users. Passwords are kept as scrypt hashes (plus the Digest HA1); users created at run
+ * time are persisted in `<stateDir>/users.json`. Plaintext passwords exist only in memory, for the
+ * users whose plaintext the daemon was given (config, or created/changed during this run), because
+ * WS-Security PasswordDigest needs it.
+ */
+export class UserStore {
+  private readonly users = new Map<string, StoredUser>();
+  private readonly plaintext = new Map<string, string>();
+  private readonly file: AtomicJsonFile<{ users: StoredUser[] }> | undefined;
+  private readonly verified = new Map<string, { password: string; at: number }>();
+
+  private constructor(stateDir: string | undefined) {
+    this.file = stateDir ? new AtomicJsonFile(join(stateDir, 'users.json')) : undefined;
+  }
+
+  /**
+   * Loads users from the config and the state dir. With none at all, creates an administrator with a
+   * random password, reports it once through `announce`, and stores only its hashes.
+   */
+  static async open(opts: {
+    stateDir?: string;
+    configUsers?: UserConfig[];
+    announce?: (username: string, password: string) => void;
+  }): Promise<UserStore> {
+    const store = new UserStore(opts.stateDir);
+    const persisted = store.file?.readSync()?.users ?? [];
+    for (const u of persisted) store.users.set(u.username, u);
+    for (const u of opts.configUsers ?? []) {
+      if (!u.password && !u.passwordHash) throw new CamdError(ErrorCodes.CONFIG, `users.${u.username}: needs "password" or "passwordHash"`);
+      const bad = u.permissions.find((p) => !isPermission(p));
+      if (bad) throw new CamdError(ErrorCodes.CONFIG, `users.${u.username}.permissions: unknown permission "${bad}"`);
+      store.users.set(u.username, {
+        username: u.username,
+        permissions: [...u.permissions],
+        hash: u.passwordHash ?? (await hashPassword(u.password!)),
+        ha1: u.password ? digestHA1(u.username, u.password) : undefined,
+        origin: 'config',
+      });
+      if (u.password) store.plaintext.set(u.username, u.password);
+    }
+    if (store.users.size === 0) {
+      const password = randomBytes(12).toString('base64url');
+      store.users.set('admin', {
+        username: 'admin',
+        permissions: ['Admin', 'Media_rw'],
+        hash: await hashPassword(password),
+        ha1: digestHA1('admin', password),
+        origin: 'bootstrap',
+      });
+      await store.save();
+      opts.announce?.('admin', password);
+    }
+    return store;
+  }
+
+  /** Checks a plaintext password (Basic auth). Successful checks are cached briefly: scrypt is slow on purpose. */
+  async verify(username: string, password: string): Promise<Caller | undefined> {
+    const u = this.users.get(username);
+    if (!u) {
+      await hashPassword(password); // same cost for unknown users: no user enumeration by timing
+      return undefined;
+    }
+    const cached = this.verified.get(username);
+    if (cached && Date.now() - cached.at < 60_000 && safeEqual(cached.password, password)) return this.callerOf(u);
+    if (!(await verifyHash(password, u.hash))) return undefined;
+    this.verified.set(username, { password, at: Date.now() });
+    return this.callerOf(u);
+  }
+
+  /** HA1 for RFC 2617 Digest with realm `DIGEST_REALM`, or undefined when unknown. */
+  ha1(username: string): string | undefined {
+    return this.users.get(username)?.ha1;
+  }
+
+  /** The plaintext password when this run knows it (WS-Security PasswordDigest needs it). */
+  plaintextPassword(username: string): string | undefined {
+    return this.plaintext.get(username);
+  }
+
+  caller(username: string): Caller | undefined {
+    const u = this.users.get(username);
+    return u ? this.callerOf(u) : undefined;
+  }
+
+  list(): UserView[] {
+    return [...this.users.values()].map((u) => ({ username: u.username, permissions: [...u.permissions], origin: u.origin }));
+  }
+
+  async create(username: string, password: string, permissions: Permission[]): Promise<void> {
+    if (this.users.has(username)) throw new CamdError(ErrorCodes.USER_EXISTS, `user "${username}" exists`);
+    this.users.set(username, { username, permissions, hash: await hashPassword(password), ha1: digestHA1(username, password), origin: 'runtime' });
+    this.plaintext.set(username, password);
+    await this.save();
+  }
+
+  async update(username: string, changes: { password?: string; permissions?: Permission[] }): Promise<void> {
+    const u = this.users.get(username);
+    if (!u) throw new CamdError(ErrorCodes.USER_UNKNOWN, `no user "${username}"`);
+    if (changes.password !== undefined) {
+      u.hash = await hashPassword(changes.password);
+      u.ha1 = digestHA1(username, changes.password);
+      this.plaintext.set(username, changes.password);
+      this.verified.delete(username);
+    }
+    if (changes.permissions) u.permissions = [...changes.permissions];
+    await this.save();
+  }
+
+  async delete(username: string): Promise<void> {
+    if (!this.users.delete(username)) throw new CamdError(ErrorCodes.USER_UNKNOWN, `no user "${username}"`);
+    this.plaintext.delete(username);
+    this.verified.delete(username);
+    await this.save();
+  }
+
+  private callerOf(u: StoredUser): Caller {
+    return { username: u.username, permissions: [...u.permissions] };
+  }
+
+  private async save(): Promise<void> {
+    // Config users are re-read from the config on every start; only the others are persisted.
+    await this.file?.write({ users: [...this.users.values()].filter((u) => u.origin !== 'config') });
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,189 @@
+import { existsSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { CamdError, ErrorCodes } from './errors.js';
+import type { UserConfig } from './auth/users.js';
+import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
+
+export interface StreamConfig {
+  name?: string;
+  path: string;
+  resolution: string;
+  fps: number;
+  bitrate: number;
+  profile?: EncoderProfile;
+  codec?: VideoCodec;
+  preset?: EncoderPreset;
+  /** Keyframe interval in frames (default: one per second). */
+  gop?: number;
+  /** A device path (`/dev/video0`), `videotestsrc`, `videotestsrc:<pattern>`, or `{ device }` / `{ pattern }`. Default: /dev/video0 when present, else a test pattern. */
+  source?: string | { device: string } | { pattern: string };
+}
+
+export interface PluginEntry {
+  name: string;
+  options?: Record<string, unknown>;
+  /** The daemon refuses to start when a required plugin fails its setup (default false). */
+  required?: boolean;
+  /** Skip the plugin (with a log line) when its package is not installed, instead of refusing to start. */
+  optional?: boolean;
+}
+
+export interface CamdConfig {
+  http?: { port?: number; host?: string };
+  users?: UserConfig[];
+  plugins?: Array<string | PluginEntry>;
+  rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[] };
+  streams?: StreamConfig[];
+  log?: { level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  [other: string]: unknown;
+}
+
+const streamSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path', 'resolution', 'fps', 'bitrate'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    path: { type: 'string', pattern: '^/[A-Za-z0-9_./-]{1,255}$' },
+    resolution: { type: 'string', pattern: '^[1-9][0-9]{1,3}x[1-9][0-9]{1,3}$' },
+    fps: { type: 'integer', minimum: 1, maximum: 240 },
+    bitrate: { type: 'integer', minimum: 64000, maximum: 50000000 },
+    profile: { enum: ['baseline', 'main', 'high'] },
+    codec: { enum: ['h264', 'h265', 'mjpeg'] },
+    preset: { enum: ['ultrafast', 'fast', 'medium', 'slow'] },
+    gop: { type: 'integer', minimum: 1, maximum: 1000 },
+    source: {
+      anyOf: [
+        { type: 'string', minLength: 1, maxLength: 255 },
+        { type: 'object', additionalProperties: false, required: ['device'], properties: { device: { type: 'string', minLength: 1 } } },
+        { type: 'object', additionalProperties: false, required: ['pattern'], properties: { pattern: { type: 'string', minLength: 1 } } },
+      ],
+    },
+  },
+} as const;
+
+/** JSON schema of the daemon's config file. Unknown top-level blocks are allowed for plugins. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' } },
+    },
+    users: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['username', 'permissions'],
+        properties: {
+          username: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' },
+          password: { type: 'string', minLength: 1, maxLength: 256 },
+          passwordHash: { type: 'string', pattern: '^scrypt\\$' },
+          permissions: { type: 'array', items: { enum: ['Media_r', 'Media_rw', 'Admin'] } },
+        },
+      },
+    },
+    plugins: {
+      type: 'array',
+      items: {
+        anyOf: [
+          { type: 'string', minLength: 1 },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: { name: { type: 'string', minLength: 1 }, options: { type: 'object' }, required: { type: 'boolean' }, optional: { type: 'boolean' } },
+          },
+        ],
+      },
+    },
+    rtsp: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        streams: { type: 'array', minItems: 1, items: streamSchema },
+      },
+    },
+    streams: { type: 'array', minItems: 1, items: streamSchema },
+    log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validateConfig = ajv.compile(configSchema);
+
+function describeError(e: ErrorObject): string {
+  const path = 'config' + e.instancePath.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
+  if (e.keyword === 'additionalProperties') return `${path}.${(e.params as { additionalProperty: string }).additionalProperty}: unknown field`;
+  if (e.keyword === 'required') return `${path}.${(e.params as { missingProperty: string }).missingProperty}: is required`;
+  if (e.keyword === 'enum') return `${path}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  return `${path}: ${e.message}`;
+}
+
+/** Validates a parsed config document; throws CamdError CONFIG with a one-line message naming the field. */
+export function parseConfig(doc: unknown): CamdConfig {
+  if (!validateConfig(doc)) {
+    const err = validateConfig.errors![0]!;
+    throw new CamdError(ErrorCodes.CONFIG, describeError(err), { details: validateConfig.errors });
+  }
+  const cfg = doc as CamdConfig;
+  const streams = configuredStreams(cfg);
+  const names = new Set<string>();
+  const paths = new Set<string>();
+  for (const s of streams) {
+    if (names.has(s.name)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams are named "${s.name}"`);
+    if (paths.has(s.path)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams use the path "${s.path}"`);
+    names.add(s.name);
+    paths.add(s.path);
+    if (s.width % 2 || s.height % 2) throw new CamdError(ErrorCodes.CONFIG, `config streams "${s.name}".resolution: width and height must be even`);
+  }
+  return cfg;
+}
+
+/** The seed's two streams: 1080p60 H.264 high 8 Mbit/s and 720p30 main 4 Mbit/s. */
+export const DEFAULT_STREAMS: StreamConfig[] = [
+  { path: '/stream1', resolution: '1920x1080', fps: 60, bitrate: 8_000_000, profile: 'high' },
+  { path: '/stream2', resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'main' },
+];
+
+function resolveSource(src: StreamConfig['source'], index: number): SourceSpec {
+  const fallbackPattern = index === 0 ? 'smpte' : 'ball';
+  if (src === undefined) {
+    return existsSync('/dev/video0') && index === 0 ? { kind: 'device', device: '/dev/video0' } : { kind: 'test', pattern: fallbackPattern };
+  }
+  if (typeof src === 'object') return 'device' in src ? { kind: 'device', device: src.device } : { kind: 'test', pattern: src.pattern };
+  if (src === 'videotestsrc') return { kind: 'test', pattern: fallbackPattern };
+  if (src.startsWith('videotestsrc:')) return { kind: 'test', pattern: src.slice('videotestsrc:'.length) };
+  return { kind: 'device', device: src };
+}
+
+/** Streams from `streams` or the seed's `rtsp.streams`, else the seed's defaults, as StreamSettings. */
+export function configuredStreams(cfg: CamdConfig): StreamSettings[] {
+  const list = cfg.streams ?? cfg.rtsp?.streams ?? DEFAULT_STREAMS;
+  return list.map((s, i) => {
+    const [w, h] = s.resolution.split('x').map(Number) as [number, number];
+    const name = s.name ?? (s.path.replace(/^\/+/, '').replace(/[^A-Za-z0-9_-]/g, '_') || `stream${i + 1}`);
+    return {
+      name,
+      path: s.path,
+      source: resolveSource(s.source, i),
+      width: w,
+      height: h,
+      fps: s.fps,
+      bitrate: s.bitrate,
+      codec: s.codec ?? 'h264',
+      profile: s.profile ?? 'high',
+      preset: s.preset ?? 'fast',
+      gop: s.gop ?? s.fps,
+    };
+  });
+}
+
+export function pluginEntries(cfg: CamdConfig): PluginEntry[] {
+  return (cfg.plugins ?? []).map((p) => (typeof p === 'string' ? { name: p } : p));
+}

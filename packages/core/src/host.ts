@@ -1,0 +1,311 @@
+import 'reflect-metadata';
+import { createRequire } from 'node:module';
+import { container as tsyringeRoot, type DependencyContainer } from 'tsyringe';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { CamdError, ErrorCodes } from './errors.js';
+import { createHooks, type CamdHooks, type HealthCheck } from './hooks.js';
+import { instrumentHooks } from './hooks-instrument.js';
+import { StateStore } from './state/store.js';
+import { streamAlignment, streamLatencyMode } from './state/keys.js';
+import { UserStore } from './auth/users.js';
+import { StreamHub } from './media/hub.js';
+import type { ElementRegistry } from './media/registry.js';
+import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
+import { type CamdConfig, configuredStreams, pluginEntries, type PluginEntry } from './config.js';
+import { createLogger } from './logger.js';
+import { createHttpServer, PluginHttpScope } from './http/server.js';
+import { registerCoreApi, type PluginListing } from './http/api.js';
+import { checkDefinition, orderByRequirements, resolvePlugin, validateOptions } from './plugins/loader.js';
+import { PLUGIN_API_VERSION, TOKENS, type PluginContext, type PluginDefinition } from './plugins/contract.js';
+import { ensureDir } from './state/persist.js';
+
+const CORE_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface HostOptions {
+  config: CamdConfig;
+  stateDir: string;
+  logger?: Logger;
+  /** Folders from which plugin packages named in the config are resolved (default: cwd). */
+  pluginSearchPaths?: string[];
+  /** Plugin definitions given directly (tests, embedders), loaded after the config's. */
+  plugins?: Array<PluginDefinition<any> | { def: PluginDefinition<any>; options?: Record<string, unknown>; required?: boolean }>;
+  /** Where the first-start administrator password is shown (default: stdout, once). */
+  announceAdmin?: (username: string, password: string) => void;
+  /** Run real pipelines (default true). False gives the streams without encoding anything. */
+  media?: boolean;
+}
+
+interface LoadedPlugin {
+  def: PluginDefinition<any>;
+  entry: PluginEntry;
+  version?: string;
+  status: 'ready' | 'failed';
+  error?: string;
+  scope?: PluginHttpScope;
+}
+
+/**
+ * One running camd: state, users, hooks, the stream hub and pipelines, the HTTP server, and the
+ * plugins named by the config. The daemon is this plus a CLI; the test kit is this plus temp dirs.
+ */
+export class CamdHost {
+  readonly hooks: CamdHooks = createHooks();
+  readonly hub = new StreamHub();
+  readonly logger: Logger;
+  readonly container: DependencyContainer;
+  state!: StateStore;
+  users!: UserStore;
+  registry!: ElementRegistry;
+  media!: MediaPlane;
+  http!: FastifyInstance;
+  private readonly plugins: LoadedPlugin[] = [];
+  private readonly closers: Array<{ plugin: string; fn: () => void | Promise<void> }> = [];
+  private started = false;
+  private stopped = false;
+
+  private constructor(readonly options: HostOptions) {
+    this.logger = options.logger ?? createLogger({ level: options.config.log?.level });
+    this.container = tsyringeRoot.createChildContainer();
+  }
+
+  static async create(options: HostOptions): Promise<CamdHost> {
+    const host = new CamdHost(options);
+    await host.init();
+    return host;
+  }
+
+  get version(): string {
+    return CORE_VERSION;
+  }
+
+  /** The HTTP port actually bound (after start). */
+  get httpPort(): number {
+    const addr = this.http.server.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
+  }
+
+  private async init(): Promise<void> {
+    const { config, stateDir } = this.options;
+    ensureDir(stateDir);
+    instrumentHooks(this.hooks, this.logger);
+    this.state = new StateStore(stateDir);
+    this.state.onListenerError = (err, change) => this.logger.error({ err, key: change.key }, 'a state subscriber failed');
+    this.state.define(streamLatencyMode, 'core');
+    this.state.define(streamAlignment, 'core');
+    this.state.subscribe((change) => this.hooks.stateChanged.call(change));
+    this.users = await UserStore.open({
+      stateDir,
+      configUsers: config.users,
+      announce:
+        this.options.announceAdmin ??
+        ((u, p) => {
+          process.stdout.write(`\ncamd: no users configured; created administrator "${u}" with password: ${p}\n      (shown once; only its hash is stored)\n\n`);
+        }),
+    });
+    const streams = configuredStreams(config);
+    if (this.options.media === false) {
+      this.registry = emptyRegistry();
+      this.media = new StaticMediaPlane(streams, this.state);
+    } else {
+      const media = await loadMediaModules();
+      this.registry = await media.loadElementRegistry({ logger: this.logger });
+      media.installDefaultMediaTaps(this.hooks, this.registry);
+      this.media = new media.StreamManager({ hooks: this.hooks, state: this.state, hub: this.hub, registry: this.registry, logger: this.logger.child({ component: 'media' }), streams });
+    }
+    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
+    for (const [token, value] of [
+      [TOKENS.hooks, this.hooks],
+      [TOKENS.state, this.state],
+      [TOKENS.hub, this.hub],
+      [TOKENS.streams, this.media],
+      [TOKENS.users, this.users],
+      [TOKENS.registry, this.registry],
+      [TOKENS.logger, this.logger],
+      [TOKENS.config, config],
+    ] as const) {
+      this.container.register(token, { useValue: value });
+    }
+    await this.loadPlugins();
+    this.hooks.registerStateKeys.call(this.state);
+    for (const key of this.state.invalidStored) this.logger.warn({ key }, 'stored value no longer valid; using the default');
+    await registerCoreApi(this.http, {
+      state: this.state,
+      users: this.users,
+      hooks: this.hooks,
+      streams: this.media,
+      plugins: () => this.listPlugins(),
+      health: () => this.health(),
+      snapshot: (name) => this.snapshot(name),
+    });
+  }
+
+  private async loadPlugins(): Promise<void> {
+    const { config } = this.options;
+    const search = this.options.pluginSearchPaths ?? [process.cwd()];
+    const resolved: LoadedPlugin[] = [];
+    for (const entry of pluginEntries(config)) {
+      let r;
+      try {
+        r = await resolvePlugin(entry.name, search);
+      } catch (err) {
+        if (entry.optional && err instanceof CamdError && err.code === ErrorCodes.PLUGIN_NOT_FOUND) {
+          this.logger.info({ plugin: entry.name }, 'optional plugin not installed; skipped');
+          continue;
+        }
+        throw err;
+      }
+      resolved.push({ def: r.def, entry, version: r.version, status: 'ready' });
+    }
+    for (const p of this.options.plugins ?? []) {
+      const item = 'def' in p ? p : { def: p };
+      checkDefinition(item.def, (item.def as { name?: string }).name ?? '<unnamed>');
+      resolved.push({ def: item.def, entry: { name: item.def.name, options: item.options, required: item.required }, status: 'ready' });
+    }
+    const names = new Set<string>();
+    for (const p of resolved) {
+      if (names.has(p.def.name)) throw new CamdError(ErrorCodes.PLUGIN_DUPLICATE, `plugin "${p.def.name}" is listed twice`, { plugin: p.def.name });
+      names.add(p.def.name);
+    }
+    for (const p of orderByRequirements(resolved)) {
+      const options = validateOptions(p.def, p.entry.options);
+      for (const key of p.def.stateKeys ?? []) this.state.define(key, p.def.name);
+      const scope = new PluginHttpScope(this.http, this.users, p.def.name);
+      p.scope = scope;
+      const ctx = this.contextFor(p.def, options, scope);
+      try {
+        await p.def.setup(ctx);
+        this.logger.info({ plugin: p.def.name, version: p.version }, 'plugin ready');
+      } catch (err) {
+        p.status = 'failed';
+        p.error = (err as Error).message;
+        if (p.entry.required) {
+          throw new CamdError(ErrorCodes.PLUGIN_SETUP, `required plugin "${p.def.name}" failed to set up: ${p.error}`, { plugin: p.def.name, cause: err });
+        }
+        this.logger.error({ plugin: p.def.name, err }, `plugin "${p.def.name}" failed to set up; continuing without it`);
+      }
+      this.plugins.push(p);
+    }
+  }
+
+  private contextFor(def: PluginDefinition<any>, options: Record<string, unknown>, http: PluginHttpScope): PluginContext<any> {
+    const child = this.container.createChildContainer();
+    return Object.freeze({
+      name: def.name,
+      options,
+      container: child,
+      hooks: this.hooks,
+      logger: this.logger.child({ plugin: def.name }),
+      state: this.state,
+      hub: this.hub,
+      streams: this.media,
+      users: this.users,
+      registry: this.registry,
+      http,
+      config: Object.freeze(structuredClone(this.options.config)) as Readonly<Record<string, unknown>>,
+      onClose: (fn: () => void | Promise<void>) => {
+        this.closers.push({ plugin: def.name, fn });
+      },
+    });
+  }
+
+  /** Starts the pipelines, the HTTP server and the plugins' transports. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.media.start();
+    const http = this.options.config.http ?? {};
+    await this.http.listen({ port: http.port ?? 8080, host: http.host ?? '0.0.0.0' });
+    await this.hooks.started.promise();
+    this.logger.info({ httpPort: this.httpPort, streams: this.media.list().map((s) => s.name) }, 'camd started');
+  }
+
+  /** Stops everything; safe to call twice. Leaves no worker process behind. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.hooks.stopping.promise().catch((err) => this.logger.error({ err }, 'a plugin failed while stopping'));
+    for (const c of this.closers.reverse()) {
+      try {
+        await c.fn();
+      } catch (err) {
+        this.logger.error({ err, plugin: c.plugin }, 'plugin close failed');
+      }
+    }
+    await this.media.stop().catch((err) => this.logger.error({ err }, 'stopping pipelines failed'));
+    await this.http.close().catch(() => undefined);
+  }
+
+  health(): { healthy: boolean; checks: HealthCheck[] } {
+    const checks: HealthCheck[] = [];
+    for (const s of this.media.list()) {
+      const h = this.media.health(s.name);
+      checks.push({ name: `stream:${s.name}`, healthy: h.healthy, detail: h.reasons.join('; ') || undefined });
+    }
+    for (const p of this.plugins) {
+      if (p.status === 'failed') checks.push({ name: `plugin:${p.def.name}`, healthy: false, detail: p.error });
+    }
+    const all = this.hooks.collectHealth.call(checks);
+    return { healthy: all.every((c) => c.healthy), checks: all };
+  }
+
+  listPlugins(): PluginListing[] {
+    return this.plugins.map((p) => ({
+      name: p.def.name,
+      version: p.version,
+      apiVersion: p.def.apiVersion,
+      description: p.def.description,
+      status: p.status,
+      error: p.error,
+      stateKeys: (p.def.stateKeys ?? []).map((k) => k.key),
+      routes: [...(p.scope?.routes ?? [])],
+    }));
+  }
+
+  private async snapshot(stream: string): Promise<Buffer> {
+    const { snapshotJpeg } = await loadMediaModules();
+    return snapshotJpeg(this.hub, stream);
+  }
+}
+
+export { PLUGIN_API_VERSION };
+
+interface MediaModules {
+  loadElementRegistry(opts: { logger: Logger }): Promise<ElementRegistry>;
+  installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegistry): void;
+  StreamManager: new (deps: {
+    hooks: CamdHooks;
+    state: StateStore;
+    hub: StreamHub;
+    registry: ElementRegistry;
+    logger: Logger;
+    streams: ReturnType<typeof configuredStreams>;
+  }) => MediaPlane;
+  snapshotJpeg(hub: StreamHub, stream: string): Promise<Buffer>;
+}
+
+/** The GStreamer runtime is loaded only when pipelines run, so API-only hosts never touch it. */
+async function loadMediaModules(): Promise<MediaModules> {
+  const [registry, builder, manager, snapshot] = await Promise.all([
+    import('./media/registry.js'),
+    import('./media/builder.js' as string),
+    import('./media/stream-manager.js' as string),
+    import('./media/snapshot.js' as string),
+  ]);
+  return { ...(registry as object), ...builder, ...manager, ...snapshot } as MediaModules;
+}
+
+function emptyRegistry(): ElementRegistry {
+  const fail = (): never => {
+    throw new CamdError(ErrorCodes.GST_NO_ENCODER, 'this host runs without media (media: false)');
+  };
+  return {
+    has: () => false,
+    get: () => undefined,
+    list: () => [],
+    packageFor: () => undefined,
+    registerEncoder: () => undefined,
+    chooseEncoder: fail,
+    validateLaunch: () => undefined,
+  };
+}

@@ -1,0 +1,109 @@
+import type { FastifyInstance } from 'fastify';
+import { MEDIA_READ } from '../auth/permissions.js';
+import type { UserStore } from '../auth/users.js';
+import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
+import type { StateStore } from '../state/store.js';
+import type { StreamCatalog } from '../plugins/contract.js';
+import { CamdError, ErrorCodes } from '../errors.js';
+import { callerOf, requirePermission } from './auth.js';
+import { registerEventFeed } from './events.js';
+
+export interface PluginListing {
+  name: string;
+  version?: string;
+  apiVersion: number;
+  description?: string;
+  status: 'ready' | 'failed';
+  error?: string;
+  stateKeys: string[];
+  routes: { method: string; url: string }[];
+}
+
+export interface ApiDeps {
+  state: StateStore;
+  users: UserStore;
+  hooks: CamdHooks;
+  streams: StreamCatalog;
+  plugins: () => PluginListing[];
+  health: () => { healthy: boolean; checks: HealthCheck[] };
+  snapshot: (stream: string) => Promise<Buffer>;
+}
+
+const errorBody = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } };
+
+/** Core's HTTP API: state, change feed, health, stats, streams, snapshots, plugins. */
+export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const authenticated = requirePermission(deps.users, []);
+  const mediaRead = requirePermission(deps.users, MEDIA_READ);
+
+  app.get('/api/health', { schema: { summary: 'Health of every stream and plugin (no auth)', security: [] } }, async (_req, reply) => {
+    const h = deps.health();
+    return reply.code(h.healthy ? 200 : 503).send(h);
+  });
+
+  app.get('/api/state', { preHandler: authenticated, schema: { summary: 'Every setting the caller may read' } }, async (req) => ({
+    keys: deps.state.list(callerOf(req)!),
+  }));
+
+  app.get<{ Params: { key: string } }>(
+    '/api/state/:key',
+    { preHandler: authenticated, schema: { summary: 'One setting', response: { 403: errorBody, 404: errorBody } } },
+    async (req) => {
+      const caller = callerOf(req)!;
+      const value = deps.state.get(req.params.key, caller);
+      return { key: req.params.key, value };
+    },
+  );
+
+  app.put<{ Params: { key: string }; Body: { value: unknown } }>(
+    '/api/state/:key',
+    {
+      preHandler: authenticated,
+      schema: {
+        summary: 'Change one setting (validated, permission-checked, persisted, applied live)',
+        body: { type: 'object', required: ['value'], properties: { value: {} } },
+        response: { 400: errorBody, 403: errorBody, 404: errorBody },
+      },
+    },
+    async (req) => {
+      const caller = callerOf(req)!;
+      // Unknown keys answer 404 before permission: existence of keys is not a secret.
+      if (!deps.state.has(req.params.key)) throw new CamdError(ErrorCodes.STATE_UNKNOWN_KEY, `no state key "${req.params.key}"`);
+      const value = await deps.state.set(req.params.key, req.body.value, caller);
+      req.log.info({ key: req.params.key, by: caller.username }, 'setting changed');
+      return { key: req.params.key, value };
+    },
+  );
+
+  registerEventFeed(app, deps.state, authenticated);
+
+  app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: the seed's StreamStats plus fps, keyframe interval, consumers and plugin figures" } }, async () => {
+    const report: StatsReport = {};
+    for (const s of deps.streams.list()) report[s.name] = deps.streams.stats(s.name) ?? {};
+    return deps.hooks.collectStats.call(report);
+  });
+
+  app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
+    streams: deps.streams.list(),
+  }));
+
+  app.get<{ Params: { name: string } }>(
+    '/api/streams/:name/snapshot.jpg',
+    { preHandler: mediaRead, schema: { summary: 'A current JPEG picture of the stream (no second capture)' } },
+    async (req, reply) => {
+      if (!deps.streams.get(req.params.name)) throw new CamdError(ErrorCodes.STREAM_UNKNOWN, `no stream "${req.params.name}"`);
+      let jpeg: Buffer;
+      try {
+        jpeg = await deps.snapshot(req.params.name);
+      } catch (err) {
+        req.log.warn({ err, stream: req.params.name }, 'snapshot failed');
+        return reply.code(503).send({ error: 'Service Unavailable', code: 'CAMD_ERR_SNAPSHOT', message: `no picture from "${req.params.name}" yet: ${(err as Error).message}` });
+      }
+      return reply.header('Content-Type', 'image/jpeg').header('Cache-Control', 'no-store').send(jpeg);
+    },
+  );
+
+  app.get('/api/plugins', { preHandler: authenticated, schema: { summary: 'Loaded plugins: version, plugin API version, state keys, routes' } }, async () => ({
+    plugins: deps.plugins(),
+  }));
+}

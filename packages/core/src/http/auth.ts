@@ -1,0 +1,46 @@
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { allows, type Caller, type Permission } from '../auth/permissions.js';
+import type { UserStore } from '../auth/users.js';
+
+const CALLER = Symbol('camd.caller');
+type WithCaller = FastifyRequest & { [CALLER]?: Caller };
+
+/** Delay before answering a failed login, so that guessing passwords is slow. */
+export const FAILED_LOGIN_DELAY_MS = 400;
+
+/** Parses `Authorization: Basic …` and checks it; undefined when absent or wrong. */
+export async function basicCaller(users: UserStore, header: string | undefined): Promise<Caller | undefined | 'invalid'> {
+  if (!header) return undefined;
+  const m = /^Basic\s+([A-Za-z0-9+/=]{1,1024})\s*$/i.exec(header);
+  if (!m) return 'invalid';
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i <= 0) return 'invalid';
+  const caller = await users.verify(decoded.slice(0, i), decoded.slice(i + 1));
+  return caller ?? 'invalid';
+}
+
+export function callerOf(request: FastifyRequest): Caller | undefined {
+  return (request as WithCaller)[CALLER];
+}
+
+/** A preHandler that answers 401 (no or wrong credentials) or 403 (no permission). */
+export function requirePermission(users: UserStore, required: readonly Permission[]): preHandlerAsyncHookHandler {
+  return async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
+    const result = await basicCaller(users, request.headers.authorization);
+    if (result === undefined || result === 'invalid') {
+      if (result === 'invalid') {
+        request.log.warn({ url: request.url }, 'authentication failed');
+        await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
+      }
+      return reply
+        .code(401)
+        .header('WWW-Authenticate', 'Basic realm="camd", charset="UTF-8"')
+        .send({ error: 'Unauthorized', code: 'CAMD_ERR_AUTH_REQUIRED', message: 'valid credentials are required (HTTP Basic)' });
+    }
+    (request as WithCaller)[CALLER] = result;
+    if (required.length > 0 && !allows(result, required)) {
+      return reply.code(403).send({ error: 'Forbidden', code: 'CAMD_ERR_AUTH_FORBIDDEN', message: `${result.username} lacks one of: ${required.join(', ')}` });
+    }
+  };
+}

@@ -1,0 +1,85 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Logger } from 'pino';
+import type { Permission } from '../auth/permissions.js';
+import type { UserStore } from '../auth/users.js';
+import type { HttpScope, RouteInfo } from '../plugins/contract.js';
+import { callerOf, requirePermission } from './auth.js';
+import { httpError } from './errors.js';
+
+export interface HttpServerOptions {
+  logger: Logger;
+  users: UserStore;
+  version: string;
+  /** Largest request body accepted by default (plugins may set their own per route). */
+  bodyLimit?: number;
+}
+
+/** The daemon's fastify instance: JSON errors with codes, OpenAPI at /openapi.json and /docs. */
+export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = httpError(err);
+    if (status >= 500) request.log.error({ err, url: request.url }, 'request failed');
+    else request.log.info({ url: request.url, status, code: body.code }, body.message);
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'Not Found', code: 'CAMD_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'camd HTTP API', version: opts.version, description: 'Settings, statistics, health and media endpoints of the camd camera daemon.' },
+      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+      security: [{ basic: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+/** A plugin's encapsulated slice of the server. */
+export class PluginHttpScope implements HttpScope {
+  readonly routes: RouteInfo[] = [];
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly users: UserStore,
+    private readonly pluginName: string,
+  ) {}
+
+  register(fn: FastifyPluginAsync, opts: { prefix?: string } = {}): void {
+    const routes = this.routes;
+    const name = this.pluginName;
+    void this.app.register(
+      async (scope) => {
+        scope.addHook('onRoute', (r) => {
+          const methods = Array.isArray(r.method) ? r.method : [r.method];
+          for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+        });
+        try {
+          await fn(scope, {});
+        } catch (err) {
+          throw new Error(`plugin ${name}: registering its HTTP routes failed: ${(err as Error).message}`, { cause: err });
+        }
+      },
+      { prefix: opts.prefix },
+    );
+  }
+
+  requirePermission(required: readonly Permission[]) {
+    return requirePermission(this.users, required);
+  }
+
+  caller(request: Parameters<typeof callerOf>[0]) {
+    return callerOf(request);
+  }
+}

@@ -1,0 +1,260 @@
+import type { CodecParameters, EncodedFrame } from './types.js';
+import { parseParameterSets } from './h264.js';
+
+/** What a consumer does with a frame. Return a promise to say "busy until it settles" (backpressure). */
+export type FrameHandler = (frame: EncodedFrame) => void | Promise<void>;
+
+export interface ConsumerOptions {
+  /** For statistics, e.g. `rtsp 127.0.0.1:51234`. */
+  readonly name: string;
+  readonly onFrame: FrameHandler;
+  /** Frames that may wait while the handler is busy before the consumer drops to the next keyframe. */
+  readonly maxQueue?: number;
+  /** Start with the cached GOP (from the last keyframe) instead of waiting for the next keyframe. */
+  readonly startWithCachedGop?: boolean;
+  /** Called with the error when the handler throws or rejects; the consumer keeps running. */
+  readonly onError?: (err: unknown) => void;
+}
+
+export interface ConsumerStats {
+  readonly name: string;
+  readonly framesDelivered: number;
+  readonly bytesDelivered: number;
+  readonly framesDropped: number;
+  readonly queued: number;
+  readonly waitingForKeyframe: boolean;
+  readonly connectedAt: number;
+}
+
+export interface Consumer {
+  readonly stream: string;
+  readonly stats: ConsumerStats;
+  close(): void;
+}
+
+interface StreamSlot {
+  consumers: Set<ConsumerImpl>;
+  params?: CodecParameters;
+  /** Frames from the last keyframe on (for snapshots and fast starts). */
+  gop: EncodedFrame[];
+  gopBytes: number;
+  lastFrameAt?: number;
+  paramWaiters: Array<(p: CodecParameters) => void>;
+  frameWaiters: Array<(f: EncodedFrame) => void>;
+  keyframeRequester?: () => void;
+}
+
+const MAX_GOP_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One producer per stream, many consumers. Publishing never waits for a consumer: each consumer has
+ * its own bounded queue, and one that falls behind drops frames up to the next keyframe (counted)
+ * while everyone else keeps receiving every frame.
+ */
+export class StreamHub {
+  private readonly slots = new Map<string, StreamSlot>();
+
+  /** Called by the producer for each encoded access unit. */
+  publish(frame: EncodedFrame): void {
+    const slot = this.slot(frame.stream);
+    slot.lastFrameAt = frame.receivedAt;
+    if (frame.keyframe) {
+      const p = parseParameterSets(frame);
+      if (p) {
+        slot.params = p;
+        for (const w of slot.paramWaiters.splice(0)) w(p);
+      }
+      slot.gop = [];
+      slot.gopBytes = 0;
+    }
+    if (slot.gopBytes + frame.data.length <= MAX_GOP_BYTES) {
+      slot.gop.push(frame);
+      slot.gopBytes += frame.data.length;
+    }
+    for (const w of slot.frameWaiters.splice(0)) w(frame);
+    for (const c of slot.consumers) c.offer(frame);
+  }
+
+  /** Attaches a consumer. It receives frames from the next keyframe on (or from the cached GOP). */
+  subscribe(stream: string, opts: ConsumerOptions): Consumer {
+    const slot = this.slot(stream);
+    const c = new ConsumerImpl(stream, opts, () => slot.consumers.delete(c));
+    slot.consumers.add(c);
+    if (opts.startWithCachedGop && slot.gop.length > 0 && slot.gop[0]!.keyframe) {
+      for (const f of slot.gop) c.offer(f);
+    }
+    return c;
+  }
+
+  /** Codec parameters (SPS/PPS, size) of the stream, once a keyframe has been seen. */
+  parameters(stream: string): CodecParameters | undefined {
+    return this.slots.get(stream)?.params;
+  }
+
+  /** Waits for parameters (e.g. DESCRIBE right after start); rejects after `timeoutMs`. */
+  waitForParameters(stream: string, timeoutMs = 5000): Promise<CodecParameters> {
+    const slot = this.slot(stream);
+    if (slot.params) return Promise.resolve(slot.params);
+    return withTimeout(slot.paramWaiters, timeoutMs, `no keyframe from stream "${stream}" within ${timeoutMs} ms`);
+  }
+
+  /** Resolves with the next frame published on the stream. */
+  nextFrame(stream: string, timeoutMs = 5000): Promise<EncodedFrame> {
+    return withTimeout(this.slot(stream).frameWaiters, timeoutMs, `no frame from stream "${stream}" within ${timeoutMs} ms`);
+  }
+
+  /** Frames from the most recent keyframe up to the newest one. */
+  currentGop(stream: string): readonly EncodedFrame[] {
+    return this.slots.get(stream)?.gop ?? [];
+  }
+
+  lastFrameAt(stream: string): number | undefined {
+    return this.slots.get(stream)?.lastFrameAt;
+  }
+
+  consumers(stream: string): ConsumerStats[] {
+    return [...(this.slots.get(stream)?.consumers ?? [])].map((c) => c.stats);
+  }
+
+  /** The producer registers how to force a keyframe (consumers ask on join, PLI, FIR). */
+  setKeyframeRequester(stream: string, fn: (() => void) | undefined): void {
+    this.slot(stream).keyframeRequester = fn;
+  }
+
+  requestKeyframe(stream: string): void {
+    this.slots.get(stream)?.keyframeRequester?.();
+  }
+
+  /** Forgets parameters after a pipeline rebuild that may change them (size, profile). */
+  resetParameters(stream: string): void {
+    const slot = this.slots.get(stream);
+    if (slot) {
+      slot.params = undefined;
+      slot.gop = [];
+      slot.gopBytes = 0;
+    }
+  }
+
+  streams(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  private slot(stream: string): StreamSlot {
+    let s = this.slots.get(stream);
+    if (!s) {
+      s = { consumers: new Set(), gop: [], gopBytes: 0, paramWaiters: [], frameWaiters: [] };
+      this.slots.set(stream, s);
+    }
+    return s;
+  }
+}
+
+function withTimeout<T>(waiters: Array<(v: T) => void>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const w = (v: T) => {
+      clearTimeout(timer);
+      resolve(v);
+    };
+    const timer = setTimeout(() => {
+      const i = waiters.indexOf(w);
+      if (i >= 0) waiters.splice(i, 1);
+      reject(new Error(message));
+    }, ms);
+    waiters.push(w);
+  });
+}
+
+class ConsumerImpl implements Consumer {
+  private readonly queue: EncodedFrame[] = [];
+  private busy = false;
+  private waitingForKeyframe = true;
+  private closed = false;
+  private delivered = 0;
+  private bytes = 0;
+  private dropped = 0;
+  private readonly maxQueue: number;
+  private readonly connectedAt = Date.now();
+
+  constructor(
+    readonly stream: string,
+    private readonly opts: ConsumerOptions,
+    private readonly detach: () => void,
+  ) {
+    this.maxQueue = opts.maxQueue ?? 128;
+  }
+
+  get stats(): ConsumerStats {
+    return {
+      name: this.opts.name,
+      framesDelivered: this.delivered,
+      bytesDelivered: this.bytes,
+      framesDropped: this.dropped,
+      queued: this.queue.length,
+      waitingForKeyframe: this.waitingForKeyframe,
+      connectedAt: this.connectedAt,
+    };
+  }
+
+  offer(frame: EncodedFrame): void {
+    if (this.closed) return;
+    if (this.waitingForKeyframe) {
+      if (!frame.keyframe) {
+        if (this.delivered > 0) this.dropped++;
+        return;
+      }
+      this.waitingForKeyframe = false;
+    }
+    if (!this.busy) {
+      this.run(frame);
+      return;
+    }
+    if (this.queue.length >= this.maxQueue) {
+      // Too far behind: everything queued is stale. Skip to the next keyframe so the decoder
+      // never sees a frame whose references it missed.
+      this.dropped += this.queue.length + 1;
+      this.queue.length = 0;
+      this.waitingForKeyframe = !frame.keyframe;
+      if (frame.keyframe) this.queue.push(frame);
+      return;
+    }
+    this.queue.push(frame);
+  }
+
+  private run(frame: EncodedFrame): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.opts.onFrame(frame);
+    } catch (err) {
+      this.opts.onError?.(err);
+      return;
+    }
+    this.delivered++;
+    this.bytes += frame.data.length;
+    if (result && typeof (result as Promise<void>).then === 'function') {
+      this.busy = true;
+      (result as Promise<void>).then(
+        () => this.next(),
+        (err) => {
+          this.opts.onError?.(err);
+          this.next();
+        },
+      );
+    }
+  }
+
+  private next(): void {
+    this.busy = false;
+    while (!this.busy && !this.closed) {
+      const f = this.queue.shift();
+      if (!f) return;
+      this.run(f);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.detach();
+  }
+}

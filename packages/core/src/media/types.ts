@@ -1,0 +1,106 @@
+/**
+ * The media plane's shared vocabulary: stream settings, pipeline fragments, encoded frames.
+ * Plugins see these types through hooks; nothing here touches GStreamer directly.
+ */
+
+export type VideoCodec = 'h264' | 'h265' | 'mjpeg';
+export type EncoderProfile = 'baseline' | 'main' | 'high';
+export type EncoderPreset = 'ultrafast' | 'fast' | 'medium' | 'slow';
+
+/** Where a stream's pictures come from, as named in the config. */
+export type SourceSpec =
+  | { kind: 'device'; device: string }
+  | { kind: 'test'; pattern: string };
+
+/** Everything the pipeline builder needs to know about one stream, resolved from config + state. */
+export interface StreamSettings {
+  /** Stream name, e.g. `stream1` (the RTSP path without the slash). */
+  readonly name: string;
+  /** RTSP path as configured, e.g. `/stream1`. */
+  readonly path: string;
+  readonly source: SourceSpec;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** Target bitrate in bit/s. */
+  readonly bitrate: number;
+  readonly codec: VideoCodec;
+  readonly profile: EncoderProfile;
+  readonly preset: EncoderPreset;
+  /** Keyframe interval in frames. */
+  readonly gop: number;
+}
+
+/**
+ * A piece of a GStreamer pipeline in gst-launch syntax. `elements` lists the factories it uses so the
+ * registry can check them before anything runs (the launch text is also scanned as a safety net).
+ */
+export interface PipelineFragment {
+  /** Who added it (plugin name), for error messages. */
+  readonly owner: string;
+  /** gst-launch text, e.g. `timeoverlay name=ts halignment=left`. */
+  readonly launch: string;
+  /** Factory names used by `launch`. */
+  readonly elements: readonly string[];
+  /**
+   * Modules (absolute file paths or package specifiers) that the pipeline worker imports and calls
+   * as `attach(ctx)` once the pipeline exists, e.g. to connect a cairooverlay draw callback.
+   */
+  readonly workerModules?: readonly string[];
+}
+
+/**
+ * The pipeline of one stream before it becomes launch text. The builder fills `source` and `encoder`
+ * through the `resolveSource` and `chooseEncoder` hooks; filter plugins append to `filters` (raw video,
+ * between source caps and encoder) and may add extra `branches` (e.g. PiP's second source).
+ */
+export interface PipelineSpec {
+  readonly stream: StreamSettings;
+  source: PipelineFragment;
+  filters: PipelineFragment[];
+  encoder: EncoderChoice;
+  branches: PipelineFragment[];
+}
+
+/** How a chosen encoder is configured and controlled at run time. */
+export interface EncoderChoice extends PipelineFragment {
+  /** Factory name of the encoder element (it is named `encoder` in the pipeline). */
+  readonly factory: string;
+  readonly codec: VideoCodec;
+  readonly hardware: boolean;
+  /** Property that takes the bitrate at run time, and how to convert bit/s into its unit. */
+  readonly bitrateProperty?: { readonly name: string; readonly unitBitsPerSecond: number };
+}
+
+/** One encoded access unit as it leaves the encoder. */
+export interface EncodedFrame {
+  readonly stream: string;
+  /** Monotonic frame counter per stream (restarts never reset it). */
+  readonly seq: number;
+  /** Annex-B access unit (start codes included). */
+  readonly data: Buffer;
+  readonly keyframe: boolean;
+  readonly codec: VideoCodec;
+  /** Capture time on the wall clock, milliseconds since the epoch (fractional). */
+  readonly captureTimeMs: number;
+  /** 90 kHz RTP timestamp derived from the capture time (wraps at 2^32). */
+  readonly rtpTimestamp: number;
+  /** `performance.now()` when the daemon received the frame from the encoder. */
+  readonly receivedAt: number;
+  /** Picture size of the stream that produced it. */
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Parameter sets of the current encoder output, for SDP and late joiners. */
+export interface CodecParameters {
+  readonly codec: VideoCodec;
+  readonly sps?: Buffer;
+  readonly pps?: Buffer;
+  readonly vps?: Buffer;
+  /** `profile-level-id` hex string (H.264), e.g. `640028`. */
+  readonly profileLevelId?: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+}

@@ -1,0 +1,104 @@
+import type { DependencyContainer } from 'tsyringe';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Logger } from 'pino';
+import type { CamdHooks } from '../hooks.js';
+import type { StateKeyDefinition } from '../state/types.js';
+import type { StateStore } from '../state/store.js';
+import type { StreamHub } from '../media/hub.js';
+import type { ElementRegistry } from '../media/registry.js';
+import type { UserStore } from '../auth/users.js';
+import type { Caller, Permission } from '../auth/permissions.js';
+import type { StreamSettings } from '../media/types.js';
+
+/**
+ * The plugin API version. A plugin declares the version it was written against; the host refuses a
+ * plugin whose version differs. It changes only when the contract below changes incompatibly, never
+ * with core's release version.
+ */
+export const PLUGIN_API_VERSION = 1;
+
+/** The JSON schema subset accepted for plugin options (validated with Ajv). */
+export type JsonSchema = Record<string, unknown>;
+
+export interface PluginDefinition<O = Record<string, unknown>> {
+  /** Usually the npm package name, e.g. `@camd/plugin-rtsp`. */
+  readonly name: string;
+  /** Must equal `PLUGIN_API_VERSION` of the host. */
+  readonly apiVersion: number;
+  readonly description?: string;
+  /** JSON schema of the options object this plugin accepts (config `plugins[].options`). */
+  readonly optionsSchema?: JsonSchema;
+  /** State keys this plugin owns; registered before `setup` runs. */
+  readonly stateKeys?: readonly StateKeyDefinition<any>[];
+  /** Names of plugins that must be loaded (and set up) before this one. */
+  readonly requires?: readonly string[];
+  setup(ctx: PluginContext<O>): void | Promise<void>;
+}
+
+/** Identity function that types a plugin definition. */
+export function definePlugin<O = Record<string, unknown>>(def: PluginDefinition<O>): PluginDefinition<O> {
+  return def;
+}
+
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+}
+
+/** A plugin's slice of the HTTP server: its own encapsulated fastify scope plus camd's auth. */
+export interface HttpScope {
+  /** Registers routes in the plugin's own scope (decorators do not leak between plugins). */
+  register(fn: FastifyPluginAsync, opts?: { prefix?: string }): void;
+  /** A preHandler that answers 401/403 unless the request's credentials hold one of `required`. */
+  requirePermission(required: readonly Permission[]): preHandlerAsyncHookHandler;
+  /** The authenticated caller of a request (after `requirePermission`), or undefined. */
+  caller(request: FastifyRequest): Caller | undefined;
+  /** Routes this plugin registered (for `GET /api/plugins`). */
+  readonly routes: readonly RouteInfo[];
+}
+
+/** Configured streams and their live settings. */
+export interface StreamCatalog {
+  /** Current settings of every configured stream, in config order (the first one is the primary). */
+  list(): StreamSettings[];
+  get(name: string): StreamSettings | undefined;
+  /** The state key that holds `key` for this stream (`streamBitrate` or `stream2.streamBitrate`). */
+  stateKey(stream: string, key: 'streamResolution' | 'streamFramerate' | 'streamBitrate' | 'videoEncoder' | 'encoderProfile' | 'encoderPreset'): string;
+  /** Restarts a stream's pipeline (e.g. ONVIF SystemReboot). Clients stay attached to the hub. */
+  restart(name: string): Promise<void>;
+  /** Live statistics of a stream. */
+  stats(name: string): Record<string, unknown> | undefined;
+}
+
+export interface PluginContext<O = Record<string, unknown>> {
+  readonly name: string;
+  readonly options: O;
+  /** A child container of the host's: register this plugin's services here. */
+  readonly container: DependencyContainer;
+  readonly hooks: CamdHooks;
+  readonly logger: Logger;
+  readonly state: StateStore;
+  readonly hub: StreamHub;
+  readonly streams: StreamCatalog;
+  readonly users: UserStore;
+  readonly registry: ElementRegistry;
+  readonly http: HttpScope;
+  /** The daemon's whole config (read-only), e.g. for the seed's `rtsp` block. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Runs when the daemon stops (reverse order of registration across plugins). */
+  onClose(fn: () => void | Promise<void>): void;
+}
+
+/** tsyringe tokens under which the host registers its services in every container. */
+export const TOKENS = Object.freeze({
+  hooks: Symbol.for('camd.hooks'),
+  state: Symbol.for('camd.state'),
+  hub: Symbol.for('camd.hub'),
+  streams: Symbol.for('camd.streams'),
+  users: Symbol.for('camd.users'),
+  registry: Symbol.for('camd.registry'),
+  logger: Symbol.for('camd.logger'),
+  config: Symbol.for('camd.config'),
+});
+
+export type { FastifyInstance };

@@ -1,0 +1,191 @@
+import { join } from 'node:path';
+import { CamdError, ErrorCodes } from '../errors.js';
+import { allows, type Caller, type Permission, SYSTEM } from '../auth/permissions.js';
+import { AtomicJsonFile } from './persist.js';
+import type { StateChange, StateKeyDefinition, StateRegistrar, Validator } from './types.js';
+import { ValidationError, v } from './validate.js';
+
+interface Entry {
+  def: StateKeyDefinition<unknown>;
+  owner: string;
+  value: unknown;
+}
+
+export interface StateEntryView {
+  key: string;
+  value: unknown;
+  owner: string;
+  writable: boolean;
+  description?: string;
+  type: string;
+}
+
+type Listener = (change: StateChange) => void;
+
+/** The seed's option bag for `initObservable`. */
+export interface ObservableOptions<T> {
+  permissionRead: readonly Permission[];
+  permissionWrite: readonly Permission[];
+  default: T;
+  validateType?: Validator<T> | 'Int' | 'String' | 'Bool' | 'Float' | 'Object' | 'Array';
+  description?: string;
+  owner?: string;
+}
+
+/**
+ * Typed, validated, permission-checked, persisted and observable settings. Values a user sets are
+ * kept in `<stateDir>/state.json`; a key's stored value survives restarts until the key is reset.
+ */
+export class StateStore implements StateRegistrar {
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<Listener>();
+  private readonly keyListeners = new Map<string, Set<Listener>>();
+  private readonly file: AtomicJsonFile<Record<string, unknown>> | undefined;
+  private stored: Record<string, unknown>;
+
+  constructor(stateDir?: string) {
+    this.file = stateDir ? new AtomicJsonFile(join(stateDir, 'state.json')) : undefined;
+    try {
+      this.stored = this.file?.readSync() ?? {};
+    } catch (e) {
+      throw new CamdError(ErrorCodes.STATE_PERSIST, `state file ${this.file?.path} is unreadable: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Registers a key. A stored value that no longer validates falls back to the default (and is reported). */
+  define<T>(def: StateKeyDefinition<T>, owner: string): StateKeyDefinition<T> {
+    if (this.entries.has(def.key)) {
+      const prev = this.entries.get(def.key)!;
+      throw new CamdError(ErrorCodes.STATE_DUPLICATE_KEY, `state key "${def.key}" is defined twice (by ${prev.owner} and ${owner})`, { plugin: owner });
+    }
+    def.validate.parse(def.default, def.key); // a default that does not validate is a programming error
+    let value: unknown = def.default;
+    if (def.persist !== false && Object.prototype.hasOwnProperty.call(this.stored, def.key)) {
+      try {
+        value = def.validate.parse(this.stored[def.key], def.key);
+      } catch {
+        this.invalidStored.push(def.key);
+      }
+    }
+    this.entries.set(def.key, { def: def as StateKeyDefinition<unknown>, owner, value });
+    return def;
+  }
+
+  /** Keys whose persisted value did not validate any more and were reset to their default. */
+  readonly invalidStored: string[] = [];
+
+  /** The seed's API: `initObservable("rtspPort", { permissionRead, permissionWrite, default, validateType })`. */
+  initObservable<T>(key: string, opts: ObservableOptions<T>): StateKeyDefinition<T> {
+    const validate = (typeof opts.validateType === 'string' ? v.fromSeed(opts.validateType) : opts.validateType ?? v.json()) as Validator<T>;
+    return this.define({ key, default: opts.default, permissionRead: opts.permissionRead, permissionWrite: opts.permissionWrite, validate, description: opts.description }, opts.owner ?? 'core');
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  definition(key: string): StateKeyDefinition<unknown> {
+    return this.entry(key).def;
+  }
+
+  /** Reads a value. Without a caller this is the daemon reading its own setting. */
+  get<T = unknown>(key: string, caller: Caller = SYSTEM): T {
+    const e = this.entry(key);
+    if (!allows(caller, e.def.permissionRead)) {
+      throw new CamdError(ErrorCodes.STATE_FORBIDDEN, `${caller.username} may not read "${key}"`);
+    }
+    return structuredClone(e.value) as T;
+  }
+
+  /** Every key the caller may read. */
+  list(caller: Caller = SYSTEM): StateEntryView[] {
+    const out: StateEntryView[] = [];
+    for (const [key, e] of this.entries) {
+      if (!allows(caller, e.def.permissionRead)) continue;
+      out.push({
+        key,
+        value: structuredClone(e.value),
+        owner: e.owner,
+        writable: allows(caller, e.def.permissionWrite),
+        description: e.def.description,
+        type: e.def.validate.describe,
+      });
+    }
+    return out;
+  }
+
+  canRead(key: string, caller: Caller): boolean {
+    const e = this.entries.get(key);
+    return !!e && allows(caller, e.def.permissionRead);
+  }
+
+  /**
+   * Validates, checks the caller's write permission, persists (resolves after the value is on
+   * disk) and notifies subscribers. Throws `CamdError` with STATE_* codes; nothing changes on error.
+   */
+  async set<T = unknown>(key: string, value: unknown, caller: Caller = SYSTEM): Promise<T> {
+    const e = this.entry(key);
+    if (!allows(caller, e.def.permissionWrite)) {
+      const why = e.def.permissionWrite.length === 0 ? 'it is read-only' : `it needs one of ${e.def.permissionWrite.join(', ')}`;
+      throw new CamdError(ErrorCodes.STATE_FORBIDDEN, `${caller.username} may not write "${key}": ${why}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = e.def.validate.parse(value, key);
+    } catch (err) {
+      if (err instanceof ValidationError) throw new CamdError(ErrorCodes.STATE_INVALID, err.message, { details: { path: err.path, expected: err.expected } });
+      throw err;
+    }
+    const previous = e.value;
+    if (JSON.stringify(previous) === JSON.stringify(parsed)) return structuredClone(parsed) as T;
+    e.value = parsed;
+    if (e.def.persist !== false && this.file) {
+      this.stored = { ...this.stored, [key]: parsed };
+      try {
+        await this.file.write(this.stored);
+      } catch (err) {
+        e.value = previous;
+        throw new CamdError(ErrorCodes.STATE_PERSIST, `could not persist "${key}": ${(err as Error).message}`, { cause: err });
+      }
+    }
+    this.emit({ key, value: structuredClone(parsed), previous, by: caller.username });
+    return structuredClone(parsed) as T;
+  }
+
+  /** Subscribes to every change; returns the unsubscribe function. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Subscribes to the changes of one key. */
+  watch<T = unknown>(key: string, listener: (change: StateChange<T>) => void): () => void {
+    let set = this.keyListeners.get(key);
+    if (!set) this.keyListeners.set(key, (set = new Set()));
+    set.add(listener as Listener);
+    return () => set!.delete(listener as Listener);
+  }
+
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Where a subscriber's exception goes (the host logs it); it never undoes a persisted change. */
+  onListenerError: (err: unknown, change: StateChange) => void = (err) => console.error(err);
+
+  private emit(change: StateChange): void {
+    for (const l of [...(this.keyListeners.get(change.key) ?? []), ...this.listeners]) {
+      try {
+        l(change);
+      } catch (err) {
+        this.onListenerError(err, change);
+      }
+    }
+  }
+
+  private entry(key: string): Entry {
+    const e = this.entries.get(key);
+    if (!e) throw new CamdError(ErrorCodes.STATE_UNKNOWN_KEY, `no state key "${key}"`);
+    return e;
+  }
+}

@@ -1,0 +1,35 @@
+import type { Permission } from '../auth/permissions.js';
+
+/** Parses an incoming value (from JSON) into a typed one, or throws `ValidationError`. */
+export interface Validator<T> {
+  /** Short description for errors and docs, e.g. `integer 1..240`. */
+  readonly describe: string;
+  /** JSON schema of the accepted values, for OpenAPI. */
+  readonly schema: Record<string, unknown>;
+  parse(value: unknown, path: string): T;
+}
+
+/** The seed's `initObservable(key, permissionRead, permissionWrite, default, validateType)`, typed. */
+export interface StateKeyDefinition<T = unknown> {
+  readonly key: string;
+  readonly default: T;
+  readonly permissionRead: readonly Permission[];
+  readonly permissionWrite: readonly Permission[];
+  readonly validate: Validator<T>;
+  readonly description?: string;
+  /** Kept across restarts in the state directory (default true). */
+  readonly persist?: boolean;
+}
+
+export interface StateChange<T = unknown> {
+  readonly key: string;
+  readonly value: T;
+  readonly previous: T;
+  /** Username of who changed it (`<system>` for the daemon and plugins). */
+  readonly by: string;
+}
+
+/** The part of the state store that registers keys (handed to the `registerStateKeys` hook). */
+export interface StateRegistrar {
+  define<T>(def: StateKeyDefinition<T>, owner: string): StateKeyDefinition<T>;
+}

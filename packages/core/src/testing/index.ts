@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CamdHost, type HostOptions } from '../host.js';
+import type { CamdConfig, StreamConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import type { Permission } from '../auth/permissions.js';
+
+export interface TestCredentials {
+  readonly username: string;
+  readonly password: string;
+  readonly permissions: Permission[];
+}
+
+/** Users every test host has: an administrator, an operator (Media_rw), a viewer (Media_r), and one without media rights. */
+export const TEST_USERS = Object.freeze({
+  admin: { username: 'admin', password: 'admin-secret', permissions: ['Admin'] as Permission[] },
+  operator: { username: 'operator', password: 'operator-secret', permissions: ['Media_rw'] as Permission[] },
+  viewer: { username: 'viewer', password: 'viewer-secret', permissions: ['Media_r'] as Permission[] },
+  nobody: { username: 'nobody', password: 'nobody-secret', permissions: [] as Permission[] },
+});
+
+/** A small, cheap stream for tests whose content does not matter (320x240@15, 500 kbit/s). */
+export function testStream(overrides: Partial<StreamConfig> = {}): StreamConfig {
+  return { path: '/stream1', resolution: '320x240', fps: 15, bitrate: 500_000, profile: 'main', preset: 'ultrafast', source: 'videotestsrc', ...overrides };
+}
+
+export interface TestHostOptions {
+  /** Plugins to load: definitions, or `{ def, options }`. */
+  plugins?: HostOptions['plugins'];
+  /** Merged over the defaults (one test stream, HTTP on a free loopback port, the TEST_USERS). */
+  config?: Partial<CamdConfig>;
+  /** Real pipelines (default true). */
+  media?: boolean;
+  /** Reuse a state dir (e.g. to test persistence across restarts); otherwise a fresh temp dir. */
+  stateDir?: string;
+  /** Log level for the host (default: silent, or CAMD_TEST_LOG). */
+  logLevel?: string;
+}
+
+export interface TestHost {
+  readonly host: CamdHost;
+  readonly baseUrl: string;
+  readonly httpPort: number;
+  readonly stateDir: string;
+  readonly users: typeof TEST_USERS;
+  /** `fetch` against the host with HTTP Basic credentials of `user` (none with `user: null`). */
+  fetch(path: string, init?: RequestInit & { user?: TestCredentials | null }): Promise<Response>;
+  /** Stops the host and removes the temp state dir it created. */
+  close(): Promise<void>;
+}
+
+export function basicAuth(c: { username: string; password: string }): string {
+  return 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64');
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A real camd host for tests (yours too, if you write a plugin): real state store, users, HTTP
+ * server on a free loopback port, real pipelines from `videotestsrc`, and the plugins you pass.
+ */
+export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHost> {
+  const ownDir = !opts.stateDir;
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'camd-test-'));
+  const config: CamdConfig = {
+    users: Object.values(TEST_USERS).map((u) => ({ ...u, permissions: [...u.permissions] })),
+    streams: [testStream()],
+    ...opts.config,
+    http: { host: '127.0.0.1', port: 0, ...opts.config?.http },
+  };
+  const logger = createLogger({ level: opts.logLevel ?? process.env.CAMD_TEST_LOG ?? 'silent' });
+  let host: CamdHost;
+  try {
+    host = await CamdHost.create({ config, stateDir, logger, plugins: opts.plugins, media: opts.media, announceAdmin: () => undefined });
+    await host.start();
+  } catch (err) {
+    if (ownDir) rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
+  const baseUrl = `http://127.0.0.1:${host.httpPort}`;
+  return {
+    host,
+    baseUrl,
+    httpPort: host.httpPort,
+    stateDir,
+    users: TEST_USERS,
+    fetch(path, init = {}) {
+      const { user = TEST_USERS.admin, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (user) headers.set('authorization', basicAuth(user));
+      return fetch(baseUrl + path, { ...rest, headers });
+    },
+    async close() {
+      await host.stop();
+      if (ownDir) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
