@@ -103,6 +103,8 @@ export class CamdHost {
           process.stdout.write(`\ncamd: no users configured; created administrator "${u}" with password: ${p}\n      (shown once; only its hash is stored)\n\n`);
         }),
     });
+    // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.
+    const resolved = await this.resolvePlugins();
     const streams = configuredStreams(config);
     if (this.options.media === false) {
       this.registry = emptyRegistry();
@@ -126,7 +128,7 @@ export class CamdHost {
     ] as const) {
       this.container.register(token, { useValue: value });
     }
-    await this.loadPlugins();
+    await this.setupPlugins(resolved);
     this.hooks.registerStateKeys.call(this.state);
     for (const key of this.state.invalidStored) this.logger.warn({ key }, 'stored value no longer valid; using the default');
     await registerCoreApi(this.http, {
@@ -140,7 +142,7 @@ export class CamdHost {
     });
   }
 
-  private async loadPlugins(): Promise<void> {
+  private async resolvePlugins(): Promise<LoadedPlugin[]> {
     const { config } = this.options;
     const search = this.options.pluginSearchPaths ?? [process.cwd()];
     const resolved: LoadedPlugin[] = [];
@@ -167,7 +169,11 @@ export class CamdHost {
       if (names.has(p.def.name)) throw new CamdError(ErrorCodes.PLUGIN_DUPLICATE, `plugin "${p.def.name}" is listed twice`, { plugin: p.def.name });
       names.add(p.def.name);
     }
-    for (const p of orderByRequirements(resolved)) {
+    return orderByRequirements(resolved);
+  }
+
+  private async setupPlugins(ordered: LoadedPlugin[]): Promise<void> {
+    for (const p of ordered) {
       const options = validateOptions(p.def, p.entry.options);
       for (const key of p.def.stateKeys ?? []) this.state.define(key, p.def.name);
       const scope = new PluginHttpScope(this.http, this.users, p.def.name);

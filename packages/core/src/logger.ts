@@ -14,10 +14,10 @@ export const REDACT_PATHS = [
 ];
 
 export function createLogger(opts: { level?: string; destination?: pino.DestinationStream } & LoggerOptions = {}): Logger {
-  const { destination, ...rest } = opts;
+  const { destination, level, ...rest } = opts;
   const options: LoggerOptions = {
     name: 'camd',
-    level: opts.level ?? process.env.CAMD_LOG_LEVEL ?? 'info',
+    level: level ?? process.env.CAMD_LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...rest,
   };

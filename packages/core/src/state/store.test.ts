@@ -6,6 +6,7 @@ import { StateStore } from './store.js';
 import { streamKeys, streamAlignment } from './keys.js';
 import { isCamdError, ErrorCodes } from '../errors.js';
 import type { Caller } from '../auth/permissions.js';
+import type { StateKeyDefinition } from './types.js';
 
 const viewer: Caller = { username: 'v', permissions: ['Media_r'] };
 const operator: Caller = { username: 'o', permissions: ['Media_rw'] };
@@ -24,7 +25,7 @@ afterEach(() => {
 
 function storeWithSeedKeys(dir?: string) {
   const s = new StateStore(dir);
-  for (const def of Object.values(streamKeys)) s.define(def, 'core');
+  for (const def of Object.values(streamKeys)) s.define(def as StateKeyDefinition<unknown>, 'core');
   s.define(streamAlignment, 'core');
   s.initObservable('rtspPath', { permissionRead: ['Media_r', 'Media_rw'], permissionWrite: [], default: '/stream1', validateType: 'String', owner: 'rtsp' });
   return s;

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort } from '@camd/core/testing';
+
+export const CAMD_BIN = resolve(import.meta.dirname, '../bin/camd.js');
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  port: number;
+  baseUrl: string;
+  stateDir: string;
+  output(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Writes `config` to a temp file and runs the real daemon on it. */
+export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'camd-daemon-'));
+  const stateDir = opts.stateDir ?? join(dir, 'state');
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ ...config, http: { host: '127.0.0.1', port } }));
+  const child = spawn(process.execPath, [CAMD_BIN, '--config', configPath, '--state-dir', stateDir], {
+    env: { ...process.env, CAMD_LOG_LEVEL: 'info', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}:\n${out}`);
+    try {
+      const r = await fetch(`${baseUrl}/api/health`);
+      if (r.status === 200 || r.status === 503) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`daemon did not answer within 30 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    child,
+    port,
+    baseUrl,
+    stateDir,
+    output: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      if (!opts.stateDir) rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Runs the daemon CLI to completion (for errors and sub-commands). */
+export function runCamd(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [CAMD_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.end(input ?? '');
+    child.on('exit', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
+/** PIDs of the direct children of `pid` (pipeline workers). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
