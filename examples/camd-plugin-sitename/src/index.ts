@@ -1,0 +1,61 @@
+/**
+ * An example third-party plugin, as a vendor would write it: one state key, one route, a stats field
+ * and a pipeline fragment, all through camd's public API.
+ */
+import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v } from '@camd/core';
+
+const PLUGIN_NAME = 'camd-plugin-sitename';
+
+export interface SiteNameOptions {
+  /** Where the name is drawn (GStreamer textoverlay valignment). */
+  position: 'top' | 'bottom';
+}
+
+export const siteNameKey = {
+  key: 'siteName',
+  default: '',
+  permissionRead: MEDIA_READ,
+  permissionWrite: MEDIA_WRITE,
+  validate: v.string({ maxLength: 64, pattern: /^[\p{L}\p{N} ._-]*$/u, describe: 'up to 64 letters, digits, spaces, . _ -' }),
+  description: 'Name of the site, drawn into the picture when set',
+};
+
+export default definePlugin<SiteNameOptions>({
+  name: PLUGIN_NAME,
+  apiVersion: PLUGIN_API_VERSION,
+  description: 'Site name in the picture and in the stats',
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { position: { enum: ['top', 'bottom'], default: 'top' } },
+  },
+  stateKeys: [siteNameKey],
+  setup(ctx) {
+    const name = () => ctx.state.get<string>('siteName');
+
+    ctx.http.register(async (app) => {
+      app.get('/api/site', { preHandler: ctx.http.requirePermission(MEDIA_READ) }, async () => ({ siteName: name() }));
+    });
+
+    ctx.hooks.collectStats.tap(PLUGIN_NAME, (report) => {
+      for (const stream of Object.keys(report)) (report[stream] as Record<string, unknown>).siteName = name();
+      return report;
+    });
+
+    ctx.hooks.buildPipeline.tapPromise({ name: PLUGIN_NAME, stage: STAGE.OVERLAY }, async (spec) => {
+      if (!name()) return spec;
+      spec.filters.push({
+        owner: PLUGIN_NAME,
+        launch: `textoverlay name=sitename text="${name()}" valignment=${ctx.options.position} halignment=right font-desc="Sans 14"`,
+        elements: ['textoverlay'],
+      });
+      return spec;
+    });
+
+    // The name is part of the picture: a change rebuilds the pipelines (clients stay connected).
+    const off = ctx.state.watch('siteName', () => {
+      for (const s of ctx.streams.list()) void ctx.streams.restart(s.name);
+    });
+    ctx.onClose(off);
+  },
+});
