@@ -1,5 +1,7 @@
 export interface CliArgs {
-  command: 'run' | 'plugins' | 'hash-password' | 'help' | 'version';
+  command: 'run' | 'plugins' | 'hash-password' | 'bundle' | 'help' | 'version';
+  out?: string;
+  plugins?: string[];
   config?: string;
   stateDir?: string;
   rest: string[];
@@ -8,6 +10,8 @@ export interface CliArgs {
 export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR]
        camd plugins [--config FILE]      list the plugins the config loads
        camd hash-password                read a password on stdin, print a "passwordHash" for the config
+       camd bundle --out DIR --plugins @camd/plugin-rtsp[,…]
+                                         a deployable daemon folder with core and only these plugins
        camd --version | --help
 environment: CAMD_CONFIG (config file), CAMD_STATE_DIR (state directory), CAMD_LOG_LEVEL`;
 
@@ -17,7 +21,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) {
     const c = args.shift()!;
-    if (c !== 'run' && c !== 'plugins' && c !== 'hash-password') throw new Error(`unknown command "${c}"\n${USAGE}`);
+    if (c !== 'run' && c !== 'plugins' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
     out.command = c;
   }
   while (args.length) {
@@ -35,6 +39,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         break;
       case '--state-dir':
         out.stateDir = value();
+        break;
+      case '--out':
+        out.out = value();
+        break;
+      case '--plugins':
+        out.plugins = value().split(',').map((p) => p.trim()).filter(Boolean);
         break;
       case '--help':
       case '-h':

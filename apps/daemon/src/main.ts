@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CamdError, CamdHost, createLogger, hashPassword } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
+import { bundle } from './bundle.js';
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = (JSON.parse(readFileSync(resolve(APP_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -33,6 +34,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stdout.write((await hashPassword(pw)) + '\n');
     return 0;
+  }
+  if (args.command === 'bundle') {
+    if (!args.out) {
+      process.stderr.write('camd: bundle needs --out DIR\n');
+      return 2;
+    }
+    try {
+      bundle({ out: args.out, plugins: args.plugins ?? ['@camd/plugin-rtsp'] });
+      return 0;
+    } catch (err) {
+      process.stderr.write(`camd: bundle failed: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   const configPath = resolve(args.config ?? DEFAULT_CONFIG_PATH);
   const stateDir = resolve(args.stateDir ?? '.state');
