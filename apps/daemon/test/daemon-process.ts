@@ -36,14 +36,15 @@ export async function startDaemon(config: Record<string, unknown>, opts: { state
   for (;;) {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}:\n${out}`);
     try {
+      // Healthy means the pipelines produce frames, not only that HTTP is up.
       const r = await fetch(`${baseUrl}/api/health`);
-      if (r.status === 200 || r.status === 503) break;
+      if (r.status === 200) break;
     } catch {
       /* not listening yet */
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`daemon did not answer within 30 s:\n${out}`);
+      throw new Error(`daemon did not become healthy within 30 s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

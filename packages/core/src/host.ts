@@ -139,6 +139,7 @@ export class CamdHost {
       plugins: () => this.listPlugins(),
       health: () => this.health(),
       snapshot: (name) => this.snapshot(name),
+      logger: this.logger,
     });
   }
 
@@ -292,13 +293,7 @@ interface MediaModules {
 
 /** The GStreamer runtime is loaded only when pipelines run, so API-only hosts never touch it. */
 async function loadMediaModules(): Promise<MediaModules> {
-  const [registry, builder, manager, snapshot] = await Promise.all([
-    import('./media/registry.js'),
-    import('./media/builder.js' as string),
-    import('./media/stream-manager.js' as string),
-    import('./media/snapshot.js' as string),
-  ]);
-  return { ...(registry as object), ...builder, ...manager, ...snapshot } as MediaModules;
+  return (await import('./media/pipeline/index.js')) as unknown as MediaModules;
 }
 
 function emptyRegistry(): ElementRegistry {

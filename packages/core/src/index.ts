@@ -26,3 +26,4 @@ export { requirePermission, callerOf, basicCaller, FAILED_LOGIN_DELAY_MS } from 
 export { httpError } from './http/errors.js';
 export type { PluginListing } from './http/api.js';
 export * from './plugins/loader.js';
+export * from './media/pipeline/index.js';

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { MEDIA_READ } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
@@ -27,6 +28,7 @@ export interface ApiDeps {
   plugins: () => PluginListing[];
   health: () => { healthy: boolean; checks: HealthCheck[] };
   snapshot: (stream: string) => Promise<Buffer>;
+  logger: Logger;
 }
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } };
@@ -70,7 +72,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       // Unknown keys answer 404 before permission: existence of keys is not a secret.
       if (!deps.state.has(req.params.key)) throw new CamdError(ErrorCodes.STATE_UNKNOWN_KEY, `no state key "${req.params.key}"`);
       const value = await deps.state.set(req.params.key, req.body.value, caller);
-      req.log.info({ key: req.params.key, by: caller.username }, 'setting changed');
+      deps.logger.info({ key: req.params.key, by: caller.username }, 'setting changed');
       return { key: req.params.key, value };
     },
   );
@@ -96,7 +98,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       try {
         jpeg = await deps.snapshot(req.params.name);
       } catch (err) {
-        req.log.warn({ err, stream: req.params.name }, 'snapshot failed');
+        deps.logger.warn({ err, stream: req.params.name }, 'snapshot failed');
         return reply.code(503).send({ error: 'Service Unavailable', code: 'CAMD_ERR_SNAPSHOT', message: `no picture from "${req.params.name}" yet: ${(err as Error).message}` });
       }
       return reply.header('Content-Type', 'image/jpeg').header('Cache-Control', 'no-store').send(jpeg);

@@ -30,7 +30,7 @@ export function requirePermission(users: UserStore, required: readonly Permissio
     const result = await basicCaller(users, request.headers.authorization);
     if (result === undefined || result === 'invalid') {
       if (result === 'invalid') {
-        request.log.warn({ url: request.url }, 'authentication failed');
+        request.log.warn({ url: request.url, ip: request.ip }, 'authentication failed');
         await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
       }
       return reply

@@ -19,16 +19,17 @@ export interface HttpServerOptions {
 /** The daemon's fastify instance: JSON errors with codes, OpenAPI at /openapi.json and /docs. */
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: opts.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request access logs would drown the daemon log (health polls, SSE): fastify's own logger
+    // speaks from 'warn' up; camd's routes log what matters through the daemon logger.
+    loggerInstance: opts.logger.child({ component: 'http' }, { level: opts.logger.level === 'debug' || opts.logger.level === 'trace' ? opts.logger.level : 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: true,
   });
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = httpError(err);
-    if (status >= 500) request.log.error({ err, url: request.url }, 'request failed');
-    else request.log.info({ url: request.url, status, code: body.code }, body.message);
+    if (status >= 500) opts.logger.error({ err, url: request.url }, 'request failed');
+    else opts.logger.info({ url: request.url, status, code: body.code }, body.message);
     void reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

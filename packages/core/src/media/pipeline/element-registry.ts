@@ -1,0 +1,133 @@
+import { fork } from 'node:child_process';
+import type { Logger } from 'pino';
+import { CamdError, ErrorCodes } from '../../errors.js';
+import type { ElementInfo, ElementRegistry, EncoderCandidate } from '../registry.js';
+import type { EncoderChoice, StreamSettings } from '../types.js';
+import { debianPackageFor } from './packages.js';
+import { WORKER_PATH, workerExecArgv } from './worker-path.js';
+import type { FromWorker } from './protocol.js';
+import { defaultEncoderCandidates } from './encoders.js';
+
+/**
+ * What this machine's GStreamer really has, learnt from GStreamer itself (in a worker process, so
+ * the daemon never loads GStreamer), plus the encoder candidates core and plugins register.
+ */
+export class GstElementRegistry implements ElementRegistry {
+  private readonly byName: Map<string, ElementInfo>;
+  private readonly encoders: EncoderCandidate[] = [];
+
+  constructor(factories: readonly ElementInfo[]) {
+    this.byName = new Map(factories.map((f) => [f.name, f]));
+    for (const c of defaultEncoderCandidates()) this.registerEncoder(c);
+  }
+
+  has(factory: string): boolean {
+    return this.byName.has(factory);
+  }
+
+  get(factory: string): ElementInfo | undefined {
+    return this.byName.get(factory);
+  }
+
+  list(): readonly ElementInfo[] {
+    return [...this.byName.values()];
+  }
+
+  packageFor(factory: string): string | undefined {
+    return debianPackageFor(factory);
+  }
+
+  registerEncoder(candidate: EncoderCandidate): void {
+    this.encoders.push(candidate);
+  }
+
+  /** Hardware first, then by priority; only candidates whose element exists here. */
+  chooseEncoder(settings: StreamSettings): EncoderChoice {
+    const candidates = this.encoders
+      .filter((c) => c.codec === settings.codec)
+      .sort((a, b) => Number(b.hardware) - Number(a.hardware) || b.priority - a.priority);
+    const available = candidates.find((c) => this.has(c.factory));
+    if (!available) {
+      const tried = candidates.map((c) => `${c.factory} (${this.packageFor(c.factory) ?? 'unknown package'})`).join(', ');
+      throw new CamdError(ErrorCodes.GST_NO_ENCODER, `no ${settings.codec} encoder on this machine; tried ${tried || 'none registered'}`);
+    }
+    return available.build(settings);
+  }
+
+  validateLaunch(launch: string, declared: readonly string[] = []): void {
+    for (const factory of new Set([...declared, ...factoriesIn(launch)])) {
+      if (!this.has(factory)) {
+        const pkg = this.packageFor(factory);
+        throw new CamdError(
+          ErrorCodes.GST_ELEMENT_MISSING,
+          `GStreamer element "${factory}" is not available on this machine${pkg ? `; install the Debian package ${pkg}` : ''}`,
+          { details: { element: factory, package: pkg } },
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Factory names in gst-launch text: the first word of each link segment, skipping caps
+ * (`video/x-raw,…`), properties (`a=b`), pad references (`name.` / `name.pad`) and quoted strings.
+ */
+export function factoriesIn(launch: string): string[] {
+  // A token is a run of non-space characters and quoted strings (`text="two words"`), or a link.
+  const tokens = launch.match(/(?:[^\s!"']+|"(?:[^"\\]|\\.)*"|'[^']*')+|!/g) ?? [];
+  const out: string[] = [];
+  let expectElement = true;
+  for (const t of tokens) {
+    if (t === '!') {
+      expectElement = true;
+      continue;
+    }
+    if (t.startsWith('"') || t.startsWith("'") || t.includes('=')) continue;
+    if (expectElement) {
+      expectElement = false;
+      if (t.includes('/') || t.includes('.') || t.includes(',')) continue; // caps or pad reference
+      out.push(t);
+    } else if (!t.includes('/') && !t.includes('.') && !t.includes(',')) {
+      out.push(t); // a new chain started without a link: `… x264enc name=e  videotestsrc ! …`
+    }
+  }
+  return out;
+}
+
+/** Asks GStreamer (in a short-lived worker) for every element factory it has. */
+export async function inspectElements(timeoutMs = 30_000): Promise<ElementInfo[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(WORKER_PATH, ['inspect'], { execArgv: workerExecArgv(), stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`GStreamer inspection timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('message', (m: FromWorker) => {
+      if (m.type === 'inspect') {
+        clearTimeout(timer);
+        resolve(m.factories);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`GStreamer inspection failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+}
+
+let cached: Promise<ElementInfo[]> | undefined;
+
+/** The registry of this machine (GStreamer is asked once per process). */
+export async function loadElementRegistry(opts: { logger?: Logger } = {}): Promise<GstElementRegistry> {
+  cached ??= inspectElements();
+  try {
+    const factories = await cached;
+    opts.logger?.debug({ factories: factories.length }, 'GStreamer elements inspected');
+    return new GstElementRegistry(factories);
+  } catch (err) {
+    cached = undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,93 @@
+import type { EncoderCandidate } from '../registry.js';
+import type { EncoderChoice, EncoderPreset, StreamSettings } from '../types.js';
+
+/**
+ * The seed's presets are quality tiers. On a CPU, x264 must stay live at 1080p60 on two cores
+ * (measured: ultrafast ≈ 45 %, superfast ≈ 67 %, veryfast ≈ 86 % of one core), so the tiers map onto
+ * x264's faster presets; a hardware encoder has its own notion of speed and ignores them.
+ */
+export const X264_PRESET: Record<EncoderPreset, string> = {
+  ultrafast: 'ultrafast',
+  fast: 'superfast',
+  medium: 'veryfast',
+  slow: 'faster',
+};
+
+/** Browsers decode constrained-baseline, not plain baseline. */
+function h264CapsProfile(p: StreamSettings['profile']): string {
+  return p === 'baseline' ? 'constrained-baseline' : p;
+}
+
+function x264(s: StreamSettings): EncoderChoice {
+  const kbps = Math.max(1, Math.round(s.bitrate / 1000));
+  return {
+    owner: 'core',
+    factory: 'x264enc',
+    codec: 'h264',
+    hardware: false,
+    launch:
+      `x264enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${kbps} vbv-buf-capacity=1000 ` +
+      `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
+    elements: ['x264enc'],
+    bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
+  };
+}
+
+function v4l2h264(s: StreamSettings): EncoderChoice {
+  return {
+    owner: 'core',
+    factory: 'v4l2h264enc',
+    codec: 'h264',
+    hardware: true,
+    launch: `v4l2h264enc name=encoder extra-controls="controls,video_bitrate=${s.bitrate},h264_i_frame_period=${s.gop}" ! video/x-h264,profile=${h264CapsProfile(s.profile)},level=(string)4.2`,
+    elements: ['v4l2h264enc'],
+  };
+}
+
+function openh264(s: StreamSettings): EncoderChoice {
+  return {
+    owner: 'core',
+    factory: 'openh264enc',
+    codec: 'h264',
+    hardware: false,
+    launch: `openh264enc name=encoder bitrate=${s.bitrate} gop-size=${s.gop} complexity=low rate-control=bitrate ! video/x-h264,profile=constrained-baseline`,
+    elements: ['openh264enc'],
+    bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1 },
+  };
+}
+
+function x265(s: StreamSettings): EncoderChoice {
+  return {
+    owner: 'core',
+    factory: 'x265enc',
+    codec: 'h265',
+    hardware: false,
+    launch: `x265enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${Math.max(1, Math.round(s.bitrate / 1000))} key-int-max=${s.gop}`,
+    elements: ['x265enc'],
+    bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
+  };
+}
+
+function jpeg(_s: StreamSettings): EncoderChoice {
+  return { owner: 'core', factory: 'jpegenc', codec: 'mjpeg', hardware: false, launch: 'jpegenc name=encoder quality=85', elements: ['jpegenc'] };
+}
+
+const candidate = (factory: string, codec: EncoderCandidate['codec'], hardware: boolean, priority: number, build: (s: StreamSettings) => EncoderChoice): EncoderCandidate => ({
+  owner: 'core',
+  factory,
+  codec,
+  hardware,
+  priority,
+  build,
+});
+
+/** Core's encoder candidates; a board plugin registers its own through `ctx.registry.registerEncoder`. */
+export function defaultEncoderCandidates(): EncoderCandidate[] {
+  return [
+    candidate('v4l2h264enc', 'h264', true, 100, v4l2h264),
+    candidate('x264enc', 'h264', false, 100, x264),
+    candidate('openh264enc', 'h264', false, 50, openh264),
+    candidate('x265enc', 'h265', false, 100, x265),
+    candidate('jpegenc', 'mjpeg', false, 100, jpeg),
+  ];
+}

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { STAGE, type CamdHooks } from '../../hooks.js';
+import { CamdError, ErrorCodes } from '../../errors.js';
+import type { ElementRegistry } from '../registry.js';
+import type { PipelineFragment, PipelineSpec, StreamSettings, VideoCodec } from '../types.js';
+
+const CORE = 'core';
+
+/** gst-launch quoting for a property value. */
+export function quote(value: string): string {
+  return /^[\w./:-]+$/.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** Core's fragment for a configured source: `v4l2src` for a device, live `videotestsrc` otherwise. */
+export function defaultSource(stream: StreamSettings): PipelineFragment {
+  if (stream.source.kind === 'device') {
+    if (!existsSync(stream.source.device)) {
+      throw new CamdError(ErrorCodes.PIPELINE_FAILED, `camera device ${stream.source.device} does not exist (stream "${stream.name}")`);
+    }
+    return { owner: CORE, launch: `v4l2src device=${quote(stream.source.device)} do-timestamp=true`, elements: ['v4l2src'] };
+  }
+  return { owner: CORE, launch: `videotestsrc is-live=true pattern=${quote(stream.source.pattern)}`, elements: ['videotestsrc'] };
+}
+
+/** Installs core's answers to `resolveSource` and `chooseEncoder` at STAGE.DEFAULT (plugins tap earlier to override). */
+export function installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegistry): void {
+  hooks.resolveSource.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => defaultSource(stream));
+  hooks.chooseEncoder.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => registry.chooseEncoder(stream));
+}
+
+/** After the encoder: one access unit per buffer, parameter sets repeated on every keyframe, out via fd 3. */
+function tail(codec: VideoCodec): PipelineFragment {
+  const out = 'gdppay ! fdsink fd=3 sync=false';
+  switch (codec) {
+    case 'h264':
+      return { owner: CORE, launch: `h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! ${out}`, elements: ['h264parse', 'gdppay', 'fdsink'] };
+    case 'h265':
+      return { owner: CORE, launch: `h265parse config-interval=-1 ! video/x-h265,stream-format=byte-stream,alignment=au ! ${out}`, elements: ['h265parse', 'gdppay', 'fdsink'] };
+    case 'mjpeg':
+      return { owner: CORE, launch: out, elements: ['gdppay', 'fdsink'] };
+  }
+}
+
+/** Raw caps every filter sees: the stream's size and rate in I420 (4:2:0, what browsers and players decode). */
+export function rawCaps(s: StreamSettings): string {
+  return `video/x-raw,format=I420,width=${s.width},height=${s.height},framerate=${s.fps}/1,pixel-aspect-ratio=1/1`;
+}
+
+/** Composes the launch text of a spec; filters and branches come from plugins through `buildPipeline`. */
+export function composeLaunch(spec: PipelineSpec): string {
+  const s = spec.stream;
+  const parts = [
+    spec.source.launch,
+    'videoconvert ! videoscale ! videorate',
+    rawCaps(s),
+    ...spec.filters.map((f) => f.launch),
+    'videoconvert',
+    'video/x-raw,format=I420',
+    // A slow encoder drops raw frames here instead of building latency.
+    'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
+    spec.encoder.launch,
+    tail(s.codec).launch,
+  ];
+  return [parts.join(' ! '), ...spec.branches.map((b) => b.launch)].join('  ');
+}
+
+export interface BuiltPipeline {
+  spec: PipelineSpec;
+  launch: string;
+  workerModules: string[];
+}
+
+/** Runs the pipeline hooks for one stream and returns launch text validated against the registry. */
+export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, registry: ElementRegistry): Promise<BuiltPipeline> {
+  const source = await hooks.resolveSource.promise(stream);
+  if (!source) throw new CamdError(ErrorCodes.PIPELINE_FAILED, `no plugin provides a source for stream "${stream.name}"`);
+  const encoder = await hooks.chooseEncoder.promise(stream, registry);
+  if (!encoder) throw new CamdError(ErrorCodes.GST_NO_ENCODER, `no encoder for stream "${stream.name}" (${stream.codec})`);
+  const spec = await hooks.buildPipeline.promise({ stream, source, encoder, filters: [], branches: [] });
+  const launch = composeLaunch(spec);
+  const fragments = [spec.source, spec.encoder, ...spec.filters, ...spec.branches, tail(stream.codec)];
+  registry.validateLaunch(launch, fragments.flatMap((f) => f.elements));
+  return { spec, launch, workerModules: fragments.flatMap((f) => f.workerModules ?? []) };
+}

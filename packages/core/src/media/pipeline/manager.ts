@@ -1,0 +1,126 @@
+import type { Logger } from 'pino';
+import type { CamdHooks } from '../../hooks.js';
+import type { StateStore } from '../../state/store.js';
+import { defineStreamKeys, STREAM_KEY_NAMES, streamKeyName, type StreamKeyName } from '../../state/keys.js';
+import { CamdError, ErrorCodes } from '../../errors.js';
+import type { StreamHub } from '../hub.js';
+import type { ElementRegistry } from '../registry.js';
+import type { MediaPlane } from '../plane.js';
+import type { EncoderPreset, EncoderProfile, StreamSettings, VideoCodec } from '../types.js';
+import { StreamRunner } from './runner.js';
+
+export interface StreamManagerDeps {
+  hooks: CamdHooks;
+  state: StateStore;
+  hub: StreamHub;
+  registry: ElementRegistry;
+  logger: Logger;
+  /** Streams from the config, in order (the first is the primary stream). */
+  streams: StreamSettings[];
+}
+
+/** Coalesces a burst of setting changes (resolution + frame rate) into one rebuild. */
+const SETTLE_MS = 150;
+
+/**
+ * The media plane: one supervised pipeline per configured stream, driven by the state store.
+ * Settings changed through any interface reach the running pipeline without a daemon restart.
+ */
+export class StreamManager implements MediaPlane {
+  private readonly runners = new Map<string, StreamRunner>();
+  private readonly configured: StreamSettings[];
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly unwatch: Array<() => void> = [];
+
+  constructor(private readonly deps: StreamManagerDeps) {
+    this.configured = deps.streams;
+    defineStreamKeys(deps.state, deps.streams);
+    for (const s of deps.streams) {
+      this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger }));
+      for (const key of STREAM_KEY_NAMES) {
+        this.unwatch.push(deps.state.watch(this.stateKey(s.name, key), () => this.schedule(s.name)));
+      }
+    }
+  }
+
+  list(): StreamSettings[] {
+    return [...this.runners.values()].map((r) => r.current);
+  }
+
+  get(name: string): StreamSettings | undefined {
+    return this.runners.get(name)?.current;
+  }
+
+  stateKey(stream: string, key: StreamKeyName): string {
+    const i = this.configured.findIndex((s) => s.name === stream);
+    if (i < 0) throw new CamdError(ErrorCodes.STREAM_UNKNOWN, `no stream "${stream}"`);
+    return streamKeyName(key, stream, i === 0);
+  }
+
+  async restart(name: string): Promise<void> {
+    const r = this.runner(name);
+    await r.rebuild('restart requested');
+  }
+
+  stats(name: string): Record<string, unknown> | undefined {
+    return this.runners.get(name)?.stats() as unknown as Record<string, unknown> | undefined;
+  }
+
+  health(name: string): { healthy: boolean; reasons: string[] } {
+    return this.runner(name).health();
+  }
+
+  /** Worker pid of a stream (diagnostics, tests). */
+  workerPid(name: string): number | undefined {
+    return this.runner(name).workerPid;
+  }
+
+  async start(): Promise<void> {
+    // One stream failing (a missing device) must not keep the others from starting.
+    await Promise.all([...this.runners.values()].map((r) => r.start()));
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.pending.values()) clearTimeout(t);
+    for (const off of this.unwatch.splice(0)) off();
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
+  }
+
+  private schedule(name: string): void {
+    clearTimeout(this.pending.get(name));
+    this.pending.set(
+      name,
+      setTimeout(() => {
+        this.pending.delete(name);
+        const runner = this.runner(name);
+        const base = this.configured.find((s) => s.name === name)!;
+        void runner.update(this.fromState(base)).catch((err) => this.deps.logger.error({ err, stream: name }, 'applying settings failed'));
+      }, SETTLE_MS),
+    );
+  }
+
+  /** The stream's settings as the state store holds them now. */
+  private fromState(base: StreamSettings): StreamSettings {
+    const get = <T>(key: StreamKeyName) => this.deps.state.get<T>(this.stateKey(base.name, key));
+    const [w, h] = get<string>('streamResolution').split('x').map(Number) as [number, number];
+    const fps = get<number>('streamFramerate');
+    return {
+      ...base,
+      width: w,
+      height: h,
+      fps,
+      bitrate: get<number>('streamBitrate'),
+      codec: get<VideoCodec>('videoEncoder'),
+      profile: get<EncoderProfile>('encoderProfile'),
+      preset: get<EncoderPreset>('encoderPreset'),
+      // A GOP configured in frames keeps its duration when the frame rate changes.
+      gop: Math.max(1, Math.round((base.gop / base.fps) * fps)),
+    };
+  }
+
+  private runner(name: string): StreamRunner {
+    const r = this.runners.get(name);
+    if (!r) throw new CamdError(ErrorCodes.STREAM_UNKNOWN, `no stream "${name}"`);
+    return r;
+  }
+}

@@ -1,0 +1,33 @@
+/** Messages between the daemon and a pipeline worker process (over the fork IPC channel). */
+import type { ElementInfo } from '../registry.js';
+
+export type PropertyValue = string | number | boolean;
+
+export type ToWorker =
+  | { type: 'start'; launch: string; modules: string[]; settings: unknown }
+  | { type: 'set'; id: number; element: string; pad?: string; property: string; value: PropertyValue }
+  | { type: 'keyframe' }
+  | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'inspect'; factories: ElementInfo[] }
+  /** Sent before PLAYING: running time + baseTimeNs = capture time on the realtime clock (ns since the epoch). */
+  | { type: 'starting'; baseTimeNs: string }
+  | { type: 'playing' }
+  | { type: 'error'; message: string; debug?: string; source?: string }
+  | { type: 'warning'; message: string; source?: string }
+  | { type: 'eos' }
+  | { type: 'reply'; id: number; ok: boolean; error?: string };
+
+/** What a fragment's `workerModules` receive in `attach(ctx)`, inside the worker process. */
+export interface WorkerAttachContext {
+  /** node-gtk. */
+  readonly gi: unknown;
+  /** The Gst namespace from node-gtk. */
+  readonly Gst: any;
+  /** The parsed pipeline (GstPipeline), not yet PLAYING. */
+  readonly pipeline: any;
+  /** The stream's settings (StreamSettings). */
+  readonly settings: unknown;
+  log(message: string): void;
+}

@@ -1,0 +1,245 @@
+import type { Logger } from 'pino';
+import type { CamdHooks } from '../../hooks.js';
+import type { StreamHub } from '../hub.js';
+import type { ElementRegistry } from '../registry.js';
+import type { EncodedFrame, EncoderChoice, StreamSettings } from '../types.js';
+import type { PipelineHandle } from '../pipeline-handle.js';
+import { checkStreamHealth } from '../../rules.js';
+import { buildPipeline } from './launch.js';
+import { WorkerProcess, type RawFrame } from './worker-process.js';
+import { ProductionMeter, type StreamStats } from './stream-stats.js';
+
+/** Restart delays after a failure: 1 s, 2 s, 5 s, 10 s, then every 30 s. */
+export const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** A pipeline that produced frames this long is healthy again: the next failure starts the backoff over. */
+const STABLE_MS = 10_000;
+/** Health: no frame for this long means the stream is stalled. */
+const STALL_MS = 2000;
+const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 250;
+const RECENT_WINDOW_MS = 10 * 60_000;
+
+export interface RunnerDeps {
+  hooks: CamdHooks;
+  hub: StreamHub;
+  registry: ElementRegistry;
+  logger: Logger;
+}
+
+/**
+ * Keeps one stream's pipeline running: builds it through the hooks, runs it in a worker, publishes
+ * its frames to the hub, applies live changes, restarts it with backoff, and measures it.
+ */
+export class StreamRunner {
+  private worker?: WorkerProcess;
+  private encoder?: EncoderChoice;
+  private seq = 0;
+  private attempt = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private stopped = true;
+  private startedAt?: number;
+  private firstFrameAt?: number;
+  private lastFrameAt?: number;
+  private errors = 0;
+  private readonly recentErrors: number[] = [];
+  private restarts = 0;
+  private lastError: string | null = null;
+  private readonly meter = new ProductionMeter();
+  private lastKeyframeRequest = 0;
+  private generation = 0;
+
+  constructor(
+    private settings: StreamSettings,
+    private readonly deps: RunnerDeps,
+  ) {
+    deps.hub.setKeyframeRequester(settings.name, () => this.requestKeyframe());
+  }
+
+  get current(): StreamSettings {
+    return this.settings;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.launch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.stopWorker('shutdown');
+  }
+
+  /** Applies new settings: bitrate alone goes to the running encoder; anything else rebuilds. */
+  async update(next: StreamSettings): Promise<void> {
+    const prev = this.settings;
+    this.settings = next;
+    const onlyBitrate = (Object.keys(next) as (keyof StreamSettings)[]).every((k) => k === 'bitrate' || JSON.stringify(next[k]) === JSON.stringify(prev[k]));
+    const prop = this.encoder?.bitrateProperty;
+    if (onlyBitrate && prop && this.worker?.running) {
+      if (next.bitrate === prev.bitrate) return;
+      try {
+        await this.worker.setProperty('encoder', prop.name, Math.max(1, Math.round(next.bitrate / prop.unitBitsPerSecond)));
+        this.deps.logger.info({ stream: next.name, bitrate: next.bitrate }, 'bitrate applied to the running encoder');
+        return;
+      } catch (err) {
+        this.deps.logger.warn({ stream: next.name, err }, 'live bitrate change failed; rebuilding the pipeline');
+      }
+    }
+    await this.rebuild('settings changed');
+  }
+
+  /** Stops and starts the pipeline; hub consumers stay attached and resume at the next keyframe. */
+  async rebuild(reason: string): Promise<void> {
+    if (this.stopped) return;
+    clearTimeout(this.restartTimer);
+    this.deps.logger.info({ stream: this.settings.name, reason }, 'rebuilding the pipeline');
+    await this.stopWorker(reason);
+    this.deps.hub.resetParameters(this.settings.name);
+    this.attempt = 0;
+    await this.launch();
+  }
+
+  requestKeyframe(): void {
+    const now = Date.now();
+    if (now - this.lastKeyframeRequest < KEYFRAME_REQUEST_MIN_INTERVAL_MS) return;
+    this.lastKeyframeRequest = now;
+    this.worker?.requestKeyframe();
+  }
+
+  /** The worker's pid, for tests and diagnostics. */
+  get workerPid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  stats(): StreamStats {
+    const now = performance.now();
+    const consumers = this.deps.hub.consumers(this.settings.name);
+    return {
+      clientCount: consumers.length,
+      totalBytesStreamed: consumers.reduce((a, c) => a + c.bytesDelivered, 0),
+      currentBitrate: this.meter.bitrate(now),
+      frameDrops: consumers.reduce((a, c) => a + c.framesDropped, 0),
+      errors: this.errors,
+      uptime: this.firstFrameAt !== undefined && this.worker?.running ? Math.round((now - this.firstFrameAt) / 1000) : 0,
+      fps: this.meter.fps(now),
+      keyframeInterval: this.meter.keyframeInterval() ?? null,
+      running: !!this.worker?.running && this.lastFrameAt !== undefined && now - this.lastFrameAt < STALL_MS,
+      restarts: this.restarts,
+      lastError: this.lastError,
+      width: this.settings.width,
+      height: this.settings.height,
+      targetBitrate: this.settings.bitrate,
+      consumers,
+    };
+  }
+
+  /**
+   * The seed's rules over recent figures (errors in the last 10 minutes, drops of current clients),
+   * plus "frames are flowing": one old incident must not mark a stream unhealthy forever.
+   */
+  health(): { healthy: boolean; reasons: string[] } {
+    const s = this.stats();
+    const cutoff = Date.now() - RECENT_WINDOW_MS;
+    while (this.recentErrors.length && this.recentErrors[0]! < cutoff) this.recentErrors.shift();
+    const verdict = checkStreamHealth({ frameDrops: s.frameDrops, errors: this.recentErrors.length, currentBitrate: s.currentBitrate, clientCount: s.clientCount });
+    if (!s.running) verdict.reasons.unshift(this.lastError ? `no frames: ${this.lastError}` : 'no frames');
+    return { healthy: verdict.reasons.length === 0, reasons: verdict.reasons };
+  }
+
+  private async launch(): Promise<void> {
+    const gen = ++this.generation;
+    const s = this.settings;
+    let built;
+    try {
+      built = await buildPipeline(s, this.deps.hooks, this.deps.registry);
+    } catch (err) {
+      this.fail(`cannot build the pipeline: ${(err as Error).message}`);
+      return;
+    }
+    if (gen !== this.generation || this.stopped) return;
+    this.encoder = built.spec.encoder;
+    this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
+    const worker = new WorkerProcess(built.launch, built.workerModules, s);
+    this.worker = worker;
+    this.startedAt = performance.now();
+    this.firstFrameAt = undefined;
+    this.meter.reset();
+    worker.on('frame', (f) => this.onFrame(f, worker));
+    worker.on('playing', () => {
+      this.deps.logger.info({ stream: s.name, pid: worker.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
+      this.deps.hooks.pipelineStarted.call(this.handle(worker));
+    });
+    worker.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
+    worker.on('error', (e) => {
+      this.lastError = e.message;
+      this.deps.logger.error({ stream: s.name, source: e.source, debug: e.debug }, `GStreamer error: ${e.message}`);
+    });
+    worker.on('exit', ({ code, signal }) => {
+      if (this.worker !== worker) return; // replaced on purpose
+      this.worker = undefined;
+      this.deps.hooks.pipelineStopped.call({ stream: s.name, reason: signal ? `killed by ${signal}` : `exit ${code}` });
+      if (this.stopped) return;
+      this.fail(signal ? `pipeline worker killed by ${signal}` : this.lastError ?? `pipeline worker exited with ${code}`);
+    });
+  }
+
+  private onFrame(f: RawFrame, worker: WorkerProcess): void {
+    if (this.worker !== worker) return;
+    const now = performance.now();
+    this.lastFrameAt = now;
+    if (this.firstFrameAt === undefined) this.firstFrameAt = now;
+    if (this.attempt > 0 && now - this.firstFrameAt > STABLE_MS) this.attempt = 0;
+    this.meter.add(now, f.data.length, f.keyframe);
+    const frame: EncodedFrame = {
+      stream: this.settings.name,
+      seq: ++this.seq,
+      data: f.data,
+      keyframe: f.keyframe,
+      codec: this.settings.codec,
+      captureTimeMs: f.captureTimeMs,
+      rtpTimestamp: Math.round(f.captureTimeMs * 90) % 4294967296,
+      receivedAt: now,
+      width: f.width ?? this.settings.width,
+      height: f.height ?? this.settings.height,
+    };
+    this.deps.hub.publish(frame);
+  }
+
+  private fail(message: string): void {
+    this.errors++;
+    this.recentErrors.push(Date.now());
+    this.lastError = message;
+    if (this.stopped) return;
+    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]!;
+    this.attempt++;
+    this.deps.logger.error({ stream: this.settings.name, retryInMs: delay, errors: this.errors }, `pipeline failed: ${message}`);
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.restarts++;
+      void this.launch();
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  private async stopWorker(reason: string): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.generation++;
+    if (!w) return;
+    await w.stop();
+    this.deps.hooks.pipelineStopped.call({ stream: this.settings.name, reason });
+  }
+
+  private handle(worker: WorkerProcess): PipelineHandle {
+    return {
+      stream: this.settings.name,
+      get baseTimeNs() {
+        return worker.baseTime;
+      },
+      setProperty: (element, property, value) => worker.setProperty(element, property, value),
+      setPadProperty: (element, pad, property, value) => worker.setProperty(element, property, value, pad),
+      requestKeyframe: () => this.requestKeyframe(),
+    };
+  }
+}

@@ -1,0 +1,11 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The worker's entry file (TypeScript, run through tsx's loader). */
+export const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
+
+/** Node flags that let the worker run TypeScript from any working directory. */
+export function workerExecArgv(): string[] {
+  const tsx = createRequire(import.meta.url).resolve('tsx/esm');
+  return ['--import', pathToFileURL(tsx).href];
+}
