@@ -18,6 +18,16 @@ function h264CapsProfile(p: StreamSettings['profile']): string {
   return p === 'baseline' ? 'constrained-baseline' : p;
 }
 
+/**
+ * x264 signals the lowest profile its chosen tools fit in (ultrafast turns CABAC off: Constrained
+ * Baseline). Turn on the tools that define the configured profile so clients see what was configured.
+ */
+const X264_PROFILE_TOOLS: Record<StreamSettings['profile'], string> = {
+  baseline: 'cabac=0:8x8dct=0',
+  main: 'cabac=1:8x8dct=0',
+  high: 'cabac=1:8x8dct=1',
+};
+
 function x264(s: StreamSettings): EncoderChoice {
   const kbps = Math.max(1, Math.round(s.bitrate / 1000));
   return {
@@ -27,7 +37,7 @@ function x264(s: StreamSettings): EncoderChoice {
     hardware: false,
     launch:
       `x264enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${kbps} vbv-buf-capacity=1000 ` +
-      `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
+      `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false option-string=${X264_PROFILE_TOOLS[s.profile]} ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
     elements: ['x264enc'],
     bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
   };

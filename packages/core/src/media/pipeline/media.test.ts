@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestHost, testStream, type TestHost } from '../../testing/index.js';
+import type { StreamManager } from './manager.js';
+import { collectFrames, largestGapMs, probe, waitForFrame } from './test-utils.js';
+
+let host: TestHost | undefined;
+afterEach(async () => {
+  await host?.close();
+  host = undefined;
+});
+
+const put = (h: TestHost, key: string, value: unknown) =>
+  h.fetch(`/api/state/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+
+async function healthStatus(h: TestHost) {
+  return (await h.fetch('/api/health', { user: null })).status;
+}
+
+async function until(pred: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('media plane (real GStreamer)', () => {
+  it('delivers frames at the configured rate and size, decodable with the configured profile', async () => {
+    host = await createTestHost({ config: { streams: [testStream({ resolution: '320x240', fps: 15, profile: 'main' })] } });
+    await host.host.hub.nextFrame('stream1', 15_000);
+    const frames = await collectFrames(host.host.hub, 'stream1', 3000);
+    // 3 s at 15 fps: 45 frames (a loaded CI machine may deliver a few less; never more).
+    expect(frames.length).toBeGreaterThanOrEqual(36);
+    expect(frames.length).toBeLessThanOrEqual(48);
+    for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
+    // Capture times are wall-clock and 1/15 s apart.
+    const spacing = (frames.at(-1)!.captureTimeMs - frames[0]!.captureTimeMs) / (frames.length - 1);
+    expect(spacing).toBeGreaterThan(55);
+    expect(spacing).toBeLessThan(80);
+    expect(Math.abs(frames.at(-1)!.captureTimeMs - Date.now())).toBeLessThan(2000);
+    expect(await probe(frames)).toMatchObject({ codec_name: 'h264', width: 320, height: 240, profile: 'Main' });
+    const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, Record<string, number>>;
+    expect(stats.stream1).toMatchObject({ fps: expect.any(Number), keyframeInterval: expect.any(Number), errors: 0, running: true });
+    expect(stats.stream1!.keyframeInterval).toBeCloseTo(1, 0);
+  });
+
+  it('applies a bitrate change to the running encoder: measured bitrate follows, no gap in frames', async () => {
+    // Noise does not compress, so the encoder really spends its target.
+    host = await createTestHost({ config: { streams: [testStream({ source: 'videotestsrc:snow', bitrate: 300_000 })] } });
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe);
+    const before = await collectFrames(host.host.hub, 'stream1', 3000);
+    const pid = (host.host.media as StreamManager).workerPid('stream1');
+    const during = collectFrames(host.host.hub, 'stream1', 6000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await put(host, 'streamBitrate', 1_500_000)).status).toBe(200);
+    const frames = await during;
+    const after = frames.filter((f) => f.receivedAt > frames[0]!.receivedAt + 3000);
+    const rate = (fs: typeof frames) => (fs.reduce((a, f) => a + f.data.length, 0) * 8) / ((fs.at(-1)!.receivedAt - fs[0]!.receivedAt) / 1000);
+    expect(rate(after)).toBeGreaterThan(2.5 * rate(before));
+    // Same worker (no restart), every frame delivered, no pause longer than a few frame intervals.
+    expect((host.host.media as StreamManager).workerPid('stream1')).toBe(pid);
+    for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
+    expect(largestGapMs(frames)).toBeLessThan(400);
+  });
+
+  it('rebuilds on a resolution change and keeps the same consumer fed with frames of the new size', async () => {
+    host = await createTestHost();
+    const frames: Array<{ width: number; keyframe: boolean; data: Buffer }> = [];
+    const consumer = host.host.hub.subscribe('stream1', { name: 'stays', onFrame: (f) => void frames.push(f) });
+    await waitForFrame(host.host.hub, 'stream1', () => frames.length > 3);
+    expect((await put(host, 'streamResolution', '160x120')).status).toBe(200);
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.width === 160);
+    const newSize = await collectFrames(host.host.hub, 'stream1', 1500);
+    expect(await probe(newSize)).toMatchObject({ width: 160, height: 120 });
+    expect(frames.some((f) => f.width === 160)).toBe(true);
+    expect((await (await host.fetch('/api/streams')).json()).streams[0]).toMatchObject({ width: 160, height: 120 });
+    consumer.close();
+  });
+
+  it('restarts a killed worker by itself: counted, logged in stats, health unhealthy then healthy, same consumer fed again', async () => {
+    host = await createTestHost();
+    const media = host.host.media as StreamManager;
+    const seen: number[] = [];
+    host.host.hub.subscribe('stream1', { name: 'survivor', onFrame: (f) => void seen.push(f.seq) });
+    await until(() => seen.length > 5);
+    expect(await healthStatus(host)).toBe(200);
+    const pid = media.workerPid('stream1')!;
+    process.kill(pid, 'SIGKILL');
+    await until(async () => (await healthStatus(host!)) === 503, 5000);
+    const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { errors: number; lastError: string }>;
+    expect(stats.stream1!.errors).toBe(1);
+    expect(stats.stream1!.lastError).toMatch(/killed by SIGKILL/);
+    const countAtKill = seen.length;
+    await until(() => seen.length > countAtKill + 5);
+    expect(media.workerPid('stream1')).not.toBe(pid);
+    await until(async () => (await healthStatus(host!)) === 200);
+  });
+
+  it('reports a bad device path clearly while the other stream keeps serving', async () => {
+    host = await createTestHost({
+      config: { streams: [testStream({ path: '/cam', source: '/dev/video-nonexistent' }), testStream({ path: '/stream2', source: 'videotestsrc:ball' })] },
+    });
+    await host.host.hub.nextFrame('stream2', 15_000);
+    await until(async () => {
+      const s = (await (await host!.fetch('/api/stats')).json()) as Record<string, { errors: number }>;
+      return s.cam!.errors > 0;
+    });
+    const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { lastError: string; running: boolean }>;
+    expect(stats.cam!.lastError).toMatch(/camera device \/dev\/video-nonexistent does not exist/);
+    expect(stats.stream2!.running).toBe(true);
+    const health = (await (await host.fetch('/api/health', { user: null })).json()) as { healthy: boolean; checks: Array<{ name: string; healthy: boolean; detail?: string }> };
+    expect(health.healthy).toBe(false);
+    expect(health.checks.find((c) => c.name === 'stream:cam')).toMatchObject({ healthy: false, detail: expect.stringMatching(/video-nonexistent/) });
+    expect(health.checks.find((c) => c.name === 'stream:stream2')).toMatchObject({ healthy: true });
+  });
+
+  it('serves a JPEG snapshot of the running stream without a second capture', async () => {
+    host = await createTestHost();
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe);
+    const res = await host.fetch('/api/streams/stream1/snapshot.jpg', { user: host.users.viewer });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    const jpeg = Buffer.from(await res.arrayBuffer());
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+    // SOF0 carries height then width.
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    expect([jpeg.readUInt16BE(sof + 5), jpeg.readUInt16BE(sof + 7)]).toEqual([240, 320]);
+    expect((await host.fetch('/api/streams/nope/snapshot.jpg')).status).toBe(404);
+  });
+});
