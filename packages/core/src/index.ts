@@ -27,3 +27,5 @@ export { httpError } from './http/errors.js';
 export type { PluginListing } from './http/api.js';
 export * from './plugins/loader.js';
 export * from './media/pipeline/index.js';
+export * from './auth/http-digest.js';
+export * from './rtp/index.js';

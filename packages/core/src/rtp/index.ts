@@ -1,0 +1,3 @@
+export * from './h264-rtp.js';
+export * from './rtcp.js';
+export * from './sdp.js';

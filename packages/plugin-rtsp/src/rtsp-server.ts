@@ -1,0 +1,252 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
+import { buildSenderReport, parseRtcp, rttMs, type CamdHooks, type Caller, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
+import type { RtspAuth } from './rtsp-auth.js';
+import { RtspConnection } from './rtsp-connection.js';
+import { RtspSession, type SessionLimits } from './rtsp-session.js';
+import { StreamPackets } from './stream-packets.js';
+
+export interface RtspServerOptions {
+  port: number;
+  host: string;
+  hub: StreamHub;
+  hooks: CamdHooks;
+  log: Logger;
+  auth: RtspAuth;
+  streams: () => StreamSettings[];
+  sessionTimeoutMs: number;
+  maxSessions: number;
+  limits: SessionLimits;
+}
+
+const SR_INTERVAL_MS = 5000;
+
+/**
+ * The RTSP server: connections, sessions, the shared UDP socket pair, sender reports and timeouts.
+ * Readers of a stream share its packets; each has its own bounded queue in the hub.
+ */
+export class RtspServer {
+  readonly sessions = new Map<string, RtspSession>();
+  private readonly connections = new Set<RtspConnection>();
+  private readonly streamPackets = new Map<string, StreamPackets>();
+  private readonly tcp: Server;
+  private udp?: { rtp: UdpSocket; rtcp: UdpSocket; rtpPort: number; rtcpPort: number };
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: RtspServerOptions) {
+    this.tcp = createServer((socket) => {
+      const c = new RtspConnection(socket, this);
+      this.connections.add(c);
+    });
+    this.tcp.on('error', (err) => opts.log.error({ err }, 'rtsp: server error'));
+  }
+
+  get hub(): StreamHub {
+    return this.opts.hub;
+  }
+  get auth(): RtspAuth {
+    return this.opts.auth;
+  }
+  get log(): Logger {
+    return this.opts.log;
+  }
+  get sessionTimeoutMs(): number {
+    return this.opts.sessionTimeoutMs;
+  }
+
+  get port(): number {
+    const a = this.tcp.address();
+    return typeof a === 'object' && a ? a.port : this.opts.port;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once('error', reject);
+      this.tcp.listen(this.opts.port, this.opts.host, () => {
+        this.tcp.off('error', reject);
+        resolve();
+      });
+    });
+    this.timer = setInterval(() => this.tick(), SR_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const s of [...this.sessions.values()]) this.closeSession(s, 'server stopping');
+    for (const c of this.connections) c.close();
+    for (const p of this.streamPackets.values()) p.close();
+    this.streamPackets.clear();
+    this.udp?.rtp.close();
+    this.udp?.rtcp.close();
+    this.udp = undefined;
+    await new Promise<void>((r) => this.tcp.close(() => r()));
+  }
+
+  /** Maps a request URL to a configured stream (path, optionally followed by `/trackID=0`). */
+  resolve(url: string): { settings: StreamSettings; base: string; track?: string } | undefined {
+    let path: string;
+    let origin: string;
+    try {
+      const u = new URL(url);
+      if (u.protocol !== 'rtsp:' && u.protocol !== 'rtsps:') return undefined;
+      path = decodeURIComponent(u.pathname);
+      origin = `${u.protocol}//${u.host}`;
+    } catch {
+      return undefined;
+    }
+    path = path.replace(/\/+$/, '');
+    for (const s of this.opts.streams()) {
+      if (path === s.path) return { settings: s, base: origin + s.path };
+      if (path.startsWith(s.path + '/')) return { settings: s, base: origin + s.path, track: path.slice(s.path.length + 1) };
+    }
+    return undefined;
+  }
+
+  canAddSession(): boolean {
+    return this.sessions.size < this.opts.maxSessions;
+  }
+
+  createSession(stream: string, caller: Caller, conn: RtspConnection): RtspSession {
+    const s = new RtspSession(stream, caller, conn.id, conn.remoteAddress, {
+      socket: conn.socket,
+      sendUdp: (packet, port, address) => this.udp?.rtp.send(packet, port, address),
+    });
+    s.onStall = () => {
+      this.opts.log.warn({ session: s.id, client: s.remoteAddress }, 'rtsp: reader stalled; disconnecting it');
+      conn.close();
+    };
+    this.sessions.set(s.id, s);
+    return s;
+  }
+
+  packets(stream: string): StreamPackets {
+    let p = this.streamPackets.get(stream);
+    if (!p) {
+      p = new StreamPackets(this.opts.hub, stream);
+      this.streamPackets.set(stream, p);
+    }
+    return p;
+  }
+
+  play(s: RtspSession): void {
+    const wasPlaying = s.state === 'playing';
+    s.play(this.opts.hub, this.packets(s.stream), this.opts.limits);
+    if (!wasPlaying) {
+      this.opts.hooks.clientConnected.call(this.clientInfo(s));
+      this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind }, 'rtsp: playing');
+    }
+  }
+
+  closeSession(s: RtspSession, reason: string): void {
+    if (!this.sessions.delete(s.id)) return;
+    const wasPlaying = s.state === 'playing';
+    s.close();
+    if (wasPlaying) {
+      this.opts.hooks.clientDisconnected.call(this.clientInfo(s));
+      this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, reason, bytes: s.bytes, drops: s.framesDropped }, 'rtsp: session closed');
+    }
+  }
+
+  forgetConnection(c: RtspConnection): void {
+    this.connections.delete(c);
+  }
+
+  /** The shared UDP pair (RTP on an even port, RTCP on the next), bound on first use. */
+  udpPorts(): { rtp: number; rtcp: number } | undefined {
+    return this.udp ? { rtp: this.udp.rtpPort, rtcp: this.udp.rtcpPort } : undefined;
+  }
+
+  async bindUdp(): Promise<void> {
+    for (let attempt = 0; attempt < 20 && !this.udp; attempt++) {
+      const rtp = createSocket('udp4');
+      const rtcp = createSocket('udp4');
+      try {
+        await new Promise<void>((res, rej) => {
+          rtp.once('error', rej);
+          rtp.bind(0, this.opts.host === '0.0.0.0' ? undefined : this.opts.host, () => res());
+        });
+        const port = rtp.address().port;
+        if (port % 2 !== 0 || port === 65535) throw new Error('odd port');
+        await new Promise<void>((res, rej) => {
+          rtcp.once('error', rej);
+          rtcp.bind(port + 1, this.opts.host === '0.0.0.0' ? undefined : this.opts.host, () => res());
+        });
+        rtp.on('error', () => undefined);
+        rtcp.on('error', () => undefined);
+        rtcp.on('message', (msg, rinfo) => this.onUdpRtcp(msg, rinfo.address, rinfo.port));
+        this.udp = { rtp, rtcp, rtpPort: port, rtcpPort: port + 1 };
+      } catch {
+        rtp.close();
+        rtcp.close();
+      }
+    }
+    if (!this.udp) this.opts.log.error('rtsp: could not bind a UDP port pair; only TCP transport is available');
+  }
+
+  onRtcp(s: RtspSession, data: Buffer): void {
+    s.touch();
+    const rtcp = parseRtcp(data);
+    const packets = this.streamPackets.get(s.stream);
+    for (const rb of rtcp.reports) {
+      if (packets && rb.ssrc !== packets.ssrc) continue;
+      this.opts.hooks.networkFeedback.call({
+        stream: s.stream,
+        clientId: s.id,
+        transport: `rtsp/${s.transport?.kind ?? 'tcp'}`,
+        packetLoss: rb.fractionLost,
+        jitterMs: rb.jitter / 90,
+        rttMs: rttMs(rb, Date.now()),
+        receivedAt: Date.now(),
+      });
+    }
+    if (rtcp.bye) this.closeSession(s, 'RTCP BYE');
+  }
+
+  private onUdpRtcp(msg: Buffer, address: string, port: number): void {
+    for (const s of this.sessions.values()) {
+      const t = s.transport;
+      if (t?.kind === 'udp' && t.address === address.replace(/^::ffff:/, '') && t.rtcpPort === port) {
+        this.onRtcp(s, msg);
+        return;
+      }
+    }
+  }
+
+  /** Sender reports for every playing session; timeouts for sessions that went quiet. */
+  private tick(): void {
+    const now = Date.now();
+    for (const s of [...this.sessions.values()]) {
+      const orphan = ![...this.connections].some((c) => c.id === s.ownerId);
+      if ((s.transport?.kind === 'udp' || orphan) && now - s.lastSeen > this.opts.sessionTimeoutMs) {
+        this.closeSession(s, 'timeout');
+        continue;
+      }
+      if (s.state !== 'playing' || !s.transport) continue;
+      const p = this.streamPackets.get(s.stream);
+      if (!p?.last) continue;
+      const sr = buildSenderReport({ ssrc: p.ssrc, ntpMs: p.last.captureTimeMs, rtpTimestamp: p.last.rtpTimestamp, packetCount: s.packets, octetCount: s.bytes, cname: 'camd' });
+      if (s.transport.kind === 'udp') this.udp?.rtcp.send(sr, s.transport.rtcpPort, s.transport.address);
+      else {
+        const conn = [...this.connections].find((c) => c.id === s.ownerId);
+        if (conn && !conn.socket.destroyed) {
+          const head = Buffer.from([0x24, s.transport.rtcpChannel, 0, 0]);
+          head.writeUInt16BE(sr.length, 2);
+          conn.socket.write(Buffer.concat([head, sr]));
+        }
+      }
+    }
+  }
+
+  /** Per-stream figures for `/api/stats`. */
+  statsFor(stream: string): { sessions: number; clients: Array<Record<string, unknown>> } {
+    const clients = [...this.sessions.values()]
+      .filter((s) => s.stream === stream)
+      .map((s) => ({ session: s.id, address: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind, state: s.state, bytes: s.bytes, packets: s.packets, framesDropped: s.framesDropped, since: new Date(s.createdAt).toISOString() }));
+    return { sessions: clients.length, clients };
+  }
+
+  private clientInfo(s: RtspSession) {
+    return { id: s.id, stream: s.stream, transport: `rtsp/${s.transport?.kind ?? 'tcp'}`, remoteAddress: s.remoteAddress, username: s.caller.username };
+  }
+}
