@@ -1,0 +1,89 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
+import type { StreamConfig } from '@camd/core';
+import rtsp from './index.js';
+
+export const run = promisify(execFile);
+
+export interface RtspTestHost extends TestHost {
+  rtspPort: number;
+  url(path?: string, user?: { username: string; password: string } | null): string;
+}
+
+/** A real host with plugin-rtsp on a free port and the given streams. */
+export async function rtspHost(streams: StreamConfig[] = [testStream()], options: Record<string, unknown> = {}): Promise<RtspTestHost> {
+  const port = await freePort();
+  const host = await createTestHost({ plugins: [{ def: rtsp, options: { port, host: '127.0.0.1', ...options } }], config: { streams } });
+  return Object.assign(host, {
+    rtspPort: port,
+    url(path = '/stream1', user: { username: string; password: string } | null = host.users.viewer) {
+      const cred = user ? `${encodeURIComponent(user.username)}:${encodeURIComponent(user.password)}@` : '';
+      return `rtsp://${cred}127.0.0.1:${port}${path}`;
+    },
+  });
+}
+
+export interface ProbeResult {
+  streams?: Array<{ codec_name: string; width: number; height: number; profile: string; r_frame_rate: string }>;
+  error?: string;
+}
+
+export async function ffprobe(url: string, transport: 'tcp' | 'udp' = 'tcp'): Promise<ProbeResult> {
+  try {
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', transport, '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,profile,r_frame_rate', '-of', 'json', url], { timeout: 30_000 });
+    return JSON.parse(stdout) as ProbeResult;
+  } catch (err) {
+    return { error: String((err as { stderr?: string }).stderr ?? err) };
+  }
+}
+
+/** Sends raw bytes on a new RTSP connection and collects what comes back until the server is quiet or closes. */
+export async function rawExchange(port: number, data: Buffer | string, quietMs = 300): Promise<string> {
+  return new Promise((resolve) => {
+    const s: Socket = connect(port, '127.0.0.1');
+    let out = '';
+    let timer: NodeJS.Timeout;
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(out);
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(done, quietMs);
+    };
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+      arm();
+    });
+    s.on('close', done);
+    s.on('error', done);
+    s.on('connect', () => {
+      s.write(data);
+      arm();
+    });
+  });
+}
+
+/** A long-running ffmpeg reader that counts the frames it receives (reads its progress output). */
+export function ffmpegReader(url: string, transport: 'tcp' | 'udp' = 'tcp'): { child: ChildProcess; frames: () => number; stop: () => Promise<void> } {
+  const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', transport, '-i', url, '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let frames = 0;
+  child.stdout!.on('data', (d: Buffer) => {
+    const m = [...d.toString().matchAll(/^frame=(\d+)/gm)];
+    if (m.length) frames = Number(m.at(-1)![1]);
+  });
+  child.stderr!.on('data', () => undefined);
+  return {
+    child,
+    frames: () => frames,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
