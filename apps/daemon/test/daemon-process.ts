@@ -17,13 +17,13 @@ export interface DaemonProcess {
 }
 
 /** Writes `config` to a temp file and runs the real daemon on it. */
-export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonProcess> {
+export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string } = {}): Promise<DaemonProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'camd-daemon-'));
   const stateDir = opts.stateDir ?? join(dir, 'state');
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify({ ...config, http: { host: '127.0.0.1', port } }));
-  const child = spawn(process.execPath, [CAMD_BIN, '--config', configPath, '--state-dir', stateDir], {
+  const child = spawn(process.execPath, [opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir], {
     env: { ...process.env, CAMD_LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -65,9 +65,9 @@ export async function startDaemon(config: Record<string, unknown>, opts: { state
 }
 
 /** Runs the daemon CLI to completion (for errors and sub-commands). */
-export function runCamd(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCamd(args: string[], input?: string, bin = CAMD_BIN): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [CAMD_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
