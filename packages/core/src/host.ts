@@ -213,6 +213,10 @@ export class CamdHost {
       onClose: (fn: () => void | Promise<void>) => {
         this.closers.push({ plugin: def.name, fn });
       },
+      provide: <T>(token: symbol, value: T) => {
+        if (this.container.isRegistered(token)) throw new CamdError(ErrorCodes.PLUGIN_DUPLICATE, `plugin "${def.name}" provides ${String(token)}, which another plugin already provides`, { plugin: def.name });
+        this.container.register(token, { useValue: value });
+      },
     });
   }
 

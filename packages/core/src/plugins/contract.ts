@@ -87,6 +87,11 @@ export interface PluginContext<O = Record<string, unknown>> {
   readonly config: Readonly<Record<string, unknown>>;
   /** Runs when the daemon stops (reverse order of registration across plugins). */
   onClose(fn: () => void | Promise<void>): void;
+  /**
+   * Publishes a typed API for other plugins (e.g. ABR's policy hook): registered in the host's
+   * container, so every plugin set up later resolves it with `ctx.container.resolve(token)`.
+   */
+  provide<T>(token: symbol, value: T): void;
 }
 
 /** tsyringe tokens under which the host registers its services in every container. */

@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestHost, type TestHost } from '@camd/core/testing';
+import { definePlugin, PLUGIN_API_VERSION, STAGE } from '@camd/core';
+import abr, { ABR_API, type AbrApi } from './index.js';
+
+let host: TestHost | undefined;
+afterEach(async () => {
+  await host?.close();
+  host = undefined;
+});
+
+const feedback = (h: TestHost, packetLoss: number, clientId = 'c1') =>
+  h.host.hooks.networkFeedback.call({ stream: 'stream1', clientId, transport: 'rtsp/udp', packetLoss, receivedAt: Date.now() });
+
+const opts = { tickMs: 100, decreaseIntervalMs: 0, increaseIntervalMs: 0, recoverAfterMs: 0 };
+
+describe('plugin-abr', () => {
+  it('writes its decision through the state store, visible to subscribers and in /api/stats', async () => {
+    host = await createTestHost({ media: false, plugins: [{ def: abr, options: opts }] });
+    await host.host.state.set('abrMinBitrate', 100_000);
+    const seen: unknown[] = [];
+    host.host.state.watch('streamBitrate', (c) => seen.push([c.value, c.by]));
+    feedback(host, 0.2);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(seen[0]).toEqual([400_000, 'abr']);
+    const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { abr: { target: number; lastReason: string } }>;
+    expect(stats.stream1!.abr).toMatchObject({ target: host.host.state.get('streamBitrate'), lastReason: expect.stringMatching(/loss 20.0%/) });
+  });
+
+  it('does nothing when disabled', async () => {
+    host = await createTestHost({ media: false, plugins: [{ def: abr, options: opts }] });
+    await host.host.state.set('abrEnabled', false);
+    feedback(host, 0.5);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(host.host.state.get('streamBitrate')).toBe(500_000);
+  });
+
+  it('lets a third-party policy replace the seed rule through its hook', async () => {
+    const gcc = definePlugin({
+      name: 'camd-plugin-gcc',
+      apiVersion: PLUGIN_API_VERSION,
+      requires: ['@camd/plugin-abr'],
+      setup(ctx) {
+        const api = ctx.container.resolve<AbrApi>(ABR_API);
+        api.hooks.chooseBitrate.tap({ name: 'camd-plugin-gcc', stage: STAGE.EARLY }, (i) => (i.current !== 777_000 ? { target: 777_000, reason: 'gcc says so' } : undefined));
+      },
+    });
+    host = await createTestHost({ media: false, plugins: [gcc, { def: abr, options: opts }] });
+    feedback(host, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(host.host.state.get('streamBitrate')).toBe(777_000);
+  });
+
+  it('keeps to the floor and refuses an invalid bound', async () => {
+    host = await createTestHost({ media: false, plugins: [{ def: abr, options: opts }] });
+    expect((await host.fetch('/api/state/abrMinBitrate', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":-5}' })).status).toBe(400);
+    await host.host.state.set('abrMinBitrate', 450_000);
+    for (let i = 0; i < 5; i++) {
+      feedback(host, 0.5);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(host.host.state.get('streamBitrate')).toBe(450_000);
+  });
+});

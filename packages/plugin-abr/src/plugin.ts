@@ -1,0 +1,151 @@
+import { SyncBailHook } from 'tapable';
+import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, type Caller, type StateKeyDefinition } from '@camd/core';
+import { aggregate, CLEAN_LOSS, seedPolicy, type AbrDecision, type AbrInput, type ClientReport } from './policy.js';
+
+export const PLUGIN_NAME = '@camd/plugin-abr';
+
+/** The API other plugins resolve with `ctx.container.resolve(ABR_API)` (declare `requires: ['@camd/plugin-abr']`). */
+export const ABR_API = Symbol.for('camd.plugin-abr.api');
+
+export interface AbrApi {
+  /** First policy to answer wins; the seed's rule answers at STAGE.DEFAULT. Tap earlier to replace it. */
+  readonly hooks: { readonly chooseBitrate: SyncBailHook<[AbrInput], AbrDecision | undefined> };
+}
+
+export const abrKeys = {
+  abrEnabled: { key: 'abrEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Adapt the encoder bitrate to receiver feedback' },
+  abrMinBitrate: { key: 'abrMinBitrate', default: 500_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Floor, bit/s' },
+  abrMaxBitrate: { key: 'abrMaxBitrate', default: 12_000_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Cap, bit/s (the seed: 12 Mbit/s)' },
+} satisfies Record<string, StateKeyDefinition<any>>;
+
+export interface AbrOptions {
+  tickMs: number;
+  decreaseIntervalMs: number;
+  increaseIntervalMs: number;
+  recoverAfterMs: number;
+  /** Reports older than this no longer count. */
+  reportTtlMs: number;
+}
+
+/** ABR writes through the state store like any user with Media_rw: validation and permissions apply. */
+const ABR_CALLER: Caller = Object.freeze({ username: 'abr', permissions: ['Media_rw'] as const });
+
+interface StreamState {
+  clients: Map<string, ClientReport>;
+  lastChangeAt: number;
+  cleanSince?: number;
+  lastReason?: string;
+  lastDecisionAt?: number;
+  ignored: number;
+}
+
+export default definePlugin<AbrOptions>({
+  name: PLUGIN_NAME,
+  apiVersion: PLUGIN_API_VERSION,
+  description: 'Adaptive bitrate from RTCP feedback, applied to the live encoder',
+  stateKeys: Object.values(abrKeys),
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      tickMs: { type: 'integer', minimum: 100, default: 1000 },
+      decreaseIntervalMs: { type: 'integer', minimum: 0, default: 2000 },
+      increaseIntervalMs: { type: 'integer', minimum: 0, default: 5000 },
+      recoverAfterMs: { type: 'integer', minimum: 0, default: 10_000 },
+      reportTtlMs: { type: 'integer', minimum: 1000, default: 10_000 },
+    },
+  },
+  setup(ctx) {
+    const api: AbrApi = { hooks: Object.freeze({ chooseBitrate: new SyncBailHook<[AbrInput], AbrDecision | undefined>(['input']) }) };
+    api.hooks.chooseBitrate.tap({ name: PLUGIN_NAME, stage: STAGE.DEFAULT }, (input) => seedPolicy(input));
+    ctx.provide(ABR_API, api);
+
+    const streams = new Map<string, StreamState>();
+    const stateOf = (stream: string) => {
+      let s = streams.get(stream);
+      if (!s) streams.set(stream, (s = { clients: new Map(), lastChangeAt: 0, ignored: 0 }));
+      return s;
+    };
+    // What an operator configured, per stream: recovery climbs back to it. ABR's own writes do not move it.
+    const nominal = new Map(ctx.streams.list().map((st) => [st.name, ctx.state.get<number>(ctx.streams.stateKey(st.name, 'streamBitrate'))]));
+    const nominalOf = (stream: string) => nominal.get(stream) ?? ctx.state.get<number>(ctx.streams.stateKey(stream, 'streamBitrate'));
+
+    ctx.hooks.networkFeedback.tap(PLUGIN_NAME, (f) => {
+      if (!ctx.streams.get(f.stream)) return;
+      stateOf(f.stream).clients.set(f.clientId, { loss: f.packetLoss ?? 0, availableBandwidth: f.availableBandwidth, at: f.receivedAt });
+    });
+    ctx.hooks.clientDisconnected.tap(PLUGIN_NAME, (c) => void streams.get(c.stream)?.clients.delete(c.id));
+
+    const offs = ctx.streams.list().map((st) =>
+      ctx.state.watch<number>(ctx.streams.stateKey(st.name, 'streamBitrate'), (c) => {
+        if (c.by !== ABR_CALLER.username) nominal.set(st.name, c.value);
+      }),
+    );
+
+    const tick = async () => {
+      if (!ctx.state.get<boolean>('abrEnabled')) return;
+      const now = Date.now();
+      for (const st of ctx.streams.list()) {
+        const s = stateOf(st.name);
+        for (const [id, r] of s.clients) if (now - r.at > ctx.options.reportTtlMs) s.clients.delete(id);
+        if (s.clients.size === 0) continue;
+        const agg = aggregate([...s.clients.values()]);
+        s.ignored = agg.ignored;
+        if (agg.loss >= CLEAN_LOSS) s.cleanSince = undefined;
+        else s.cleanSince ??= now;
+        const key = ctx.streams.stateKey(st.name, 'streamBitrate');
+        const current = ctx.state.get<number>(key);
+        const min = ctx.state.get<number>('abrMinBitrate');
+        const max = Math.max(min, ctx.state.get<number>('abrMaxBitrate'));
+        const decision = api.hooks.chooseBitrate.call({
+          stream: st.name,
+          current,
+          loss: agg.loss,
+          availableBandwidth: agg.availableBandwidth,
+          now,
+          lastChangeAt: s.lastChangeAt,
+          cleanSince: s.cleanSince,
+          bounds: { min, max, nominal: nominalOf(st.name) },
+          timing: { decreaseIntervalMs: ctx.options.decreaseIntervalMs, increaseIntervalMs: ctx.options.increaseIntervalMs, recoverAfterMs: ctx.options.recoverAfterMs },
+        });
+        if (!decision || decision.target === current) continue;
+        try {
+          await ctx.state.set(key, decision.target, ABR_CALLER);
+          s.lastChangeAt = now;
+          s.lastReason = decision.reason;
+          s.lastDecisionAt = now;
+          ctx.logger.info({ stream: st.name, from: current, to: decision.target, clients: s.clients.size, ignored: agg.ignored }, `abr: ${decision.reason}`);
+        } catch (err) {
+          ctx.logger.warn({ err, stream: st.name, target: decision.target }, 'abr: the bitrate change was refused');
+        }
+      }
+    };
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void tick().finally(() => (running = false));
+    }, ctx.options.tickMs);
+    timer.unref();
+
+    ctx.hooks.collectStats.tap(PLUGIN_NAME, (report) => {
+      for (const stream of Object.keys(report)) {
+        const s = streams.get(stream);
+        (report[stream] as Record<string, unknown>).abr = {
+          enabled: ctx.state.get<boolean>('abrEnabled'),
+          target: ctx.streams.get(stream) ? ctx.state.get<number>(ctx.streams.stateKey(stream, 'streamBitrate')) : undefined,
+          nominal: ctx.streams.get(stream) ? nominalOf(stream) : undefined,
+          lastReason: s?.lastReason ?? null,
+          lastChangeAt: s?.lastDecisionAt ? new Date(s.lastDecisionAt).toISOString() : null,
+          clients: s ? [...s.clients.entries()].map(([id, r]) => ({ id, loss: r.loss, availableBandwidth: r.availableBandwidth })) : [],
+          ignoredClients: s?.ignored ?? 0,
+        };
+      }
+      return report;
+    });
+    ctx.onClose(() => {
+      clearInterval(timer);
+      for (const off of offs) off();
+    });
+  },
+});
