@@ -14,7 +14,7 @@ runtime_pkgs=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   gstreamer1.0-rtsp gstreamer1.0-nice
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0
-  libgirepository1.0-dev libcairo2-dev pkg-config g++ make python3
+  gir1.2-gdkpixbuf-2.0 libgirepository1.0-dev libcairo2-dev pkg-config g++ make python3
   ffmpeg iproute2
 )
 test_pkgs=(chromium python3-opencv python3-gi)

@@ -46,7 +46,13 @@ export interface PipelineFragment {
    * Modules (absolute file paths or package specifiers) that the pipeline worker imports and calls
    * as `attach(ctx)` once the pipeline exists, e.g. to connect a cairooverlay draw callback.
    */
-  readonly workerModules?: readonly string[];
+  readonly workerModules?: readonly WorkerModule[];
+}
+
+/** A module run inside the pipeline worker: its file and the options handed to its `attach(ctx)`. */
+export interface WorkerModule {
+  readonly module: string;
+  readonly options?: unknown;
 }
 
 /**

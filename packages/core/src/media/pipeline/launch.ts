@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { STAGE, type CamdHooks } from '../../hooks.js';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
-import type { PipelineFragment, PipelineSpec, StreamSettings, VideoCodec } from '../types.js';
+import type { PipelineFragment, PipelineSpec, StreamSettings, VideoCodec, WorkerModule } from '../types.js';
 
 const CORE = 'core';
 
@@ -67,7 +67,7 @@ export function composeLaunch(spec: PipelineSpec): string {
 export interface BuiltPipeline {
   spec: PipelineSpec;
   launch: string;
-  workerModules: string[];
+  workerModules: WorkerModule[];
 }
 
 /** Runs the pipeline hooks for one stream and returns launch text validated against the registry. */

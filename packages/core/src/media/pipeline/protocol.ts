@@ -4,7 +4,7 @@ import type { ElementInfo } from '../registry.js';
 export type PropertyValue = string | number | boolean;
 
 export type ToWorker =
-  | { type: 'start'; launch: string; modules: string[]; settings: unknown }
+  | { type: 'start'; launch: string; modules: Array<{ module: string; options?: unknown }>; settings: unknown }
   | { type: 'set'; id: number; element: string; pad?: string; property: string; value: PropertyValue }
   | { type: 'keyframe' }
   | { type: 'stop' };
@@ -29,5 +29,7 @@ export interface WorkerAttachContext {
   readonly pipeline: any;
   /** The stream's settings (StreamSettings). */
   readonly settings: unknown;
+  /** The options the fragment gave with this module. */
+  readonly options: unknown;
   log(message: string): void;
 }

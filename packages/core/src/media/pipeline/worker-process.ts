@@ -44,7 +44,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly replies = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private exited = false;
 
-  constructor(launch: string, modules: string[], settings: unknown) {
+  constructor(launch: string, modules: Array<{ module: string; options?: unknown }>, settings: unknown) {
     super();
     this.child = fork(WORKER_PATH, ['run'], { execArgv: workerExecArgv(), stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
     live.add(this.child);

@@ -101,7 +101,7 @@ function run(): void {
   });
 }
 
-async function start(launch: string, modules: string[], settings: unknown, cleanups: Array<() => void>): Promise<any> {
+async function start(launch: string, modules: Array<{ module: string; options?: unknown }>, settings: unknown, cleanups: Array<() => void>): Promise<any> {
   let pipeline: any;
   try {
     pipeline = Gst.parseLaunch(launch);
@@ -113,8 +113,8 @@ async function start(launch: string, modules: string[], settings: unknown, clean
   clock.clockType = Gst.ClockType.REALTIME;
   pipeline.useClock(clock);
   for (const m of modules) {
-    const mod = (await import(pathToFileURL(m).href)) as { attach?: (ctx: WorkerAttachContext) => void | (() => void) };
-    const cleanup = mod.attach?.({ gi, Gst, pipeline, settings, log: (message) => send({ type: 'warning', message, source: m }) });
+    const mod = (await import(pathToFileURL(m.module).href)) as { attach?: (ctx: WorkerAttachContext) => void | (() => void) };
+    const cleanup = mod.attach?.({ gi, Gst, pipeline, settings, options: m.options, log: (message) => send({ type: 'warning', message, source: m.module }) });
     if (typeof cleanup === 'function') cleanups.push(cleanup);
   }
   // Fix the base time ourselves so the daemon knows it before the first frame arrives.
@@ -172,7 +172,9 @@ function setProperty(pipeline: any, element: string, pad: string | undefined, pr
   if (!target) throw new Error(`element "${element}" has no pad "${pad}"`);
   const camel = property.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
   if (!(camel in target) && !(property in target)) throw new Error(`"${pad ? `${element}.${pad}` : element}" has no property "${property}"`);
-  target[camel in target ? camel : property] = value;
+  // GStreamer parses the string form of any property type (enums by nick, e.g. valignment=bottom).
+  if (typeof value === 'string') Gst.utilSetObjectArg(target, property, value);
+  else target[camel in target ? camel : property] = value;
 }
 
 function findPad(el: any, name: string): any {
