@@ -100,7 +100,7 @@ export const v = {
     return make(d, schema, (x, p) => {
       if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new ValidationError(p, d, x);
       const o = x as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!(k in shape)) throw new ValidationError(`${p}.${k}`, `no such field (allowed: ${keys.join(', ')})`, o[k]);
+      for (const k of Object.keys(o)) if (!(k in shape)) throw new ValidationError(`${p}.${k}`, `a known field (one of ${keys.join(', ')})`, o[k]);
       const out: Record<string, unknown> = {};
       for (const k of keys) {
         if (!(k in o)) {

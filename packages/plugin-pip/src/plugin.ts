@@ -1,0 +1,79 @@
+import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, type PipelineHandle, type StateKeyDefinition, type StreamSettings } from '@camd/core';
+import { DEFAULT_LAYOUT, layoutValidator, padProperties, type PipLayout } from './layout.js';
+
+export const PLUGIN_NAME = '@camd/plugin-pip';
+export const COMPOSITOR = 'camd_pip';
+
+export const pipKeys = {
+  pipEnabled: { key: 'pipEnabled', default: false, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Picture-in-picture of the two sources on the primary stream (a change rebuilds it)' },
+  pipLayout: { key: 'pipLayout', default: DEFAULT_LAYOUT, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: layoutValidator, description: 'Sources, corner, scale (0.1..0.5) and border of the inset (applied live)' },
+} satisfies Record<string, StateKeyDefinition<any>>;
+
+function props(p: Record<string, number>): string {
+  return Object.entries(p).map(([k, val]) => `${k}=${val}`).join(' ');
+}
+
+export default definePlugin({
+  name: PLUGIN_NAME,
+  apiVersion: PLUGIN_API_VERSION,
+  description: 'Picture-in-picture: the secondary source inset into the primary stream with a compositor',
+  stateKeys: Object.values(pipKeys),
+  setup(ctx) {
+    const primary = () => ctx.streams.list()[0];
+    const secondary = (): StreamSettings | undefined => ctx.streams.list()[1];
+
+    ctx.hooks.buildPipeline.tapPromise({ name: PLUGIN_NAME, stage: STAGE.COMPOSE }, async (spec) => {
+      if (!ctx.state.get<boolean>('pipEnabled') || spec.stream.name !== primary()?.name) return spec;
+      const { width: W, height: H, fps } = spec.stream;
+      const layout = ctx.state.get<PipLayout>('pipLayout');
+      const pads = padProperties(layout, W, H);
+      const second = secondary();
+      // The secondary source as its own stream would open it (its device, or its test pattern).
+      const source = second ? await ctx.hooks.resolveSource.promise({ ...second, width: W, height: H, fps }) : undefined;
+      if (!source) ctx.logger.warn('pip: no secondary stream configured; the inset shows a test pattern');
+      const caps = (w: number, h: number) => `video/x-raw,format=I420,width=${w},height=${h},framerate=${fps}/1`;
+      const padText = (name: string, p: Record<string, number>) => Object.entries(p).map(([k, val]) => `${name}::${k}=${val}`).join(' ');
+      spec.filters.push({
+        owner: PLUGIN_NAME,
+        launch: `compositor name=${COMPOSITOR} background=black ${padText('sink_0', pads.sink_0)} ${padText('sink_1', pads.sink_1)} ${padText('sink_2', pads.sink_2)} ! ${caps(W, H)}`,
+        elements: ['compositor'],
+      });
+      spec.branches.push(
+        { owner: PLUGIN_NAME, launch: `videotestsrc is-live=true pattern=white ! ${caps(16, 16)} ! ${COMPOSITOR}.sink_1`, elements: ['videotestsrc'] },
+        {
+          owner: PLUGIN_NAME,
+          launch: `${source?.launch ?? 'videotestsrc is-live=true pattern=ball'} ! videoconvert ! videoscale ! videorate ! ${caps(W, H)} ! queue max-size-buffers=2 leaky=downstream ! ${COMPOSITOR}.sink_2`,
+          elements: [...(source?.elements ?? ['videotestsrc']), 'videoconvert', 'videoscale', 'videorate', 'queue'],
+          workerModules: source?.workerModules,
+        },
+      );
+      return spec;
+    });
+
+    // Layout changes move the inset live; enabling or disabling rebuilds the primary stream.
+    let handle: PipelineHandle | undefined;
+    ctx.hooks.pipelineStarted.tap(PLUGIN_NAME, (h) => {
+      if (h.stream === primary()?.name) handle = h;
+    });
+    ctx.hooks.pipelineStopped.tap(PLUGIN_NAME, (e) => {
+      if (e.stream === primary()?.name) handle = undefined;
+    });
+    const applyLayout = async (layout: PipLayout) => {
+      const p = primary();
+      if (!handle || !p || !ctx.state.get<boolean>('pipEnabled')) return;
+      const pads = padProperties(layout, p.width, p.height);
+      for (const [pad, values] of Object.entries(pads)) {
+        for (const [k, val] of Object.entries(values)) await handle.setPadProperty(COMPOSITOR, pad, k, val);
+      }
+      ctx.logger.info({ layout: props({ scale: layout.pipScale }), position: layout.pipPosition, main: layout.mainSource }, 'pip: layout applied live');
+    };
+    const offs = [
+      ctx.state.watch<PipLayout>('pipLayout', (c) => void applyLayout(c.value).catch((err) => ctx.logger.warn({ err }, 'pip: live layout change failed'))),
+      ctx.state.watch('pipEnabled', () => {
+        const p = primary();
+        if (p) void ctx.streams.restart(p.name);
+      }),
+    ];
+    ctx.onClose(() => offs.forEach((off) => off()));
+  },
+});
