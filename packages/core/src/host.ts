@@ -12,6 +12,7 @@ import { UserStore } from './auth/users.js';
 import { StreamHub } from './media/hub.js';
 import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
+import { AlignmentMonitor } from './media/alignment.js';
 import { type CamdConfig, configuredStreams, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
@@ -63,6 +64,7 @@ export class CamdHost {
   private readonly closers: Array<{ plugin: string; fn: () => void | Promise<void> }> = [];
   private started = false;
   private stopped = false;
+  private alignment?: AlignmentMonitor;
 
   private constructor(readonly options: HostOptions) {
     this.logger = options.logger ?? createLogger({ level: options.config.log?.level });
@@ -129,6 +131,7 @@ export class CamdHost {
       this.container.register(token, { useValue: value });
     }
     await this.setupPlugins(resolved);
+    if (this.options.media !== false) this.installAlignment();
     this.hooks.registerStateKeys.call(this.state);
     for (const key of this.state.invalidStored) this.logger.warn({ key }, 'stored value no longer valid; using the default');
     await registerCoreApi(this.http, {
@@ -220,11 +223,22 @@ export class CamdHost {
     });
   }
 
+  private installAlignment(): void {
+    const monitor = new AlignmentMonitor(this.hub, this.state, () => this.media.list().map((s) => s.name), this.logger.child({ component: 'alignment' }));
+    this.alignment = monitor;
+    this.hooks.collectStats.tap({ name: 'core', stage: -1000 }, (report) => {
+      for (const [stream, a] of Object.entries(monitor.stats())) if (report[stream]) (report[stream] as Record<string, unknown>).alignment = a;
+      return report;
+    });
+    this.hooks.collectHealth.tap({ name: 'core', stage: -1000 }, (checks) => [...checks, ...monitor.health()]);
+  }
+
   /** Starts the pipelines, the HTTP server and the plugins' transports. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     await this.media.start();
+    this.alignment?.start();
     const http = this.options.config.http ?? {};
     await this.http.listen({ port: http.port ?? 8080, host: http.host ?? '0.0.0.0' });
     await this.hooks.started.promise();
@@ -243,6 +257,7 @@ export class CamdHost {
         this.logger.error({ err, plugin: c.plugin }, 'plugin close failed');
       }
     }
+    this.alignment?.stop();
     await this.media.stop().catch((err) => this.logger.error({ err }, 'stopping pipelines failed'));
     await this.http.close().catch(() => undefined);
   }

@@ -29,3 +29,4 @@ export * from './plugins/loader.js';
 export * from './media/pipeline/index.js';
 export * from './auth/http-digest.js';
 export * from './rtp/index.js';
+export * from './media/alignment.js';

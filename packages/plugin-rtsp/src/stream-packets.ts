@@ -19,6 +19,7 @@ export class StreamPackets {
   constructor(hub: StreamHub, stream: string) {
     this.consumer = hub.subscribe(stream, {
       name: 'rtsp packetizer',
+      internal: true,
       maxQueue: 1_000_000,
       onFrame: (f) => {
         this.cache.set(f, this.packetizer.packetize(f));

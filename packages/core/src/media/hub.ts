@@ -14,6 +14,8 @@ export interface ConsumerOptions {
   readonly startWithCachedGop?: boolean;
   /** Called with the error when the handler throws or rejects; the consumer keeps running. */
   readonly onError?: (err: unknown) => void;
+  /** The daemon's own machinery (a shared packetiser, a monitor), not a client: left out of client statistics. */
+  readonly internal?: boolean;
 }
 
 export interface ConsumerStats {
@@ -42,6 +44,8 @@ interface StreamSlot {
   paramWaiters: Array<(p: CodecParameters) => void>;
   frameWaiters: Array<(f: EncodedFrame) => void>;
   keyframeRequester?: () => void;
+  /** Delivery delay (software alignment): frames reach consumers this long after they arrived. */
+  delayMs: number;
 }
 
 const MAX_GOP_BYTES = 16 * 1024 * 1024;
@@ -72,7 +76,26 @@ export class StreamHub {
       slot.gopBytes += frame.data.length;
     }
     for (const w of slot.frameWaiters.splice(0)) w(frame);
+    if (slot.delayMs > 0) {
+      // Same delay for every frame of the stream: timers fire in publication order.
+      setTimeout(() => {
+        for (const c of slot.consumers) c.offer(frame);
+      }, slot.delayMs);
+      return;
+    }
     for (const c of slot.consumers) c.offer(frame);
+  }
+
+  /**
+   * Holds a stream's frames back before consumers get them, so that paired streams deliver frames of the
+   * same capture time together (software alignment). 0 delivers at once.
+   */
+  setDeliveryDelay(stream: string, ms: number): void {
+    this.slot(stream).delayMs = Math.max(0, Math.round(ms));
+  }
+
+  deliveryDelay(stream: string): number {
+    return this.slots.get(stream)?.delayMs ?? 0;
   }
 
   /** Attaches a consumer. It receives frames from the next keyframe on (or from the cached GOP). */
@@ -112,8 +135,9 @@ export class StreamHub {
     return this.slots.get(stream)?.lastFrameAt;
   }
 
+  /** Statistics of the stream's clients (internal consumers excluded). */
   consumers(stream: string): ConsumerStats[] {
-    return [...(this.slots.get(stream)?.consumers ?? [])].map((c) => c.stats);
+    return [...(this.slots.get(stream)?.consumers ?? [])].filter((c) => !c.internal).map((c) => c.stats);
   }
 
   /** The producer registers how to force a keyframe (consumers ask on join, PLI, FIR). */
@@ -142,7 +166,7 @@ export class StreamHub {
   private slot(stream: string): StreamSlot {
     let s = this.slots.get(stream);
     if (!s) {
-      s = { consumers: new Set(), gop: [], gopBytes: 0, paramWaiters: [], frameWaiters: [] };
+      s = { consumers: new Set(), gop: [], gopBytes: 0, paramWaiters: [], frameWaiters: [], delayMs: 0 };
       this.slots.set(stream, s);
     }
     return s;
@@ -181,6 +205,10 @@ class ConsumerImpl implements Consumer {
     private readonly detach: () => void,
   ) {
     this.maxQueue = opts.maxQueue ?? 128;
+  }
+
+  get internal(): boolean {
+    return this.opts.internal === true;
   }
 
   get stats(): ConsumerStats {

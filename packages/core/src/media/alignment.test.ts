@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestHost, testStream, type TestHost } from '../testing/index.js';
+import { definePlugin, PLUGIN_API_VERSION } from '../plugins/contract.js';
+import { STAGE } from '../hooks.js';
+
+let host: TestHost | undefined;
+afterEach(async () => {
+  await host?.close();
+  host = undefined;
+});
+
+/** A test-only source for stream2 whose frames reach the pipeline `ms` after capture (a held-back queue). */
+const delayedCamera = (ms: number) =>
+  definePlugin({
+    name: 'test-skewed-camera',
+    apiVersion: PLUGIN_API_VERSION,
+    setup(ctx) {
+      ctx.hooks.resolveSource.tapPromise({ name: 'test-skewed-camera', stage: STAGE.EARLY }, async (s) =>
+        s.name === 'stream2' ? { owner: 'test', launch: `videotestsrc is-live=true pattern=ball ! queue min-threshold-time=${ms * 1_000_000} max-size-time=0 max-size-buffers=0 max-size-bytes=0`, elements: ['videotestsrc', 'queue'] } : undefined,
+      );
+    },
+  });
+
+type Stats = Record<string, { alignment: { latencyMs: number; skewMs: number; delayMs: number } }>;
+const stats = async (h: TestHost) => (await (await h.fetch('/api/stats')).json()) as Stats;
+const put = (h: TestHost, value: unknown) => h.fetch('/api/state/streamAlignment', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+
+async function until(pred: () => Promise<boolean>, ms: number, what: string) {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('multi-camera alignment', () => {
+  it('measures an injected skew between two cameras and reports it beyond syncTolerance', async () => {
+    host = await createTestHost({ plugins: [delayedCamera(200)], config: { streams: [testStream({ fps: 30 }), testStream({ path: '/stream2', fps: 30 })] } });
+    await until(async () => (await stats(host!)).stream2?.alignment?.skewMs !== null && (await stats(host!)).stream2?.alignment?.skewMs !== undefined, 15_000, 'a skew figure');
+    await new Promise((r) => setTimeout(r, 2000));
+    const a = (await stats(host)).stream2!.alignment;
+    // Its frames arrive 200 ms later than their capture times say, relative to the primary camera
+    // (the queue's threshold is reached on a frame boundary: within about two frames at 30 fps).
+    expect(a.skewMs).toBeLessThan(-140);
+    expect(a.skewMs).toBeGreaterThan(-260);
+    expect(Math.abs((await stats(host)).stream1!.alignment.skewMs)).toBeLessThan(5);
+    const health = (await (await host.fetch('/api/health', { user: null })).json()) as { healthy: boolean; checks: Array<{ name: string; healthy: boolean; detail?: string }> };
+    expect(health.checks.find((c) => c.name === 'alignment')).toMatchObject({ healthy: false, detail: expect.stringMatching(/stream2: skew -\d+ ms against the primary camera > 33 ms/) });
+  });
+
+  it('software alignment delays the earlier stream until paired frames arrive together', async () => {
+    host = await createTestHost({ plugins: [delayedCamera(150)], config: { streams: [testStream(), testStream({ path: '/stream2' })] } });
+    expect((await put(host, { enabled: true, method: 'software', maxLatencyMs: 100, syncTolerance: 33 })).status).toBe(200);
+    // The primary stream is the earlier one: it is held back by about the other camera's extra delay.
+    await until(async () => (await stats(host!)).stream1!.alignment.delayMs >= 120, 30_000, 'the delivery delay to converge');
+    // A consumer of each stream: frames with the same capture time now arrive (nearly) together.
+    const arrivals = new Map<string, { s1?: number; s2?: number }>();
+    const key = (t: number) => String(Math.round(t / (1000 / 15)));
+    const c1 = host.host.hub.subscribe('stream1', { name: 't1', onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s1 = performance.now()) });
+    const c2 = host.host.hub.subscribe('stream2', { name: 't2', onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s2 = performance.now()) });
+    await new Promise((r) => setTimeout(r, 3000));
+    c1.close();
+    c2.close();
+    const gaps = [...arrivals.values()].filter((a) => a.s1 && a.s2).map((a) => Math.abs(a.s2! - a.s1!));
+    expect(gaps.length).toBeGreaterThan(10);
+    gaps.sort((x, y) => x - y);
+    expect(gaps[Math.floor(gaps.length / 2)]!).toBeLessThan(60);
+  });
+
+  it('refuses an invalid alignment setting and reports hardware sync as unavailable', async () => {
+    host = await createTestHost({ media: false });
+    const bad = await put(host, { enabled: true, method: 'gps', maxLatencyMs: 100, syncTolerance: 33 });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toMatch(/streamAlignment.method: expected one of timestamp\|hardware\|software/);
+    expect((await put(host, { enabled: true, method: 'timestamp', maxLatencyMs: 100 })).status).toBe(400);
+  });
+});
