@@ -98,7 +98,7 @@ export default definePlugin<RtspOptions>({
     ctx.hooks.collectStats.tap(PLUGIN_NAME, (report) => {
       for (const stream of Object.keys(report)) {
         const entry = report[stream] as Record<string, unknown>;
-        entry.rtsp = server ? { port: server.port, ...server.statsFor(stream) } : { port: null, sessions: 0, clients: [] };
+        entry.rtsp = server ? { port: server.port, ...server.statsFor(stream) } : { port: null, sessions: 0, serverLatencyUs: null, clients: [] };
       }
       return report;
     });

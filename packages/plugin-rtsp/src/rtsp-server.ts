@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { buildSenderReport, parseRtcp, rttMs, type CamdHooks, type Caller, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
 import type { RtspAuth } from './rtsp-auth.js';
 import { RtspConnection } from './rtsp-connection.js';
-import { RtspSession, type SessionLimits } from './rtsp-session.js';
+import { LatencySamples, RtspSession, type SessionLimits } from './rtsp-session.js';
 import { StreamPackets } from './stream-packets.js';
 
 export interface RtspServerOptions {
@@ -32,6 +32,7 @@ export class RtspServer {
   private readonly tcp: Server;
   private udp?: { rtp: UdpSocket; rtcp: UdpSocket; rtpPort: number; rtcpPort: number };
   private timer?: NodeJS.Timeout;
+  private readonly latency = new Map<string, LatencySamples>();
 
   constructor(private readonly opts: RtspServerOptions) {
     this.tcp = createServer((socket) => {
@@ -108,10 +109,16 @@ export class RtspServer {
   }
 
   createSession(stream: string, caller: Caller, conn: RtspConnection): RtspSession {
-    const s = new RtspSession(stream, caller, conn.id, conn.remoteAddress, {
-      socket: conn.socket,
-      sendUdp: (packet, port, address) => this.udp?.rtp.send(packet, port, address),
-    });
+    let samples = this.latency.get(stream);
+    if (!samples) this.latency.set(stream, (samples = new LatencySamples()));
+    const s = new RtspSession(
+      stream,
+      caller,
+      conn.id,
+      conn.remoteAddress,
+      { socket: conn.socket, sendUdp: (packet, port, address) => this.udp?.rtp.send(packet, port, address) },
+      samples,
+    );
     s.onStall = () => {
       this.opts.log.warn({ session: s.id, client: s.remoteAddress }, 'rtsp: reader stalled; disconnecting it');
       conn.close();
@@ -239,11 +246,11 @@ export class RtspServer {
   }
 
   /** Per-stream figures for `/api/stats`. */
-  statsFor(stream: string): { sessions: number; clients: Array<Record<string, unknown>> } {
+  statsFor(stream: string): { sessions: number; serverLatencyUs: { p50: number; p99: number; samples: number } | null; clients: Array<Record<string, unknown>> } {
     const clients = [...this.sessions.values()]
       .filter((s) => s.stream === stream)
       .map((s) => ({ session: s.id, address: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind, state: s.state, bytes: s.bytes, packets: s.packets, framesDropped: s.framesDropped, since: new Date(s.createdAt).toISOString() }));
-    return { sessions: clients.length, clients };
+    return { sessions: clients.length, serverLatencyUs: this.latency.get(stream)?.percentiles() ?? null, clients };
   }
 
   private clientInfo(s: RtspSession) {

@@ -13,6 +13,21 @@ export interface SessionSink {
   sendUdp(packet: Buffer, port: number, address: string): void;
 }
 
+/** Server-added latency samples (µs): frame received from the encoder → its last packet handed to the socket. */
+export class LatencySamples {
+  private readonly buf = new Float64Array(4096);
+  private n = 0;
+  add(us: number): void {
+    this.buf[this.n++ % this.buf.length] = us;
+  }
+  percentiles(): { p50: number; p99: number; samples: number } | null {
+    const len = Math.min(this.n, this.buf.length);
+    if (len === 0) return null;
+    const s = Array.from(this.buf.subarray(0, len)).sort((a, b) => a - b);
+    return { p50: Math.round(s[Math.floor(len * 0.5)]!), p99: Math.round(s[Math.min(len - 1, Math.floor(len * 0.99))]!), samples: this.n };
+  }
+}
+
 export interface SessionLimits {
   /** Frames a reader may be behind before it drops to the next keyframe. */
   maxQueue: number;
@@ -42,6 +57,7 @@ export class RtspSession {
     readonly ownerId: string,
     readonly remoteAddress: string,
     private readonly sink: SessionSink,
+    private readonly latency?: LatencySamples,
   ) {}
 
   get framesDropped(): number {
@@ -81,6 +97,7 @@ export class RtspSession {
     if (t.kind === 'udp') {
       for (const p of list) this.sink.sendUdp(p, t.rtpPort, t.address);
       this.count(list);
+      this.latency?.add((performance.now() - frame.receivedAt) * 1000);
       return;
     }
     const socket = this.sink.socket;
@@ -96,6 +113,7 @@ export class RtspSession {
     }
     socket.uncork();
     this.count(list);
+    this.latency?.add((performance.now() - frame.receivedAt) * 1000);
     if (socket.writableLength <= limits.highWater) return;
     // The reader is behind: the hub queues (then drops to the next keyframe) until the socket drains.
     return new Promise<void>((resolve) => {

@@ -9,6 +9,8 @@
 export const GDP_HEADER = 62;
 const PAYLOAD_BUFFER = 1;
 const PAYLOAD_CAPS = 2;
+/** Header flag: bytes 58-59 hold a CRC of bytes 0-57 (gdppay's default, crc-header=true). */
+const FLAG_CRC_HEADER = 1;
 /** GST_BUFFER_FLAG_DELTA_UNIT: not a keyframe. */
 export const FLAG_DELTA_UNIT = 0x2000;
 const CLOCK_TIME_NONE = 0xffffffffffffffffn;
@@ -33,6 +35,8 @@ export class GdpReader {
       if (this.buffered < GDP_HEADER) break;
       const head = this.peek(GDP_HEADER);
       if (head[0] !== 1) throw new Error(`not a GDP stream (version byte ${head[0]})`);
+      // A header that fails its CRC means we lost framing: better a clear error than garbage frames.
+      if (head[2]! & FLAG_CRC_HEADER && crc16(head.subarray(0, 58)) !== head.readUInt16BE(58)) throw new Error('GDP header CRC mismatch');
       const len = head.readUInt32BE(6);
       if (len > MAX_PAYLOAD) throw new Error(`GDP packet of ${len} bytes`);
       if (this.buffered < GDP_HEADER + len) break;
@@ -96,4 +100,14 @@ export function parseCaps(caps: string): { media: string; width?: number; height
   };
   const profile = /profile=\(string\)([\w:-]+)/.exec(caps)?.[1];
   return { media, width: int('width'), height: int('height'), profile };
+}
+
+/** CRC-16/CCITT as GDP uses it (polynomial 0x1021, initial 0xffff, final XOR 0xffff). */
+export function crc16(bytes: Uint8Array): number {
+  let crc = 0xffff;
+  for (const b of bytes) {
+    crc ^= b << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc ^ 0xffff;
 }

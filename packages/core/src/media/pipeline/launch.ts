@@ -51,12 +51,17 @@ export function composeLaunch(spec: PipelineSpec): string {
   const s = spec.stream;
   const parts = [
     spec.source.launch,
-    'videoconvert ! videoscale ! videorate',
+    // Capture never waits for processing: when filters or the encoder fall behind, stale raw frames
+    // are dropped here (bounded latency) instead of the source falling behind real time.
+    'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
+    // drop-only: videorate must never re-create frames the queue above dropped, or an overloaded
+    // machine would fall further behind real time instead of dropping.
+    'videoconvert ! videoscale ! videorate drop-only=true',
     rawCaps(s),
     ...spec.filters.map((f) => f.launch),
     'videoconvert',
     'video/x-raw,format=I420',
-    // A slow encoder drops raw frames here instead of building latency.
+    // Filters and the encoder run in separate threads (two cores); a slow encoder drops here too.
     'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
     spec.encoder.launch,
     tail(s.codec).launch,

@@ -16,6 +16,8 @@ export type FromWorker =
   | { type: 'playing' }
   | { type: 'error'; message: string; debug?: string; source?: string }
   | { type: 'warning'; message: string; source?: string }
+  /** A worker module's `ctx.log`. */
+  | { type: 'log'; message: string; source: string }
   | { type: 'eos' }
   | { type: 'reply'; id: number; ok: boolean; error?: string };
 
@@ -25,11 +27,17 @@ export interface WorkerAttachContext {
   readonly gi: unknown;
   /** The Gst namespace from node-gtk. */
   readonly Gst: any;
-  /** The parsed pipeline (GstPipeline), not yet PLAYING. */
+  /**
+   * The parsed pipeline (GstPipeline), not yet PLAYING. Signal handlers connected here run on
+   * GStreamer's streaming threads and are marshalled into this process's JS thread by node-gtk, which
+   * blocks the streaming thread meanwhile: keep them short. `cairo` is loaded, so a `cairooverlay`
+   * `draw` handler receives a usable cairo context.
+   */
   readonly pipeline: any;
   /** The stream's settings (StreamSettings). */
   readonly settings: unknown;
   /** The options the fragment gave with this module. */
   readonly options: unknown;
+  /** Logged by the daemon at info level, tagged with the stream and the module. */
   log(message: string): void;
 }

@@ -169,6 +169,7 @@ export class StreamRunner {
       this.deps.logger.info({ stream: s.name, pid: worker.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
       this.deps.hooks.pipelineStarted.call(this.handle(worker));
     });
+    worker.on('log', (l) => this.deps.logger.info({ stream: s.name, module: l.source }, l.message));
     worker.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
     worker.on('error', (e) => {
       this.lastError = e.message;

@@ -7,5 +7,7 @@ export const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url)
 /** Node flags that let the worker run TypeScript from any working directory. */
 export function workerExecArgv(): string[] {
   const tsx = createRequire(import.meta.url).resolve('tsx/esm');
-  return ['--import', pathToFileURL(tsx).href];
+  // --expose-gc: GObjects (pixbufs, buffers) held by JS wrappers are freed only when V8 collects the
+  // wrappers, and V8 does not see their native memory; the worker collects on a fixed cadence.
+  return ['--expose-gc', '--import', pathToFileURL(tsx).href];
 }

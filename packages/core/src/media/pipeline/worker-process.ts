@@ -20,6 +20,7 @@ export interface WorkerEvents {
   playing: [];
   error: [{ message: string; debug?: string; source?: string }];
   warning: [{ message: string; source?: string }];
+  log: [{ message: string; source: string }];
   exit: [{ code: number | null; signal: NodeJS.Signals | null }];
 }
 
@@ -59,7 +60,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       live.delete(this.child);
       for (const r of this.replies.values()) r.reject(new Error('the pipeline worker exited'));
       this.replies.clear();
-      if (code !== 0 && signal === null && stderr.trim()) this.emit('warning', { message: stderr.trim().split('\n').slice(-3).join(' | '), source: 'worker stderr' });
+      if (code !== 0 && signal === null && stderr.trim()) {
+        // The error line says what happened; the stack tail does not.
+        const lines = stderr.trim().split('\n');
+        const error = lines.find((l) => /Error|CRITICAL|assert/i.test(l)) ?? lines.at(-1)!;
+        this.emit('warning', { message: error.trim(), source: 'worker stderr' });
+      }
       this.emit('exit', { code, signal });
     });
     this.command({ type: 'start', launch, modules, settings });
@@ -126,6 +132,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         break;
       case 'warning':
         this.emit('warning', m);
+        break;
+      case 'log':
+        this.emit('log', m);
         break;
       case 'reply': {
         const r = this.replies.get(m.id);

@@ -19,6 +19,9 @@ function send(msg: FromWorker): void {
   process.send?.(msg);
 }
 
+/** Full collections every 2 s keep native memory referenced by dead wrappers bounded (a few ms each). */
+const GC_INTERVAL_MS = 2000;
+
 const mode = process.argv[2];
 if (mode === 'inspect') inspect();
 else run();
@@ -47,6 +50,8 @@ function inspect(): void {
 }
 
 function run(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) setInterval(gc, GC_INTERVAL_MS).unref();
   let pipeline: any;
   const cleanups: Array<() => void> = [];
   let stopping = false;
@@ -112,9 +117,12 @@ async function start(launch: string, modules: Array<{ module: string; options?: 
   const clock = Gst.SystemClock.obtain();
   clock.clockType = Gst.ClockType.REALTIME;
   pipeline.useClock(clock);
+  // node-gtk only converts a `cairo_t *` signal argument (cairooverlay's `draw`) into a context when
+  // its cairo binding is loaded; without it the handler gets null.
+  if (modules.length > 0) gi.require('cairo');
   for (const m of modules) {
     const mod = (await import(pathToFileURL(m.module).href)) as { attach?: (ctx: WorkerAttachContext) => void | (() => void) };
-    const cleanup = mod.attach?.({ gi, Gst, pipeline, settings, options: m.options, log: (message) => send({ type: 'warning', message, source: m.module }) });
+    const cleanup = mod.attach?.({ gi, Gst, pipeline, settings, options: m.options, log: (message) => send({ type: 'log', message: String(message), source: m.module }) });
     if (typeof cleanup === 'function') cleanups.push(cleanup);
   }
   // Fix the base time ourselves so the daemon knows it before the first frame arrives.
@@ -168,18 +176,16 @@ function setProperty(pipeline: any, element: string, pad: string | undefined, pr
   if (!pipeline) throw new Error('the pipeline is not running');
   const el = pipeline.getByName(element);
   if (!el) throw new Error(`no element named "${element}" in the pipeline`);
-  const target = pad ? el.getStaticPad(pad) ?? findPad(el, pad) : el;
+  // getStaticPad finds any existing pad by name, request pads (compositor sink_0) included.
+  const target = pad ? el.getStaticPad(pad) : el;
   if (!target) throw new Error(`element "${element}" has no pad "${pad}"`);
-  const camel = property.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-  if (!(camel in target) && !(property in target)) throw new Error(`"${pad ? `${element}.${pad}` : element}" has no property "${property}"`);
+  // node-gtk exposes GObject properties camel-cased. Only that form is a real test: `in` answers true
+  // for any name containing a dash.
+  const camel = property.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  if (!(camel in target)) throw new Error(`"${pad ? `${element}.${pad}` : element}" has no property "${property}"`);
   // GStreamer parses the string form of any property type (enums by nick, e.g. valignment=bottom).
-  if (typeof value === 'string') Gst.utilSetObjectArg(target, property, value);
-  else target[camel in target ? camel : property] = value;
-}
-
-function findPad(el: any, name: string): any {
-  for (const p of (el.pads ?? []) as any[]) if (p.getName() === name) return p;
-  return undefined;
+  if (typeof value === 'string') Gst.utilSetObjectArg(target, property.replace(/_/g, '-'), value);
+  else target[camel] = value;
 }
 
 /** Asks the encoder for a keyframe (with SPS/PPS) as soon as possible: the GstForceKeyUnit upstream event. */
