@@ -1,7 +1,7 @@
 /**
  * Install size and idle memory of a selective install: (a) core + RTSP, (b) every plugin.
  * Builds both bundles with `camd bundle`, starts each on the seed's default streams (test pattern),
- * waits until healthy, and reads the RSS of the daemon and of its pipeline workers from /proc.
+ * waits until healthy, and reads the RSS of the daemon and of its child processes (pipeline workers, tsx) from /proc.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -16,19 +16,21 @@ const duMiB = (dir: string) => Number(execFileSync('du', ['-sk', '--apparent-siz
 
 export async function main(): Promise<void> {
   const all = readdirSync('packages').filter((p) => p.startsWith('plugin-')).map((p) => `@camd/${p}`);
-  const variants = { 'core + rtsp': ['@camd/plugin-rtsp'], 'all plugins': all };
-  for (const [label, plugins] of Object.entries(variants)) {
+  // Installed: every plugin package; loaded: those that define a plugin (WebRTC and ONVIF are still placeholders).
+  const loadable = ['@camd/plugin-rtsp', '@camd/plugin-timestamp', '@camd/plugin-pip', '@camd/plugin-abr'];
+  const variants: Record<string, [string[], string[]]> = { 'core + rtsp': [['@camd/plugin-rtsp'], ['@camd/plugin-rtsp']], 'all plugins': [all, loadable] };
+  for (const [label, [installed, plugins]] of Object.entries(variants)) {
     const dir = mkdtempSync(join(tmpdir(), 'camd-footprint-'));
     try {
       const out = join(dir, 'camd');
-      bundle({ out, plugins, log: () => undefined });
+      bundle({ out, plugins: installed, log: () => undefined });
       const rtspPort = await freePort();
       const d = await startDaemon({ users: [{ username: 'u', password: 'p', permissions: ['Media_r'] }], plugins, rtsp: { port: rtspPort } }, { bin: join(out, 'bin/camd.js') });
       await new Promise((r) => setTimeout(r, 5000));
       const workers = childPids(d.child.pid!);
       const daemon = rssKiB(d.child.pid!);
       const workerRss = workers.map(rssKiB).reduce((a, b) => a + b, 0);
-      console.log(`${label.padEnd(12)} install ${duMiB(out).toFixed(1)} MiB (node_modules ${duMiB(join(out, 'node_modules')).toFixed(1)} MiB) | idle RSS: daemon ${(daemon / 1024).toFixed(1)} MiB, ${workers.length} pipeline workers ${(workerRss / 1024).toFixed(1)} MiB`);
+      console.log(`${label.padEnd(12)} install ${duMiB(out).toFixed(1)} MiB (node_modules ${duMiB(join(out, 'node_modules')).toFixed(1)} MiB) | idle RSS: daemon ${(daemon / 1024).toFixed(1)} MiB, ${workers.length} child processes (pipeline workers, tsx) ${(workerRss / 1024).toFixed(1)} MiB`);
       await d.stop();
     } finally {
       rmSync(dir, { recursive: true, force: true });
