@@ -1,0 +1,43 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '@camd/core/testing';
+import { ffmpegReader, ffprobe, rtspHost, type RtspTestHost } from './test-utils.js';
+
+let h: RtspTestHost | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const put = (host: RtspTestHost, key: string, value: unknown) => host.fetch(`/api/state/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+
+describe('plugin-rtsp settings apply live', () => {
+  it('rtspEnabled=false closes sessions and the port; true serves again', async () => {
+    h = await rtspHost();
+    await h.host.hub.waitForParameters('stream1', 15_000);
+    const reader = ffmpegReader(h.url(), 'tcp');
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(reader.frames()).toBeGreaterThan(0);
+      expect((await put(h, 'rtspEnabled', false)).status).toBe(200);
+      await new Promise<void>((resolve) => (reader.child.exitCode !== null ? resolve() : reader.child.once('exit', () => resolve())));
+      expect((await ffprobe(h.url())).error).toMatch(/Connection refused/);
+      expect((await put(h, 'rtspEnabled', true)).status).toBe(200);
+      expect((await ffprobe(h.url())).streams?.[0]?.width).toBe(320);
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('a new rtspPort rebinds the server; rtspPath is read-only for everyone', async () => {
+    h = await rtspHost();
+    await h.host.hub.waitForParameters('stream1', 15_000);
+    const port = await freePort();
+    expect((await put(h, 'rtspPort', port)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    const moved = h.url().replace(`:${h.rtspPort}/`, `:${port}/`);
+    expect((await ffprobe(moved)).streams?.[0]?.width).toBe(320);
+    expect((await ffprobe(h.url())).error).toMatch(/Connection refused/);
+    expect((await put(h, 'rtspPath', '/other')).status).toBe(403);
+    expect((await put(h, 'rtspPort', 70000)).status).toBe(400);
+  });
+});
