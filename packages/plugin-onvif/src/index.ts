@@ -1,1 +1,2 @@
-export {};
+export { default, PLUGIN_NAME } from './plugin.js';
+export { parseSoap, SoapFault } from './soap.js';
