@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { h264MediaSection, type Caller } from '@camd/core';
+import { H264_PAYLOAD_TYPE, h264MediaSection, type Caller } from '@camd/core';
 import { formatResponse, RequestParser, type RtspRequest } from './request-parser.js';
 import { RtspSession, type Transport } from './rtsp-session.js';
-import { PAYLOAD_TYPE } from './stream-packets.js';
 import type { RtspServer } from './rtsp-server.js';
 
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
@@ -112,7 +111,7 @@ export class RtspConnection {
       'a=tool:camd',
       'a=range:npt=now-',
       'a=control:*',
-      ...h264MediaSection({ payloadType: PAYLOAD_TYPE, params: { ...params, fps: target.settings.fps }, control: 'trackID=0', bitrate: target.settings.bitrate }),
+      ...h264MediaSection({ payloadType: H264_PAYLOAD_TYPE, params: { ...params, fps: target.settings.fps }, control: 'trackID=0', bitrate: target.settings.bitrate }),
       '',
     ].join('\r\n');
     return { status: 200, headers: { 'Content-Base': base, 'Content-Type': 'application/sdp' }, body: sdp };

@@ -1,10 +1,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
-import { buildSenderReport, parseRtcp, rttMs, type CamdHooks, type Caller, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
+import { acquireStreamPackets, buildSenderReport, parseRtcp, type StreamPackets, type StreamPacketsLease, rttMs, type CamdHooks, type Caller, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
 import type { RtspAuth } from './rtsp-auth.js';
 import { RtspConnection } from './rtsp-connection.js';
 import { LatencySamples, RtspSession, type SessionLimits } from './rtsp-session.js';
-import { StreamPackets } from './stream-packets.js';
 
 export interface RtspServerOptions {
   port: number;
@@ -28,7 +27,7 @@ const SR_INTERVAL_MS = 5000;
 export class RtspServer {
   readonly sessions = new Map<string, RtspSession>();
   private readonly connections = new Set<RtspConnection>();
-  private readonly streamPackets = new Map<string, StreamPackets>();
+  private readonly streamPackets = new Map<string, StreamPacketsLease>();
   private readonly tcp: Server;
   private udp?: { rtp: UdpSocket; rtcp: UdpSocket; rtpPort: number; rtcpPort: number };
   private timer?: NodeJS.Timeout;
@@ -76,7 +75,7 @@ export class RtspServer {
     clearInterval(this.timer);
     for (const s of [...this.sessions.values()]) this.closeSession(s, 'server stopping');
     for (const c of this.connections) c.close();
-    for (const p of this.streamPackets.values()) p.close();
+    for (const p of this.streamPackets.values()) p.release();
     this.streamPackets.clear();
     this.udp?.rtp.close();
     this.udp?.rtcp.close();
@@ -130,10 +129,10 @@ export class RtspServer {
   packets(stream: string): StreamPackets {
     let p = this.streamPackets.get(stream);
     if (!p) {
-      p = new StreamPackets(this.opts.hub, stream);
+      p = acquireStreamPackets(this.opts.hub, stream);
       this.streamPackets.set(stream, p);
     }
-    return p;
+    return p.packets;
   }
 
   play(s: RtspSession): void {
@@ -194,7 +193,7 @@ export class RtspServer {
   onRtcp(s: RtspSession, data: Buffer): void {
     s.touch();
     const rtcp = parseRtcp(data);
-    const packets = this.streamPackets.get(s.stream);
+    const packets = this.streamPackets.get(s.stream)?.packets;
     for (const rb of rtcp.reports) {
       if (packets && rb.ssrc !== packets.ssrc) continue;
       this.opts.hooks.networkFeedback.call({
@@ -230,7 +229,7 @@ export class RtspServer {
         continue;
       }
       if (s.state !== 'playing' || !s.transport) continue;
-      const p = this.streamPackets.get(s.stream);
+      const p = this.streamPackets.get(s.stream)?.packets;
       if (!p?.last) continue;
       const sr = buildSenderReport({ ssrc: p.ssrc, ntpMs: p.last.captureTimeMs, rtpTimestamp: p.last.rtpTimestamp, packetCount: s.packets, octetCount: s.bytes, cname: 'camd' });
       if (s.transport.kind === 'udp') this.udp?.rtcp.send(sr, s.transport.rtcpPort, s.transport.address);

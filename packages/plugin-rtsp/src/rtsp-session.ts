@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Caller, Consumer, EncodedFrame, StreamHub } from '@camd/core';
-import type { StreamPackets } from './stream-packets.js';
+import type { Caller, Consumer, EncodedFrame, StreamHub, StreamPackets } from '@camd/core';
 
 export type Transport =
   | { kind: 'tcp'; rtpChannel: number; rtcpChannel: number }

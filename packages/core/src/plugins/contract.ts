@@ -1,5 +1,5 @@
 import type { DependencyContainer } from 'tsyringe';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { CamdHooks } from '../hooks.js';
 import type { StateKeyDefinition } from '../state/types.js';
@@ -106,4 +106,4 @@ export const TOKENS = Object.freeze({
   config: Symbol.for('camd.config'),
 });
 
-export type { FastifyInstance };
+export type { FastifyInstance, FastifyReply, FastifyRequest };

@@ -1,3 +1,4 @@
 export * from './h264-rtp.js';
 export * from './rtcp.js';
 export * from './sdp.js';
+export * from './stream-packets.js';

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import type { Consumer, StreamHub } from '../media/hub.js';
+import type { EncodedFrame } from '../media/types.js';
+import { H264Packetizer } from './h264-rtp.js';
+
+/** Dynamic payload type of camd's H.264 packets (WebRTC senders rewrite it to the negotiated one). */
+export const H264_PAYLOAD_TYPE = 96;
+
+/**
+ * One packetizer per stream, shared by every reader of every transport: a synchronous hub consumer
+ * subscribed before any reader turns each frame into RTP packets once; readers look the packets up by
+ * frame. Sequence numbers therefore follow frame order for everyone, whatever each reader drops.
+ * Obtain one with `acquireStreamPackets` so RTSP and WebRTC share it.
+ */
+export class StreamPackets {
+  readonly ssrc = randomBytes(4).readUInt32BE(0);
+  private readonly packetizer = new H264Packetizer({ payloadType: H264_PAYLOAD_TYPE, ssrc: this.ssrc });
+  private readonly cache = new WeakMap<EncodedFrame, Buffer[]>();
+  private readonly consumer: Consumer;
+  /** The newest frame packetised: what sender reports refer to. */
+  last?: { rtpTimestamp: number; captureTimeMs: number };
+
+  constructor(hub: StreamHub, stream: string) {
+    this.consumer = hub.subscribe(stream, {
+      name: 'rtp packetizer',
+      internal: true,
+      maxQueue: 1_000_000,
+      onFrame: (f) => {
+        this.cache.set(f, this.packetizer.packetize(f));
+        this.last = { rtpTimestamp: f.rtpTimestamp, captureTimeMs: f.captureTimeMs };
+      },
+    });
+  }
+
+  /** The frame's packets (packetised now if the shared consumer has not seen it, e.g. a cached GOP). */
+  packetsOf(frame: EncodedFrame): Buffer[] {
+    let p = this.cache.get(frame);
+    if (!p) {
+      p = this.packetizer.packetize(frame);
+      this.cache.set(frame, p);
+    }
+    return p;
+  }
+
+  get nextSequence(): number {
+    return this.packetizer.sequence;
+  }
+
+  /** Packets and bytes produced so far (once per stream, not per reader). */
+  get produced(): { packets: number; octets: number } {
+    return { packets: this.packetizer.packets, octets: this.packetizer.octets };
+  }
+
+  close(): void {
+    this.consumer.close();
+  }
+}
+
+/** A reference to a stream's shared packets; `release()` when the transport no longer needs them. */
+export interface StreamPacketsLease {
+  readonly packets: StreamPackets;
+  release(): void;
+}
+
+const shared = new WeakMap<StreamHub, Map<string, { packets: StreamPackets; refs: number }>>();
+
+/**
+ * The shared packets of `stream` on `hub`, created on first use and closed when the last lease is
+ * released. Transports of different plugins (RTSP, WebRTC) therefore packetise each frame once.
+ */
+export function acquireStreamPackets(hub: StreamHub, stream: string): StreamPacketsLease {
+  let byStream = shared.get(hub);
+  if (!byStream) shared.set(hub, (byStream = new Map()));
+  let entry = byStream.get(stream);
+  if (!entry) byStream.set(stream, (entry = { packets: new StreamPackets(hub, stream), refs: 0 }));
+  entry.refs++;
+  const e = entry;
+  let released = false;
+  return {
+    packets: e.packets,
+    release() {
+      if (released) return;
+      released = true;
+      if (--e.refs === 0) {
+        e.packets.close();
+        if (byStream!.get(stream) === e) byStream!.delete(stream);
+      }
+    },
+  };
+}

@@ -1,0 +1,28 @@
+export interface WebRtcOptions {
+  /** Most concurrent viewers over all streams; more offers answer 429. */
+  maxViewers: number;
+  /** Host candidates offered besides the interfaces' own (loopback by default: a browser on the camera connects). */
+  additionalHostAddresses: string[];
+  /** UDP port range for ICE (firewalled installations); both or neither. */
+  icePortMin?: number;
+  icePortMax?: number;
+  gatherTimeoutMs: number;
+  connectTimeoutMs: number;
+  disconnectTimeoutMs: number;
+  maxQueueFrames: number;
+}
+
+export const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxViewers: { type: 'integer', minimum: 1, maximum: 1000, default: 32 },
+    additionalHostAddresses: { type: 'array', items: { type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}$' }, default: ['127.0.0.1'] },
+    icePortMin: { type: 'integer', minimum: 1024, maximum: 65535 },
+    icePortMax: { type: 'integer', minimum: 1024, maximum: 65535 },
+    gatherTimeoutMs: { type: 'integer', minimum: 0, maximum: 10_000, default: 1000 },
+    connectTimeoutMs: { type: 'integer', minimum: 1000, maximum: 120_000, default: 20_000 },
+    disconnectTimeoutMs: { type: 'integer', minimum: 1000, maximum: 120_000, default: 10_000 },
+    maxQueueFrames: { type: 'integer', minimum: 2, maximum: 1000, default: 60 },
+  },
+} as const;

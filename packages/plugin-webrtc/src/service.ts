@@ -1,0 +1,116 @@
+import { acquireStreamPackets, type Caller, type PluginContext, type StreamPacketsLease } from '@camd/core';
+import { OfferError, prepareOffer } from './offer.js';
+import { Viewer, type IceServer } from './viewer.js';
+import type { WebRtcOptions } from './options.js';
+
+/**
+ * Every viewer of the daemon: admission (enabled, limit, stream), the shared packet lease per stream,
+ * and cleanup. Routes (offer endpoint, WHEP, viewer page) only translate HTTP to these calls.
+ */
+export class WebRtcService {
+  private readonly viewers = new Map<string, Viewer>();
+  private readonly leases = new Map<string, { lease: StreamPacketsLease; users: number }>();
+
+  constructor(private readonly ctx: PluginContext<WebRtcOptions>) {}
+
+  get count(): number {
+    return this.viewers.size;
+  }
+
+  get(id: string): Viewer | undefined {
+    return this.viewers.get(id);
+  }
+
+  /** Checks the offer, starts a viewer and returns it with the answer SDP. Throws `OfferError`. */
+  async open(args: { stream?: string; caller: Caller; remoteAddress: string; offerSdp: string }): Promise<{ viewer: Viewer; answer: string }> {
+    if (!this.ctx.state.get<boolean>('webrtcEnabled')) {
+      throw new OfferError(503, 'CAMD_ERR_WEBRTC_DISABLED', 'WebRTC is disabled: a Media_rw user can set webrtcEnabled to true');
+    }
+    const settings = args.stream === undefined ? this.ctx.streams.list()[0] : this.ctx.streams.get(args.stream);
+    if (!settings) throw new OfferError(404, 'CAMD_ERR_STREAM_UNKNOWN', `no stream "${args.stream}" (streams: ${this.ctx.streams.list().map((s) => s.name).join(', ')})`);
+    if (settings.codec !== 'h264') throw new OfferError(422, 'CAMD_ERR_WEBRTC_CODEC', `stream "${settings.name}" is ${settings.codec}; WebRTC playback needs H.264`);
+    const offer = prepareOffer(args.offerSdp, settings.profile);
+    if (this.viewers.size >= this.ctx.options.maxViewers) {
+      throw new OfferError(429, 'CAMD_ERR_WEBRTC_LIMIT', `${this.viewers.size} WebRTC viewers are connected, the limit is ${this.ctx.options.maxViewers} (option maxViewers)`);
+    }
+    const stream = settings.name;
+    const lease = this.acquire(stream);
+    const o = this.ctx.options;
+    const viewer = new Viewer({
+      stream,
+      caller: args.caller,
+      remoteAddress: args.remoteAddress,
+      hub: this.ctx.hub,
+      packets: lease.packets,
+      log: this.ctx.logger,
+      iceServers: this.ctx.state.get<IceServer[]>('webrtcIceServers'),
+      additionalHostAddresses: o.additionalHostAddresses,
+      icePortRange: o.icePortMin && o.icePortMax ? [o.icePortMin, o.icePortMax] : undefined,
+      gatherTimeoutMs: o.gatherTimeoutMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+      disconnectTimeoutMs: o.disconnectTimeoutMs,
+      maxQueueFrames: o.maxQueueFrames,
+      onFeedback: (f) => this.ctx.hooks.networkFeedback.call(f),
+      onConnected: (v) => this.ctx.hooks.clientConnected.call(this.clientInfo(v)),
+      onClose: (v) => {
+        if (this.viewers.get(v.id) !== v) return;
+        this.viewers.delete(v.id);
+        this.release(stream);
+        if (v.connectedAt) this.ctx.hooks.clientDisconnected.call(this.clientInfo(v));
+      },
+    });
+    this.viewers.set(viewer.id, viewer);
+    try {
+      const answer = await viewer.answer(offer.sdp);
+      return { viewer, answer };
+    } catch (err) {
+      await viewer.close('offer failed');
+      this.ctx.logger.warn({ err, stream }, 'webrtc: offer rejected by the peer connection');
+      throw new OfferError(400, 'CAMD_ERR_WEBRTC_BAD_SDP', `the offer could not be applied: ${(err as Error).message}`);
+    }
+  }
+
+  async closeAll(reason: string): Promise<void> {
+    await Promise.all([...this.viewers.values()].map((v) => v.close(reason)));
+  }
+
+  /** Per-stream figures for `GET /api/stats`. */
+  statsFor(stream: string): Record<string, unknown> {
+    const list = [...this.viewers.values()].filter((v) => v.stream === stream);
+    return {
+      viewers: list.length,
+      clients: list.map((v) => ({
+        id: v.id,
+        user: v.caller.username,
+        state: v.state,
+        since: new Date(v.createdAt).toISOString(),
+        connectMs: v.connectedAt ? v.connectedAt - v.createdAt : null,
+        packets: v.packetsSent,
+        bytes: v.bytesSent,
+        framesDropped: v.framesDropped,
+        keyframeRequests: v.keyframeRequests,
+        nacks: v.nacks,
+        feedback: v.lastFeedback ?? null,
+      })),
+    };
+  }
+
+  private clientInfo(v: Viewer) {
+    return { id: v.id, stream: v.stream, transport: 'webrtc', remoteAddress: v.remoteAddress, username: v.caller.username };
+  }
+
+  private acquire(stream: string): StreamPacketsLease {
+    let e = this.leases.get(stream);
+    if (!e) this.leases.set(stream, (e = { lease: acquireStreamPackets(this.ctx.hub, stream), users: 0 }));
+    e.users++;
+    return e.lease;
+  }
+
+  private release(stream: string): void {
+    const e = this.leases.get(stream);
+    if (e && --e.users === 0) {
+      e.lease.release();
+      this.leases.delete(stream);
+    }
+  }
+}

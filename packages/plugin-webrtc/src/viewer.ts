@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import {
+  MediaStream,
+  MediaStreamTrack,
+  PictureLossIndication,
+  ReceiverEstimatedMaxBitrate,
+  RTCPeerConnection,
+  RtcpPayloadSpecificFeedback,
+  RtcpRrPacket,
+  RtcpSrPacket,
+  RtpPacket,
+  useAbsSendTime,
+  useFIR,
+  useH264,
+  useNACK,
+  useOPUS,
+  usePCMU,
+  usePLI,
+  useREMB,
+  type RTCRtpSender,
+  type RtcpPacket,
+} from 'werift';
+import type { Caller, Consumer, EncodedFrame, Logger, NetworkFeedback, StreamHub, StreamPackets } from '@camd/core';
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface ViewerOptions {
+  stream: string;
+  caller: Caller;
+  remoteAddress: string;
+  hub: StreamHub;
+  packets: StreamPackets;
+  log: Logger;
+  iceServers: IceServer[];
+  /** Host addresses offered besides the interfaces' (loopback, so a browser on the camera itself connects). */
+  additionalHostAddresses: string[];
+  icePortRange?: [number, number];
+  /** How long the answer waits for server-reflexive candidates (an unreachable STUN server must not stall it). */
+  gatherTimeoutMs: number;
+  /** A peer that does not connect within this time is closed. */
+  connectTimeoutMs: number;
+  /**
+   * A connected peer that sends nothing (no RTCP) this long, or stays ICE-disconnected this long, is
+   * closed. Browsers send receiver reports every second or so; ICE consent (RFC 7675) alone would keep
+   * a vanished viewer's slot for 30 s.
+   */
+  disconnectTimeoutMs: number;
+  maxQueueFrames: number;
+  onFeedback(f: NetworkFeedback): void;
+  onConnected(v: Viewer): void;
+  onClose(v: Viewer): void;
+}
+
+const HISTORY_MS = 1000;
+const FIR_COUNT = 4;
+
+/**
+ * One browser (or WHEP player) watching one stream: a werift peer connection whose single video sender
+ * forwards the stream's shared RTP packets. Nothing is encoded or packetised per viewer; the viewer
+ * only rewrites sequence numbers so that frames the hub dropped for it (slow network) do not look like
+ * losses, and werift adds SSRC, payload type, SRTP, NACK retransmission and sender reports.
+ */
+export class Viewer {
+  readonly id = randomUUID();
+  readonly createdAt = Date.now();
+  private pc?: RTCPeerConnection;
+  private sender?: RTCRtpSender;
+  private consumer?: Consumer;
+  private timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+  private lastSharedSeq?: number;
+  private lastHeardAt = 0;
+  private seqOffset = 0;
+  packetsSent = 0;
+  bytesSent = 0;
+  keyframeRequests = 0;
+  nacks = 0;
+  connectedAt?: number;
+  lastFeedback?: Omit<NetworkFeedback, 'stream' | 'clientId' | 'transport'>;
+
+  constructor(private readonly o: ViewerOptions) {}
+
+  get state(): string {
+    return this.closed ? 'closed' : (this.pc?.connectionState ?? 'new');
+  }
+
+  get stream(): string {
+    return this.o.stream;
+  }
+
+  get remoteAddress(): string {
+    return this.o.remoteAddress;
+  }
+
+  get caller(): Caller {
+    return this.o.caller;
+  }
+
+  get framesDropped(): number {
+    return this.consumer?.stats.framesDropped ?? 0;
+  }
+
+  /** Applies the (already checked) offer and returns the answer SDP with the gathered candidates. */
+  async answer(offerSdp: string): Promise<string> {
+    const pc = new RTCPeerConnection({
+      iceServers: this.o.iceServers,
+      iceAdditionalHostAddresses: this.o.additionalHostAddresses,
+      icePortRange: this.o.icePortRange,
+      iceUseIpv6: false,
+      codecs: {
+        video: [useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] })],
+        audio: [useOPUS(), usePCMU()],
+      },
+      headerExtensions: { video: [useAbsSendTime()], audio: [] },
+    });
+    this.pc = pc;
+    const track = new MediaStreamTrack({ kind: 'video' });
+    const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream({ id: `camd-${this.o.stream}`, tracks: [track] })] });
+    this.sender = transceiver.sender;
+    this.sender.onRtcp.subscribe((p) => this.onRtcp(p));
+    this.sender.onGenericNack.subscribe(() => this.nacks++);
+    pc.connectionStateChange.subscribe((s) => this.onState(s));
+
+    await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    await this.gathered(pc);
+    this.timer(() => {
+      if (pc.connectionState !== 'connected') void this.close(`not connected within ${this.o.connectTimeoutMs} ms`);
+    }, this.o.connectTimeoutMs);
+    return pc.localDescription!.sdp;
+  }
+
+  /** Ends the session (idempotent). */
+  async close(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.consumer?.close();
+    this.consumer = undefined;
+    this.o.log.info({ viewer: this.id, stream: this.o.stream, user: this.o.caller.username, reason }, 'webrtc: viewer closed');
+    this.o.onClose(this);
+    await this.pc?.close().catch(() => {});
+  }
+
+  private gathered(pc: RTCPeerConnection): Promise<void> {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, this.o.gatherTimeoutMs);
+      const sub = pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && done());
+      function done() {
+        clearTimeout(t);
+        sub.unSubscribe();
+        resolve();
+      }
+    });
+  }
+
+  private onState(s: string): void {
+    if (this.closed) return;
+    if (s === 'connected' && !this.consumer) {
+      this.connectedAt = Date.now();
+      this.o.log.info({ viewer: this.id, stream: this.o.stream, user: this.o.caller.username, ms: this.connectedAt - this.createdAt }, 'webrtc: viewer connected');
+      this.consumer = this.o.hub.subscribe(this.o.stream, {
+        name: `webrtc ${this.o.remoteAddress} ${this.o.caller.username}`,
+        maxQueue: this.o.maxQueueFrames,
+        onFrame: (f) => this.send(f),
+      });
+      this.o.hub.requestKeyframe(this.o.stream);
+      this.o.onConnected(this);
+      this.lastHeardAt = Date.now();
+      this.sender!.dtlsTransport.onRtcp.subscribe(() => void (this.lastHeardAt = Date.now()));
+      this.watchSilence();
+    } else if (s === 'failed' || s === 'closed') {
+      void this.close(`connection ${s}`);
+    } else if (s === 'disconnected') {
+      this.timer(() => {
+        if (this.pc?.connectionState === 'disconnected') void this.close(`disconnected for ${this.o.disconnectTimeoutMs} ms`);
+      }, this.o.disconnectTimeoutMs);
+    }
+  }
+
+  private watchSilence(): void {
+    const every = Math.min(1000, this.o.disconnectTimeoutMs / 2);
+    this.timer(() => {
+      const silent = Date.now() - this.lastHeardAt;
+      if (silent > this.o.disconnectTimeoutMs) void this.close(`no RTCP from the peer for ${silent} ms`);
+      else this.watchSilence();
+    }, every);
+  }
+
+  private send(frame: EncodedFrame): Promise<void> | void {
+    const sender = this.sender;
+    if (!sender || this.closed) return;
+    const sends: Promise<void>[] = [];
+    for (const buf of this.o.packets.packetsOf(frame)) {
+      const packet = RtpPacket.deSerialize(buf);
+      const shared = packet.header.sequenceNumber;
+      // Continuous numbering across frames the hub skipped for this viewer: the browser would otherwise
+      // NACK packets nobody can resend and then ask for a keyframe it is about to get anyway.
+      if (this.lastSharedSeq !== undefined && shared !== ((this.lastSharedSeq + 1) & 0xffff)) {
+        this.seqOffset = (this.seqOffset - (shared - this.lastSharedSeq - 1)) & 0xffff;
+      }
+      this.lastSharedSeq = shared;
+      packet.header.sequenceNumber = (shared + this.seqOffset) & 0xffff;
+      this.packetsSent++;
+      this.bytesSent += buf.length;
+      sends.push(sender.sendRtp(packet));
+    }
+    return Promise.all(sends).then(() => undefined);
+  }
+
+  private onRtcp(p: RtcpPacket): void {
+    const now = Date.now();
+    if (p instanceof RtcpRrPacket || p instanceof RtcpSrPacket) {
+      const r = p.reports.find((x) => x.ssrc === this.sender?.ssrc);
+      if (!r) return;
+      this.feedback({ packetLoss: r.fractionLost / 256, jitterMs: r.jitter / 90, receivedAt: now });
+    } else if (p instanceof RtcpPayloadSpecificFeedback) {
+      const fb = p.feedback;
+      // PLI (count 1) or FIR (count 4: werift parses it but exports no class for it).
+      if (fb instanceof PictureLossIndication || fb.count === FIR_COUNT) {
+        this.keyframeRequests++;
+        this.o.hub.requestKeyframe(this.o.stream);
+      } else if (fb instanceof ReceiverEstimatedMaxBitrate) {
+        this.feedback({ availableBandwidth: Number(fb.bitrate), receivedAt: now });
+      }
+    }
+  }
+
+  private feedback(f: Omit<NetworkFeedback, 'stream' | 'clientId' | 'transport'>): void {
+    // RR and REMB arrive separately: publish the newest of each so ABR sees the whole picture.
+    const prev = this.lastFeedback && f.receivedAt - this.lastFeedback.receivedAt < HISTORY_MS ? this.lastFeedback : undefined;
+    this.lastFeedback = { ...prev, ...f };
+    this.o.onFeedback({ stream: this.o.stream, clientId: this.id, transport: 'webrtc', ...this.lastFeedback });
+  }
+
+  private timer(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+}
