@@ -16,9 +16,7 @@ const duMiB = (dir: string) => Number(execFileSync('du', ['-sk', '--apparent-siz
 
 export async function main(): Promise<void> {
   const all = readdirSync('packages').filter((p) => p.startsWith('plugin-')).map((p) => `@camd/${p}`);
-  // Installed: every plugin package; loaded: those that define a plugin (WebRTC and ONVIF are still placeholders).
-  const loadable = ['@camd/plugin-rtsp', '@camd/plugin-timestamp', '@camd/plugin-pip', '@camd/plugin-abr'];
-  const variants: Record<string, [string[], string[]]> = { 'core + rtsp': [['@camd/plugin-rtsp'], ['@camd/plugin-rtsp']], 'all plugins': [all, loadable] };
+  const variants: Record<string, [string[], string[]]> = { 'core + rtsp': [['@camd/plugin-rtsp'], ['@camd/plugin-rtsp']], 'all plugins': [all, all] };
   for (const [label, [installed, plugins]] of Object.entries(variants)) {
     const dir = mkdtempSync(join(tmpdir(), 'camd-footprint-'));
     try {
