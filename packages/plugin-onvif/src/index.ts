@@ -1,2 +1,3 @@
 export { default, PLUGIN_NAME } from './plugin.js';
-export { parseSoap, SoapFault } from './soap.js';
+export { onvifKeys } from './scopes.js';
+export type { OnvifOptions } from './options.js';

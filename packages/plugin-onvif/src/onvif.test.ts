@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import onvif from './index.js';
+import { soapRequest } from './onvif-test-utils.js';
 
 const run = promisify(execFile);
 const OnvifManager = createRequire(import.meta.url)('onvif-nvt') as { connect(address: string, port: number, user?: string, pass?: string): Promise<any> };
@@ -14,7 +15,7 @@ describe('plugin-onvif with onvif-nvt', () => {
   let h: TestHost;
   beforeAll(async () => {
     const port = await freePort();
-    h = await createTestHost({ plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, onvif], config: { streams: [testStream()] } });
+    h = await createTestHost({ plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, { def: onvif, options: { discoveryPort: 0 } }], config: { streams: [testStream()] } });
     await h.host.hub.waitForParameters('stream1', 15_000);
   });
   afterAll(async () => h?.close());
@@ -38,14 +39,7 @@ describe('plugin-onvif with onvif-nvt', () => {
   it('refuses a wrong password, a stale Created and a replayed nonce, and answers pre-auth operations without credentials', async () => {
     // (onvif-nvt caches connected cameras per address, so the server is asked directly here.)
     const call = async (password: string, opts: { created?: string; nonce?: Buffer } = {}) => {
-      const nonce = opts.nonce ?? randomBytes(16);
-      const created = opts.created ?? new Date().toISOString();
-      const digest = createHash('sha1').update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(password)])).digest('base64');
-      const body =
-        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><Security xmlns="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><UsernameToken>' +
-        `<Username>viewer</Username><Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">${digest}</Password>` +
-        `<Nonce>${nonce.toString('base64')}</Nonce><Created xmlns="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">${created}</Created>` +
-        '</UsernameToken></Security></s:Header><s:Body><GetProfiles xmlns="http://www.onvif.org/ver10/media/wsdl"/></s:Body></s:Envelope>';
+      const body = soapRequest('<GetProfiles xmlns="http://www.onvif.org/ver10/media/wsdl"/>', { username: 'viewer', password }, opts);
       const r = await fetch(`${h.baseUrl}/onvif/media_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body });
       return { status: r.status, text: await r.text() };
     };
@@ -69,7 +63,8 @@ describe('plugin-onvif with onvif-nvt', () => {
       headers: { 'content-type': 'application/soap+xml' },
       body: '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetProfiles xmlns="http://www.onvif.org/ver10/media/wsdl"/></s:Body></s:Envelope>',
     });
-    expect(noCreds.status).toBe(400);
+    expect(noCreds.status).toBe(401);
+    expect(noCreds.headers.get('www-authenticate')).toMatch(/^Digest realm="camd", nonce="[^"]+", algorithm=MD5, qop="auth"$/);
     expect(await noCreds.text()).toMatch(/ter:NotAuthorized/);
   });
 

@@ -1,40 +1,116 @@
-import { definePlugin, PLUGIN_API_VERSION } from '@camd/core';
-import { DEVICE_OPS, MEDIA_OPS, PRE_AUTH } from './operations.js';
+import { definePlugin, digestCaller, digestChallenge, DIGEST_REALM, FAILED_LOGIN_DELAY_MS, NonceManager, parseAuthorization, PLUGIN_API_VERSION, type Caller, type FastifyRequest, type PluginContext } from '@camd/core';
+import { DEVICE_OPS } from './device-ops.js';
+import { DiscoveryService } from './discovery.js';
+import { MEDIA_OPS } from './media-ops.js';
+import { PRE_AUTH, type Op } from './operations.js';
+import { optionsSchema, type OnvifOptions } from './options.js';
+import { fixedScopes, onvifKeys } from './scopes.js';
 import { envelope, faultEnvelope, MAX_BODY, parseSoap, SoapFault } from './soap.js';
 import { UsernameTokenVerifier } from './security.js';
 
 export const PLUGIN_NAME = '@camd/plugin-onvif';
 
-export default definePlugin({
+export default definePlugin<OnvifOptions>({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
-  description: 'ONVIF Profile S device and media services (work in progress: the core NVR path)',
+  description: 'ONVIF Profile S: device and media services (SOAP 1.2, WS-UsernameToken and HTTP Digest) and WS-Discovery',
+  stateKeys: Object.values(onvifKeys),
+  optionsSchema,
   setup(ctx) {
-    const verifier = new UsernameTokenVerifier(ctx.users);
+    const tokens = new UsernameTokenVerifier(ctx.users);
+    const nonces = new NonceManager();
+    const soapReply = (status: number, xml: string, extra: Record<string, string> = {}) => ({ status, xml, extra });
+
+    /** The caller of a request: WS-UsernameToken in the envelope, else HTTP Digest, else nobody. */
+    const authenticate = async (req: FastifyRequest, security: Parameters<UsernameTokenVerifier['verify']>[0] | undefined): Promise<{ caller?: Caller; stale?: boolean; failed?: boolean }> => {
+      if (security) return { caller: await tokens.verify(security) };
+      const auth = parseAuthorization(req.headers.authorization);
+      if (auth?.scheme !== 'digest') return {};
+      // The response is bound to the URI the client names: it must be the one it asked for.
+      if (auth.params.uri !== req.url) return { failed: true };
+      const { caller, stale } = digestCaller(ctx.users, nonces, req.method, auth.params);
+      return { caller, stale, failed: !caller && !stale };
+    };
+
+    const handle = async (ops: Record<string, Op>, req: FastifyRequest) => {
+      try {
+        const soap = parseSoap(typeof req.body === 'string' ? req.body : '');
+        const op = ops[soap.operation];
+        if (!op) throw new SoapFault(400, 'env:Sender', 'ter:ActionNotSupported', `${soap.operation} is not supported`);
+        const who = await authenticate(req, soap.security);
+        if (!who.caller && !PRE_AUTH.has(soap.operation)) {
+          if (who.failed) {
+            ctx.logger.warn({ ip: req.ip, operation: soap.operation }, 'onvif: HTTP Digest authentication failed');
+            await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
+          }
+          // ONVIF Core 5.9.1: no (valid) credentials → HTTP 401 with the Digest challenge.
+          return soapReply(401, faultEnvelope(new SoapFault(401, 'env:Sender', 'ter:NotAuthorized', 'credentials are required (WS-UsernameToken or HTTP Digest)')), {
+            'WWW-Authenticate': digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: who.stale }),
+          });
+        }
+        const host = (req.headers.host ?? req.hostname).replace(/:\d+$/, '');
+        const xml = await op({ ctx, caller: who.caller, params: soap.params, host, origin: `http://${req.headers.host ?? req.hostname}` });
+        return soapReply(200, envelope(xml));
+      } catch (err) {
+        const f = err instanceof SoapFault ? err : new SoapFault(500, 'env:Receiver', 'ter:Action', 'internal error');
+        if (!(err instanceof SoapFault)) ctx.logger.error({ err }, 'onvif: request failed');
+        else if (f.subcode === 'ter:NotAuthorized') {
+          ctx.logger.warn({ ip: req.ip }, `onvif: ${f.reason}`);
+          if (/password/.test(f.reason)) await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
+        }
+        return soapReply(f.status, faultEnvelope(f));
+      }
+    };
+
     ctx.http.register(async (app) => {
       for (const type of ['application/soap+xml', 'text/xml', 'application/xml']) {
         app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));
       }
-      const service = (ops: Record<string, (o: never) => string | Promise<string>>, path: string) =>
+      // A body over the limit gets a SOAP fault too (fastify's own 413 would be JSON).
+      app.setErrorHandler(async (err, _req, reply) => {
+        const e = err as { statusCode?: number; message: string };
+        const status = e.statusCode === 413 ? 413 : e.statusCode === 415 ? 415 : 400;
+        return reply.code(status).type('application/soap+xml; charset=utf-8').send(faultEnvelope(new SoapFault(status, 'env:Sender', status === 413 ? 'ter:InvalidArgVal' : 'ter:WellFormed', e.message)));
+      });
+      for (const [path, ops] of [
+        ['/onvif/device_service', DEVICE_OPS],
+        ['/onvif/media_service', MEDIA_OPS],
+      ] as const) {
         app.post(path, { schema: { hide: true } }, async (req, reply) => {
-          try {
-            const soap = parseSoap(typeof req.body === 'string' ? req.body : '');
-            const op = ops[soap.operation];
-            if (!op) throw new SoapFault(400, 'env:Sender', 'ter:ActionNotSupported', `${soap.operation} is not supported`);
-            const caller = soap.security ? await verifier.verify(soap.security) : undefined;
-            if (!caller && !PRE_AUTH.has(soap.operation)) throw new SoapFault(400, 'env:Sender', 'ter:NotAuthorized', 'credentials are required');
-            const host = (req.headers.host ?? req.hostname).replace(/:\d+$/, '');
-            const xml = await (op as (o: unknown) => string | Promise<string>)({ ctx, caller, params: soap.params, host, origin: `http://${req.headers.host ?? req.hostname}` });
-            return reply.type('application/soap+xml; charset=utf-8').send(envelope(xml));
-          } catch (err) {
-            const f = err instanceof SoapFault ? err : new SoapFault(500, 'env:Receiver', 'ter:Action', 'internal error');
-            if (!(err instanceof SoapFault)) ctx.logger.error({ err }, 'onvif: request failed');
-            else if (f.subcode === 'ter:NotAuthorized') ctx.logger.warn({ ip: req.ip }, `onvif: ${f.reason}`);
-            return reply.code(f.status).type('application/soap+xml; charset=utf-8').send(faultEnvelope(f));
-          }
+          const r = await handle(ops, req);
+          return reply.code(r.status).headers(r.extra).type('application/soap+xml; charset=utf-8').send(r.xml);
         });
-      service(DEVICE_OPS, '/onvif/device_service');
-      service(MEDIA_OPS, '/onvif/media_service');
+      }
     });
+
+    setupDiscovery(ctx);
   },
 });
+
+function setupDiscovery(ctx: PluginContext<OnvifOptions>): void {
+  if (ctx.options.discoveryPort === 0) return;
+  let discovery: DiscoveryService | undefined;
+  ctx.hooks.started.tapPromise(PLUGIN_NAME, async () => {
+    const d = new DiscoveryService({
+      port: ctx.options.discoveryPort,
+      address: ctx.options.discoveryAddress,
+      interfaceAddress: ctx.options.discoveryInterface,
+      httpPort: () => ctx.http.port,
+      httpHost: (ctx.config.http as { host?: string } | undefined)?.host,
+      scopes: () => [...fixedScopes(ctx.options), ...ctx.state.get<string[]>('onvifScopes')],
+      discoverable: () => ctx.state.get<string>('onvifDiscoveryMode') === 'Discoverable',
+      log: ctx.logger,
+    });
+    try {
+      await d.start();
+      discovery = d;
+    } catch (err) {
+      ctx.logger.error({ err, port: ctx.options.discoveryPort }, 'onvif discovery: cannot listen; the device services still work');
+    }
+  });
+  const off = ctx.state.watch<string>('onvifDiscoveryMode', (c) => void (c.value === 'Discoverable' && discovery?.hello()));
+  ctx.onClose(async () => {
+    off();
+    await discovery?.stop();
+  });
+}

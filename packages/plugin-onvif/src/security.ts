@@ -16,21 +16,23 @@ export class UsernameTokenVerifier {
 
   async verify(sec: NonNullable<SoapRequest['security']>, now = Date.now()): Promise<Caller> {
     const refuse = (why: string) => new SoapFault(400, 'env:Sender', 'ter:NotAuthorized', why);
+    // Every token carries a nonce and a Created, digest or not: that is what makes a replay detectable.
+    if (!sec.nonce || !sec.created) throw refuse('the token needs a Nonce and a Created');
+    const created = Date.parse(sec.created);
+    if (!Number.isFinite(created) || Math.abs(created - now) > TOLERANCE_MS) throw refuse('Created is outside the allowed window of the device time');
+    this.expire(now);
+    if (this.seen.has(sec.nonce)) throw refuse('the nonce was already used');
+    let caller: Caller | undefined;
     if (sec.passwordType?.endsWith(DIGEST_TYPE) ?? false) {
-      if (!sec.nonce || !sec.created) throw refuse('the token needs a Nonce and a Created');
-      const created = Date.parse(sec.created);
-      if (!Number.isFinite(created) || Math.abs(created - now) > TOLERANCE_MS) throw refuse('Created is outside the allowed window of the device time');
-      this.expire(now);
-      if (this.seen.has(sec.nonce)) throw refuse('the nonce was already used');
       const plain = this.users.plaintextPassword(sec.username);
       const expected = plain === undefined ? undefined : createHash('sha1').update(Buffer.concat([Buffer.from(sec.nonce, 'base64'), Buffer.from(sec.created), Buffer.from(plain)])).digest();
       const got = Buffer.from(sec.password, 'base64');
-      if (!expected || got.length !== expected.length || !timingSafeEqual(got, expected)) throw refuse('wrong username or password');
-      this.seen.set(sec.nonce, created + TOLERANCE_MS);
-      return this.users.caller(sec.username)!;
+      if (expected && got.length === expected.length && timingSafeEqual(got, expected)) caller = this.users.caller(sec.username);
+    } else {
+      caller = await this.users.verify(sec.username, sec.password);
     }
-    const caller = await this.users.verify(sec.username, sec.password);
     if (!caller) throw refuse('wrong username or password');
+    this.seen.set(sec.nonce, created + TOLERANCE_MS);
     return caller;
   }
 

@@ -83,7 +83,10 @@ export function envelope(body: string): string {
 
 export function faultEnvelope(f: SoapFault): string {
   return envelope(
-    `<env:Fault><env:Code><env:Value>${f.code}</env:Value><env:Subcode><env:Value>${f.subcode}</env:Value></env:Subcode></env:Code>` +
+    // `ter:InvalidArgVal/ter:NoProfile` nests the second subcode in the first (ONVIF Core 5.11.2).
+    `<env:Fault><env:Code><env:Value>${f.code}</env:Value>${f.subcode
+      .split('/')
+      .reduceRight((inner, code) => `<env:Subcode><env:Value>${code}</env:Value>${inner}</env:Subcode>`, '')}</env:Code>` +
       `<env:Reason><env:Text xml:lang="en">${xmlEscape(f.reason)}</env:Text></env:Reason></env:Fault>`,
   );
 }

@@ -1,4 +1,4 @@
-import { allows, DIGEST_REALM, MEDIA_READ, NonceManager, digestChallenge, parseAuthorization, verifyDigest, type Caller, type UserStore } from '@camd/core';
+import { allows, DIGEST_REALM, MEDIA_READ, NonceManager, digestCaller, digestChallenge, parseAuthorization, type Caller, type UserStore } from '@camd/core';
 
 export type AuthMethod = 'digest' | 'basic';
 
@@ -21,13 +21,7 @@ export class RtspAuth {
     let caller: Caller | undefined;
     let stale = false;
     if (auth?.scheme === 'digest' && this.methods.includes('digest')) {
-      const p = auth.params;
-      const nonce = this.nonces.check(p.nonce!);
-      const ha1 = this.users.ha1(p.username!);
-      if (nonce !== 'invalid' && p.realm === DIGEST_REALM && ha1 && verifyDigest(p, method, ha1)) {
-        if (nonce === 'stale') stale = true;
-        else caller = this.users.caller(p.username!);
-      }
+      ({ caller, stale } = digestCaller(this.users, this.nonces, method, auth.params));
     } else if (auth?.scheme === 'basic' && this.methods.includes('basic')) {
       caller = await this.users.verify(auth.username, auth.password);
     }

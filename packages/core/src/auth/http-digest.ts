@@ -1,4 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Caller } from './permissions.js';
+import { DIGEST_REALM, type UserStore } from './users.js';
 
 /** Parsed `Authorization` header: Basic credentials, or Digest parameters. */
 export type AuthorizationHeader =
@@ -93,4 +95,17 @@ export function digestChallenge(realm: string, nonce: string, opts: { stale?: bo
   if (opts.opaque) v += `, opaque="${opts.opaque}"`;
   if (opts.stale) v += ', stale=TRUE';
   return v;
+}
+
+/**
+ * Checks Digest credentials against the daemon's users (RTSP and HTTP share this): the caller when the
+ * nonce is ours and fresh, the realm is camd's and the response matches; `stale` when only the nonce
+ * has expired (the client retries without asking the user again).
+ */
+export function digestCaller(users: UserStore, nonces: NonceManager, method: string, params: Record<string, string>): { caller?: Caller; stale: boolean } {
+  const nonce = nonces.check(params.nonce!);
+  const ha1 = users.ha1(params.username!);
+  if (nonce === 'invalid' || params.realm !== DIGEST_REALM || !ha1 || !verifyDigest(params, method, ha1)) return { stale: false };
+  if (nonce === 'stale') return { stale: true };
+  return { caller: users.caller(params.username!), stale: false };
 }

@@ -83,4 +83,9 @@ export class PluginHttpScope implements HttpScope {
   caller(request: Parameters<typeof callerOf>[0]) {
     return callerOf(request);
   }
+
+  get port(): number {
+    const addr = this.app.server.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
+  }
 }

@@ -53,6 +53,8 @@ export interface HttpScope {
   requirePermission(required: readonly Permission[]): preHandlerAsyncHookHandler;
   /** The authenticated caller of a request (after `requirePermission`), or undefined. */
   caller(request: FastifyRequest): Caller | undefined;
+  /** The TCP port the daemon's HTTP server listens on (0 before it listens, e.g. during `setup`). */
+  readonly port: number;
   /** Routes this plugin registered (for `GET /api/plugins`). */
   readonly routes: readonly RouteInfo[];
 }

@@ -1,0 +1,135 @@
+import { allows, MEDIA_READ, type StreamSettings } from '@camd/core';
+import { mediaServiceCapabilities, setState } from './device-ops.js';
+import { fault, profileXml, streamOf, text, videoEncoderConfigurationXml, videoSourceConfigurationXml, type Op, type OpContext } from './operations.js';
+import { SoapFault } from './soap.js';
+import { require as requirePermission } from './security.js';
+
+/** Sizes offered by GetVideoEncoderConfigurationOptions (the encoder scales to any even size). */
+const RESOLUTIONS = [
+  [1920, 1080],
+  [1280, 720],
+  [1024, 576],
+  [960, 540],
+  [800, 600],
+  [640, 480],
+  [640, 360],
+  [352, 288],
+  [320, 240],
+] as const;
+const PROFILE_OF: Record<string, StreamSettings['profile']> = { Baseline: 'baseline', Main: 'main', High: 'high', Extended: 'main' };
+
+const read = (o: OpContext) => requirePermission(o.caller!, MEDIA_READ);
+const uri = (tag: string, u: string) =>
+  `<${tag}><trt:MediaUri><tt:Uri>${u}</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></${tag}>`;
+/** The stream of a request's ConfigurationToken, or of its ProfileToken; every stream when neither is given. */
+const selected = (o: OpContext) => (o.params.ConfigurationToken !== undefined ? [streamOf(o, o.params.ConfigurationToken)] : o.params.ProfileToken !== undefined ? [streamOf(o, o.params.ProfileToken)] : o.ctx.streams.list());
+
+export const MEDIA_OPS: Record<string, Op> = {
+  GetServiceCapabilities: (o) => `<trt:GetServiceCapabilitiesResponse>${mediaServiceCapabilities(o)}</trt:GetServiceCapabilitiesResponse>`,
+
+  GetProfiles: (o) => {
+    read(o);
+    return `<trt:GetProfilesResponse>${o.ctx.streams.list().map((s) => profileXml(s)).join('')}</trt:GetProfilesResponse>`;
+  },
+  GetProfile: (o) => {
+    read(o);
+    return `<trt:GetProfileResponse>${profileXml(streamOf(o, o.params.ProfileToken), 'trt:Profile')}</trt:GetProfileResponse>`;
+  },
+
+  GetVideoSources: (o) => {
+    read(o);
+    return `<trt:GetVideoSourcesResponse>${o.ctx.streams
+      .list()
+      .map((s) => `<trt:VideoSources token="vs_${s.name}"><tt:Framerate>${s.fps}</tt:Framerate><tt:Resolution><tt:Width>${s.width}</tt:Width><tt:Height>${s.height}</tt:Height></tt:Resolution></trt:VideoSources>`)
+      .join('')}</trt:GetVideoSourcesResponse>`;
+  },
+  GetVideoSourceConfigurations: (o) => {
+    read(o);
+    return `<trt:GetVideoSourceConfigurationsResponse>${o.ctx.streams.list().map((s) => videoSourceConfigurationXml(s, 'trt:Configurations')).join('')}</trt:GetVideoSourceConfigurationsResponse>`;
+  },
+  GetVideoSourceConfiguration: (o) => {
+    read(o);
+    return `<trt:GetVideoSourceConfigurationResponse>${videoSourceConfigurationXml(streamOf(o, o.params.ConfigurationToken), 'trt:Configuration')}</trt:GetVideoSourceConfigurationResponse>`;
+  },
+  GetCompatibleVideoSourceConfigurations: (o) => {
+    read(o);
+    return `<trt:GetCompatibleVideoSourceConfigurationsResponse>${videoSourceConfigurationXml(streamOf(o, o.params.ProfileToken), 'trt:Configurations')}</trt:GetCompatibleVideoSourceConfigurationsResponse>`;
+  },
+
+  GetVideoEncoderConfigurations: (o) => {
+    read(o);
+    return `<trt:GetVideoEncoderConfigurationsResponse>${o.ctx.streams.list().map((s) => videoEncoderConfigurationXml(s, 'trt:Configurations')).join('')}</trt:GetVideoEncoderConfigurationsResponse>`;
+  },
+  GetVideoEncoderConfiguration: (o) => {
+    read(o);
+    return `<trt:GetVideoEncoderConfigurationResponse>${videoEncoderConfigurationXml(streamOf(o, o.params.ConfigurationToken), 'trt:Configuration')}</trt:GetVideoEncoderConfigurationResponse>`;
+  },
+  GetCompatibleVideoEncoderConfigurations: (o) => {
+    read(o);
+    return `<trt:GetCompatibleVideoEncoderConfigurationsResponse>${videoEncoderConfigurationXml(streamOf(o, o.params.ProfileToken), 'trt:Configurations')}</trt:GetCompatibleVideoEncoderConfigurationsResponse>`;
+  },
+  GetVideoEncoderConfigurationOptions: (o) => {
+    read(o);
+    const sizes = new Set<string>(RESOLUTIONS.map(([w, h]) => `${w}x${h}`));
+    for (const s of selected(o)) sizes.add(`${s.width}x${s.height}`);
+    const resolutions = [...sizes].map((r) => r.split('x')).map(([w, h]) => `<tt:ResolutionsAvailable><tt:Width>${w}</tt:Width><tt:Height>${h}</tt:Height></tt:ResolutionsAvailable>`).join('');
+    const h264 =
+      `${resolutions}<tt:GovLengthRange><tt:Min>1</tt:Min><tt:Max>600</tt:Max></tt:GovLengthRange><tt:FrameRateRange><tt:Min>1</tt:Min><tt:Max>240</tt:Max></tt:FrameRateRange>` +
+      `<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange><tt:H264ProfilesSupported>Baseline</tt:H264ProfilesSupported><tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported><tt:H264ProfilesSupported>High</tt:H264ProfilesSupported>`;
+    return (
+      `<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options><tt:QualityRange><tt:Min>0</tt:Min><tt:Max>10</tt:Max></tt:QualityRange><tt:H264>${h264}</tt:H264>` +
+      `<tt:Extension><tt:H264>${h264}<tt:BitrateRange><tt:Min>64</tt:Min><tt:Max>50000</tt:Max></tt:BitrateRange></tt:H264></tt:Extension></trt:Options></trt:GetVideoEncoderConfigurationOptionsResponse>`
+    );
+  },
+
+  /**
+   * Resolution, frame rate, bitrate and H.264 profile go through the state store as the caller, so the
+   * seed's permissions apply (Media_rw) and the stream changes live like any other settings change.
+   */
+  SetVideoEncoderConfiguration: async (o) => {
+    const c = (o.params.Configuration ?? {}) as Record<string, unknown>;
+    const token = (c['@_token'] as string | undefined) ?? '';
+    const s = streamOf(o, token);
+    const encoding = text(c.Encoding);
+    if (encoding !== undefined && encoding !== 'H264') throw fault.invalidArg('ter:ConfigModify', `encoding ${encoding} is not available; this device encodes H264`);
+    const res = c.Resolution as Record<string, unknown> | undefined;
+    const rate = c.RateControl as Record<string, unknown> | undefined;
+    const changes: [key: Parameters<typeof o.ctx.streams.stateKey>[1], value: unknown][] = [];
+    if (res) changes.push(['streamResolution', `${Number(text(res.Width))}x${Number(text(res.Height))}`]);
+    if (rate?.FrameRateLimit !== undefined) changes.push(['streamFramerate', Number(text(rate.FrameRateLimit))]);
+    if (rate?.BitrateLimit !== undefined) changes.push(['streamBitrate', Number(text(rate.BitrateLimit)) * 1000]);
+    const profile = text((c.H264 as Record<string, unknown> | undefined)?.H264Profile);
+    if (profile !== undefined) {
+      if (!(profile in PROFILE_OF)) throw fault.invalidArg('ter:ConfigModify', `H264Profile ${profile} is not one of Baseline, Main, High`);
+      changes.push(['encoderProfile', PROFILE_OF[profile]]);
+    }
+    // All checked first (permission and value), then applied: a refused change changes nothing.
+    const keyed = changes.map(([k, value]) => ({ key: o.ctx.streams.stateKey(s.name, k), value }));
+    for (const { key, value } of keyed) {
+      const def = o.ctx.state.definition(key);
+      if (!allows(o.caller!, def.permissionWrite)) throw fault.notAuthorized(`${o.caller!.username} may not change the encoder configuration (needs Media_rw)`);
+      try {
+        def.validate.parse(value, key);
+      } catch (err) {
+        throw fault.invalidArg('ter:ConfigModify', (err as Error).message);
+      }
+    }
+    for (const { key, value } of keyed) if (o.ctx.state.get(key) !== value) await setState(o, key, value);
+    o.ctx.logger.info({ stream: s.name, by: o.caller!.username, changes: Object.fromEntries(keyed.map((k) => [k.key, k.value])) }, 'onvif: encoder configuration set');
+    return '<trt:SetVideoEncoderConfigurationResponse/>';
+  },
+
+  GetStreamUri: (o) => {
+    read(o);
+    const s = streamOf(o, o.params.ProfileToken);
+    const protocol = text((((o.params.StreamSetup as Record<string, unknown> | undefined)?.Transport as Record<string, unknown> | undefined) ?? {}).Protocol);
+    if (protocol === 'HTTP') throw fault.invalidArg('ter:InvalidStreamSetup', 'RTSP over HTTP is not offered; use RTSP (TCP or UDP)');
+    if (!o.ctx.state.has('rtspPort')) throw new SoapFault(400, 'env:Receiver', 'ter:ActionNotSupported/ter:NoRTSPStreaming', 'RTSP streaming is not installed on this device');
+    return uri('trt:GetStreamUriResponse', `rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}`);
+  },
+  GetSnapshotUri: (o) => {
+    read(o);
+    const s = streamOf(o, o.params.ProfileToken);
+    return uri('trt:GetSnapshotUriResponse', `${o.origin}/api/streams/${s.name}/snapshot.jpg`);
+  },
+};
