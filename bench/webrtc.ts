@@ -1,6 +1,6 @@
 /**
  * WebRTC playback figures on this machine, with the daemon in its own process:
- * - time to first frame in headless Chromium (offer posted → first frame presented), p50 of 5;
+ * - time to first frame in headless Chromium (offer created → first frame presented), p50 of 5;
  * - glass-to-glass latency in the browser: the timestamp plugin's time code (capture wall clock) read
  *   from presented frames (requestVideoFrameCallback) against the browser's clock at presentation;
  * - viewers sustained at 720p30 (the seed's stream2: main, 4 Mbit/s) and the daemon's CPU per viewer,
@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { startDaemon } from '../apps/daemon/test/daemon-process.js';
 import { decodeTimecode, codeGeometry } from '../packages/plugin-timestamp/src/timecode.js';
-import { launchChromium, ensureBrowserNetwork } from '../packages/plugin-webrtc/src/test-browser.js';
+import { launchChromium, ensureBrowserNetwork, type Page } from '../packages/plugin-webrtc/src/test-browser.js';
 import { cpuSeconds, percentile } from './proc.js';
 
 const STEPS = (process.env.BENCH_VIEWERS ?? '1,10,25,50').split(',').map(Number);
@@ -47,6 +47,7 @@ async function browserFigures(baseUrl: string): Promise<void> {
       const context = await chromium.browser.newContext({ httpCredentials: USER });
       const page = await context.newPage();
       await page.goto(`${baseUrl}/api/health`);
+      await installPlayer(page);
       firstFrame.push(await page.evaluate(watchTimeToFirstFrame));
       await context.close();
     }
@@ -55,7 +56,7 @@ async function browserFigures(baseUrl: string): Promise<void> {
     const context = await chromium.browser.newContext({ httpCredentials: USER });
     const page = await context.newPage();
     await page.goto(`${baseUrl}/api/health`);
-    await page.evaluate('window.__name = (f) => f'); // tsx keeps function names with a helper the page lacks
+    await installPlayer(page);
     const g = codeGeometry(1280, 720);
     const samples = await page.evaluate(collectCodeRegions, { x: g.x, y: g.y, size: g.size, count: 90 });
     const latencies: number[] = [];
@@ -75,8 +76,8 @@ async function browserFigures(baseUrl: string): Promise<void> {
   }
 }
 
-/** In the page: the seed's client flow; ms from posting the offer to the first presented frame. */
-async function watchTimeToFirstFrame(): Promise<number> {
+/** In the page (installed as `window.camdPlay`): the seed's client flow into a new video element. */
+async function play(stream: string): Promise<{ pc: RTCPeerConnection; video: HTMLVideoElement }> {
   const video = document.createElement('video');
   video.muted = true;
   video.autoplay = true;
@@ -85,9 +86,15 @@ async function watchTimeToFirstFrame(): Promise<number> {
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.ontrack = (e) => (video.srcObject = e.streams[0]!);
   await pc.setLocalDescription(await pc.createOffer());
-  const t0 = performance.now();
-  const res = await fetch('/api/webrtc/offer?stream=stream2', { method: 'POST', body: JSON.stringify(pc.localDescription) });
+  const res = await fetch(`/api/webrtc/offer?stream=${stream}`, { method: 'POST', body: JSON.stringify(pc.localDescription) });
   await pc.setRemoteDescription(await res.json());
+  return { pc, video };
+}
+
+/** In the page: ms from creating the offer to the first presented frame. */
+async function watchTimeToFirstFrame(): Promise<number> {
+  const t0 = performance.now();
+  const { pc, video } = await (window as unknown as { camdPlay: typeof play }).camdPlay('stream2');
   const presented = await new Promise<number>((resolve) => video.requestVideoFrameCallback((now) => resolve(now)));
   pc.close();
   return presented - t0;
@@ -95,16 +102,7 @@ async function watchTimeToFirstFrame(): Promise<number> {
 
 /** In the page: the time-code region of `count` presented frames, with the wall-clock time each was presented. */
 async function collectCodeRegions(o: { x: number; y: number; size: number; count: number }): Promise<{ presentedAt: number; rgba: string }[]> {
-  const video = document.createElement('video');
-  video.muted = true;
-  video.autoplay = true;
-  document.body.append(video);
-  const pc = new RTCPeerConnection();
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.ontrack = (e) => (video.srcObject = e.streams[0]!);
-  await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch('/api/webrtc/offer?stream=stream2', { method: 'POST', body: JSON.stringify(pc.localDescription) });
-  await pc.setRemoteDescription(await res.json());
+  const { pc, video } = await (window as unknown as { camdPlay: typeof play }).camdPlay('stream2');
   const canvas = new OffscreenCanvas(o.size, o.size);
   const g = canvas.getContext('2d', { willReadFrequently: true })!;
   const out: { presentedAt: number; rgba: string }[] = [];
@@ -125,6 +123,11 @@ async function collectCodeRegions(o: { x: number; y: number; size: number; count
   });
   pc.close();
   return out;
+}
+
+async function installPlayer(page: Page): Promise<void> {
+  await page.evaluate('window.__name = (f) => f'); // tsx keeps function names with a helper the page lacks
+  await page.evaluate(`window.camdPlay = ${play.toString()}`);
 }
 
 async function capacity(baseUrl: string, pid: number): Promise<void> {

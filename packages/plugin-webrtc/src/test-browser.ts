@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
+export type { Page };
+
 const TEST_LINK = 'camdwrtc0';
 
 /**
