@@ -51,7 +51,7 @@ async function browserFigures(baseUrl: string): Promise<void> {
       firstFrame.push(await page.evaluate(watchTimeToFirstFrame));
       await context.close();
     }
-    console.log(`time to first frame (offer → first frame presented, Chromium, 720p30): p50 ${percentile(firstFrame, 0.5).toFixed(0)} ms, max ${Math.max(...firstFrame).toFixed(0)} ms`);
+    console.log(`time to first frame (offer created → first frame presented, Chromium, 720p30): p50 ${percentile(firstFrame, 0.5).toFixed(0)} ms, max ${Math.max(...firstFrame).toFixed(0)} ms`);
 
     const context = await chromium.browser.newContext({ httpCredentials: USER });
     const page = await context.newPage();
