@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +45,8 @@ const counter = definePlugin({
     });
   },
 });
+
+const run = promisify(execFile);
 
 describe('HTTP API', () => {
   it('answers every documented status of /api/state', async () => {
@@ -124,6 +128,19 @@ describe('HTTP API', () => {
     const stats = (await (await h.fetch('/api/stats', { user: TEST_USERS.viewer })).json()) as Record<string, Record<string, number>>;
     expect(Object.keys(stats)).toEqual(['stream1']);
     for (const f of ['clientCount', 'totalBytesStreamed', 'currentBitrate', 'frameDrops', 'errors', 'uptime']) expect(typeof stats.stream1![f]).toBe('number');
+  });
+
+  it('accepts HTTP Digest as curl (and NVRs fetching snapshots) send it, and refuses a wrong one', async () => {
+    const h = await host();
+    const curl = async (user: string, url: string) => {
+      const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--digest', '-u', user, url], { timeout: 10_000 });
+      return stdout;
+    };
+    expect(await curl('viewer:viewer-secret', `${h.baseUrl}/api/stats?x=1`)).toBe('200');
+    expect(await curl('viewer:wrong', `${h.baseUrl}/api/stats`)).toBe('401');
+    expect(await curl('nobody:nobody-secret', `${h.baseUrl}/api/stats`)).toBe('403');
+    const challenge = await h.fetch('/api/stats', { user: null });
+    expect(challenge.headers.get('www-authenticate')).toMatch(/^Basic realm="camd".*, Digest realm="camd", nonce="[^"]+", algorithm=MD5, qop="auth"$/);
   });
 
   it('publishes OpenAPI docs', async () => {

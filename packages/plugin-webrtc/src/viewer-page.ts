@@ -171,14 +171,23 @@ async function save(entry, input) {
   }
 }
 
+function showValue(key, value) {
+  const entry = state.keys.find((k) => k.key === key);
+  if (entry) entry.value = value;
+  const input = document.querySelector('[data-key="' + CSS.escape(key) + '"]');
+  if (input && document.activeElement !== input) { if (input.type === 'checkbox') input.checked = value; else input.value = value; }
+}
+
 function watchSettings() {
   const events = new EventSource('/api/events');
+  // The feed starts with a snapshot of every readable value (also after a reconnect), then changes.
+  events.addEventListener('snapshot', (e) => {
+    for (const [key, value] of Object.entries(JSON.parse(e.data))) showValue(key, value);
+    state.eventsOpen = true;
+  });
   events.addEventListener('state', (e) => {
     const change = JSON.parse(e.data);
-    const entry = state.keys.find((k) => k.key === change.key);
-    if (entry) entry.value = change.value;
-    const input = document.querySelector('[data-key="' + CSS.escape(change.key) + '"]');
-    if (input && document.activeElement !== input) { if (input.type === 'checkbox') input.checked = change.value; else input.value = change.value; }
+    showValue(change.key, change.value);
   });
 }
 

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { NetworkFeedback } from '@camd/core';
 import { createTestHost, testStream, type TestHost } from '@camd/core/testing';
 import webrtc from './index.js';
-import { ensureBrowserNetwork, launchChromium, measureDecoding, newPage } from './test-browser.js';
+import { ensureBrowserNetwork, inboundVideo, launchChromium, measureDecoding, newPage } from './test-browser.js';
 
 const json = (value: unknown) => ({ method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
 
@@ -78,6 +78,7 @@ describe('plugin-webrtc with headless Chromium', () => {
     await a.page.goto(`${h.baseUrl}/view?stream=stream2&autoplay=0`);
     const input = a.page.locator('#settings input[data-key="stream2.streamBitrate"]');
     await input.waitFor();
+    await a.page.waitForFunction(() => (window as any).camd.eventsOpen === true);
     await input.fill('400000');
     await input.dispatchEvent('change');
     await input.blur(); // the page leaves a field alone while the user is editing it
@@ -182,7 +183,21 @@ describe('plugin-webrtc with headless Chromium', () => {
     await context.close();
   });
 
+  it('a resolution change reaches the playing browser over the same peer connection', async () => {
+    const { context, page } = await newPage(chromium.browser, h.users.viewer);
+    await page.goto(`${h.baseUrl}/view`);
+    expect((await measureDecoding(page, undefined, 500)).width).toBe(640);
+    expect((await h.fetch('/api/state/streamResolution', { ...json('480x272'), user: h.users.operator })).status).toBe(200);
+    await expect.poll(async () => (await inboundVideo(page))?.frameWidth, { timeout: 20_000, interval: 500 }).toBe(480);
+    const m = await measureDecoding(page, undefined, 2000);
+    expect([m.width, m.height]).toEqual([480, 272]);
+    expect(m.fps).toBeGreaterThan(25);
+    await h.fetch('/api/state/streamResolution', { ...json('640x360'), user: h.users.operator });
+    await context.close();
+  });
+
   it('turning webrtcEnabled off closes the peer connections of the page', async () => {
+    expect(await eventually(() => viewerCount(h), (n) => n === 0, 10_000)).toBe(0); // earlier pages have gone
     const { context, page } = await newPage(chromium.browser, h.users.operator);
     await page.goto(`${h.baseUrl}/view`);
     await measureDecoding(page, undefined, 500);

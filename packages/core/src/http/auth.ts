@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { allows, type Caller, type Permission } from '../auth/permissions.js';
-import type { UserStore } from '../auth/users.js';
+import { DIGEST_REALM, type UserStore } from '../auth/users.js';
+import { digestCaller, digestChallenge, NonceManager, parseAuthorization } from '../auth/http-digest.js';
 
 const CALLER = Symbol('camd.caller');
 type WithCaller = FastifyRequest & { [CALLER]?: Caller };
@@ -24,19 +25,35 @@ export function callerOf(request: FastifyRequest): Caller | undefined {
   return (request as WithCaller)[CALLER];
 }
 
-/** A preHandler that answers 401 (no or wrong credentials) or 403 (no permission). */
+/** Stateless signed nonces (no memory per client): one key per daemon process. */
+const nonces = new NonceManager();
+
+/**
+ * The caller of `Authorization: Digest …` (RFC 7616 with MD5, as NVRs and ONVIF clients fetch snapshots),
+ * bound to the request's own URI; `stale` when only the nonce has expired.
+ */
+function digestRequestCaller(users: UserStore, request: FastifyRequest): { caller?: Caller; stale: boolean } | undefined {
+  const auth = parseAuthorization(request.headers.authorization);
+  if (auth?.scheme !== 'digest') return undefined;
+  if (auth.params.uri !== request.url) return { stale: false };
+  return digestCaller(users, nonces, request.method, auth.params);
+}
+
+/** A preHandler that answers 401 (no or wrong credentials) or 403 (no permission). HTTP Basic or Digest. */
 export function requirePermission(users: UserStore, required: readonly Permission[]): preHandlerAsyncHookHandler {
   return async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
-    const result = await basicCaller(users, request.headers.authorization);
+    const digest = digestRequestCaller(users, request);
+    const result = digest ? (digest.caller ?? (digest.stale ? undefined : 'invalid')) : await basicCaller(users, request.headers.authorization);
     if (result === undefined || result === 'invalid') {
       if (result === 'invalid') {
         request.log.warn({ url: request.url, ip: request.ip }, 'authentication failed');
         await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
       }
+      // Basic first: browsers and curl keep using it; Digest clients (NVRs, ffmpeg) find their challenge.
       return reply
         .code(401)
-        .header('WWW-Authenticate', 'Basic realm="camd", charset="UTF-8"')
-        .send({ error: 'Unauthorized', code: 'CAMD_ERR_AUTH_REQUIRED', message: 'valid credentials are required (HTTP Basic)' });
+        .header('WWW-Authenticate', ['Basic realm="camd", charset="UTF-8"', digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: digest?.stale })])
+        .send({ error: 'Unauthorized', code: 'CAMD_ERR_AUTH_REQUIRED', message: 'valid credentials are required (HTTP Basic or Digest)' });
     }
     (request as WithCaller)[CALLER] = result;
     if (required.length > 0 && !allows(result, required)) {
