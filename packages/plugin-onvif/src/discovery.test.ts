@@ -111,6 +111,21 @@ describe('plugin-onvif WS-Discovery', () => {
     expect(await exchange(probe())).toHaveLength(1);
   });
 
+  it('limits replies to a flood of probes (no amplification of spoofed traffic)', async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // a fresh one-second window
+    const socket = createSocket('udp4');
+    let replies = 0;
+    socket.on('message', () => replies++);
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    for (let i = 0; i < 100; i++) socket.send(probe(), PORT, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 500));
+    socket.close();
+    expect(replies).toBeGreaterThan(0);
+    expect(replies).toBeLessThanOrEqual(10);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await exchange(probe())).toHaveLength(1);
+  });
+
   it('NonDiscoverable: no answers; Discoverable again: Hello and answers', async () => {
     const set = (value: string) => h.fetch('/api/state/onvifDiscoveryMode', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
     expect((await set('NonDiscoverable')).status).toBe(200);

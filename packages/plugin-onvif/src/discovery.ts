@@ -15,6 +15,12 @@ const ANONYMOUS = `${WSA}/role/anonymous`;
 const MAX_DATAGRAM = 16 * 1024;
 const TYPES = 'dn:NetworkVideoTransmitter tds:Device';
 const OUR_TYPES = new Set(['NetworkVideoTransmitter', 'Device']);
+/**
+ * A ProbeMatch is several times larger than a Probe, and UDP sources can be spoofed: without a limit the
+ * device would amplify floods towards a victim (a known WS-Discovery abuse). Real probers send a few.
+ */
+const REPLIES_PER_SOURCE_PER_S = 10;
+const REPLIES_PER_S = 200;
 
 export interface DiscoveryOptions {
   port: number;
@@ -43,6 +49,8 @@ export class DiscoveryService {
   private messageNumber = 0;
   dropped = 0;
   answered = 0;
+  limited = 0;
+  private window = { start: 0, total: 0, bySource: new Map<string, number>() };
 
   constructor(private readonly o: DiscoveryOptions) {
     const h = createHash('sha1').update(`camd:${hostname()}:${o.httpPort()}`).digest('hex');
@@ -124,7 +132,25 @@ export class DiscoveryService {
     // Hello/Bye of other devices and anything else: not for a target service.
   }
 
+  private allowed(source: string, now = Date.now()): boolean {
+    const w = this.window;
+    if (now - w.start >= 1000) {
+      w.start = now;
+      w.total = 0;
+      w.bySource.clear();
+    }
+    const n = (w.bySource.get(source) ?? 0) + 1;
+    if (n > REPLIES_PER_SOURCE_PER_S || w.total >= REPLIES_PER_S) return false;
+    w.bySource.set(source, n);
+    w.total++;
+    return true;
+  }
+
   private async reply(action: string, body: string, relatesTo: string, to: RemoteInfo): Promise<void> {
+    if (!this.allowed(to.address)) {
+      if (this.limited++ % 100 === 0) this.o.log.warn({ from: to.address, limited: this.limited }, 'onvif discovery: too many probes; replies are rate-limited');
+      return;
+    }
     this.answered++;
     await this.send(this.message(action, body, { to: ANONYMOUS, relatesTo }), to.port, to.address).catch((err) => this.o.log.debug({ err: (err as Error).message }, 'onvif discovery: reply not sent'));
   }
