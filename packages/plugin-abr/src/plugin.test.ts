@@ -27,6 +27,28 @@ describe('plugin-abr', () => {
     expect(stats.stream1!.abr).toMatchObject({ target: host.host.state.get('streamBitrate'), lastReason: expect.stringMatching(/loss 20.0%/) });
   });
 
+  it("resumes with the operator's bitrate after a restart, not with ABR's last decision", async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const stateDir = mkdtempSync(join(tmpdir(), 'camd-abr-'));
+    try {
+      host = await createTestHost({ media: false, stateDir, plugins: [{ def: abr, options: opts }] });
+      await host.fetch('/api/state/streamBitrate', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":2000000}', user: host.users.operator });
+      feedback(host, 0.2);
+      await new Promise((r) => setTimeout(r, 350));
+      expect(host.host.state.get('streamBitrate')).toBeLessThan(2_000_000);
+      await host.close();
+      host = await createTestHost({ media: false, stateDir, plugins: [{ def: abr, options: opts }] });
+      expect(host.host.state.get('streamBitrate')).toBe(2_000_000);
+      expect(((await (await host.fetch('/api/state/abrNominal')).json()) as { value: unknown }).value).toEqual({ stream1: 2_000_000 });
+    } finally {
+      await host?.close();
+      host = undefined;
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('does nothing when disabled', async () => {
     host = await createTestHost({ media: false, plugins: [{ def: abr, options: opts }] });
     await host.host.state.set('abrEnabled', false);

@@ -1,5 +1,5 @@
 import { SyncBailHook } from 'tapable';
-import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, type Caller, type StateKeyDefinition } from '@camd/core';
+import { ADMIN_ONLY, definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, SYSTEM, v, ValidationError, type Caller, type StateKeyDefinition, type Validator } from '@camd/core';
 import { aggregate, CLEAN_LOSS, seedPolicy, type AbrDecision, type AbrInput, type ClientReport } from './policy.js';
 
 export const PLUGIN_NAME = '@camd/plugin-abr';
@@ -16,7 +16,28 @@ export const abrKeys = {
   abrEnabled: { key: 'abrEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Adapt the encoder bitrate to receiver feedback' },
   abrMinBitrate: { key: 'abrMinBitrate', default: 500_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Floor, bit/s' },
   abrMaxBitrate: { key: 'abrMaxBitrate', default: 12_000_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Cap, bit/s (the seed: 12 Mbit/s)' },
+  abrNominal: {
+    key: 'abrNominal',
+    default: {} as Record<string, number>,
+    permissionRead: MEDIA_READ,
+    permissionWrite: ADMIN_ONLY,
+    validate: bitratesByStream(),
+    description: "The operator's bitrate per stream: what ABR recovers to and what a restart resumes with (ABR's own changes do not move it)",
+  },
 } satisfies Record<string, StateKeyDefinition<any>>;
+
+function bitratesByStream(): Validator<Record<string, number>> {
+  const d = 'object {stream: bit/s}';
+  const bitrate = v.int({ min: 64_000, max: 50_000_000 });
+  return {
+    describe: d,
+    schema: { type: 'object', additionalProperties: bitrate.schema },
+    parse(x, path) {
+      if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new ValidationError(path, d, x);
+      return Object.fromEntries(Object.entries(x).map(([k, b]) => [k, bitrate.parse(b, `${path}.${k}`)]));
+    },
+  };
+}
 
 export interface AbrOptions {
   tickMs: number;
@@ -55,7 +76,7 @@ export default definePlugin<AbrOptions>({
       reportTtlMs: { type: 'integer', minimum: 1000, default: 10_000 },
     },
   },
-  setup(ctx) {
+  async setup(ctx) {
     const api: AbrApi = { hooks: Object.freeze({ chooseBitrate: new SyncBailHook<[AbrInput], AbrDecision | undefined>(['input']) }) };
     api.hooks.chooseBitrate.tap({ name: PLUGIN_NAME, stage: STAGE.DEFAULT }, (input) => seedPolicy(input));
     ctx.provide(ABR_API, api);
@@ -66,9 +87,22 @@ export default definePlugin<AbrOptions>({
       if (!s) streams.set(stream, (s = { clients: new Map(), lastChangeAt: 0, ignored: 0 }));
       return s;
     };
-    // What an operator configured, per stream: recovery climbs back to it. ABR's own writes do not move it.
-    const nominal = new Map(ctx.streams.list().map((st) => [st.name, ctx.state.get<number>(ctx.streams.stateKey(st.name, 'streamBitrate'))]));
+    // What an operator configured, per stream: recovery climbs back to it and a restart resumes with it.
+    // ABR's own writes do not move it; it is kept in `abrNominal` because they are persisted too.
+    const saved = ctx.state.get<Record<string, number>>('abrNominal');
+    const nominal = new Map(ctx.streams.list().map((st) => [st.name, saved[st.name] ?? ctx.state.get<number>(ctx.streams.stateKey(st.name, 'streamBitrate'))]));
     const nominalOf = (stream: string) => nominal.get(stream) ?? ctx.state.get<number>(ctx.streams.stateKey(stream, 'streamBitrate'));
+    const saveNominal = () => ctx.state.set('abrNominal', Object.fromEntries(nominal), SYSTEM).catch((err) => ctx.logger.warn({ err }, 'abr: cannot keep the nominal bitrate'));
+    for (const st of ctx.streams.list()) {
+      const key = ctx.streams.stateKey(st.name, 'streamBitrate');
+      const current = ctx.state.get<number>(key);
+      if (current !== nominalOf(st.name)) {
+        // The daemon stopped while ABR had moved the bitrate: start again from the operator's value.
+        ctx.logger.info({ stream: st.name, from: current, to: nominalOf(st.name) }, 'abr: resuming with the operator bitrate');
+        await ctx.state.set(key, nominalOf(st.name), SYSTEM);
+      }
+    }
+    await saveNominal();
 
     ctx.hooks.networkFeedback.tap(PLUGIN_NAME, (f) => {
       if (!ctx.streams.get(f.stream)) return;
@@ -78,7 +112,9 @@ export default definePlugin<AbrOptions>({
 
     const offs = ctx.streams.list().map((st) =>
       ctx.state.watch<number>(ctx.streams.stateKey(st.name, 'streamBitrate'), (c) => {
-        if (c.by !== ABR_CALLER.username) nominal.set(st.name, c.value);
+        if (c.by === ABR_CALLER.username || nominal.get(st.name) === c.value) return;
+        nominal.set(st.name, c.value);
+        void saveNominal();
       }),
     );
 
