@@ -137,20 +137,46 @@ async function refreshStats() {
   for (const [k, v] of rows) row(table, k, String(v));
 }
 
-const SETTINGS = ['streamResolution', 'streamFramerate', 'streamBitrate', 'encoderProfile', 'encoderPreset', 'timestampEnabled', 'timestampFormat', 'timestampPosition', 'timecodeEnabled', 'pipEnabled', 'pipPosition', 'pipSize', 'pipBorderWidth', 'pipBorderColor', 'abrEnabled', 'webrtcEnabled'];
+/** The settings a viewer page offers (when the plugins that own them are loaded and the user may read them). */
+const SETTINGS = ['streamResolution', 'streamFramerate', 'streamBitrate', 'encoderProfile', 'encoderPreset', 'streamLatencyMode', 'timestampEnabled', 'timestampFormat', 'timestampPosition', 'timestampSize', 'timecodeEnabled', 'pipEnabled', 'pipLayout', 'abrEnabled', 'webrtcEnabled'];
+const PER_STREAM = new Set(['streamResolution', 'streamFramerate', 'streamBitrate', 'encoderProfile', 'encoderPreset']);
+
+/** An input for a value: checkbox, number, a choice for "one of a|b|c", JSON for objects, else text. */
+function inputFor(entry) {
+  const value = entry.value;
+  let input;
+  const choice = /^one of (.+)$/.exec(entry.type || '');
+  if (typeof value === 'boolean') { input = document.createElement('input'); input.type = 'checkbox'; }
+  else if (choice) { input = document.createElement('select'); for (const c of choice[1].split('|')) input.add(new Option(c, c)); }
+  else { input = document.createElement('input'); input.type = typeof value === 'number' ? 'number' : 'text'; }
+  if (typeof value === 'object' && value !== null) input.dataset.json = '1';
+  setInput(input, value);
+  return input;
+}
+
+function setInput(input, value) {
+  if (input.type === 'checkbox') input.checked = value;
+  else input.value = input.dataset.json ? JSON.stringify(value) : value;
+}
+
+function readInput(input) {
+  if (input.type === 'checkbox') return input.checked;
+  if (input.type === 'number') return Number(input.value);
+  if (input.dataset.json) return JSON.parse(input.value);
+  return input.value;
+}
 
 function renderSettings() {
   const table = $('settings');
   table.replaceChildren();
   const byKey = new Map(state.keys.map((k) => [k.key, k]));
   for (const name of SETTINGS) {
-    const entry = byKey.get(name.startsWith('stream') || name.startsWith('encoder') ? streamKey(name) : name);
+    const entry = byKey.get(PER_STREAM.has(name) ? streamKey(name) : name);
     if (!entry) continue;
     let input;
     if (!entry.writable) input = document.createTextNode(JSON.stringify(entry.value));
-    else if (typeof entry.value === 'boolean') { input = document.createElement('input'); input.type = 'checkbox'; input.checked = entry.value; }
-    else { input = document.createElement('input'); input.type = typeof entry.value === 'number' ? 'number' : 'text'; input.value = entry.value; }
-    if (entry.writable) {
+    else {
+      input = inputFor(entry);
       input.dataset.key = entry.key;
       input.title = entry.description || '';
       input.addEventListener('change', () => save(entry, input));
@@ -160,13 +186,13 @@ function renderSettings() {
 }
 
 async function save(entry, input) {
-  const value = input.type === 'checkbox' ? input.checked : input.type === 'number' ? Number(input.value) : input.value;
   try {
+    const value = readInput(input);
     await api('/api/state/' + encodeURIComponent(entry.key), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ value }) });
     $('settingsMsg').textContent = entry.key + ' = ' + JSON.stringify(value);
     $('settingsMsg').className = 'ok';
   } catch (e) {
-    $('settingsMsg').textContent = e.message;
+    $('settingsMsg').textContent = entry.key + ': ' + e.message;
     $('settingsMsg').className = 'err';
   }
 }
@@ -175,7 +201,7 @@ function showValue(key, value) {
   const entry = state.keys.find((k) => k.key === key);
   if (entry) entry.value = value;
   const input = document.querySelector('[data-key="' + CSS.escape(key) + '"]');
-  if (input && document.activeElement !== input) { if (input.type === 'checkbox') input.checked = value; else input.value = value; }
+  if (input && document.activeElement !== input) setInput(input, value);
 }
 
 function watchSettings() {
