@@ -97,7 +97,12 @@ describe('plugin-onvif Profile S operations', () => {
 
     expect(values((await soap(h.baseUrl, 'device', '<tds:GetHostname/>', h.users.viewer)).text, 'Name')).toHaveLength(1);
     expect(values((await soap(h.baseUrl, 'device', '<tds:GetNetworkInterfaces/>', h.users.viewer)).text, 'Address')).toContain('127.0.0.1');
-    for (const op of ['GetWsdlUrl', 'GetServiceCapabilities']) expect((await soap(h.baseUrl, 'device', `<tds:${op}/>`)).status).toBe(200);
+    // ONVIF Core pre-auth operations answer without credentials.
+    for (const op of ['GetSystemDateAndTime', 'GetCapabilities', 'GetServices', 'GetServiceCapabilities', 'GetWsdlUrl']) {
+      const r = await soap(h.baseUrl, 'device', `<tds:${op}/>`);
+      expect([op, r.status, r.text]).toEqual([op, 200, expect.stringContaining(`<tds:${op}Response>`)]);
+    }
+    expect((await soap(h.baseUrl, 'device', '<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>')).text).toMatch(/<tds:Capabilities><trt:Capabilities SnapshotUri="true"/);
     expect((await soap(h.baseUrl, 'device', '<tds:GetServiceCapabilities/>')).text).toMatch(/HttpDigest="true"/);
   });
 
