@@ -288,9 +288,11 @@ export class CamdHost {
     }));
   }
 
+  private snapshots?: Promise<{ get(stream: string): Promise<Buffer> }>;
+
   private async snapshot(stream: string): Promise<Buffer> {
-    const { snapshotJpeg } = await loadMediaModules();
-    return snapshotJpeg(this.hub, stream);
+    this.snapshots ??= loadMediaModules().then(({ Snapshots }) => new Snapshots(this.hub));
+    return (await this.snapshots).get(stream);
   }
 }
 
@@ -307,7 +309,7 @@ interface MediaModules {
     logger: Logger;
     streams: ReturnType<typeof configuredStreams>;
   }) => MediaPlane;
-  snapshotJpeg(hub: StreamHub, stream: string): Promise<Buffer>;
+  Snapshots: new (hub: StreamHub) => { get(stream: string): Promise<Buffer> };
 }
 
 /** The GStreamer runtime is loaded only when pipelines run, so API-only hosts never touch it. */

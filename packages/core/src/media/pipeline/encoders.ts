@@ -27,6 +27,13 @@ const X264_PROFILE_TOOLS: Record<StreamSettings['profile'], string> = {
   main: 'cabac=1:8x8dct=0',
   high: 'cabac=1:8x8dct=1',
 };
+/**
+ * A fixed GOP, as a camera promises (ONVIF GovLength): x264's scene-cut detection otherwise inserts
+ * IDR and I frames whenever the picture changes a lot. On the 1080p test pattern with its noise, that
+ * meant 10 IDRs a second, bitrate spent on intra frames, and I frames without parameter sets that
+ * looked like join points.
+ */
+const X264_FIXED_GOP = 'scenecut=0';
 
 function x264(s: StreamSettings): EncoderChoice {
   const kbps = Math.max(1, Math.round(s.bitrate / 1000));
@@ -37,7 +44,7 @@ function x264(s: StreamSettings): EncoderChoice {
     hardware: false,
     launch:
       `x264enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${kbps} vbv-buf-capacity=1000 ` +
-      `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false option-string=${X264_PROFILE_TOOLS[s.profile]} ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
+      `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false option-string=${X264_PROFILE_TOOLS[s.profile]}:${X264_FIXED_GOP} ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
     elements: ['x264enc'],
     bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
   };

@@ -3,7 +3,7 @@ export { StreamRunner, BACKOFF_MS } from './runner.js';
 export { GstElementRegistry, loadElementRegistry, inspectElements, factoriesIn } from './element-registry.js';
 export { installDefaultMediaTaps, buildPipeline, composeLaunch, defaultSource, rawCaps } from './launch.js';
 export { defaultEncoderCandidates, X264_PRESET } from './encoders.js';
-export { snapshotJpeg } from './snapshot.js';
+export { snapshotJpeg, Snapshots, SNAPSHOT_MAX_AGE_MS } from './snapshot.js';
 export { GdpReader, parseCaps, parseSegment } from './gdp.js';
 export type { WorkerAttachContext, PropertyValue } from './protocol.js';
 export type { StreamStats } from './stream-stats.js';

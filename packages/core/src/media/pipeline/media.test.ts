@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestHost, testStream, type TestHost } from '../../testing/index.js';
 import type { StreamManager } from './manager.js';
+import { Snapshots } from './snapshot.js';
 import { collectFrames, largestGapMs, probe, waitForFrame } from './test-utils.js';
 
 let host: TestHost | undefined;
@@ -126,5 +127,30 @@ describe('media plane (real GStreamer)', () => {
     const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
     expect([jpeg.readUInt16BE(sof + 5), jpeg.readUInt16BE(sof + 7)]).toEqual([240, 320]);
     expect((await host.fetch('/api/streams/nope/snapshot.jpg')).status).toBe(404);
+  });
+
+  it('serves many pollers with one decode per second, and a fresh size after a rebuild', async () => {
+    host = await createTestHost({ config: { streams: [testStream({ gop: 150 })] } }); // one GOP through the whole test
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe);
+    const snapshots = new Snapshots(host.host.hub, 1000);
+    const jpegs = await Promise.all(Array.from({ length: 8 }, () => snapshots.get('stream1')));
+    expect(snapshots.decodes).toBe(1);
+    expect(new Set(jpegs).size).toBe(1);
+    await snapshots.get('stream1');
+    expect(snapshots.decodes).toBe(1);
+    await new Promise((r) => setTimeout(r, 1100));
+    await snapshots.get('stream1');
+    expect(snapshots.decodes).toBe(2);
+
+    const size = async () => {
+      const jpeg = Buffer.from(await (await host!.fetch('/api/streams/stream1/snapshot.jpg', { user: host!.users.viewer })).arrayBuffer());
+      const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+      return `${jpeg.readUInt16BE(sof + 7)}x${jpeg.readUInt16BE(sof + 5)}`;
+    };
+    expect(await size()).toBe('320x240'); // now cached
+    await host.host.state.set('streamResolution', '160x120');
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe && host!.host.hub.parameters('stream1')?.width === 160);
+    // The cached picture was decoded with the old parameter sets: the next snapshot has the new size at once.
+    expect(await size()).toBe('160x120');
   });
 });

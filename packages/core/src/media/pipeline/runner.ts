@@ -8,6 +8,7 @@ import { checkStreamHealth } from '../../rules.js';
 import { buildPipeline } from './launch.js';
 import { WorkerProcess, type RawFrame } from './worker-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
+import { NAL, nalType, splitAnnexB } from '../h264.js';
 
 /** Restart delays after a failure: 1 s, 2 s, 5 s, 10 s, then every 30 s. */
 export const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
@@ -190,12 +191,15 @@ export class StreamRunner {
     this.lastFrameAt = now;
     if (this.firstFrameAt === undefined) this.firstFrameAt = now;
     if (this.attempt > 0 && now - this.firstFrameAt > STABLE_MS) this.attempt = 0;
-    this.meter.add(now, f.data.length, f.keyframe);
+    // A join point is an IDR: h264parse also clears DELTA_UNIT on non-IDR I frames, which a decoder
+    // cannot start from (no parameter sets, references may precede them).
+    const keyframe = f.keyframe && (this.settings.codec !== 'h264' || splitAnnexB(f.data).some((n) => nalType(n) === NAL.IDR));
+    this.meter.add(now, f.data.length, keyframe);
     const frame: EncodedFrame = {
       stream: this.settings.name,
       seq: ++this.seq,
       data: f.data,
-      keyframe: f.keyframe,
+      keyframe,
       codec: this.settings.codec,
       captureTimeMs: f.captureTimeMs,
       rtpTimestamp: Math.round(f.captureTimeMs * 90) % 4294967296,

@@ -5,6 +5,8 @@ import type { StreamHub } from '../hub.js';
  * A JPEG of the newest picture of a stream, decoded from the hub's current GOP (keyframe up to the
  * newest frame) by a short-lived ffmpeg: no second capture of the camera, no work when nobody asks.
  */
+const START_CODE = Buffer.from([0, 0, 0, 1]);
+
 export async function snapshotJpeg(hub: StreamHub, stream: string, timeoutMs = 5000): Promise<Buffer> {
   let gop = hub.currentGop(stream);
   if (gop.length === 0 || !gop[0]!.keyframe) {
@@ -32,7 +34,69 @@ export async function snapshotJpeg(hub: StreamHub, stream: string, timeoutMs = 5
       else reject(new Error(`decoding failed: ${err.trim() || `ffmpeg exit ${code}`}`));
     });
     ff.stdin.on('error', () => undefined);
+    // Parameter sets first: a keyframe access unit does not always carry them (they may arrive as
+    // their own buffer), and without them the decoder has nothing to start from.
+    const params = hub.parameters(stream);
+    for (const ps of [params?.vps, params?.sps, params?.pps]) if (ps) ff.stdin.write(Buffer.concat([START_CODE, ps]));
     for (const f of frames) ff.stdin.write(f.data);
     ff.stdin.end();
   });
+}
+
+/** How old a snapshot may be and still be served without a refresh. */
+export const SNAPSHOT_MAX_AGE_MS = 1000;
+
+/**
+ * Snapshots per stream for pollers (NVR thumbnails, ONVIF snapshot URIs): one decode in flight at a
+ * time, shared by everyone who asks meanwhile. A picture younger than `maxAgeMs` is served as is; one
+ * up to three times that old is served at once while a refresh runs in the background, so a steady
+ * poller never waits for ffmpeg; an older one (or none) waits for a fresh decode. Many clients cost
+ * about one decode per `maxAgeMs` (measured in bench/snapshot.ts). A picture is reused only while the
+ * stream's parameter sets are the ones it was decoded with, so a rebuilt pipeline (new size,
+ * profile) is never answered with the old picture.
+ */
+export class Snapshots {
+  /** `at` is when the decode started: the picture is of that moment. */
+  private readonly latest = new Map<string, { at: number; jpeg: Buffer; sps?: Buffer }>();
+  private readonly pending = new Map<string, Promise<Buffer>>();
+  decodes = 0;
+
+  constructor(
+    private readonly hub: StreamHub,
+    private readonly maxAgeMs = SNAPSHOT_MAX_AGE_MS,
+  ) {}
+
+  get(stream: string): Promise<Buffer> {
+    const cached = this.latest.get(stream);
+    if (cached && sameBytes(cached.sps, this.hub.parameters(stream)?.sps)) {
+      const age = performance.now() - cached.at;
+      if (age < this.maxAgeMs) return Promise.resolve(cached.jpeg);
+      if (age < 3 * this.maxAgeMs) {
+        this.decode(stream).catch(() => undefined); // a failed refresh shows in the next waiting request
+        return Promise.resolve(cached.jpeg);
+      }
+    }
+    return this.decode(stream);
+  }
+
+  private decode(stream: string): Promise<Buffer> {
+    let p = this.pending.get(stream);
+    if (!p) {
+      this.decodes++;
+      const at = performance.now();
+      const sps = this.hub.parameters(stream)?.sps;
+      p = snapshotJpeg(this.hub, stream)
+        .then((jpeg) => {
+          this.latest.set(stream, { at, jpeg, sps });
+          return jpeg;
+        })
+        .finally(() => this.pending.delete(stream));
+      this.pending.set(stream, p);
+    }
+    return p;
+  }
+}
+
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
 }
