@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestHost, testStream, type TestHost } from '../../testing/index.js';
 import type { StreamManager } from './manager.js';
 import { Snapshots } from './snapshot.js';
+import { NAL, nalType, splitAnnexB } from '../h264.js';
 import { collectFrames, largestGapMs, probe, waitForFrame } from './test-utils.js';
 
 let host: TestHost | undefined;
@@ -43,6 +44,21 @@ describe('media plane (real GStreamer)', () => {
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, Record<string, number>>;
     expect(stats.stream1).toMatchObject({ fps: expect.any(Number), keyframeInterval: expect.any(Number), errors: 0, running: true });
     expect(stats.stream1!.keyframeInterval).toBeCloseTo(1, 0);
+  });
+
+  it('keeps the configured GOP on a picture that changes every frame: every join point is an IDR, one per second', async () => {
+    // Snow changes completely between frames: x264's scene-cut detection (on in every preset but
+    // ultrafast) would insert I and IDR frames.
+    host = await createTestHost({ config: { streams: [testStream({ resolution: '320x240', fps: 30, preset: 'medium', source: 'videotestsrc:snow' })] } });
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe, 15_000);
+    const frames = await collectFrames(host.host.hub, 'stream1', 4000);
+    const hasIdr = (data: Buffer) => splitAnnexB(data).some((n) => nalType(n) === NAL.IDR);
+    const keyframes = frames.filter((f) => f.keyframe);
+    expect(keyframes.every((f) => hasIdr(f.data))).toBe(true);
+    expect(frames.filter((f) => hasIdr(f.data)).length).toBe(keyframes.length);
+    // 4 s with a GOP of 1 s (30 frames): 4 IDRs, give or take the window's edges.
+    expect(keyframes.length).toBeGreaterThanOrEqual(3);
+    expect(keyframes.length).toBeLessThanOrEqual(5);
   });
 
   it('applies a bitrate change to the running encoder: measured bitrate follows, no gap in frames', async () => {
