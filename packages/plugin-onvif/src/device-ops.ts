@@ -1,6 +1,7 @@
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import { ADMIN_ONLY, CamdError, ErrorCodes, MEDIA_READ, type Permission, type UserView } from '@camd/core';
 import { fault, list, text, type Op, type OpContext } from './operations.js';
+import { NETWORK_OPS } from './network-ops.js';
 import { fixedScopes } from './scopes.js';
 import { require as requirePermission } from './security.js';
 import { xmlEscape } from './soap.js';
@@ -121,25 +122,6 @@ export const DEVICE_OPS: Record<string, Op> = {
     return '<tds:SetDiscoveryModeResponse/>';
   },
 
-  GetHostname: (o) => {
-    requirePermission(o.caller!, MEDIA_READ);
-    return `<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP><tt:Name>${xmlEscape(hostname())}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>`;
-  },
-
-  GetNetworkInterfaces: (o) => {
-    requirePermission(o.caller!, MEDIA_READ);
-    const out = Object.entries(networkInterfaces()).flatMap(([name, addrs]) => {
-      const v4 = (addrs ?? []).filter((a) => a.family === 'IPv4');
-      if (v4.length === 0) return [];
-      const manual = v4.map((a) => `<tt:Manual><tt:Address>${a.address}</tt:Address><tt:PrefixLength>${prefixLength(a.netmask)}</tt:PrefixLength></tt:Manual>`).join('');
-      return [
-        `<tds:NetworkInterfaces token="${xmlEscape(name)}"><tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>${xmlEscape(name)}</tt:Name><tt:HwAddress>${v4[0]!.mac}</tt:HwAddress></tt:Info>` +
-          `<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>${manual}<tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4></tds:NetworkInterfaces>`,
-      ];
-    });
-    return `<tds:GetNetworkInterfacesResponse>${out.join('')}</tds:GetNetworkInterfacesResponse>`;
-  },
-
   GetUsers: (o) => {
     requirePermission(o.caller!, ADMIN_ONLY);
     return `<tds:GetUsersResponse>${o.ctx.users
@@ -171,6 +153,8 @@ export const DEVICE_OPS: Record<string, Op> = {
     for (const n of names) await o.ctx.users.delete(n);
     return '<tds:DeleteUsersResponse/>';
   },
+
+  ...NETWORK_OPS,
 
   SystemReboot: (o) => {
     requirePermission(o.caller!, ADMIN_ONLY);
@@ -216,6 +200,3 @@ export async function setState(o: OpContext, key: string, value: unknown): Promi
   }
 }
 
-function prefixLength(mask: string): number {
-  return mask.split('.').reduce((n, part) => n + (Number(part) >>> 0).toString(2).replace(/0/g, '').length, 0);
-}

@@ -119,6 +119,44 @@ export const MEDIA_OPS: Record<string, Op> = {
     return '<trt:SetVideoEncoderConfigurationResponse/>';
   },
 
+  GetVideoSourceConfigurationOptions: (o) => {
+    read(o);
+    const [s] = selected(o);
+    const range = (tag: string, min: number, max: number) => `<tt:${tag}><tt:Min>${min}</tt:Min><tt:Max>${max}</tt:Max></tt:${tag}>`;
+    // The source is used whole (no cropping): the bounds are the stream's picture.
+    return (
+      `<trt:GetVideoSourceConfigurationOptionsResponse><trt:Options><tt:BoundsRange>${range('XRange', 0, 0)}${range('YRange', 0, 0)}${range('WidthRange', s!.width, s!.width)}${range('HeightRange', s!.height, s!.height)}</tt:BoundsRange>` +
+      `${selected(o)
+        .map((x) => `<tt:VideoSourceTokensAvailable>vs_${x.name}</tt:VideoSourceTokensAvailable>`)
+        .join('')}</trt:Options></trt:GetVideoSourceConfigurationOptionsResponse>`
+    );
+  },
+  /** One encoder per stream (shared by every reader): one H.264 instance per video source configuration. */
+  GetGuaranteedNumberOfVideoEncoderInstances: (o) => {
+    read(o);
+    streamOf(o, o.params.ConfigurationToken);
+    return '<trt:GetGuaranteedNumberOfVideoEncoderInstancesResponse><trt:TotalNumber>1</trt:TotalNumber><trt:H264>1</trt:H264></trt:GetGuaranteedNumberOfVideoEncoderInstancesResponse>';
+  },
+  /** An IDR frame from the encoder now (NVRs ask when they start recording or a reader joins). */
+  SetSynchronizationPoint: (o) => {
+    read(o);
+    const s = streamOf(o, o.params.ProfileToken);
+    o.ctx.hub.requestKeyframe(s.name);
+    return '<trt:SetSynchronizationPointResponse/>';
+  },
+
+  // This device has no audio, metadata or analytics: their lists are empty (NVRs list them while adding a camera).
+  ...emptyLists({
+    GetAudioSources: 'trt:GetAudioSourcesResponse',
+    GetAudioSourceConfigurations: 'trt:GetAudioSourceConfigurationsResponse',
+    GetAudioEncoderConfigurations: 'trt:GetAudioEncoderConfigurationsResponse',
+    GetAudioOutputs: 'trt:GetAudioOutputsResponse',
+    GetAudioOutputConfigurations: 'trt:GetAudioOutputConfigurationsResponse',
+    GetAudioDecoderConfigurations: 'trt:GetAudioDecoderConfigurationsResponse',
+    GetMetadataConfigurations: 'trt:GetMetadataConfigurationsResponse',
+    GetVideoAnalyticsConfigurations: 'trt:GetVideoAnalyticsConfigurationsResponse',
+  }),
+
   GetStreamUri: (o) => {
     read(o);
     const s = streamOf(o, o.params.ProfileToken);
@@ -133,3 +171,15 @@ export const MEDIA_OPS: Record<string, Op> = {
     return uri('trt:GetSnapshotUriResponse', `${o.origin}/api/streams/${s.name}/snapshot.jpg`);
   },
 };
+
+function emptyLists(ops: Record<string, string>): Record<string, Op> {
+  return Object.fromEntries(
+    Object.entries(ops).map(([op, tag]) => [
+      op,
+      (o: OpContext) => {
+        read(o);
+        return `<${tag}/>`;
+      },
+    ]),
+  );
+}

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { NetworkFeedback } from '@camd/core';
 import { createTestHost, testStream, type TestHost } from '@camd/core/testing';
 import webrtc from './index.js';
-import { ensureBrowserNetwork, inboundVideo, launchChromium, measureDecoding, newPage } from './test-browser.js';
+import { ensureBrowserNetwork, inboundVideo, launchChromium, measureDecoding, newPage as openPage } from './test-browser.js';
 
 const json = (value: unknown) => ({ method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
 
@@ -48,6 +48,18 @@ describe('plugin-webrtc with headless Chromium', () => {
     expect((await h.fetch('/api/state/webrtcEnabled', { user: h.users.operator }).then((r) => r.json())).value).toBe(false);
     expect((await h.fetch('/api/state/webrtcEnabled', { ...json(true), user: h.users.operator })).status).toBe(200);
     chromium = await launchChromium();
+  });
+  // Every page a test opens is closed after it, also when it fails: a viewer left playing would
+  // change the peer counts the next tests check.
+  const contexts: BrowserContext[] = [];
+  const newPage = async (browser: Browser, credentials?: { username: string; password: string }) => {
+    const p = await openPage(browser, credentials);
+    contexts.push(p.context);
+    return p;
+  };
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close().catch(() => undefined)));
+    if (!h.host.state.get<boolean>('webrtcEnabled')) await h.host.state.set('webrtcEnabled', true);
   });
   afterAll(async () => {
     await chromium?.close();
@@ -178,7 +190,6 @@ describe('plugin-webrtc with headless Chromium', () => {
     expect(over.status).toBe(429);
     expect(over.headers.get('retry-after')).toBe('5');
     const left = await eventually(() => viewerCount(h), (n) => n === 0, 10_000);
-    if (left) console.log(JSON.stringify(await (await h.fetch("/api/stats")).json()));
     expect(left).toBe(0);
 
     // Disabled: offers answer 503 (and turning it off closes live peers, checked below).

@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
+import rtsp from '@camd/plugin-rtsp';
+import onvif from './index.js';
+import { defaultGateways, resolvConf } from './network-ops.js';
+import { soap } from './onvif-test-utils.js';
+
+const OnvifManager = createRequire(import.meta.url)('onvif-nvt') as { connect(address: string, port: number, user?: string, pass?: string): Promise<any> };
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** What NVRs read while adding a camera, beyond the issue's list, through onvif-nvt. */
+describe('plugin-onvif: what NVRs ask while adding a camera', () => {
+  let h: TestHost;
+  let rtspPort: number;
+  let camera: any;
+  beforeAll(async () => {
+    rtspPort = await freePort();
+    // A 20 s GOP, so that a keyframe within seconds can only be one asked for.
+    h = await createTestHost({ plugins: [{ def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } }, { def: onvif, options: { discoveryPort: 0 } }], config: { streams: [testStream({ gop: 300 })] } });
+    await h.host.hub.waitForParameters('stream1', 15_000);
+    camera = await OnvifManager.connect('127.0.0.1', h.httpPort, 'viewer', 'viewer-secret');
+  });
+  afterAll(async () => h?.close());
+
+  it('network protocols name the live HTTP and RTSP ports, and follow rtspEnabled', async () => {
+    const protocols = async () =>
+      Object.fromEntries(asList<any>((await camera.core.getNetworkProtocols()).data.GetNetworkProtocolsResponse.NetworkProtocols).map((p) => [p.Name, `${p.Enabled}:${p.Port}`]));
+    expect(await protocols()).toEqual({ HTTP: `true:${h.httpPort}`, RTSP: `true:${rtspPort}` });
+    await h.host.state.set('rtspEnabled', false);
+    expect((await protocols()).RTSP).toBe(`false:${rtspPort}`);
+    await h.host.state.set('rtspEnabled', true);
+  });
+
+  it('DNS, NTP and the default gateway describe the host', async () => {
+    const dns = (await camera.core.getDNS()).data.GetDNSResponse.DNSInformation;
+    expect(dns.FromDHCP).toBe('false');
+    expect(asList<any>(dns.DNSManual).map((d) => d.IPv4Address ?? d.IPv6Address)).toEqual(resolvConf().servers);
+    expect((await camera.core.getNTP()).data.GetNTPResponse.NTPInformation.FromDHCP).toBe('false');
+    const gateway = (await camera.core.getNetworkDefaultGateway()).data.GetNetworkDefaultGatewayResponse.NetworkGateway;
+    expect(asList(gateway?.IPv4Address)).toEqual(defaultGateways());
+  });
+
+  it('encoder instances, source options and empty audio/metadata lists', async () => {
+    const instances = (await camera.media.getGuaranteedNumberOfVideoEncoderInstances('vsc_stream1')).data.GetGuaranteedNumberOfVideoEncoderInstancesResponse;
+    expect(instances).toMatchObject({ TotalNumber: '1', H264: '1' });
+    const options = (await camera.media.getVideoSourceConfigurationOptions(null, 'vsc_stream1')).data.GetVideoSourceConfigurationOptionsResponse.Options;
+    expect(options.BoundsRange.WidthRange).toEqual({ Min: '320', Max: '320' });
+    expect(options.VideoSourceTokensAvailable).toBe('vs_stream1');
+    for (const call of ['getAudioSources', 'getAudioEncoderConfigurations', 'getMetadataConfigurations']) {
+      const res = (await camera.media[call]()).data;
+      expect(Object.keys(res)).toEqual([`${call[0]!.toUpperCase()}${call.slice(1)}Response`]);
+    }
+    const unknown = await soap(h.baseUrl, 'media', '<trt:GetGuaranteedNumberOfVideoEncoderInstances><trt:ConfigurationToken>vsc_nope</trt:ConfigurationToken></trt:GetGuaranteedNumberOfVideoEncoderInstances>', h.users.viewer);
+    expect(unknown.status).toBe(400);
+    expect(unknown.text).toMatch(/ter:InvalidArgVal[\s\S]*no profile or configuration &quot;vsc_nope&quot;/);
+  });
+
+  it('SetSynchronizationPoint brings a keyframe at once, not at the end of the 20 s GOP', async () => {
+    const keyframeWithin = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        const c = h.host.hub.subscribe('stream1', {
+          name: 'sync-test',
+          onFrame: (f) => {
+            if (!f.keyframe) return;
+            c.close();
+            resolve(true);
+          },
+        });
+        setTimeout(() => {
+          c.close();
+          resolve(false);
+        }, ms);
+      });
+    expect(await keyframeWithin(1500)).toBe(false);
+    const seen = keyframeWithin(3000);
+    await camera.media.setSynchronizationPoint('profile_stream1');
+    expect(await seen).toBe(true);
+  });
+});
+
+describe('host network facts', () => {
+  it('reads name servers and search domains from resolv.conf', () => {
+    expect(resolvConf('# comment\nnameserver 10.0.0.2\nnameserver fd00::1\nsearch lan example.org\nnameserver bogus;rm\noptions ndots:1\n')).toEqual({ servers: ['10.0.0.2', 'fd00::1'], search: ['lan', 'example.org'] });
+    expect(resolvConf('')).toEqual({ servers: [], search: [] });
+  });
+  it('reads default gateways from the kernel routing table', () => {
+    const table =
+      'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n' +
+      'eth0\t00000000\t0100A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' +
+      'eth0\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n';
+    expect(defaultGateways(table)).toEqual(['192.168.0.1']);
+    expect(defaultGateways('Iface\tDestination\n')).toEqual([]);
+  });
+});
