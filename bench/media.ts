@@ -3,7 +3,7 @@
  * stream (its worker process, from /proc), hub-added latency (frame received from the encoder →
  * consumer callback) and, for context, capture → daemon latency. Each of the seed's two streams
  * (1080p60 high 8 Mbit/s, 720p30 main 4 Mbit/s) runs alone, then both together as the seed configures
- * them. Prints; asserts nothing. `BENCH_SECONDS` sets the measuring time per run (default 10).
+ * them, and from one shared source as on a camera. Prints; asserts nothing. `BENCH_SECONDS` sets the measuring time per run (default 10).
  */
 import { createTestHost } from '../packages/core/src/testing/index.js';
 import type { StreamManager } from '../packages/core/src/media/pipeline/manager.js';
@@ -43,10 +43,19 @@ async function measure(label: string, streams: StreamConfig[]): Promise<Record<s
       const fps = () => (frames - 1) / ((last - first) / 1000);
       return { s, c, pid, cpu0: cpuSeconds(pid), hubLatency, captureLatency, fps };
     });
+    const captures = [...new Map(media.list().flatMap((s) => (s.capture ? [[s.capture.id, s.capture] as const] : []))).values()].map((c) => {
+      const pid = media.capturePid(c.id)!;
+      return { c, pid, cpu0: cpuSeconds(pid) };
+    });
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const elapsed = (performance.now() - t0) / 1000;
-    return probes.map((p) => {
+    const captureRows = captures.map(({ c, pid, cpu0 }) => ({
+      run: label,
+      stream: `shared capture ${c.width}x${c.height}@${c.fps}`,
+      'CPU % of a core': Number(((100 * (cpuSeconds(pid) - cpu0)) / elapsed).toFixed(0)),
+    }));
+    const streamRows = probes.map((p) => {
       p.c.close();
       const settings = media.get(p.s)!;
       const stats = media.stats(p.s) as { currentBitrate: number };
@@ -60,6 +69,7 @@ async function measure(label: string, streams: StreamConfig[]): Promise<Record<s
         'capture→daemon p50/p99 ms': `${percentile(p.captureLatency, 0.5).toFixed(0)}/${percentile(p.captureLatency, 0.99).toFixed(0)}`,
       };
     });
+    return [...streamRows, ...captureRows];
   } finally {
     await host.close();
   }
@@ -70,6 +80,8 @@ export async function main(): Promise<void> {
     ...(await measure('alone', [HD60])),
     ...(await measure('alone', [{ ...HD30, path: '/stream1' }])),
     ...(await measure('together', [HD60, HD30])),
+    // As on a camera: both streams from one source, captured once and shared (bench/README figures).
+    ...(await measure('one source', [HD60, { ...HD30, source: HD60.source }])),
   ];
   console.table(rows);
 }

@@ -153,9 +153,9 @@ export const DEFAULT_STREAMS: StreamConfig[] = [
 
 function resolveSource(src: StreamConfig['source'], index: number): SourceSpec {
   const fallbackPattern = index === 0 ? 'smpte' : 'ball';
-  if (src === undefined) {
-    return existsSync('/dev/video0') && index === 0 ? { kind: 'device', device: '/dev/video0' } : { kind: 'test', pattern: fallbackPattern };
-  }
+  // Without a source, every stream shows the camera (/dev/video0, one capture shared by all of them),
+  // or a test pattern of its own when there is no camera.
+  if (src === undefined) return existsSync('/dev/video0') ? { kind: 'device', device: '/dev/video0' } : { kind: 'test', pattern: fallbackPattern };
   if (typeof src === 'object') return 'device' in src ? { kind: 'device', device: src.device } : { kind: 'test', pattern: src.pattern };
   if (src === 'videotestsrc') return { kind: 'test', pattern: fallbackPattern };
   if (src.startsWith('videotestsrc:')) return { kind: 'test', pattern: src.slice('videotestsrc:'.length) };

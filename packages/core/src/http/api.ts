@@ -86,7 +86,8 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   });
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
-    streams: deps.streams.list(),
+    // A shared capture is named by id and its streams; where its frames live is internal.
+    streams: deps.streams.list().map(({ capture, ...s }) => (capture ? { ...s, capture: { id: capture.id, streams: capture.streams } } : s)),
   }));
 
   app.get<{ Params: { name: string } }>(

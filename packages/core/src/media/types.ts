@@ -12,6 +12,21 @@ export type SourceSpec =
   | { kind: 'device'; device: string }
   | { kind: 'test'; pattern: string };
 
+/**
+ * A capture shared by streams that name the same source: one worker opens the source and writes raw
+ * I420 frames of this size and rate to shared memory at `socketPath`; each stream reads them there.
+ */
+export interface SharedCaptureRef {
+  readonly id: string;
+  readonly socketPath: string;
+  readonly source: SourceSpec;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** Names of the streams that read it. */
+  readonly streams: readonly string[];
+}
+
 /** Everything the pipeline builder needs to know about one stream, resolved from config + state. */
 export interface StreamSettings {
   /** Stream name, e.g. `stream1` (the RTSP path without the slash). */
@@ -29,6 +44,8 @@ export interface StreamSettings {
   readonly preset: EncoderPreset;
   /** Keyframe interval in frames. */
   readonly gop: number;
+  /** Set when the source is shared with other streams: core's source then reads the shared capture. */
+  readonly capture?: SharedCaptureRef;
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { STAGE, type CamdHooks } from '../../hooks.js';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
+import { captureCaps } from './capture.js';
 import type { PipelineFragment, PipelineSpec, StreamSettings, VideoCodec, WorkerModule } from '../types.js';
 
 const CORE = 'core';
@@ -11,8 +12,19 @@ export function quote(value: string): string {
   return /^[\w./:-]+$/.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
 }
 
-/** Core's fragment for a configured source: `v4l2src` for a device, live `videotestsrc` otherwise. */
+/**
+ * Core's fragment for a configured source: `v4l2src` for a device, live `videotestsrc` otherwise, or
+ * the shared capture's frames (`shmsrc`) when other streams use the same source.
+ */
 export function defaultSource(stream: StreamSettings): PipelineFragment {
+  if (stream.capture) {
+    const src = stream.capture.source;
+    if (src.kind === 'device' && !existsSync(src.device)) {
+      throw new CamdError(ErrorCodes.PIPELINE_FAILED, `camera device ${src.device} does not exist (stream "${stream.name}", shared with ${stream.capture.streams.filter((n) => n !== stream.name).join(', ')})`);
+    }
+    // Timestamped on arrival: the capture worker hands each frame over within a millisecond.
+    return { owner: CORE, launch: `shmsrc socket-path=${quote(stream.capture.socketPath)} is-live=true do-timestamp=true ! ${captureCaps(stream.capture)}`, elements: ['shmsrc'] };
+  }
   if (stream.source.kind === 'device') {
     if (!existsSync(stream.source.device)) {
       throw new CamdError(ErrorCodes.PIPELINE_FAILED, `camera device ${stream.source.device} does not exist (stream "${stream.name}")`);

@@ -8,6 +8,8 @@ import type { ElementRegistry } from '../registry.js';
 import type { MediaPlane } from '../plane.js';
 import type { EncoderPreset, EncoderProfile, StreamSettings, VideoCodec } from '../types.js';
 import { StreamRunner } from './runner.js';
+import { planSharedCaptures, SharedCapture } from './capture.js';
+import { defaultSource } from './launch.js';
 
 export interface StreamManagerDeps {
   hooks: CamdHooks;
@@ -31,11 +33,19 @@ export class StreamManager implements MediaPlane {
   private readonly configured: StreamSettings[];
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly unwatch: Array<() => void> = [];
+  /** Captures shared by streams with the same source, by capture id. */
+  private readonly captures = new Map<string, SharedCapture>();
 
   constructor(private readonly deps: StreamManagerDeps) {
-    this.configured = deps.streams;
+    this.configured = planSharedCaptures(deps.streams);
     defineStreamKeys(deps.state, deps.streams);
-    for (const s of deps.streams) {
+    for (const s of this.configured) {
+      const ref = s.capture;
+      if (!ref || this.captures.has(ref.id)) continue;
+      const onRestarted = () => ref.streams.forEach((n) => void this.runner(n).rebuild('shared capture restarted'));
+      this.captures.set(ref.id, new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), { registry: deps.registry, logger: deps.logger, onRestarted }));
+    }
+    for (const s of this.configured) {
       this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger }));
       for (const key of STREAM_KEY_NAMES) {
         this.unwatch.push(deps.state.watch(this.stateKey(s.name, key), () => this.schedule(s.name)));
@@ -63,7 +73,15 @@ export class StreamManager implements MediaPlane {
   }
 
   stats(name: string): Record<string, unknown> | undefined {
-    return this.runners.get(name)?.stats() as unknown as Record<string, unknown> | undefined;
+    const r = this.runners.get(name);
+    if (!r) return undefined;
+    const capture = r.current.capture && this.captures.get(r.current.capture.id);
+    return { ...r.stats(), ...(capture ? { capture: capture.stats() } : {}) };
+  }
+
+  /** Worker pid of a shared capture (diagnostics, tests). */
+  capturePid(id: string): number | undefined {
+    return this.captures.get(id)?.pid;
   }
 
   health(name: string): { healthy: boolean; reasons: string[] } {
@@ -76,7 +94,9 @@ export class StreamManager implements MediaPlane {
   }
 
   async start(): Promise<void> {
-    // One stream failing (a missing device) must not keep the others from starting.
+    // Shared captures first, so that their readers find them; one failing (a missing device) must not
+    // keep the others or any stream from starting.
+    await Promise.all([...this.captures.values()].map((c) => c.start()));
     await Promise.all([...this.runners.values()].map((r) => r.start()));
   }
 
@@ -84,6 +104,7 @@ export class StreamManager implements MediaPlane {
     for (const t of this.pending.values()) clearTimeout(t);
     for (const off of this.unwatch.splice(0)) off();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    await Promise.all([...this.captures.values()].map((c) => c.stop()));
   }
 
   private schedule(name: string): void {

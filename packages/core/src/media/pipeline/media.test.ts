@@ -113,6 +113,44 @@ describe('media plane (real GStreamer)', () => {
     await until(async () => (await healthStatus(host!)) === 200);
   });
 
+  it('streams with the same source share one capture: each keeps its own size and rate, both pause while it is down and resume with it', async () => {
+    const same = 'videotestsrc:ball'; // as two streams of one camera device would
+    host = await createTestHost({ config: { streams: [testStream({ resolution: '640x360', fps: 30, source: same }), testStream({ path: '/stream2', resolution: '320x240', fps: 15, source: same })] } });
+    const hub = host.host.hub;
+    await Promise.all([waitForFrame(hub, 'stream1', (f) => f.keyframe), waitForFrame(hub, 'stream2', (f) => f.keyframe)]);
+    const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { capture?: Record<string, unknown>; fps: number }>;
+    const s = await stats();
+    expect(s.stream1!.capture).toMatchObject({ id: 'capture1', source: 'test pattern ball', streams: ['stream1', 'stream2'], width: 640, height: 360, fps: 30, running: true, restarts: 0 });
+    expect(s.stream2!.capture).toMatchObject({ id: 'capture1' });
+    expect((await (await host.fetch('/api/streams')).json()).streams[1]).toMatchObject({ width: 320, height: 240, capture: { id: 'capture1', streams: ['stream1', 'stream2'] } });
+
+    const [f1, f2] = await Promise.all([collectFrames(hub, 'stream1', 3000), collectFrames(hub, 'stream2', 3000)]);
+    expect(f1.length).toBeGreaterThanOrEqual(72); // 90 at 30 fps, a loaded machine a few less
+    expect(f2.length).toBeGreaterThanOrEqual(36); // 45 at 15 fps
+    expect(f2.length).toBeLessThanOrEqual(48);
+    expect(await probe(f1)).toMatchObject({ width: 640, height: 360 });
+    expect(await probe(f2)).toMatchObject({ width: 320, height: 240 });
+    const pid = (host.host.media as StreamManager).capturePid('capture1')!;
+    // Both streams depend on that one process: while it is down (it backs off 1 s), neither has pictures.
+    const seen: Record<string, number[]> = { stream1: [], stream2: [] };
+    const watchers = Object.keys(seen).map((n) => hub.subscribe(n, { name: 'watch', onFrame: (f) => void seen[n]!.push(f.captureTimeMs) }));
+    await until(() => seen.stream1!.length > 0 && seen.stream2!.length > 0);
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 700));
+    watchers.forEach((w) => w.close());
+    expect([...seen.stream1!, ...seen.stream2!].filter((t) => t > killedAt + 150)).toEqual([]);
+    expect((await stats()).stream1!.capture).toMatchObject({ running: false });
+    // Pictures taken after the restart (the capture backs off for a second first), on both streams.
+    const fresh = (f: { captureTimeMs: number }) => f.captureTimeMs > killedAt + 500;
+    await Promise.all([waitForFrame(hub, 'stream1', fresh, 20_000), waitForFrame(hub, 'stream2', fresh, 20_000)]);
+    // (A reader may reconnect a moment before the capture's own "playing" reaches the daemon.)
+    await until(async () => (await stats()).stream1!.capture!.running === true, 5000);
+    const after = await stats();
+    expect(after.stream1!.capture).toMatchObject({ running: true, restarts: 1 });
+    expect((host.host.media as StreamManager).capturePid('capture1')).not.toBe(pid);
+  });
+
   it('reports a bad device path clearly while the other stream keeps serving', async () => {
     host = await createTestHost({
       config: { streams: [testStream({ path: '/cam', source: '/dev/video-nonexistent' }), testStream({ path: '/stream2', source: 'videotestsrc:ball' })] },

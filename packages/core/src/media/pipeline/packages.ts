@@ -7,7 +7,7 @@ const BY_PACKAGE: Record<string, readonly string[]> = {
   'gstreamer1.0-plugins-base': ['videotestsrc', 'videoconvert', 'videoscale', 'videorate', 'compositor', 'appsrc', 'appsink', 'audiotestsrc', 'videoconvertscale'],
   'gstreamer1.0-plugins-good': ['v4l2src', 'v4l2h264enc', 'v4l2h265enc', 'v4l2jpegenc', 'jpegenc', 'jpegdec', 'cairooverlay', 'videobox', 'videoflip', 'rtph264pay', 'rtph264depay', 'rtpjpegpay', 'rtspsrc', 'udpsink', 'udpsrc', 'matroskamux', 'qtmux', 'mp4mux'],
   'gstreamer1.0-plugins-ugly': ['x264enc'],
-  'gstreamer1.0-plugins-bad': ['x265enc', 'openh264enc', 'h264parse', 'h265parse', 'jpegparse', 'gdppay', 'gdpdepay', 'nvh264enc', 'nvh265enc', 'qsvh264enc', 'qsvh265enc', 'webrtcbin'],
+  'gstreamer1.0-plugins-bad': ['x265enc', 'openh264enc', 'h264parse', 'h265parse', 'jpegparse', 'gdppay', 'gdpdepay', 'nvh264enc', 'nvh265enc', 'qsvh264enc', 'qsvh265enc', 'webrtcbin', 'shmsink', 'shmsrc'],
   'gstreamer1.0-x': ['textoverlay', 'timeoverlay', 'clockoverlay', 'ximagesink'],
   'gstreamer1.0-libav': ['avdec_h264', 'avdec_h265', 'avenc_mjpeg'],
   'gstreamer1.0-vaapi': ['vaapih264enc', 'vaapih265enc', 'vaapijpegenc', 'vaapipostproc'],

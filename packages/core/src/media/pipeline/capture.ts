@@ -1,0 +1,177 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ElementRegistry } from '../registry.js';
+import type { SharedCaptureRef, SourceSpec, StreamSettings } from '../types.js';
+import { WorkerProcess } from './worker-process.js';
+
+/** Restart delays after a capture failure (as for stream pipelines). */
+const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** Raw frames the shared memory holds: readers that fall behind this far lose frames, never block capture. */
+const SHM_FRAMES = 8;
+
+const sourceKey = (s: SourceSpec) => (s.kind === 'device' ? `device:${s.device}` : `test:${s.pattern}`);
+const describe = (s: SourceSpec) => (s.kind === 'device' ? s.device : `test pattern ${s.pattern}`);
+
+/**
+ * Streams that name the same source (a camera device opens once) share one capture: a worker that
+ * captures, converts to I420 at the largest configured size and rate, and writes the frames to shared
+ * memory (`shmsink`); each stream's pipeline reads them (`shmsrc`) and scales, filters and encodes on
+ * its own. Returns each sharing stream with its capture; streams with a source of their own are
+ * returned unchanged.
+ */
+export function planSharedCaptures(streams: StreamSettings[], dir = tmpdir()): StreamSettings[] {
+  const groups = new Map<string, StreamSettings[]>();
+  for (const s of streams) groups.set(sourceKey(s.source), [...(groups.get(sourceKey(s.source)) ?? []), s]);
+  const refs = new Map<string, SharedCaptureRef>();
+  let n = 0;
+  for (const [key, group] of groups) {
+    if (group.length < 2) continue;
+    // The largest picture and rate any sharing stream is configured with; a stream later changed to
+    // more than that is upscaled (the capture keeps running for the others).
+    const largest = group.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
+    refs.set(key, {
+      id: `capture${++n}`,
+      socketPath: join(dir, `camd-${process.pid}-capture${n}.sock`),
+      source: group[0]!.source,
+      width: largest.width,
+      height: largest.height,
+      fps: Math.max(...group.map((s) => s.fps)),
+      streams: group.map((s) => s.name),
+    });
+  }
+  return streams.map((s) => (refs.has(sourceKey(s.source)) ? { ...s, capture: refs.get(sourceKey(s.source)) } : s));
+}
+
+/** Raw caps of a shared capture, written by its capture worker and read by every sharing stream. */
+export function captureCaps(c: SharedCaptureRef): string {
+  return `video/x-raw,format=I420,width=${c.width},height=${c.height},framerate=${c.fps}/1,pixel-aspect-ratio=1/1`;
+}
+
+export interface SharedCaptureStats {
+  id: string;
+  source: string;
+  streams: readonly string[];
+  width: number;
+  height: number;
+  fps: number;
+  running: boolean;
+  restarts: number;
+  errors: number;
+  lastError: string | null;
+}
+
+/** One shared capture worker, restarted with backoff; `onRestarted` lets the readers rejoin at once. */
+export class SharedCapture {
+  private worker?: WorkerProcess;
+  private attempt = 0;
+  private restarts = 0;
+  private errors = 0;
+  private lastError: string | null = null;
+  private playing = false;
+  private stopped = true;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    readonly ref: SharedCaptureRef,
+    /** The source itself (core's `v4l2src …` or `videotestsrc …`); throws when it cannot be opened (no device). */
+    private readonly source: () => { launch: string; elements: readonly string[] },
+    private readonly deps: { registry: ElementRegistry; logger: Logger; onRestarted: () => void },
+  ) {}
+
+  private launchText(source: { launch: string }): string {
+    const frameBytes = (this.ref.width * this.ref.height * 3) / 2;
+    return [
+      source.launch,
+      'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
+      'videoconvert ! videoscale ! videorate drop-only=true',
+      captureCaps(this.ref),
+      // Never waits for readers: a reader that is gone or slow does not hold the camera back.
+      `shmsink socket-path=${this.ref.socketPath} shm-size=${Math.ceil(frameBytes * SHM_FRAMES)} wait-for-connection=false sync=false`,
+    ].join(' ! ');
+  }
+
+  get pid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  /** Starts the worker; resolves once it plays (readers can connect) or has failed (backoff runs). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.spawn();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.stop();
+    rmSync(this.ref.socketPath, { force: true });
+  }
+
+  stats(): SharedCaptureStats {
+    const { id, width, height, fps, streams } = this.ref;
+    return { id, source: describe(this.ref.source), streams, width, height, fps, running: this.playing && !!this.worker?.running, restarts: this.restarts, errors: this.errors, lastError: this.lastError };
+  }
+
+  private spawn(): Promise<void> {
+    let launch: string;
+    try {
+      const source = this.source();
+      launch = this.launchText(source);
+      this.deps.registry.validateLaunch(launch, [...source.elements, 'queue', 'videoconvert', 'videoscale', 'videorate', 'shmsink']);
+    } catch (err) {
+      // The readers report it too (a missing device names itself there); retried with backoff.
+      this.lastError = (err as Error).message;
+      this.scheduleRestart();
+      return Promise.resolve();
+    }
+    // A killed capture leaves its socket behind, and shmsink cannot bind over it.
+    rmSync(this.ref.socketPath, { force: true });
+    const worker = new WorkerProcess(launch, [], { capture: this.ref.id });
+    this.worker = worker;
+    this.playing = false;
+    const log = this.deps.logger.child({ capture: this.ref.id, source: describe(this.ref.source), streams: this.ref.streams });
+    return new Promise<void>((resolve) => {
+      worker.on('playing', () => {
+        this.playing = true;
+        log.info({ pid: worker.pid, size: `${this.ref.width}x${this.ref.height}`, fps: this.ref.fps }, 'shared capture playing');
+        // Stable again once it has played for a while; a crash loop keeps backing off.
+        setTimeout(() => {
+          if (this.worker === worker && worker.running) this.attempt = 0;
+        }, 10_000).unref();
+        if (this.restarts > 0) this.deps.onRestarted();
+        resolve();
+      });
+      worker.on('warning', (w) => log.warn(`GStreamer: ${w.message}`));
+      worker.on('error', (e) => {
+        this.lastError = e.message;
+        log.error({ debug: e.debug }, `GStreamer error: ${e.message}`);
+      });
+      worker.on('exit', ({ code, signal }) => {
+        resolve();
+        if (this.worker !== worker) return; // stopped on purpose
+        this.worker = undefined;
+        this.playing = false;
+        this.lastError = signal ? `capture worker killed by ${signal}` : (this.lastError ?? `capture worker exited with ${code}`);
+        this.scheduleRestart();
+      });
+    });
+  }
+
+  private scheduleRestart(): void {
+    this.errors++;
+    if (this.stopped) return;
+    const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
+    this.deps.logger.error({ capture: this.ref.id, retryInMs: delay }, `shared capture failed: ${this.lastError}`);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.stopped) return;
+      this.restarts++;
+      void this.spawn();
+    }, delay);
+    this.timer.unref();
+  }
+}
