@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ElementRegistry } from '../registry.js';
 import type { SharedCaptureRef, SourceSpec, StreamSettings } from '../types.js';
+import { backoffDelay, STABLE_MS } from './restart-policy.js';
 import { WorkerProcess } from './worker-process.js';
 
-/** Restart delays after a capture failure (as for stream pipelines). */
-const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
 /** Raw frames the shared memory holds: readers that fall behind this far lose frames, never block capture. */
 const SHM_FRAMES = 8;
 
@@ -141,7 +140,7 @@ export class SharedCapture {
         // Stable again once it has played for a while; a crash loop keeps backing off.
         setTimeout(() => {
           if (this.worker === worker && worker.running) this.attempt = 0;
-        }, 10_000).unref();
+        }, STABLE_MS).unref();
         if (this.restarts > 0) this.deps.onRestarted();
         resolve();
       });
@@ -164,7 +163,7 @@ export class SharedCapture {
   private scheduleRestart(): void {
     this.errors++;
     if (this.stopped) return;
-    const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
+    const delay = backoffDelay(this.attempt++);
     this.deps.logger.error({ capture: this.ref.id, retryInMs: delay }, `shared capture failed: ${this.lastError}`);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {

@@ -42,7 +42,9 @@ export class StreamManager implements MediaPlane {
     for (const s of this.configured) {
       const ref = s.capture;
       if (!ref || this.captures.has(ref.id)) continue;
-      const onRestarted = () => ref.streams.forEach((n) => void this.runner(n).rebuild('shared capture restarted'));
+      // Readers that lost the capture wait out their backoff: they retry as soon as it plays again.
+      // One that has already reconnected is left alone (shmsink fails when a reader vanishes mid-handshake).
+      const onRestarted = () => ref.streams.forEach((n) => this.runner(n).retryNow());
       this.captures.set(ref.id, new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), { registry: deps.registry, logger: deps.logger, onRestarted }));
     }
     for (const s of this.configured) {

@@ -10,10 +10,8 @@ import { WorkerProcess, type RawFrame } from './worker-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
 
-/** Restart delays after a failure: 1 s, 2 s, 5 s, 10 s, then every 30 s. */
-export const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
-/** A pipeline that produced frames this long is healthy again: the next failure starts the backoff over. */
-const STABLE_MS = 10_000;
+import { backoffDelay, STABLE_MS } from './restart-policy.js';
+export { BACKOFF_MS } from './restart-policy.js';
 /** Health: no frame for this long means the stream is stalled. */
 const STALL_MS = 2000;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 250;
@@ -98,6 +96,18 @@ export class StreamRunner {
     this.deps.hub.resetParameters(this.settings.name);
     this.attempt = 0;
     await this.launch();
+  }
+
+  /**
+   * Restarts now if the pipeline is down and waiting out its backoff (its source is back); a running
+   * pipeline is left alone.
+   */
+  retryNow(): void {
+    if (this.stopped || this.worker || !this.restartTimer) return;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.restarts++;
+    void this.launch();
   }
 
   requestKeyframe(): void {
@@ -215,11 +225,12 @@ export class StreamRunner {
     this.recentErrors.push(Date.now());
     this.lastError = message;
     if (this.stopped) return;
-    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]!;
+    const delay = backoffDelay(this.attempt);
     this.attempt++;
     this.deps.logger.error({ stream: this.settings.name, retryInMs: delay, errors: this.errors }, `pipeline failed: ${message}`);
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
       if (this.stopped) return;
       this.restarts++;
       void this.launch();
