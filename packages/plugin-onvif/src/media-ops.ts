@@ -161,7 +161,8 @@ export const MEDIA_OPS: Record<string, Op> = {
     read(o);
     const s = streamOf(o, o.params.ProfileToken);
     const protocol = text((((o.params.StreamSetup as Record<string, unknown> | undefined)?.Transport as Record<string, unknown> | undefined) ?? {}).Protocol);
-    if (protocol === 'HTTP') throw fault.invalidArg('ter:InvalidStreamSetup', 'RTSP over HTTP is not offered; use RTSP (TCP or UDP)');
+    // UDP, TCP, RTSP and HTTP (RTSP tunnelled over HTTP) are all served on the RTSP port: one URI.
+    if (protocol !== undefined && !['UDP', 'TCP', 'RTSP', 'HTTP'].includes(protocol)) throw fault.invalidArg('ter:InvalidStreamSetup', `transport protocol ${protocol} is not one of UDP, TCP, RTSP, HTTP`);
     if (!o.ctx.state.has('rtspPort')) throw new SoapFault(400, 'env:Receiver', 'ter:ActionNotSupported/ter:NoRTSPStreaming', 'RTSP streaming is not installed on this device');
     return uri('trt:GetStreamUriResponse', `rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}`);
   },

@@ -1,12 +1,15 @@
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import onvif from './index.js';
 import { defaultGateways, resolvConf } from './network-ops.js';
-import { soap } from './onvif-test-utils.js';
+import { soap, values } from './onvif-test-utils.js';
 
 const OnvifManager = createRequire(import.meta.url)('onvif-nvt') as { connect(address: string, port: number, user?: string, pass?: string): Promise<any> };
+const run = promisify(execFile);
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** What NVRs read while adding a camera, beyond the issue's list, through onvif-nvt. */
@@ -30,6 +33,19 @@ describe('plugin-onvif: what NVRs ask while adding a camera', () => {
     await h.host.state.set('rtspEnabled', false);
     expect((await protocols()).RTSP).toBe(`false:${rtspPort}`);
     await h.host.state.set('rtspEnabled', true);
+  });
+
+  it('GetStreamUri for RTSP over HTTP names the RTSP port, and ffmpeg plays it tunnelled', async () => {
+    const res = await soap(
+      h.baseUrl,
+      'media',
+      '<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>HTTP</tt:Protocol></tt:Transport></trt:StreamSetup><trt:ProfileToken>profile_stream1</trt:ProfileToken></trt:GetStreamUri>',
+      h.users.viewer,
+    );
+    const [uri] = values(res.text, 'Uri');
+    expect(uri).toBe(`rtsp://127.0.0.1:${rtspPort}/stream1`);
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'http', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', uri!.replace('rtsp://', 'rtsp://viewer:viewer-secret@')], { timeout: 30_000 });
+    expect(stdout.trim()).toBe('h264,320,240');
   });
 
   it('DNS, NTP and the default gateway describe the host', async () => {

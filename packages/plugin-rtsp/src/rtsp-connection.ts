@@ -23,18 +23,22 @@ export class RtspConnection {
   constructor(
     readonly socket: Socket,
     private readonly server: RtspServer,
+    /** Bytes already read from the socket (to tell RTSP from an HTTP tunnel). */
+    initial?: Buffer,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('data', (chunk) => this.feed(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());
+    if (initial?.length) this.feed(initial);
   }
 
   get remoteAddress(): string {
     return this.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
   }
 
-  private onData(chunk: Buffer): void {
+  /** What the client sent: from its socket, or decoded from the POST side of an HTTP tunnel. */
+  feed(chunk: Buffer): void {
     for (const item of this.parser.push(chunk)) {
       if (item.kind === 'interleaved') {
         const s = [...this.sessions].find((x) => x.transport?.kind === 'tcp' && x.transport.rtcpChannel === item.channel);

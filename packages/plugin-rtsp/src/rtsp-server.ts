@@ -1,8 +1,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { acquireStreamPackets, buildSenderReport, parseRtcp, type StreamPackets, type StreamPacketsLease, rttMs, type CamdHooks, type Caller, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
 import type { RtspAuth } from './rtsp-auth.js';
 import { RtspConnection } from './rtsp-connection.js';
+import { Base64Stream, classifyFirstBytes, httpError, MAX_TUNNELS, TUNNEL_GET_RESPONSE } from './http-tunnel.js';
 import { LatencySamples, RtspSession, type SessionLimits } from './rtsp-session.js';
 
 export interface RtspServerOptions {
@@ -19,6 +20,8 @@ export interface RtspServerOptions {
 }
 
 const SR_INTERVAL_MS = 5000;
+/** A new connection must say what it is (RTSP, or a side of an HTTP tunnel) within this time. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
 /**
  * The RTSP server: connections, sessions, the shared UDP socket pair, sender reports and timeouts.
@@ -32,13 +35,68 @@ export class RtspServer {
   private udp?: { rtp: UdpSocket; rtcp: UdpSocket; rtpPort: number; rtcpPort: number };
   private timer?: NodeJS.Timeout;
   private readonly latency = new Map<string, LatencySamples>();
+  /** HTTP tunnels by x-sessioncookie: the RTSP connection living on their GET side. */
+  private readonly tunnels = new Map<string, RtspConnection>();
 
   constructor(private readonly opts: RtspServerOptions) {
-    this.tcp = createServer((socket) => {
-      const c = new RtspConnection(socket, this);
-      this.connections.add(c);
-    });
+    this.tcp = createServer((socket) => this.accept(socket));
     this.tcp.on('error', (err) => opts.log.error({ err }, 'rtsp: server error'));
+  }
+
+  /** Reads the first bytes of a connection: plain RTSP, or one side of an RTSP-over-HTTP tunnel. */
+  private accept(socket: Socket): void {
+    let buf: Buffer = Buffer.alloc(0);
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    socket.on('error', () => undefined);
+    const onData = (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      const first = classifyFirstBytes(buf);
+      if (first.kind === 'incomplete') return;
+      socket.off('data', onData);
+      socket.setTimeout(0);
+      if (first.kind === 'rtsp') {
+        this.connections.add(new RtspConnection(socket, this, buf));
+      } else if (first.kind === 'bad') {
+        this.log.info({ client: socket.remoteAddress, status: first.status }, `rtsp: bad HTTP tunnel request: ${first.reason}`);
+        httpError(socket, first.status, first.reason);
+      } else if (first.method === 'GET') {
+        this.openTunnel(socket, first.cookie);
+      } else {
+        this.joinTunnel(socket, first.cookie, first.rest);
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  private openTunnel(socket: Socket, cookie: string): void {
+    if (this.tunnels.has(cookie)) return httpError(socket, 409, 'this x-sessioncookie is in use');
+    if (this.tunnels.size >= MAX_TUNNELS) return httpError(socket, 503, 'too many RTSP-over-HTTP tunnels');
+    socket.write(TUNNEL_GET_RESPONSE);
+    const c = new RtspConnection(socket, this);
+    this.connections.add(c);
+    this.tunnels.set(cookie, c);
+    socket.on('close', () => {
+      if (this.tunnels.get(cookie) === c) this.tunnels.delete(cookie);
+    });
+  }
+
+  /** A POST side: its body is the client's RTSP in base64 (a client may use several POSTs in turn). */
+  private joinTunnel(socket: Socket, cookie: string, rest: Buffer): void {
+    const c = this.tunnels.get(cookie);
+    // Only from the address that opened the GET side: a cookie alone must not let another host in.
+    if (!c || c.socket.remoteAddress !== socket.remoteAddress) return httpError(socket, 404, 'no RTSP-over-HTTP tunnel with this x-sessioncookie (send its GET first)');
+    const decoder = new Base64Stream();
+    const feed = (chunk: Buffer) => {
+      const data = decoder.push(chunk);
+      if (!data) {
+        this.log.info({ client: c.remoteAddress }, 'rtsp: HTTP tunnel body is not base64; closing the tunnel');
+        socket.destroy();
+        c.close();
+      } else if (data.length) c.feed(data);
+    };
+    socket.on('data', feed);
+    c.socket.once('close', () => socket.destroy());
+    if (rest.length) feed(rest);
   }
 
   get hub(): StreamHub {
