@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { ADMIN_ONLY, CamdError, ErrorCodes, MEDIA_READ, type Permission, type UserView } from '@camd/core';
 import { fault, list, text, type Op, type OpContext } from './operations.js';
 import { NETWORK_OPS } from './network-ops.js';
+import { EVENT_SERVICE_PATH, eventServiceCapabilities } from './event-ops.js';
 import { fixedScopes } from './scopes.js';
 import { require as requirePermission } from './security.js';
 import { xmlEscape } from './soap.js';
@@ -63,6 +64,7 @@ export const DEVICE_OPS: Record<string, Op> = {
     `<tt:Device><tt:XAddr>${o.origin}/onvif/device_service</tt:XAddr><tt:Network><tt:IPFilter>false</tt:IPFilter><tt:ZeroConfiguration>false</tt:ZeroConfiguration><tt:IPVersion6>false</tt:IPVersion6><tt:DynDNS>false</tt:DynDNS></tt:Network>` +
     `<tt:System><tt:DiscoveryResolve>true</tt:DiscoveryResolve><tt:DiscoveryBye>true</tt:DiscoveryBye><tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false</tt:SystemBackup><tt:SystemLogging>false</tt:SystemLogging><tt:FirmwareUpgrade>false</tt:FirmwareUpgrade><tt:SupportedVersions>${VERSION}</tt:SupportedVersions></tt:System>` +
     `<tt:Security><tt:TLS1.1>false</tt:TLS1.1><tt:TLS1.2>false</tt:TLS1.2><tt:OnboardKeyGeneration>false</tt:OnboardKeyGeneration><tt:AccessPolicyConfig>false</tt:AccessPolicyConfig><tt:X.509Token>false</tt:X.509Token><tt:SAMLToken>false</tt:SAMLToken><tt:KerberosToken>false</tt:KerberosToken><tt:RELToken>false</tt:RELToken></tt:Security></tt:Device>` +
+    `<tt:Events><tt:XAddr>${o.origin}${EVENT_SERVICE_PATH}</tt:XAddr><tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport><tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>` +
     `<tt:Media><tt:XAddr>${o.origin}/onvif/media_service</tt:XAddr><tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>` +
     `</tds:Capabilities></tds:GetCapabilitiesResponse>`,
 
@@ -74,6 +76,7 @@ export const DEVICE_OPS: Record<string, Op> = {
       `<tds:GetServicesResponse>` +
       service('http://www.onvif.org/ver10/device/wsdl', '/onvif/device_service', deviceServiceCapabilities()) +
       service('http://www.onvif.org/ver10/media/wsdl', '/onvif/media_service', mediaServiceCapabilities(o)) +
+      service('http://www.onvif.org/ver10/events/wsdl', EVENT_SERVICE_PATH, eventServiceCapabilities(o)) +
       `</tds:GetServicesResponse>`
     );
   },

@@ -1,6 +1,7 @@
 import type { Caller, PluginContext, StreamSettings } from '@camd/core';
 import { SoapFault, xmlEscape } from './soap.js';
 import type { OnvifOptions } from './options.js';
+import type { EventBroker } from './events.js';
 
 export interface OpContext {
   ctx: PluginContext<OnvifOptions>;
@@ -9,6 +10,9 @@ export interface OpContext {
   origin: string;
   host: string;
   params: Record<string, unknown>;
+  events: EventBroker;
+  /** The `:id` of a subscription manager's address, for the operations served there. */
+  subscription?: string;
 }
 
 export type Op = (o: OpContext) => string | Promise<string>;

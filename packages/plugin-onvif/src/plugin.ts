@@ -1,6 +1,8 @@
 import { definePlugin, digestCaller, digestChallenge, DIGEST_REALM, FAILED_LOGIN_DELAY_MS, NonceManager, parseAuthorization, PLUGIN_API_VERSION, type Caller, type FastifyRequest, type PluginContext } from '@camd/core';
 import { DEVICE_OPS } from './device-ops.js';
 import { DiscoveryService } from './discovery.js';
+import { EventBroker } from './events.js';
+import { EVENT_OPS, EVENT_SERVICE_PATH, SUBSCRIPTION_OPS } from './event-ops.js';
 import { MEDIA_OPS } from './media-ops.js';
 import { PRE_AUTH, type Op } from './operations.js';
 import { optionsSchema, type OnvifOptions } from './options.js';
@@ -20,6 +22,9 @@ export default definePlugin<OnvifOptions>({
     const tokens = new UsernameTokenVerifier(ctx.users);
     const nonces = new NonceManager();
     const soapReply = (status: number, xml: string, extra: Record<string, string> = {}) => ({ status, xml, extra });
+    const events = new EventBroker(ctx.streams);
+    ctx.hooks.started.tap(PLUGIN_NAME, () => events.start());
+    ctx.onClose(() => events.stop());
 
     /** The caller of a request: WS-UsernameToken in the envelope, else HTTP Digest, else nobody. */
     const authenticate = async (req: FastifyRequest, security: Parameters<UsernameTokenVerifier['verify']>[0] | undefined): Promise<{ caller?: Caller; stale?: boolean; failed?: boolean }> => {
@@ -49,7 +54,8 @@ export default definePlugin<OnvifOptions>({
           });
         }
         const host = (req.headers.host ?? req.hostname).replace(/:\d+$/, '');
-        const xml = await op({ ctx, caller: who.caller, params: soap.params, host, origin: `http://${req.headers.host ?? req.hostname}` });
+        const subscription = (req.params as { id?: string } | undefined)?.id;
+        const xml = await op({ ctx, caller: who.caller, params: soap.params, host, origin: `http://${req.headers.host ?? req.hostname}`, events, subscription });
         return soapReply(200, envelope(xml));
       } catch (err) {
         const f = err instanceof SoapFault ? err : new SoapFault(500, 'env:Receiver', 'ter:Action', 'internal error');
@@ -75,6 +81,8 @@ export default definePlugin<OnvifOptions>({
       for (const [path, ops] of [
         ['/onvif/device_service', DEVICE_OPS],
         ['/onvif/media_service', MEDIA_OPS],
+        [EVENT_SERVICE_PATH, EVENT_OPS],
+        [`${EVENT_SERVICE_PATH}/subscription/:id`, SUBSCRIPTION_OPS],
       ] as const) {
         app.post(path, { schema: { hide: true } }, async (req, reply) => {
           const r = await handle(ops, req);

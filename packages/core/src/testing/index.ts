@@ -47,6 +47,11 @@ export interface TestHost {
   readonly users: typeof TEST_USERS;
   /** `fetch` against the host with HTTP Basic credentials of `user` (none with `user: null`). */
   fetch(path: string, init?: RequestInit & { user?: TestCredentials | null }): Promise<Response>;
+  /**
+   * Kills a stream's pipeline worker (SIGKILL), as a crash would: the daemon restarts it with backoff.
+   * Returns false when the stream has no running worker (e.g. `media: false`).
+   */
+  killPipeline(stream: string): boolean;
   /** Stops the host and removes the temp state dir it created. */
   close(): Promise<void>;
 }
@@ -102,6 +107,12 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
       const headers = new Headers(rest.headers);
       if (user) headers.set('authorization', basicAuth(user));
       return fetch(baseUrl + path, { ...rest, headers });
+    },
+    killPipeline(stream) {
+      const pid = (host.media as { workerPid?(name: string): number | undefined }).workerPid?.(stream);
+      if (pid === undefined) return false;
+      process.kill(pid, 'SIGKILL');
+      return true;
     },
     async close() {
       await host.stop();
