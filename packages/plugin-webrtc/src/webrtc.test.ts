@@ -22,6 +22,20 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeou
   }
 }
 
+/**
+ * Frames a page decoded and frames the daemon sent to that viewer (its hub consumer), over the same
+ * 3 s: what the WebRTC path loses, independent of how fast this machine encodes.
+ */
+async function decodedVsSent(h: TestHost, page: Page, username: string): Promise<{ decoded: number; sent: number }> {
+  const sent = async () => {
+    const stats = (await (await h.fetch('/api/stats')).json()) as Record<string, { consumers: Array<{ name: string; framesDelivered: number }> }>;
+    return stats.stream1!.consumers.find((c) => c.name.startsWith('webrtc') && c.name.endsWith(` ${username}`))?.framesDelivered ?? 0;
+  };
+  const [b0, s0] = await Promise.all([inboundVideo(page), sent()]);
+  await new Promise((r) => setTimeout(r, 3000));
+  const [b1, s1] = await Promise.all([inboundVideo(page), sent()]);
+  return { decoded: b1!.framesDecoded - b0!.framesDecoded, sent: s1 - s0 };
+}
 /** A real browser offer (recvonly video, as the viewer page makes it), created in `page`. */
 async function browserOffer(page: Page, kinds: ('video' | 'audio')[] = ['video']): Promise<{ type: string; sdp: string }> {
   return page.evaluate(async (k) => {
@@ -142,14 +156,21 @@ describe('plugin-webrtc with headless Chromium', () => {
     const one = await newPage(chromium.browser, h.users.viewer);
     const two = await newPage(chromium.browser, h.users.operator);
     await Promise.all([one.page.goto(`${h.baseUrl}/view`), two.page.goto(`${h.baseUrl}/view`)]);
-    const [m1, m2] = await Promise.all([measureDecoding(one.page), measureDecoding(two.page)]);
-    expect(m1.fps).toBeGreaterThan(25);
-    expect(m2.fps).toBeGreaterThan(25);
+    await Promise.all([measureDecoding(one.page, undefined, 500), measureDecoding(two.page, undefined, 500)]);
+    // Both decode what the daemon sends them, at the same time. (With two browsers decoding beside the
+    // encoder and other tests on two cores, the rate itself depends on the machine; the first test
+    // checks it with one viewer.)
+    const [m1, m2] = await Promise.all([decodedVsSent(h, one.page, 'viewer'), decodedVsSent(h, two.page, 'operator')]);
+    for (const m of [m1, m2]) {
+      expect(m.decoded / m.sent).toBeGreaterThan(0.9);
+      expect(m.decoded / 3).toBeGreaterThan(15);
+    }
     expect(await viewerCount(h)).toBe(before + 2);
     // The first browser vanishes without a goodbye: the daemon notices by itself.
     await one.context.close();
-    const after = await measureDecoding(two.page);
-    expect(after.fps).toBeGreaterThan(25);
+    const after = await decodedVsSent(h, two.page, 'operator');
+    expect(after.decoded / after.sent).toBeGreaterThan(0.9);
+    expect(after.decoded / 3).toBeGreaterThan(20);
     expect(await eventually(() => viewerCount(h), (n) => n === before + 1, 20_000)).toBe(before + 1);
     await two.context.close();
     expect(await eventually(() => viewerCount(h), (n) => n === before, 20_000)).toBe(before);
@@ -206,9 +227,10 @@ describe('plugin-webrtc with headless Chromium', () => {
     expect((await measureDecoding(page, undefined, 500)).width).toBe(640);
     expect((await h.fetch('/api/state/streamResolution', { ...json('480x272'), user: h.users.operator })).status).toBe(200);
     await expect.poll(async () => (await inboundVideo(page))?.frameWidth, { timeout: 20_000, interval: 500 }).toBe(480);
-    const m = await measureDecoding(page, undefined, 2000);
+    const m = await measureDecoding(page, undefined, 1000);
     expect([m.width, m.height]).toEqual([480, 272]);
-    expect(m.fps).toBeGreaterThan(25);
+    const flow = await decodedVsSent(h, page, 'viewer');
+    expect(flow.decoded / flow.sent).toBeGreaterThan(0.9);
     await h.fetch('/api/state/streamResolution', { ...json('640x360'), user: h.users.operator });
     await context.close();
   });
