@@ -18,6 +18,10 @@ export interface RtspOptions {
   auth: AuthMethod[];
   sessionTimeoutMs: number;
   maxSessions: number;
+  /** Open TCP connections at most (plain RTSP and both sides of HTTP tunnels); more are dropped. */
+  maxConnections: number;
+  /** A connection without a session that sends nothing for this long is closed. */
+  idleTimeoutMs: number;
   maxQueueFrames: number;
   highWaterBytes: number;
   stallMs: number;
@@ -26,7 +30,7 @@ export interface RtspOptions {
 export default definePlugin<RtspOptions>({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
-  description: 'RTSP 1.0 server: RTP over TCP and UDP, Digest and Basic authentication',
+  description: 'RTSP 1.0 server: RTP over TCP and UDP, RTSP over HTTP, Digest and Basic authentication',
   stateKeys: Object.values(rtspKeys),
   optionsSchema: {
     type: 'object',
@@ -37,6 +41,8 @@ export default definePlugin<RtspOptions>({
       auth: { type: 'array', items: { enum: ['digest', 'basic'] }, minItems: 1, default: ['digest', 'basic'] },
       sessionTimeoutMs: { type: 'integer', minimum: 1000, default: 60_000 },
       maxSessions: { type: 'integer', minimum: 1, default: 256 },
+      maxConnections: { type: 'integer', minimum: 1, default: 1024 },
+      idleTimeoutMs: { type: 'integer', minimum: 100, default: 60_000 },
       maxQueueFrames: { type: 'integer', minimum: 2, default: 90 },
       highWaterBytes: { type: 'integer', minimum: 16384, default: 1_048_576 },
       stallMs: { type: 'integer', minimum: 100, default: 10_000 },
@@ -60,6 +66,8 @@ export default definePlugin<RtspOptions>({
         streams: () => ctx.streams.list(),
         sessionTimeoutMs: ctx.options.sessionTimeoutMs,
         maxSessions: ctx.options.maxSessions,
+        maxConnections: ctx.options.maxConnections,
+        idleTimeoutMs: ctx.options.idleTimeoutMs,
         limits: { maxQueue: ctx.options.maxQueueFrames, highWater: ctx.options.highWaterBytes, stallMs: ctx.options.stallMs },
       });
       try {

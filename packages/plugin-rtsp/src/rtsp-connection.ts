@@ -27,6 +27,13 @@ export class RtspConnection {
     initial?: Buffer,
   ) {
     socket.setNoDelay(true);
+    // Idle = nothing read or written: a playing TCP session writes all the time; a connection whose
+    // sessions play over UDP is kept (its sessions time out on their own).
+    socket.setTimeout(server.idleTimeoutMs, () => {
+      if (this.sessions.size > 0) return;
+      this.server.log.info({ client: this.remoteAddress }, 'rtsp: closing an idle connection without a session');
+      socket.destroy();
+    });
     socket.on('data', (chunk) => this.feed(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());

@@ -16,6 +16,8 @@ export interface RtspServerOptions {
   streams: () => StreamSettings[];
   sessionTimeoutMs: number;
   maxSessions: number;
+  maxConnections: number;
+  idleTimeoutMs: number;
   limits: SessionLimits;
 }
 
@@ -40,13 +42,16 @@ export class RtspServer {
 
   constructor(private readonly opts: RtspServerOptions) {
     this.tcp = createServer((socket) => this.accept(socket));
+    // Node drops connections beyond this itself, before any of our code runs for them.
+    this.tcp.maxConnections = opts.maxConnections;
     this.tcp.on('error', (err) => opts.log.error({ err }, 'rtsp: server error'));
   }
 
   /** Reads the first bytes of a connection: plain RTSP, or one side of an RTSP-over-HTTP tunnel. */
   private accept(socket: Socket): void {
     let buf: Buffer = Buffer.alloc(0);
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    const silent = () => socket.destroy();
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, silent);
     socket.on('error', () => undefined);
     const onData = (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -54,6 +59,7 @@ export class RtspServer {
       if (first.kind === 'incomplete') return;
       socket.off('data', onData);
       socket.setTimeout(0);
+      socket.off('timeout', silent);
       if (first.kind === 'rtsp') {
         this.connections.add(new RtspConnection(socket, this, buf));
       } else if (first.kind === 'bad') {
@@ -107,6 +113,9 @@ export class RtspServer {
   }
   get log(): Logger {
     return this.opts.log;
+  }
+  get idleTimeoutMs(): number {
+    return this.opts.idleTimeoutMs;
   }
   get sessionTimeoutMs(): number {
     return this.opts.sessionTimeoutMs;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testStream } from '@camd/core/testing';
 import { ffprobe, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
@@ -125,5 +125,46 @@ describe('plugin-rtsp with real clients', () => {
     expect(stats.stream1!.clientCount).toBeGreaterThanOrEqual(1);
     expect(stats.stream1!.rtsp.clients.find((c) => c.user === 'viewer' && c.bytes > 0)).toBeDefined();
     reader.destroy();
+  });
+});
+
+describe('plugin-rtsp connection limits', () => {
+  let h: RtspTestHost | undefined;
+  afterAll(async () => h?.close());
+
+  it('closes idle connections without a session, drops connections beyond the cap, and keeps serving', async () => {
+    h = await rtspHost([testStream()], { idleTimeoutMs: 500, maxConnections: 3 });
+    await h.host.hub.waitForParameters('stream1', 15_000);
+    const open = () =>
+      new Promise<{ socket: Socket; closed: Promise<number> }>((resolve) => {
+        const socket = connect(h!.rtspPort, '127.0.0.1');
+        const t0 = Date.now();
+        const closed = new Promise<number>((r) => socket.on('close', () => r(Date.now() - t0)));
+        socket.on('error', () => undefined);
+        socket.resume(); // answers are read and dropped, so that the close is seen
+        // A dropped connection may close before or after it reports being connected.
+        socket.on('connect', () => resolve({ socket, closed }));
+        void closed.then(() => resolve({ socket, closed }));
+      });
+    // Says something, then nothing: closed after the idle time, not before.
+    const idle = await open();
+    idle.socket.write('OPTIONS rtsp://127.0.0.1/stream1 RTSP/1.0\r\nCSeq: 1\r\n\r\n');
+    const idleFor = await idle.closed;
+    expect(idleFor).toBeGreaterThanOrEqual(450);
+    expect(idleFor).toBeLessThan(5000);
+
+    // Three held open (each kept busy below the idle time), a fourth is dropped at once.
+    const held = await Promise.all([open(), open(), open()]);
+    const keep = setInterval(() => held.forEach((c) => c.socket.write('OPTIONS rtsp://127.0.0.1/stream1 RTSP/1.0\r\nCSeq: 2\r\n\r\n')), 200);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const extra = await open();
+      expect(await extra.closed).toBeLessThan(1000);
+    } finally {
+      clearInterval(keep);
+      held.forEach((c) => c.socket.destroy());
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await ffprobe(h.url())).streams?.[0]?.width).toBe(320);
   });
 });
