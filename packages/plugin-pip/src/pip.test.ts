@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { definePlugin, PLUGIN_API_VERSION } from '@camd/core';
 import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import pip from './index.js';
@@ -75,6 +76,30 @@ describe('plugin-pip', () => {
     // The same RTSP session carried the change: still exactly one client, and it never reconnected.
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { rtsp: { sessions: number } }>;
     expect(stats.stream1!.rtsp.sessions).toBe(1);
+  });
+
+  it("reads the secondary stream's source through a shared capture when it is shared (a camera opens once)", async () => {
+    const port = await freePort();
+    // PiP shares a device source by itself; test patterns need no sharing, so a plugin asks for it here.
+    const share = definePlugin({ name: 'test-share-stream2', apiVersion: PLUGIN_API_VERSION, setup: (ctx) => ctx.streams.shareSource('stream2') });
+    host = await createTestHost({
+      plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, pip, share],
+      config: { streams: [testStream({ source: 'videotestsrc:gamut', bitrate: 800_000 }), testStream({ path: '/stream2', source: 'videotestsrc:red' })] },
+    });
+    const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { errors: number; capture?: { id: string; streams: string[] } }>;
+    expect((await stats()).stream2!.capture).toMatchObject({ id: 'capture1', streams: ['stream2'] });
+    expect((await put(host, 'pipEnabled', true)).status).toBe(200);
+    const r = reader(`rtsp://viewer:viewer-secret@127.0.0.1:${port}/stream1`);
+    await until(() => !!r.latest() && isRed(mean(r.latest()!, 250, 190, 60, 40)), 20_000, 'red inset from the shared capture');
+    // The inset depends on that capture: when it dies, the primary stream's pipeline fails too, and
+    // both come back with it.
+    const errorsBefore = (await stats()).stream1!.errors;
+    process.kill((host.host.media as unknown as { capturePid(id: string): number }).capturePid('capture1'), 'SIGKILL');
+    const deadline = Date.now() + 20_000;
+    while ((await stats()).stream1!.errors === errorsBefore && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    expect((await stats()).stream1!.errors).toBeGreaterThan(errorsBefore);
+    const seen = r.count();
+    await until(() => r.count() > seen + 10 && isRed(mean(r.latest()!, 250, 190, 60, 40)), 30_000, 'red inset again after the capture restarted');
   });
 
   it('refuses an invalid layout with the reason and keeps the current one', async () => {

@@ -21,6 +21,10 @@ export default definePlugin({
   setup(ctx) {
     const primary = () => ctx.streams.list()[0];
     const secondary = (): StreamSettings | undefined => ctx.streams.list()[1];
+    // The inset reads the secondary stream's camera while that stream does too: one capture for both
+    // (a device opens once). Test patterns need no sharing: each pipeline makes its own.
+    const second = secondary();
+    if (second?.source.kind === 'device') ctx.streams.shareSource(second.name);
 
     ctx.hooks.buildPipeline.tapPromise({ name: PLUGIN_NAME, stage: STAGE.COMPOSE }, async (spec) => {
       if (!ctx.state.get<boolean>('pipEnabled') || spec.stream.name !== primary()?.name) return spec;

@@ -34,6 +34,7 @@ export class StaticMediaPlane implements MediaPlane {
     return streamKeyName(key, stream, i === 0);
   }
   async restart(): Promise<void> {}
+  shareSource(): void {}
   stats(name: string): Record<string, unknown> | undefined {
     return this.get(name) ? { clientCount: 0, totalBytesStreamed: 0, currentBitrate: 0, frameDrops: 0, errors: 0, uptime: 0, fps: 0, running: false } : undefined;
   }

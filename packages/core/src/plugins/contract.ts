@@ -70,6 +70,11 @@ export interface StreamCatalog {
   restart(name: string): Promise<void>;
   /** Live statistics of a stream. */
   stats(name: string): Record<string, unknown> | undefined;
+  /**
+   * Declares, during `setup`, that this plugin's pipelines also read the stream's source (PiP's inset
+   * does): the source is then captured once and shared, so a camera device is not opened twice.
+   */
+  shareSource(name: string): void;
 }
 
 export interface PluginContext<O = Record<string, unknown>> {

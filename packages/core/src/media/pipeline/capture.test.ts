@@ -13,10 +13,12 @@ describe('shared captures', () => {
         { path: '/d', resolution: '640x360', fps: 60, bitrate: 1e6, source: '/dev/video7' },
       ],
     });
-    const planned = planSharedCaptures(streams, '/run/x');
+    const planned = planSharedCaptures(streams, new Set(), '/run/x');
     expect(planned.map((s) => s.capture?.id)).toEqual(['capture1', 'capture1', undefined, 'capture1']);
     expect(planned[0]!.capture).toMatchObject({ width: 1920, height: 1080, fps: 60, streams: ['a', 'b', 'd'], source: { kind: 'device', device: '/dev/video7' } });
     expect(planned[0]!.capture!.socketPath).toMatch(/^\/run\/x\/camd-\d+-capture1\.sock$/);
+    // A source a plugin also reads (PiP's inset) is captured once even for one stream.
+    expect(planSharedCaptures(streams, new Set(['c']))[2]!.capture).toMatchObject({ streams: ['c'], width: 640, height: 480, fps: 60 });
     // Different test patterns are different sources: no sharing (the default without a camera).
     expect(planSharedCaptures(configuredStreams({ streams: [testStream(), testStream({ path: '/stream2' })] })).every((s) => !s.capture)).toBe(true);
   });
@@ -35,6 +37,8 @@ describe('shared captures', () => {
       expect(stats.stream2!.lastError).toMatch(/camera device \/dev\/video-missing does not exist \(stream "stream2", shared with stream1\)/);
       expect(stats.stream1!.capture).toMatchObject({ running: false, lastError: expect.stringMatching(/does not exist/) });
       expect((await host.fetch('/api/health', { user: null })).status).toBe(503);
+      // Sharing is planned when the streams start: asking later is a plugin bug, said clearly.
+      expect(() => host.host.media.shareSource('stream1')).toThrow(/must be called during plugin setup/);
     } finally {
       await host.close();
     }

@@ -17,16 +17,17 @@ const describe = (s: SourceSpec) => (s.kind === 'device' ? s.device : `test patt
  * Streams that name the same source (a camera device opens once) share one capture: a worker that
  * captures, converts to I420 at the largest configured size and rate, and writes the frames to shared
  * memory (`shmsink`); each stream's pipeline reads them (`shmsrc`) and scales, filters and encodes on
- * its own. Returns each sharing stream with its capture; streams with a source of their own are
- * returned unchanged.
+ * its own. `alsoRead` names streams whose source a plugin reads too (`shareSource`). Returns each
+ * sharing stream with its capture; streams with a source of their own are returned unchanged.
  */
-export function planSharedCaptures(streams: StreamSettings[], dir = tmpdir()): StreamSettings[] {
+export function planSharedCaptures(streams: StreamSettings[], alsoRead: ReadonlySet<string> = new Set(), dir = tmpdir()): StreamSettings[] {
   const groups = new Map<string, StreamSettings[]>();
   for (const s of streams) groups.set(sourceKey(s.source), [...(groups.get(sourceKey(s.source)) ?? []), s]);
   const refs = new Map<string, SharedCaptureRef>();
   let n = 0;
   for (const [key, group] of groups) {
-    if (group.length < 2) continue;
+    // Shared when two streams use it, or when a plugin reads a stream's source besides the stream.
+    if (group.length < 2 && !group.some((s) => alsoRead.has(s.name))) continue;
     // The largest picture and rate any sharing stream is configured with; a stream later changed to
     // more than that is upscaled (the capture keeps running for the others).
     const largest = group.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));

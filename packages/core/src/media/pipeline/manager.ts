@@ -30,28 +30,44 @@ const SETTLE_MS = 150;
  */
 export class StreamManager implements MediaPlane {
   private readonly runners = new Map<string, StreamRunner>();
-  private readonly configured: StreamSettings[];
+  private configured: StreamSettings[];
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly unwatch: Array<() => void> = [];
   /** Captures shared by streams with the same source, by capture id. */
   private readonly captures = new Map<string, SharedCapture>();
+  /** Streams whose source a plugin reads too (`shareSource`). */
+  private readonly alsoRead = new Set<string>();
+  private started = false;
 
   constructor(private readonly deps: StreamManagerDeps) {
-    this.configured = planSharedCaptures(deps.streams);
+    this.configured = deps.streams;
     defineStreamKeys(deps.state, deps.streams);
-    for (const s of this.configured) {
-      const ref = s.capture;
-      if (!ref || this.captures.has(ref.id)) continue;
-      // Readers that lost the capture wait out their backoff: they retry as soon as it plays again.
-      // One that has already reconnected is left alone (shmsink fails when a reader vanishes mid-handshake).
-      const onRestarted = () => ref.streams.forEach((n) => this.runner(n).retryNow());
-      this.captures.set(ref.id, new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), { registry: deps.registry, logger: deps.logger, onRestarted }));
-    }
     for (const s of this.configured) {
       this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger }));
       for (const key of STREAM_KEY_NAMES) {
         this.unwatch.push(deps.state.watch(this.stateKey(s.name, key), () => this.schedule(s.name)));
       }
+    }
+  }
+
+  shareSource(name: string): void {
+    this.runner(name);
+    if (this.started) throw new CamdError(ErrorCodes.PLUGIN_SETUP, `shareSource("${name}") must be called during plugin setup, before the streams start`);
+    this.alsoRead.add(name);
+  }
+
+  /** Streams that share a source get one capture; planned at start, after plugins declared theirs. */
+  private planCaptures(): void {
+    this.configured = planSharedCaptures(this.configured, this.alsoRead);
+    for (const s of this.configured) {
+      const ref = s.capture;
+      if (!ref) continue;
+      this.runner(s.name).configure(this.fromState(s));
+      if (this.captures.has(ref.id)) continue;
+      // Readers that lost the capture wait out their backoff: they retry as soon as it plays again.
+      // One that has already reconnected is left alone (shmsink fails when a reader vanishes mid-handshake).
+      const onRestarted = () => ref.streams.forEach((n) => this.runner(n).retryNow());
+      this.captures.set(ref.id, new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), { registry: this.deps.registry, logger: this.deps.logger, onRestarted }));
     }
   }
 
@@ -96,6 +112,8 @@ export class StreamManager implements MediaPlane {
   }
 
   async start(): Promise<void> {
+    this.started = true;
+    this.planCaptures();
     // Shared captures first, so that their readers find them; one failing (a missing device) must not
     // keep the others or any stream from starting.
     await Promise.all([...this.captures.values()].map((c) => c.start()));

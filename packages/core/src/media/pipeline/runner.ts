@@ -57,6 +57,12 @@ export class StreamRunner {
     return this.settings;
   }
 
+  /** Replaces the settings before the first start (the media plane plans shared captures then). */
+  configure(settings: StreamSettings): void {
+    if (!this.stopped) throw new Error('configure() is for a runner that has not started');
+    this.settings = settings;
+  }
+
   async start(): Promise<void> {
     this.stopped = false;
     await this.launch();
