@@ -113,6 +113,19 @@ describe('media plane (real GStreamer)', () => {
     await until(async () => (await healthStatus(host!)) === 200);
   });
 
+  it('a snapshot deep into a long GOP asks the encoder for a keyframe instead of decoding the whole GOP', async () => {
+    host = await createTestHost({ config: { streams: [testStream({ gop: 300 })] } }); // a 20 s GOP at 15 fps
+    const hub = host.host.hub;
+    await waitForFrame(hub, 'stream1', (f) => f.keyframe);
+    await new Promise((r) => setTimeout(r, 2500));
+    const asked = Date.now();
+    const jpeg = await new Snapshots(hub).get('stream1');
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    expect([jpeg.readUInt16BE(sof + 7), jpeg.readUInt16BE(sof + 5)]).toEqual([320, 240]);
+    // A new GOP began after the request (the old one had 17 s to go).
+    expect(hub.currentGop('stream1')[0]!.captureTimeMs).toBeGreaterThan(asked - 100);
+  });
+
   it('streams with the same source share one capture: each keeps its own size and rate, both pause while it is down and resume with it', async () => {
     const same = 'videotestsrc:ball'; // as two streams of one camera device would
     host = await createTestHost({ config: { streams: [testStream({ resolution: '640x360', fps: 30, source: same }), testStream({ path: '/stream2', resolution: '320x240', fps: 15, source: same })] } });

@@ -1,11 +1,18 @@
 import { spawn } from 'node:child_process';
 import type { StreamHub } from '../hub.js';
+import type { EncodedFrame } from '../types.js';
 
 /**
  * A JPEG of the newest picture of a stream, decoded from the hub's current GOP (keyframe up to the
  * newest frame) by a short-lived ffmpeg: no second capture of the camera, no work when nobody asks.
  */
 const START_CODE = Buffer.from([0, 0, 0, 1]);
+/**
+ * A GOP that has run longer than this (long GovLength, as NVRs set for storage) would mean decoding
+ * hundreds of frames: the encoder is asked for a keyframe instead, and only that one is decoded.
+ */
+export const SNAPSHOT_MAX_GOP_MS = 2000;
+const KEYFRAME_WAIT_MS = 2000;
 
 export async function snapshotJpeg(hub: StreamHub, stream: string, timeoutMs = 5000): Promise<Buffer> {
   let gop = hub.currentGop(stream);
@@ -16,7 +23,11 @@ export async function snapshotJpeg(hub: StreamHub, stream: string, timeoutMs = 5
   if (gop.length === 0 || !gop[0]!.keyframe) throw new Error('no keyframe yet');
   const codec = gop[0]!.codec;
   if (codec === 'mjpeg') return gop[gop.length - 1]!.data;
-  const frames = [...gop];
+  let frames = [...gop];
+  if (frames.at(-1)!.captureTimeMs - frames[0]!.captureTimeMs > SNAPSHOT_MAX_GOP_MS) {
+    const fresh = await freshKeyframe(hub, stream);
+    if (fresh) frames = [fresh];
+  }
   return new Promise((resolve, reject) => {
     const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', codec === 'h265' ? 'hevc' : 'h264', '-i', 'pipe:0', '-vf', `select=eq(n\\,${frames.length - 1})`, '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', '3', 'pipe:1'], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -41,6 +52,21 @@ export async function snapshotJpeg(hub: StreamHub, stream: string, timeoutMs = 5
     for (const f of frames) ff.stdin.write(f.data);
     ff.stdin.end();
   });
+}
+
+/** Asks the encoder for a keyframe and waits for it (undefined when none comes in time). */
+async function freshKeyframe(hub: StreamHub, stream: string): Promise<EncodedFrame | undefined> {
+  hub.requestKeyframe(stream);
+  const deadline = Date.now() + KEYFRAME_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const f = await hub.nextFrame(stream, Math.max(1, deadline - Date.now()));
+      if (f.keyframe) return f;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** How old a snapshot may be and still be served without a refresh. */
