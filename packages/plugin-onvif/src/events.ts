@@ -54,11 +54,6 @@ export class EventBroker {
     this.points.clear();
   }
 
-  get count(): number {
-    this.expire();
-    return this.points.size;
-  }
-
   create(owner: string, terminationMs: number): PullPoint | undefined {
     this.expire();
     if (this.points.size >= this.maxPullPoints) return undefined;

@@ -9,9 +9,10 @@ import { buildPipeline } from './launch.js';
 import { WorkerProcess, type RawFrame } from './worker-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
-
 import { backoffDelay, STABLE_MS } from './restart-policy.js';
+
 export { BACKOFF_MS } from './restart-policy.js';
+
 /** Health: no frame for this long means the stream is stalled. */
 const STALL_MS = 2000;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 250;

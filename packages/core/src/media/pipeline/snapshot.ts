@@ -2,10 +2,6 @@ import { spawn } from 'node:child_process';
 import type { StreamHub } from '../hub.js';
 import type { EncodedFrame } from '../types.js';
 
-/**
- * A JPEG of the newest picture of a stream, decoded from the hub's current GOP (keyframe up to the
- * newest frame) by a short-lived ffmpeg: no second capture of the camera, no work when nobody asks.
- */
 const START_CODE = Buffer.from([0, 0, 0, 1]);
 /**
  * A GOP that has run longer than this (long GovLength, as NVRs set for storage) would mean decoding
@@ -14,6 +10,10 @@ const START_CODE = Buffer.from([0, 0, 0, 1]);
 export const SNAPSHOT_MAX_GOP_MS = 2000;
 const KEYFRAME_WAIT_MS = 2000;
 
+/**
+ * A JPEG of the newest picture of a stream, decoded from the hub's current GOP (keyframe up to the
+ * newest frame) by a short-lived ffmpeg: no second capture of the camera, no work when nobody asks.
+ */
 export async function snapshotJpeg(hub: StreamHub, stream: string, timeoutMs = 5000): Promise<Buffer> {
   let gop = hub.currentGop(stream);
   if (gop.length === 0 || !gop[0]!.keyframe) {
