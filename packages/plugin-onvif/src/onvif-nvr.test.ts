@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
@@ -107,5 +110,31 @@ describe('host network facts', () => {
       'eth0\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n';
     expect(defaultGateways(table)).toEqual(['192.168.0.1']);
     expect(defaultGateways('Iface\tDestination\n')).toEqual([]);
+  });
+});
+
+describe('plugin-onvif: an NVR keeps logging in after the daemon restarts', () => {
+  it('a user created over ONVIF authenticates with WS-UsernameToken digest (onvif-nvt) after a restart', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'camd-onvif-restart-'));
+    const start = () => createTestHost({ stateDir, media: false, plugins: [{ def: onvif, options: { discoveryPort: 0 } }] });
+    try {
+      let h = await start();
+      const created = await soap(h.baseUrl, 'device', '<tds:CreateUsers><tds:User><tt:Username>nvr</tt:Username><tt:Password>nvr-secret-1</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>', h.users.admin);
+      expect(created.status).toBe(200);
+      await h.close();
+      h = await start();
+      try {
+        const res = await soap(h.baseUrl, 'device', '<tds:GetDeviceInformation/>', { username: 'nvr', password: 'nvr-secret-1' });
+        expect(res.status).toBe(200);
+        expect(values(res.text, 'Manufacturer')).toEqual(['camd']);
+        const info = await OnvifManager.connect('127.0.0.1', h.httpPort, 'nvr', 'nvr-secret-1');
+        expect(info.getInformation()).toMatchObject({ Manufacturer: 'camd' });
+        expect((await soap(h.baseUrl, 'device', '<tds:GetDeviceInformation/>', { username: 'nvr', password: 'wrong-1' })).text).toMatch(/ter:NotAuthorized/);
+      } finally {
+        await h.close();
+      }
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,6 @@
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { join } from 'node:path';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CamdError, ErrorCodes } from '../errors.js';
 import { AtomicJsonFile } from '../state/persist.js';
@@ -29,6 +30,8 @@ interface StoredUser {
   ha1?: string;
   /** Where the user comes from: the config file or a runtime API (ONVIF CreateUsers). */
   origin: 'config' | 'runtime' | 'bootstrap';
+  /** The password sealed with the state dir's key (AES-256-GCM): WS-Security PasswordDigest needs it. */
+  sealed?: string;
 }
 
 export interface UserView {
@@ -57,19 +60,21 @@ export function digestHA1(username: string, password: string, realm = DIGEST_REA
 }
 
 /**
- * The daemon's users. Passwords are kept as scrypt hashes (plus the Digest HA1); users created at run
- * time are persisted in `<stateDir>/users.json`. Plaintext passwords exist only in memory, for the
- * users whose plaintext the daemon was given (config, or created/changed during this run), because
- * WS-Security PasswordDigest needs it.
+ * The daemon's users. Passwords are checked against scrypt hashes (plus the Digest HA1); users created
+ * at run time are persisted in `<stateDir>/users.json`. WS-Security PasswordDigest (what ONVIF clients
+ * and NVRs send) needs the password itself, as on every ONVIF camera: persisted users also keep it
+ * sealed with a key of the state dir (`secret.key`, mode 0600), so an NVR still logs in after a restart.
  */
 export class UserStore {
   private readonly users = new Map<string, StoredUser>();
   private readonly plaintext = new Map<string, string>();
   private readonly file: AtomicJsonFile<{ users: StoredUser[] }> | undefined;
   private readonly verified = new Map<string, { password: string; at: number }>();
+  private readonly key: Buffer | undefined;
 
   private constructor(stateDir: string | undefined) {
     this.file = stateDir ? new AtomicJsonFile(join(stateDir, 'users.json')) : undefined;
+    this.key = stateDir ? stateKey(join(stateDir, 'secret.key')) : undefined;
   }
 
   /**
@@ -83,7 +88,11 @@ export class UserStore {
   }): Promise<UserStore> {
     const store = new UserStore(opts.stateDir);
     const persisted = store.file?.readSync()?.users ?? [];
-    for (const u of persisted) store.users.set(u.username, u);
+    for (const u of persisted) {
+      store.users.set(u.username, u);
+      const plain = u.sealed ? store.unseal(u.sealed) : undefined;
+      if (plain !== undefined) store.plaintext.set(u.username, plain);
+    }
     for (const u of opts.configUsers ?? []) {
       if (!u.password && !u.passwordHash) throw new CamdError(ErrorCodes.CONFIG, `users.${u.username}: needs "password" or "passwordHash"`);
       const bad = u.permissions.find((p) => !isPermission(p));
@@ -105,7 +114,9 @@ export class UserStore {
         hash: await hashPassword(password),
         ha1: digestHA1('admin', password),
         origin: 'bootstrap',
+        sealed: store.seal(password),
       });
+      store.plaintext.set('admin', password);
       await store.save();
       opts.announce?.('admin', password);
     }
@@ -147,7 +158,7 @@ export class UserStore {
 
   async create(username: string, password: string, permissions: Permission[]): Promise<void> {
     if (this.users.has(username)) throw new CamdError(ErrorCodes.USER_EXISTS, `user "${username}" exists`);
-    this.users.set(username, { username, permissions, hash: await hashPassword(password), ha1: digestHA1(username, password), origin: 'runtime' });
+    this.users.set(username, { username, permissions, hash: await hashPassword(password), ha1: digestHA1(username, password), origin: 'runtime', sealed: this.seal(password) });
     this.plaintext.set(username, password);
     await this.save();
   }
@@ -158,6 +169,7 @@ export class UserStore {
     if (changes.password !== undefined) {
       u.hash = await hashPassword(changes.password);
       u.ha1 = digestHA1(username, changes.password);
+      u.sealed = this.seal(changes.password);
       this.plaintext.set(username, changes.password);
       this.verified.delete(username);
     }
@@ -172,6 +184,27 @@ export class UserStore {
     await this.save();
   }
 
+  private seal(password: string): string | undefined {
+    if (!this.key) return undefined;
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    const data = Buffer.concat([c.update(password, 'utf8'), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), data]).toString('base64');
+  }
+
+  /** Undefined when it does not open (another state dir's key, a damaged file): digest login then fails. */
+  private unseal(sealed: string): string | undefined {
+    if (!this.key) return undefined;
+    try {
+      const b = Buffer.from(sealed, 'base64');
+      const d = createDecipheriv('aes-256-gcm', this.key, b.subarray(0, 12));
+      d.setAuthTag(b.subarray(12, 28));
+      return Buffer.concat([d.update(b.subarray(28)), d.final()]).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
   private callerOf(u: StoredUser): Caller {
     return { username: u.username, permissions: [...u.permissions] };
   }
@@ -180,6 +213,20 @@ export class UserStore {
     // Config users are re-read from the config on every start; only the others are persisted.
     await this.file?.write({ users: [...this.users.values()].filter((u) => u.origin !== 'config') });
   }
+}
+
+/** The state dir's 32-byte sealing key, created once (readable by the daemon's user only). */
+function stateKey(path: string): Buffer {
+  try {
+    const k = readFileSync(path);
+    if (k.length === 32) return k;
+  } catch {
+    // created below
+  }
+  const k = randomBytes(32);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, k, { mode: 0o600 });
+  return k;
 }
 
 function safeEqual(a: string, b: string): boolean {
