@@ -117,7 +117,7 @@ describe('plugin-rtsp under load', () => {
       const worker = async () => {
         while (sent < total) {
           sent++;
-          await rawExchange(port, mutate(seeds[rand(seeds.length)]!), 30);
+          await rawExchange(port, mutate(seeds[rand(seeds.length)]!), 30, 30);
         }
       };
       await Promise.all(Array.from({ length: 16 }, worker));

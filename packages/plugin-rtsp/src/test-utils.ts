@@ -39,8 +39,12 @@ export async function ffprobe(url: string, transport: 'tcp' | 'udp' | 'http' = '
   }
 }
 
-/** Sends raw bytes on a new RTSP connection and collects what comes back until the server is quiet or closes. */
-export async function rawExchange(port: number, data: Buffer | string, quietMs = 300): Promise<string> {
+/**
+ * Sends raw bytes on a new RTSP connection and collects what comes back until the server is quiet
+ * for `quietMs` after answering, or closes. The first answer may take up to `firstMs` (a scrypt check
+ * of Basic credentials is slow on purpose, slower still on a busy machine).
+ */
+export async function rawExchange(port: number, data: Buffer | string, quietMs = 300, firstMs = 5000): Promise<string> {
   return new Promise((resolve) => {
     const s: Socket = connect(port, '127.0.0.1');
     let out = '';
@@ -50,19 +54,19 @@ export async function rawExchange(port: number, data: Buffer | string, quietMs =
       s.destroy();
       resolve(out);
     };
-    const arm = () => {
+    const arm = (ms: number) => {
       clearTimeout(timer);
-      timer = setTimeout(done, quietMs);
+      timer = setTimeout(done, ms);
     };
     s.on('data', (d) => {
       out += d.toString('latin1');
-      arm();
+      arm(quietMs);
     });
     s.on('close', done);
     s.on('error', done);
     s.on('connect', () => {
       s.write(data);
-      arm();
+      arm(firstMs);
     });
   });
 }
