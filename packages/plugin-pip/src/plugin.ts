@@ -48,7 +48,6 @@ export default definePlugin({
           owner: PLUGIN_NAME,
           launch: `${source?.launch ?? 'videotestsrc is-live=true pattern=ball'} ! videoconvert ! videoscale ! videorate ! ${caps(W, H)} ! queue max-size-buffers=2 leaky=downstream ! ${COMPOSITOR}.sink_2`,
           elements: [...(source?.elements ?? ['videotestsrc']), 'videoconvert', 'videoscale', 'videorate', 'queue'],
-          workerModules: source?.workerModules,
         },
       );
       return spec;

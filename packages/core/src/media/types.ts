@@ -60,16 +60,26 @@ export interface PipelineFragment {
   /** Factory names used by `launch`. */
   readonly elements: readonly string[];
   /**
-   * Modules (absolute file paths or package specifiers) that the pipeline worker imports and calls
-   * as `attach(ctx)` once the pipeline exists, e.g. to connect a cairooverlay draw callback.
+   * Properties set once when the pipeline starts, to values known only then (the pipeline's base
+   * time). They let native elements show capture time without JavaScript per frame, e.g. a
+   * `timeoverlay`'s `datetime-epoch`.
    */
-  readonly workerModules?: readonly WorkerModule[];
+  readonly startProperties?: readonly StartProperty[];
 }
 
-/** A module run inside the pipeline worker: its file and the options handed to its `attach(ctx)`. */
-export interface WorkerModule {
-  readonly module: string;
-  readonly options?: unknown;
+/**
+ * A value the media process fills in as a pipeline starts:
+ * - `baseTime.dateTime`: the base time as a GDateTime in the camera's local zone (for
+ *   `timeoverlay datetime-epoch`: running time + epoch = capture wall-clock time);
+ * - `baseTime.ns`: the base time as a decimal string of ns since the Unix epoch.
+ */
+export type StartValue = 'baseTime.dateTime' | 'baseTime.ns';
+
+/** One property of a named element, set to a start value before the pipeline plays. */
+export interface StartProperty {
+  readonly element: string;
+  readonly property: string;
+  readonly value: StartValue;
 }
 
 /**

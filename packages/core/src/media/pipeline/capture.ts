@@ -130,7 +130,7 @@ export class SharedCapture {
     }
     // A killed capture leaves its socket behind, and shmsink cannot bind over it.
     rmSync(this.ref.socketPath, { force: true });
-    const worker = new WorkerProcess(launch, [], { capture: this.ref.id });
+    const worker = new WorkerProcess(launch);
     this.worker = worker;
     this.playing = false;
     const log = this.deps.logger.child({ capture: this.ref.id, source: describe(this.ref.source), streams: this.ref.streams });

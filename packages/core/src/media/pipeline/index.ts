@@ -5,6 +5,6 @@ export { installDefaultMediaTaps, buildPipeline, composeLaunch, defaultSource, r
 export { defaultEncoderCandidates, X264_PRESET } from './encoders.js';
 export { snapshotJpeg, Snapshots, SNAPSHOT_MAX_AGE_MS } from './snapshot.js';
 export { GdpReader, parseCaps, parseSegment } from './gdp.js';
-export type { WorkerAttachContext, PropertyValue } from './protocol.js';
+export type { PropertyValue } from './protocol.js';
 export type { StreamStats } from './stream-stats.js';
 export { debianPackageFor } from './packages.js';

@@ -3,7 +3,7 @@ import { STAGE, type CamdHooks } from '../../hooks.js';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
-import type { PipelineFragment, PipelineSpec, StreamSettings, VideoCodec, WorkerModule } from '../types.js';
+import type { PipelineFragment, PipelineSpec, StreamSettings, StartProperty, VideoCodec } from '../types.js';
 
 const CORE = 'core';
 
@@ -84,7 +84,7 @@ export function composeLaunch(spec: PipelineSpec): string {
 export interface BuiltPipeline {
   spec: PipelineSpec;
   launch: string;
-  workerModules: WorkerModule[];
+  startProperties: StartProperty[];
 }
 
 /** Runs the pipeline hooks for one stream and returns launch text validated against the registry. */
@@ -97,5 +97,5 @@ export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, re
   const launch = composeLaunch(spec);
   const fragments = [spec.source, spec.encoder, ...spec.filters, ...spec.branches, tail(stream.codec)];
   registry.validateLaunch(launch, fragments.flatMap((f) => f.elements));
-  return { spec, launch, workerModules: fragments.flatMap((f) => f.workerModules ?? []) };
+  return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []) };
 }

@@ -177,7 +177,7 @@ export class StreamRunner {
     if (gen !== this.generation || this.stopped) return;
     this.encoder = built.spec.encoder;
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
-    const worker = new WorkerProcess(built.launch, built.workerModules, s);
+    const worker = new WorkerProcess(built.launch, built.startProperties);
     this.worker = worker;
     this.startedAt = performance.now();
     this.firstFrameAt = undefined;

@@ -1,13 +1,24 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** The worker's entry file (TypeScript, run through tsx's loader). */
-export const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
+/**
+ * How to start one of core's child-process entries (the media process). Built JavaScript (`dist/`,
+ * what production runs) starts on plain Node. From the workspace's TypeScript sources (tests, a dev
+ * checkout) the entry is TypeScript too, and only then is tsx's loader asked for: a built install
+ * never loads a transpiler.
+ */
+export function childEntry(basename: string): { path: string; execArgv: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const path = fileURLToPath(new URL(`./${basename}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  // --expose-gc: GObjects held by JS wrappers are freed only when V8 collects the wrappers, and V8
+  // does not see their native memory; the media process collects on a fixed cadence.
+  const execArgv = ['--expose-gc'];
+  if (fromSource) execArgv.push('--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href);
+  return { path, execArgv };
+}
 
-/** Node flags that let the worker run TypeScript from any working directory. */
+/** The per-pipeline worker's entry (kept until the shared media process replaces it). */
+export const WORKER_PATH = childEntry('worker').path;
 export function workerExecArgv(): string[] {
-  const tsx = createRequire(import.meta.url).resolve('tsx/esm');
-  // --expose-gc: GObjects (pixbufs, buffers) held by JS wrappers are freed only when V8 collects the
-  // wrappers, and V8 does not see their native memory; the worker collects on a fixed cadence.
-  return ['--expose-gc', '--import', pathToFileURL(tsx).href];
+  return childEntry('worker').execArgv;
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { GdpReader, parseCaps, parseSegment, FLAG_DELTA_UNIT } from './gdp.js';
 import type { FromWorker, PropertyValue, ToWorker } from './protocol.js';
+import type { StartProperty } from '../types.js';
 import { WORKER_PATH, workerExecArgv } from './worker-path.js';
 
 /** One access unit out of the encoder, before it becomes an EncodedFrame. */
@@ -45,7 +46,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly replies = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private exited = false;
 
-  constructor(launch: string, modules: Array<{ module: string; options?: unknown }>, settings: unknown) {
+  constructor(launch: string, startProperties: readonly StartProperty[] = []) {
     super();
     this.child = fork(WORKER_PATH, ['run'], { execArgv: workerExecArgv(), stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
     live.add(this.child);
@@ -68,7 +69,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       }
       this.emit('exit', { code, signal });
     });
-    this.command({ type: 'start', launch, modules, settings });
+    this.command({ type: 'start', launch, startProperties });
   }
 
   /** Pipeline base time on the realtime clock, ns since the epoch (once the worker started). */

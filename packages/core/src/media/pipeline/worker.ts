@@ -7,8 +7,8 @@
  *   worker.ts run       → waits for `start`, runs the pipeline until `stop` or parent death
  */
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import type { FromWorker, ToWorker, WorkerAttachContext } from './protocol.js';
+import type { StartProperty } from '../types.js';
+import type { FromWorker, ToWorker } from './protocol.js';
 
 const require = createRequire(import.meta.url);
 const gi = require('node-gtk');
@@ -82,7 +82,7 @@ function run(): void {
     try {
       switch (msg.type) {
         case 'start':
-          pipeline = await start(msg.launch, msg.modules, msg.settings, cleanups);
+          pipeline = start(msg.launch, msg.startProperties, cleanups);
           break;
         case 'set':
           try {
@@ -106,7 +106,7 @@ function run(): void {
   });
 }
 
-async function start(launch: string, modules: Array<{ module: string; options?: unknown }>, settings: unknown, cleanups: Array<() => void>): Promise<any> {
+function start(launch: string, startProperties: readonly StartProperty[], cleanups: Array<() => void>): any {
   let pipeline: any;
   try {
     pipeline = Gst.parseLaunch(launch);
@@ -117,18 +117,11 @@ async function start(launch: string, modules: Array<{ module: string; options?: 
   const clock = Gst.SystemClock.obtain();
   clock.clockType = Gst.ClockType.REALTIME;
   pipeline.useClock(clock);
-  // node-gtk only converts a `cairo_t *` signal argument (cairooverlay's `draw`) into a context when
-  // its cairo binding is loaded; without it the handler gets null.
-  if (modules.length > 0) gi.require('cairo');
-  for (const m of modules) {
-    const mod = (await import(pathToFileURL(m.module).href)) as { attach?: (ctx: WorkerAttachContext) => void | (() => void) };
-    const cleanup = mod.attach?.({ gi, Gst, pipeline, settings, options: m.options, log: (message) => send({ type: 'log', message: String(message), source: m.module }) });
-    if (typeof cleanup === 'function') cleanups.push(cleanup);
-  }
   // Fix the base time ourselves so the daemon knows it before the first frame arrives.
   pipeline.setStartTime(Gst.CLOCK_TIME_NONE);
   const base = clock.getTime();
   pipeline.setBaseTime(base);
+  applyStartProperties(pipeline, startProperties, base);
   send({ type: 'starting', baseTimeNs: String(base) });
   const bus = pipeline.getBus();
   const poll = setInterval(() => drainBus(bus, pipeline), 20);
@@ -195,3 +188,27 @@ function forceKeyframe(pipeline: any): void {
   const s = Gst.Structure.newFromString('GstForceKeyUnit, all-headers=(boolean)true');
   enc.sendEvent(Gst.Event.newCustom(Gst.EventType.CUSTOM_UPSTREAM, s));
 }
+
+/** Sets the properties whose values exist only once the base time is fixed (see `StartProperty`). */
+function applyStartProperties(pipeline: any, props: readonly StartProperty[], baseNs: bigint): void {
+  for (const p of props) {
+    const el = pipeline.getByName(p.element);
+    if (!el) throw new Error(`no element named "${p.element}" for start property ${p.property}`);
+    el[camelCase(p.property)] = startValue(p.value, baseNs);
+  }
+}
+
+function startValue(value: StartProperty['value'], baseNs: bigint): unknown {
+  switch (value) {
+    case 'baseTime.ns':
+      return String(baseNs);
+    case 'baseTime.dateTime': {
+      // GDateTime has µs resolution; the local zone makes timeoverlay print the camera's local time.
+      const GLib = gi.require('GLib', '2.0');
+      const us = baseNs / 1000n;
+      return GLib.DateTime.newFromUnixLocal(Number(us / 1_000_000n)).add(Number(us % 1_000_000n));
+    }
+  }
+}
+
+const camelCase = (property: string) => property.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
