@@ -38,13 +38,13 @@ async function measure(label: string, streams: StreamConfig[]): Promise<Record<s
           last = now;
         },
       });
-      const pid = media.workerPid(s)!;
+      const pid = media.mediaPids()[0]!; // every pipeline runs in the one media process
       // A consumer joins at the next keyframe (up to a GOP later): the rate counts from its first frame.
       const fps = () => (frames - 1) / ((last - first) / 1000);
       return { s, c, pid, cpu0: cpuSeconds(pid), hubLatency, captureLatency, fps };
     });
     const captures = [...new Map(media.list().flatMap((s) => (s.capture ? [[s.capture.id, s.capture] as const] : []))).values()].map((c) => {
-      const pid = media.capturePid(c.id)!;
+      const pid = media.mediaPids()[0]!;
       return { c, pid, cpu0: cpuSeconds(pid) };
     });
     const t0 = performance.now();

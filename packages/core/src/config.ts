@@ -4,6 +4,9 @@ import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
+/** How pipelines map onto media processes (see `CamdConfig.media`). */
+export type MediaIsolation = 'shared' | 'pipeline';
+
 export interface StreamConfig {
   name?: string;
   path: string;
@@ -35,6 +38,12 @@ export interface CamdConfig {
   rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[] };
   streams?: StreamConfig[];
   log?: { level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /**
+   * `isolation`: `shared` (default) runs every pipeline in one media process; `pipeline` gives each
+   * stream and shared capture a process of its own (a crash then takes only that one along, at the
+   * cost of a Node.js runtime, ≈ 40 MiB, per pipeline).
+   */
+  media?: { isolation?: MediaIsolation };
   [other: string]: unknown;
 }
 
@@ -111,6 +120,7 @@ export const configSchema = {
     },
     streams: { type: 'array', minItems: 1, items: streamSchema },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
+    media: { type: 'object', additionalProperties: false, properties: { isolation: { enum: ['shared', 'pipeline'] } } },
   },
 } as const;
 

@@ -13,7 +13,7 @@ import { StreamHub } from './media/hub.js';
 import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
-import { type CamdConfig, configuredStreams, pluginEntries, type PluginEntry } from './config.js';
+import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
@@ -115,7 +115,15 @@ export class CamdHost {
       const media = await loadMediaModules();
       this.registry = await media.loadElementRegistry({ logger: this.logger });
       media.installDefaultMediaTaps(this.hooks, this.registry);
-      this.media = new media.StreamManager({ hooks: this.hooks, state: this.state, hub: this.hub, registry: this.registry, logger: this.logger.child({ component: 'media' }), streams });
+      this.media = new media.StreamManager({
+        hooks: this.hooks,
+        state: this.state,
+        hub: this.hub,
+        registry: this.registry,
+        logger: this.logger.child({ component: 'media' }),
+        streams,
+        isolation: config.media?.isolation,
+      });
     }
     this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
     for (const [token, value] of [
@@ -308,6 +316,7 @@ interface MediaModules {
     registry: ElementRegistry;
     logger: Logger;
     streams: ReturnType<typeof configuredStreams>;
+    isolation?: MediaIsolation;
   }) => MediaPlane;
   Snapshots: new (hub: StreamHub) => { get(stream: string): Promise<Buffer> };
 }

@@ -48,10 +48,15 @@ export interface TestHost {
   /** `fetch` against the host with HTTP Basic credentials of `user` (none with `user: null`). */
   fetch(path: string, init?: RequestInit & { user?: TestCredentials | null }): Promise<Response>;
   /**
-   * Kills a stream's pipeline worker (SIGKILL), as a crash would: the daemon restarts it with backoff.
-   * Returns false when the stream has no running worker (e.g. `media: false`).
+   * Fails a stream's pipeline as a camera or GStreamer fault would: the daemon restarts it with
+   * backoff. Returns false when the stream has no running pipeline (e.g. `media: false`).
    */
   killPipeline(stream: string): boolean;
+  /**
+   * SIGKILLs the media process(es), as a crash would: every pipeline restarts with backoff and
+   * clients resume. Returns the pids killed (none with `media: false`).
+   */
+  killMediaProcess(): number[];
   /** Stops the host and removes the temp state dir it created. */
   close(): Promise<void>;
 }
@@ -109,10 +114,12 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
       return fetch(baseUrl + path, { ...rest, headers });
     },
     killPipeline(stream) {
-      const pid = (host.media as { workerPid?(name: string): number | undefined }).workerPid?.(stream);
-      if (pid === undefined) return false;
-      process.kill(pid, 'SIGKILL');
-      return true;
+      return (host.media as { failPipeline?(name: string, message?: string): boolean }).failPipeline?.(stream, 'pipeline killed by the test') ?? false;
+    },
+    killMediaProcess() {
+      const pids = (host.media as { mediaPids?(): number[] }).mediaPids?.() ?? [];
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      return pids;
     },
     async close() {
       await host.stop();

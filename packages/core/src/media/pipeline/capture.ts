@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ElementRegistry } from '../registry.js';
 import type { SharedCaptureRef, SourceSpec, StreamSettings } from '../types.js';
 import { backoffDelay, STABLE_MS } from './restart-policy.js';
-import { WorkerProcess } from './worker-process.js';
+import type { MediaPipeline, MediaProcess } from './media-process.js';
 
 /** Raw frames the shared memory holds: readers that fall behind this far lose frames, never block capture. */
 const SHM_FRAMES = 8;
@@ -64,7 +64,7 @@ export interface SharedCaptureStats {
 
 /** One shared capture worker, restarted with backoff; `onRestarted` lets the readers rejoin at once. */
 export class SharedCapture {
-  private worker?: WorkerProcess;
+  private worker?: MediaPipeline;
   private attempt = 0;
   private restarts = 0;
   private errors = 0;
@@ -77,7 +77,7 @@ export class SharedCapture {
     readonly ref: SharedCaptureRef,
     /** The source itself (core's `v4l2src …` or `videotestsrc …`); throws when it cannot be opened (no device). */
     private readonly source: () => { launch: string; elements: readonly string[] },
-    private readonly deps: { registry: ElementRegistry; logger: Logger; onRestarted: () => void },
+    private readonly deps: { registry: ElementRegistry; logger: Logger; media: MediaProcess; onRestarted: () => void },
   ) {}
 
   private launchText(source: { launch: string }): string {
@@ -92,8 +92,16 @@ export class SharedCapture {
     ].join(' ! ');
   }
 
+  /** The pid of the media process running the capture. */
   get pid(): number | undefined {
     return this.worker?.pid;
+  }
+
+  /** Fails the capture as a camera fault would (tests, fault drills); false when it is not running. */
+  fail(message = 'fault injected'): boolean {
+    if (!this.worker?.running) return false;
+    this.worker.fail(message);
+    return true;
   }
 
   /** Starts the worker; resolves once it plays (readers can connect) or has failed (backoff runs). */
@@ -130,7 +138,7 @@ export class SharedCapture {
     }
     // A killed capture leaves its socket behind, and shmsink cannot bind over it.
     rmSync(this.ref.socketPath, { force: true });
-    const worker = new WorkerProcess(launch);
+    const worker = this.deps.media.start(launch, { output: false });
     this.worker = worker;
     this.playing = false;
     const log = this.deps.logger.child({ capture: this.ref.id, source: describe(this.ref.source), streams: this.ref.streams });
@@ -146,7 +154,7 @@ export class SharedCapture {
         resolve();
       });
       worker.on('warning', (w) => log.warn(`GStreamer: ${w.message}`));
-      worker.on('error', (e) => {
+      worker.on('gstError', (e) => {
         this.lastError = e.message;
         log.error({ debug: e.debug }, `GStreamer error: ${e.message}`);
       });
@@ -155,7 +163,7 @@ export class SharedCapture {
         if (this.worker !== worker) return; // stopped on purpose
         this.worker = undefined;
         this.playing = false;
-        this.lastError = signal ? `capture worker killed by ${signal}` : (this.lastError ?? `capture worker exited with ${code}`);
+        this.lastError = signal ? `media process killed by ${signal}` : code === 0 ? 'the capture ended (end of stream)' : (this.lastError ?? `media process exited with ${code}`);
         this.scheduleRestart();
       });
     });

@@ -4,8 +4,8 @@ import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementInfo, ElementRegistry, EncoderCandidate } from '../registry.js';
 import type { EncoderChoice, StreamSettings } from '../types.js';
 import { debianPackageFor } from './packages.js';
-import { WORKER_PATH, workerExecArgv } from './worker-path.js';
-import type { FromWorker } from './protocol.js';
+import { childEntry } from './worker-path.js';
+import type { FromMediaProcess } from './protocol.js';
 import { defaultEncoderCandidates } from './encoders.js';
 
 /**
@@ -94,17 +94,18 @@ export function factoriesIn(launch: string): string[] {
   return out;
 }
 
-/** Asks GStreamer (in a short-lived worker) for every element factory it has. */
+/** Asks GStreamer (in a short-lived media process) for every element factory it has. */
 export async function inspectElements(timeoutMs = 30_000): Promise<ElementInfo[]> {
   return new Promise((resolve, reject) => {
-    const child = fork(WORKER_PATH, ['inspect'], { execArgv: workerExecArgv(), stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const entry = childEntry('media-host');
+    const child = fork(entry.path, ['inspect'], { execArgv: entry.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`GStreamer inspection timed out after ${timeoutMs} ms`));
     }, timeoutMs);
-    child.on('message', (m: FromWorker) => {
+    child.on('message', (m: FromMediaProcess) => {
       if (m.type === 'inspect') {
         clearTimeout(timer);
         resolve(m.factories);

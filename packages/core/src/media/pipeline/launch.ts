@@ -3,6 +3,7 @@ import { STAGE, type CamdHooks } from '../../hooks.js';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
+import { MEDIA_OUT_ELEMENT } from './protocol.js';
 import type { PipelineFragment, PipelineSpec, StreamSettings, StartProperty, VideoCodec } from '../types.js';
 
 const CORE = 'core';
@@ -40,9 +41,10 @@ export function installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegis
   hooks.chooseEncoder.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => registry.chooseEncoder(stream));
 }
 
-/** After the encoder: one access unit per buffer, parameter sets repeated on every keyframe, out via fd 3. */
+/** After the encoder: one access unit per buffer, parameter sets repeated on every keyframe, out to the daemon. */
 function tail(codec: VideoCodec): PipelineFragment {
-  const out = 'gdppay ! fdsink fd=3 sync=false';
+  // The media process gives the fdsink its own connection to the daemon (see media-host.ts).
+  const out = `gdppay ! fdsink name=${MEDIA_OUT_ELEMENT} sync=false`;
   switch (codec) {
     case 'h264':
       return { owner: CORE, launch: `h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! ${out}`, elements: ['h264parse', 'gdppay', 'fdsink'] };

@@ -10,6 +10,10 @@ import type { EncoderPreset, EncoderProfile, StreamSettings, VideoCodec } from '
 import { StreamRunner } from './runner.js';
 import { planSharedCaptures, SharedCapture } from './capture.js';
 import { defaultSource } from './launch.js';
+import { MediaProcess } from './media-process.js';
+import { getLatencyMs } from '../../rules.js';
+import { streamLatencyMode } from '../../state/keys.js';
+import type { MediaIsolation } from '../../config.js';
 
 export interface StreamManagerDeps {
   hooks: CamdHooks;
@@ -19,6 +23,8 @@ export interface StreamManagerDeps {
   logger: Logger;
   /** Streams from the config, in order (the first is the primary stream). */
   streams: StreamSettings[];
+  /** One media process for every pipeline (default), or one per stream and shared capture. */
+  isolation?: MediaIsolation;
 }
 
 /** Coalesces a burst of setting changes (resolution + frame rate) into one rebuild. */
@@ -38,16 +44,37 @@ export class StreamManager implements MediaPlane {
   /** Streams whose source a plugin reads too (`shareSource`). */
   private readonly alsoRead = new Set<string>();
   private started = false;
+  /** Media processes by what they run: `shared`, or a stream or capture id with isolation `pipeline`. */
+  private readonly processes = new Map<string, MediaProcess>();
 
   constructor(private readonly deps: StreamManagerDeps) {
     this.configured = deps.streams;
     defineStreamKeys(deps.state, deps.streams);
+    const latencyBudgetMs = () => getLatencyMs(deps.state.get<string>(streamLatencyMode.key));
     for (const s of this.configured) {
-      this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger }));
+      this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger, media: this.mediaFor(s.name), latencyBudgetMs }));
       for (const key of STREAM_KEY_NAMES) {
         this.unwatch.push(deps.state.watch(this.stateKey(s.name, key), () => this.schedule(s.name)));
       }
     }
+  }
+
+  /** The media process that runs a stream's or capture's pipeline. */
+  private mediaFor(owner: string): MediaProcess {
+    const key = this.deps.isolation === 'pipeline' ? owner : 'shared';
+    let p = this.processes.get(key);
+    if (!p) {
+      const log = this.deps.logger.child({ mediaProcess: key });
+      p = new MediaProcess({
+        onSpawn: (pid) => log.info({ pid }, 'media process started'),
+        onExit: ({ code, signal, detail }) => {
+          if (!this.started) return;
+          log.error({ code, signal, detail }, 'media process exited; its pipelines restart with backoff');
+        },
+      });
+      this.processes.set(key, p);
+    }
+    return p;
   }
 
   shareSource(name: string): void {
@@ -67,7 +94,7 @@ export class StreamManager implements MediaPlane {
       // Readers that lost the capture wait out their backoff: they retry as soon as it plays again.
       // One that has already reconnected is left alone (shmsink fails when a reader vanishes mid-handshake).
       const onRestarted = () => ref.streams.forEach((n) => this.runner(n).retryNow());
-      this.captures.set(ref.id, new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), { registry: this.deps.registry, logger: this.deps.logger, onRestarted }));
+      this.captures.set(ref.id, new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), { registry: this.deps.registry, logger: this.deps.logger, media: this.mediaFor(ref.id), onRestarted }));
     }
   }
 
@@ -97,18 +124,28 @@ export class StreamManager implements MediaPlane {
     return { ...r.stats(), ...(capture ? { capture: capture.stats() } : {}) };
   }
 
-  /** Worker pid of a shared capture (diagnostics, tests). */
-  capturePid(id: string): number | undefined {
-    return this.captures.get(id)?.pid;
+  /** Fails a shared capture's pipeline as a camera fault would (tests, fault drills). */
+  failCapture(id: string): boolean {
+    return this.captures.get(id)?.fail() ?? false;
   }
 
   health(name: string): { healthy: boolean; reasons: string[] } {
     return this.runner(name).health();
   }
 
-  /** Worker pid of a stream (diagnostics, tests). */
-  workerPid(name: string): number | undefined {
-    return this.runner(name).workerPid;
+  /** Fails a stream's pipeline as a GStreamer error would; it restarts with backoff (tests, fault drills). */
+  failPipeline(name: string, message?: string): boolean {
+    return this.runner(name).failPipeline(message);
+  }
+
+  /** The running pipeline's id (it changes with every restart: tests, diagnostics). */
+  pipelineId(name: string): string | undefined {
+    return this.runner(name).pipelineId;
+  }
+
+  /** Pids of the running media processes (diagnostics, benchmarks, crash drills). */
+  mediaPids(): number[] {
+    return [...this.processes.values()].map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
   }
 
   async start(): Promise<void> {
@@ -125,6 +162,8 @@ export class StreamManager implements MediaPlane {
     for (const off of this.unwatch.splice(0)) off();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     await Promise.all([...this.captures.values()].map((c) => c.stop()));
+    this.started = false;
+    await Promise.all([...this.processes.values()].map((p) => p.close()));
   }
 
   private schedule(name: string): void {

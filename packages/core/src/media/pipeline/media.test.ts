@@ -66,7 +66,7 @@ describe('media plane (real GStreamer)', () => {
     host = await createTestHost({ config: { streams: [testStream({ source: 'videotestsrc:snow', bitrate: 300_000 })] } });
     await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe);
     const before = await collectFrames(host.host.hub, 'stream1', 3000);
-    const pid = (host.host.media as StreamManager).workerPid('stream1');
+    const pipeline = (host.host.media as StreamManager).pipelineId('stream1');
     const during = collectFrames(host.host.hub, 'stream1', 6000);
     await new Promise((r) => setTimeout(r, 500));
     expect((await put(host, 'streamBitrate', 1_500_000)).status).toBe(200);
@@ -75,7 +75,7 @@ describe('media plane (real GStreamer)', () => {
     const rate = (fs: typeof frames) => (fs.reduce((a, f) => a + f.data.length, 0) * 8) / ((fs.at(-1)!.receivedAt - fs[0]!.receivedAt) / 1000);
     expect(rate(after)).toBeGreaterThan(2.5 * rate(before));
     // Same worker (no restart), every frame delivered, no pause longer than a few frame intervals.
-    expect((host.host.media as StreamManager).workerPid('stream1')).toBe(pid);
+    expect((host.host.media as StreamManager).pipelineId('stream1')).toBe(pipeline);
     for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
     expect(largestGapMs(frames)).toBeLessThan(400);
   });
@@ -94,22 +94,23 @@ describe('media plane (real GStreamer)', () => {
     consumer.close();
   });
 
-  it('restarts a killed worker by itself: counted, logged in stats, health unhealthy then healthy, same consumer fed again', async () => {
+  it('restarts a killed media process by itself: counted, logged in stats, health unhealthy then healthy, same consumer fed again', async () => {
     host = await createTestHost();
     const media = host.host.media as StreamManager;
     const seen: number[] = [];
     host.host.hub.subscribe('stream1', { name: 'survivor', onFrame: (f) => void seen.push(f.seq) });
     await until(() => seen.length > 5);
     expect(await healthStatus(host)).toBe(200);
-    const pid = media.workerPid('stream1')!;
-    process.kill(pid, 'SIGKILL');
+    const pipeline = media.pipelineId('stream1')!;
+    const [pid] = host.killMediaProcess();
     await until(async () => (await healthStatus(host!)) === 503, 5000);
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { errors: number; lastError: string }>;
     expect(stats.stream1!.errors).toBe(1);
     expect(stats.stream1!.lastError).toMatch(/killed by SIGKILL/);
     const countAtKill = seen.length;
     await until(() => seen.length > countAtKill + 5);
-    expect(media.workerPid('stream1')).not.toBe(pid);
+    expect(media.pipelineId('stream1')).not.toBe(pipeline);
+    expect(media.mediaPids()).not.toContain(pid);
     await until(async () => (await healthStatus(host!)) === 200);
   });
 
@@ -143,12 +144,11 @@ describe('media plane (real GStreamer)', () => {
     expect(f2.length).toBeLessThanOrEqual(48);
     expect(await probe(f1)).toMatchObject({ width: 640, height: 360 });
     expect(await probe(f2)).toMatchObject({ width: 320, height: 240 });
-    const pid = (host.host.media as StreamManager).capturePid('capture1')!;
-    // Both streams depend on that one process: while it is down (it backs off 1 s), neither has pictures.
+    // Both streams depend on that one capture: while it is down (it backs off 1 s), neither has pictures.
     const seen: Record<string, number[]> = { stream1: [], stream2: [] };
     const watchers = Object.keys(seen).map((n) => hub.subscribe(n, { name: 'watch', onFrame: (f) => void seen[n]!.push(f.captureTimeMs) }));
     await until(() => seen.stream1!.length > 0 && seen.stream2!.length > 0);
-    process.kill(pid, 'SIGKILL');
+    expect((host.host.media as StreamManager).failCapture('capture1')).toBe(true);
     const killedAt = Date.now();
     await new Promise((r) => setTimeout(r, 700));
     watchers.forEach((w) => w.close());
@@ -161,7 +161,6 @@ describe('media plane (real GStreamer)', () => {
     await until(async () => (await stats()).stream1!.capture!.running === true, 5000);
     const after = await stats();
     expect(after.stream1!.capture).toMatchObject({ running: true, restarts: 1 });
-    expect((host.host.media as StreamManager).capturePid('capture1')).not.toBe(pid);
   });
 
   it('reports a bad device path clearly while the other stream keeps serving', async () => {

@@ -1,24 +1,34 @@
-/** Messages between the daemon and a pipeline worker process (over the fork IPC channel). */
+/** Messages between the daemon and its media process (over the fork IPC channel). */
 import type { ElementInfo } from '../registry.js';
 import type { StartProperty } from '../types.js';
 
 export type PropertyValue = string | number | boolean;
 
-export type ToWorker =
-  | { type: 'start'; launch: string; startProperties: readonly StartProperty[] }
-  | { type: 'set'; id: number; element: string; pad?: string; property: string; value: PropertyValue }
-  | { type: 'keyframe' }
-  | { type: 'stop' };
+/** Name of the `fdsink` whose fd the media process fills in with the pipeline's media connection. */
+export const MEDIA_OUT_ELEMENT = 'camd_media_out';
 
-export type FromWorker =
+/**
+ * First line a pipeline's media connection sends on the daemon's media socket, before the GDP
+ * stream: `camd-media <pipeline id>\n`.
+ */
+export const MEDIA_HEADER_PREFIX = 'camd-media ';
+
+export type ToMediaProcess =
+  /** `output`: the pipeline ends in `fdsink name=camd_media_out` and gets its own media connection. */
+  | { type: 'start'; id: string; launch: string; startProperties: readonly StartProperty[]; output: boolean }
+  | { type: 'stop'; id: string }
+  | { type: 'set'; id: string; req: number; element: string; pad?: string; property: string; value: PropertyValue }
+  | { type: 'keyframe'; id: string }
+  /** Fails the pipeline as a GStreamer error would (tests, fault drills). */
+  | { type: 'fail'; id: string; message: string };
+
+export type FromMediaProcess =
   | { type: 'inspect'; factories: ElementInfo[] }
   /** Sent before PLAYING: running time + baseTimeNs = capture time on the realtime clock (ns since the epoch). */
-  | { type: 'starting'; baseTimeNs: string }
-  | { type: 'playing' }
-  | { type: 'error'; message: string; debug?: string; source?: string }
-  | { type: 'warning'; message: string; source?: string }
-  /** A worker module's `ctx.log`. */
-  | { type: 'log'; message: string; source: string }
-  | { type: 'eos' }
-  | { type: 'reply'; id: number; ok: boolean; error?: string };
-
+  | { type: 'starting'; id: string; baseTimeNs: string }
+  | { type: 'playing'; id: string }
+  | { type: 'error'; id: string; message: string; debug?: string; source?: string }
+  | { type: 'warning'; id: string; message: string; source?: string }
+  /** The pipeline is gone (error, end of stream or stop): `code` 0 after a stop or EOS, 1 after an error. */
+  | { type: 'ended'; id: string; code: number }
+  | { type: 'reply'; req: number; ok: boolean; error?: string };

@@ -6,7 +6,7 @@ import type { EncodedFrame, EncoderChoice, StreamSettings } from '../types.js';
 import type { PipelineHandle } from '../pipeline-handle.js';
 import { checkStreamHealth } from '../../rules.js';
 import { buildPipeline } from './launch.js';
-import { WorkerProcess, type RawFrame } from './worker-process.js';
+import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
 import { backoffDelay, STABLE_MS } from './restart-policy.js';
@@ -15,6 +15,13 @@ export { BACKOFF_MS } from './restart-policy.js';
 
 /** Health: no frame for this long means the stream is stalled. */
 const STALL_MS = 2000;
+/**
+ * A pipeline that plays but has delivered no frame for this long (or for its latency budget, if
+ * longer) is restarted. The first frame of a fresh pipeline gets more time: encoders warm up.
+ */
+export const STALL_RESTART_MS = 2000;
+const FIRST_FRAME_MS = 8000;
+const WATCHDOG_INTERVAL_MS = 250;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 250;
 const RECENT_WINDOW_MS = 10 * 60_000;
 
@@ -23,14 +30,23 @@ export interface RunnerDeps {
   hub: StreamHub;
   registry: ElementRegistry;
   logger: Logger;
+  /** The media process that runs this stream's pipeline. */
+  media: MediaProcess;
+  /** The stream's latency budget in ms (`streamLatencyMode`); a stall restart waits at least this long. */
+  latencyBudgetMs?: () => number;
 }
+
+/** Where a stream's pipeline is: with `running: false` in stats, `state` and `lastError` say why. */
+export type PipelineState = 'stopped' | 'starting' | 'playing' | 'stalled' | 'restarting';
 
 /**
  * Keeps one stream's pipeline running: builds it through the hooks, runs it in a worker, publishes
  * its frames to the hub, applies live changes, restarts it with backoff, and measures it.
  */
 export class StreamRunner {
-  private worker?: WorkerProcess;
+  private worker?: MediaPipeline;
+  private playingAt?: number;
+  private watchdog?: NodeJS.Timeout;
   private encoder?: EncoderChoice;
   private seq = 0;
   private attempt = 0;
@@ -66,13 +82,50 @@ export class StreamRunner {
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.watchdog = setInterval(() => this.checkStall(), WATCHDOG_INTERVAL_MS);
+    this.watchdog.unref();
     await this.launch();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
+    clearInterval(this.watchdog);
     await this.stopWorker('shutdown');
+  }
+
+  /**
+   * The supervisor's stall check: a pipeline that plays but delivers nothing (a blocked element, a
+   * capture that stopped feeding it) fails like a crashed one, so the usual backoff restarts it.
+   */
+  private checkStall(): void {
+    const w = this.worker;
+    if (!w || this.playingAt === undefined) return;
+    const now = performance.now();
+    const since = this.lastFrameAt !== undefined && this.lastFrameAt > this.playingAt ? this.lastFrameAt : undefined;
+    const limit = since === undefined ? FIRST_FRAME_MS : Math.max(STALL_RESTART_MS, this.deps.latencyBudgetMs?.() ?? 0);
+    const silentMs = now - (since ?? this.playingAt);
+    if (silentMs <= limit) return;
+    this.playingAt = undefined; // once per run
+    this.lastError = `stalled: no frame for ${(silentMs / 1000).toFixed(1)} s while playing`;
+    this.deps.logger.warn({ stream: this.settings.name }, `pipeline ${this.lastError}; restarting it`);
+    w.fail(this.lastError);
+  }
+
+  /** Fails the running pipeline as a GStreamer error would (tests, fault drills); false when none runs. */
+  failPipeline(message = 'fault injected'): boolean {
+    if (!this.worker?.running) return false;
+    this.worker.fail(message);
+    return true;
+  }
+
+  /** Where the pipeline is now (stats). */
+  get state(): PipelineState {
+    if (this.stopped) return 'stopped';
+    if (!this.worker) return 'restarting';
+    if (this.playingAt === undefined && this.firstFrameAt === undefined) return 'starting';
+    const now = performance.now();
+    return this.lastFrameAt !== undefined && now - this.lastFrameAt < STALL_MS ? 'playing' : this.lastFrameAt === undefined ? 'starting' : 'stalled';
   }
 
   /** Applies new settings: bitrate alone goes to the running encoder; anything else rebuilds. */
@@ -124,8 +177,13 @@ export class StreamRunner {
     this.worker?.requestKeyframe();
   }
 
-  /** The worker's pid, for tests and diagnostics. */
-  get workerPid(): number | undefined {
+  /** The running pipeline's id in its media process (changes with every restart), for tests and diagnostics. */
+  get pipelineId(): string | undefined {
+    return this.worker?.running ? this.worker.id : undefined;
+  }
+
+  /** The pid of the media process running this stream's pipeline. */
+  get mediaPid(): number | undefined {
     return this.worker?.pid;
   }
 
@@ -142,6 +200,7 @@ export class StreamRunner {
       fps: this.meter.fps(now),
       keyframeInterval: this.meter.keyframeInterval() ?? null,
       running: !!this.worker?.running && this.lastFrameAt !== undefined && now - this.lastFrameAt < STALL_MS,
+      state: this.state,
       restarts: this.restarts,
       lastError: this.lastError,
       width: this.settings.width,
@@ -160,7 +219,7 @@ export class StreamRunner {
     const cutoff = Date.now() - RECENT_WINDOW_MS;
     while (this.recentErrors.length && this.recentErrors[0]! < cutoff) this.recentErrors.shift();
     const verdict = checkStreamHealth({ frameDrops: s.frameDrops, errors: this.recentErrors.length, currentBitrate: s.currentBitrate, clientCount: s.clientCount });
-    if (!s.running) verdict.reasons.unshift(this.lastError ? `no frames: ${this.lastError}` : 'no frames');
+    if (!s.running) verdict.reasons.unshift(this.lastError ? `no frames (${s.state}): ${this.lastError}` : `no frames (${s.state})`);
     return { healthy: verdict.reasons.length === 0, reasons: verdict.reasons };
   }
 
@@ -177,19 +236,20 @@ export class StreamRunner {
     if (gen !== this.generation || this.stopped) return;
     this.encoder = built.spec.encoder;
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
-    const worker = new WorkerProcess(built.launch, built.startProperties);
+    const worker = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true });
     this.worker = worker;
     this.startedAt = performance.now();
     this.firstFrameAt = undefined;
+    this.playingAt = undefined;
     this.meter.reset();
     worker.on('frame', (f) => this.onFrame(f, worker));
     worker.on('playing', () => {
-      this.deps.logger.info({ stream: s.name, pid: worker.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
+      this.playingAt = performance.now();
+      this.deps.logger.info({ stream: s.name, pipeline: worker.id, pid: worker.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
       this.deps.hooks.pipelineStarted.call(this.handle(worker));
     });
-    worker.on('log', (l) => this.deps.logger.info({ stream: s.name, module: l.source }, l.message));
     worker.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
-    worker.on('error', (e) => {
+    worker.on('gstError', (e) => {
       this.lastError = e.message;
       this.deps.logger.error({ stream: s.name, source: e.source, debug: e.debug }, `GStreamer error: ${e.message}`);
     });
@@ -198,11 +258,11 @@ export class StreamRunner {
       this.worker = undefined;
       this.deps.hooks.pipelineStopped.call({ stream: s.name, reason: signal ? `killed by ${signal}` : `exit ${code}` });
       if (this.stopped) return;
-      this.fail(signal ? `pipeline worker killed by ${signal}` : this.lastError ?? `pipeline worker exited with ${code}`);
+      this.fail(signal ? `media process killed by ${signal}` : code === 0 ? 'the pipeline ended (end of stream)' : (this.lastError ?? `media process exited with ${code}`));
     });
   }
 
-  private onFrame(f: RawFrame, worker: WorkerProcess): void {
+  private onFrame(f: RawFrame, worker: MediaPipeline): void {
     if (this.worker !== worker) return;
     const now = performance.now();
     this.lastFrameAt = now;
@@ -254,7 +314,7 @@ export class StreamRunner {
     this.deps.hooks.pipelineStopped.call({ stream: this.settings.name, reason });
   }
 
-  private handle(worker: WorkerProcess): PipelineHandle {
+  private handle(worker: MediaPipeline): PipelineHandle {
     return {
       stream: this.settings.name,
       get baseTimeNs() {

@@ -56,6 +56,8 @@ export interface StreamStats {
   fps: number;
   keyframeInterval: number | null;
   running: boolean;
+  /** `starting`, `playing`, `stalled`, `restarting` (waiting out its backoff) or `stopped`. */
+  state: string;
   restarts: number;
   lastError: string | null;
   width: number;

@@ -16,9 +16,3 @@ export function childEntry(basename: string): { path: string; execArgv: string[]
   if (fromSource) execArgv.push('--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href);
   return { path, execArgv };
 }
-
-/** The per-pipeline worker's entry (kept until the shared media process replaces it). */
-export const WORKER_PATH = childEntry('worker').path;
-export function workerExecArgv(): string[] {
-  return childEntry('worker').execArgv;
-}

@@ -1,0 +1,263 @@
+/**
+ * The media process: one child of the daemon that holds every GStreamer pipeline of the daemon
+ * (shared captures, stream encoders, PiP) through node-gtk. JavaScript here only controls: it builds,
+ * starts, stops and reconfigures pipelines and polls their buses. No JavaScript runs per frame:
+ * encoded media leaves each pipeline through `gdppay ! fdsink` on a unix-socket connection of its own
+ * to the daemon, so no frame byte is copied through JavaScript, and a pipeline's stream ends cleanly
+ * with its connection. It exits when the daemon goes away, even on SIGKILL (IPC disconnect).
+ *
+ *   media-host inspect        → one `inspect` message with every element factory, then exit
+ *   media-host run <socket>   → runs pipelines on request until the daemon disconnects
+ */
+import { createRequire } from 'node:module';
+import type { StartProperty } from '../types.js';
+import { MEDIA_HEADER_PREFIX, MEDIA_OUT_ELEMENT, type FromMediaProcess, type PropertyValue, type ToMediaProcess } from './protocol.js';
+
+const require = createRequire(import.meta.url);
+const gi = require('node-gtk');
+const Gst = gi.require('Gst', '1.0');
+Gst.init([]);
+
+/** Bus messages are polled: node-gtk's bus watches need a GLib main loop this process does not run. */
+const BUS_POLL_MS = 20;
+/** Wrappers of bus messages and pads are collected on this cadence (their native memory is invisible to V8). */
+const GC_INTERVAL_MS = 10_000;
+
+function send(msg: FromMediaProcess): void {
+  process.send?.(msg);
+}
+
+if (process.argv[2] === 'inspect') inspect();
+else run(process.argv[3]!);
+
+function inspect(): void {
+  // Walk every plugin's features: gst_element_factory_list_get_elements() misses some factories
+  // (videoconvert on GStreamer 1.22), the registry's plugin list does not.
+  const reg = Gst.Registry.get();
+  const factories: any[] = [];
+  for (const p of reg.getPluginList() as any[]) {
+    for (const f of reg.getFeatureListByPlugin(p.getName()) as any[]) if (f instanceof Gst.ElementFactory) factories.push(f);
+  }
+  const out = factories.map((f) => {
+    const caps = (dir: number) =>
+      (f.getStaticPadTemplates() as any[]).filter((t) => t.direction === dir).map((t) => String(t.getCaps().toString()));
+    return {
+      name: String(f.getName()),
+      rank: Number(f.getRank()),
+      klass: String(f.getMetadata('klass') ?? ''),
+      plugin: String(f.getPluginName?.() ?? ''),
+      sinkCaps: caps(Gst.PadDirection.SINK),
+      srcCaps: caps(Gst.PadDirection.SRC),
+    };
+  });
+  process.send!({ type: 'inspect', factories: out } satisfies FromMediaProcess, () => process.exit(0));
+}
+
+interface Running {
+  readonly pipeline: any;
+  readonly bus: any;
+  /** The GSocketConnection carrying this pipeline's media to the daemon. */
+  readonly connection?: any;
+}
+
+function run(mediaSocket: string): void {
+  const pipelines = new Map<string, Running>();
+  // The realtime clock makes base time + running time a wall-clock capture time, in every pipeline.
+  const clock = Gst.SystemClock.obtain();
+  clock.clockType = Gst.ClockType.REALTIME;
+
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) setInterval(gc, GC_INTERVAL_MS).unref();
+  setInterval(() => {
+    for (const [id, p] of pipelines) drainBus(id, p);
+  }, BUS_POLL_MS);
+
+  const end = (id: string, code: number) => {
+    const p = pipelines.get(id);
+    if (!p) return;
+    pipelines.delete(id);
+    teardown(p);
+    send({ type: 'ended', id, code });
+  };
+
+  const exit = () => {
+    for (const p of pipelines.values()) teardown(p);
+    process.exit(0);
+  };
+  // The daemon died or closed the channel: never outlive it.
+  process.on('disconnect', exit);
+  process.on('SIGTERM', exit);
+  process.on('SIGINT', exit);
+
+  function drainBus(id: string, p: Running): void {
+    for (;;) {
+      const msg = p.bus.pop();
+      if (!msg) return;
+      const source = msg.src?.getName?.() as string | undefined;
+      switch (msg.type) {
+        case Gst.MessageType.ERROR: {
+          const [err, debug] = msg.parseError();
+          send({ type: 'error', id, message: String(err?.message ?? err), debug: debug ? String(debug) : undefined, source });
+          end(id, 1);
+          return;
+        }
+        case Gst.MessageType.WARNING: {
+          const [err] = msg.parseWarning();
+          send({ type: 'warning', id, message: String(err?.message ?? err), source });
+          break;
+        }
+        case Gst.MessageType.EOS:
+          end(id, 0);
+          return;
+        case Gst.MessageType.STATE_CHANGED:
+          if (msg.src === p.pipeline) {
+            const [, next] = msg.parseStateChanged();
+            if (next === Gst.State.PLAYING) send({ type: 'playing', id });
+          }
+          break;
+      }
+    }
+  }
+
+  process.on('message', (msg: ToMediaProcess) => {
+    switch (msg.type) {
+      case 'start':
+        try {
+          const p = start(msg.id, msg.launch, msg.startProperties, msg.output ? mediaSocket : undefined, clock);
+          pipelines.set(msg.id, p);
+        } catch (err) {
+          send({ type: 'error', id: msg.id, message: (err as Error).message, source: (err as { source?: string }).source });
+          send({ type: 'ended', id: msg.id, code: 1 });
+        }
+        break;
+      case 'stop':
+        end(msg.id, 0);
+        break;
+      case 'set':
+        try {
+          setProperty(pipelines.get(msg.id)?.pipeline, msg.element, msg.pad, msg.property, msg.value);
+          send({ type: 'reply', req: msg.req, ok: true });
+        } catch (err) {
+          send({ type: 'reply', req: msg.req, ok: false, error: (err as Error).message });
+        }
+        break;
+      case 'keyframe':
+        forceKeyframe(pipelines.get(msg.id)?.pipeline);
+        break;
+      case 'fail':
+        if (pipelines.has(msg.id)) {
+          send({ type: 'error', id: msg.id, message: msg.message, source: 'fault injection' });
+          end(msg.id, 1);
+        }
+        break;
+    }
+  });
+}
+
+function start(id: string, launch: string, startProperties: readonly StartProperty[], mediaSocket: string | undefined, clock: any): Running {
+  let pipeline: any;
+  try {
+    pipeline = Gst.parseLaunch(launch);
+  } catch (err) {
+    throw new Error(`could not build the pipeline: ${(err as Error).message}`);
+  }
+  pipeline.useClock(clock);
+  let connection: any;
+  try {
+    if (mediaSocket) connection = connectMedia(id, pipeline, mediaSocket);
+    // Fix the base time ourselves so the daemon knows it before the first frame arrives.
+    pipeline.setStartTime(Gst.CLOCK_TIME_NONE);
+    const base = clock.getTime() as bigint;
+    pipeline.setBaseTime(base);
+    applyStartProperties(pipeline, startProperties, base);
+    send({ type: 'starting', id, baseTimeNs: String(base) });
+    const running: Running = { pipeline, bus: pipeline.getBus(), connection };
+    if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
+      // The bus holds GStreamer's own reason; report it before giving up.
+      const msg = running.bus.popFiltered(Gst.MessageType.ERROR);
+      teardown(running);
+      if (!msg) throw new Error('the pipeline refused to start');
+      throw Object.assign(new Error(String(msg.parseError()[0]?.message)), { source: msg.src?.getName?.() as string | undefined });
+    }
+    return running;
+  } catch (err) {
+    pipeline.setState(Gst.State.NULL);
+    connection?.close(null);
+    throw err;
+  }
+}
+
+/**
+ * Opens the pipeline's own connection to the daemon's media socket and hands its fd to the final
+ * `fdsink`. One connection per pipeline run: a stopped pipeline's stream ends with its connection,
+ * so a half-written frame can never run into the next run's stream.
+ */
+function connectMedia(id: string, pipeline: any, mediaSocket: string): any {
+  const Gio = gi.require('Gio', '2.0');
+  const sink = pipeline.getByName(MEDIA_OUT_ELEMENT);
+  if (!sink) throw new Error(`the pipeline has no "${MEDIA_OUT_ELEMENT}" element for its media output`);
+  const connection = new Gio.SocketClient().connect(Gio.UnixSocketAddress.new(mediaSocket), null);
+  connection.getOutputStream().writeAll(Buffer.from(`${MEDIA_HEADER_PREFIX}${id}\n`), null);
+  sink.fd = connection.getSocket().getFd();
+  return connection;
+}
+
+function teardown(p: Running): void {
+  try {
+    p.pipeline.setState(Gst.State.NULL);
+  } finally {
+    try {
+      p.connection?.close(null);
+    } catch {
+      /* the daemon closed its end first */
+    }
+  }
+}
+
+function setProperty(pipeline: any, element: string, pad: string | undefined, property: string, value: PropertyValue): void {
+  if (!pipeline) throw new Error('the pipeline is not running');
+  const el = pipeline.getByName(element);
+  if (!el) throw new Error(`no element named "${element}" in the pipeline`);
+  // getStaticPad finds any existing pad by name, request pads (compositor sink_0) included.
+  const target = pad ? el.getStaticPad(pad) : el;
+  if (!target) throw new Error(`element "${element}" has no pad "${pad}"`);
+  // node-gtk exposes GObject properties camel-cased. Only that form is a real test: `in` answers true
+  // for any name containing a dash.
+  const camel = camelCase(property);
+  if (!(camel in target)) throw new Error(`"${pad ? `${element}.${pad}` : element}" has no property "${property}"`);
+  // GStreamer parses the string form of any property type (enums by nick, e.g. valignment=bottom).
+  if (typeof value === 'string') Gst.utilSetObjectArg(target, property.replace(/_/g, '-'), value);
+  else target[camel] = value;
+}
+
+/** Asks the encoder for a keyframe (with SPS/PPS) as soon as possible: the GstForceKeyUnit upstream event. */
+function forceKeyframe(pipeline: any): void {
+  const enc = pipeline?.getByName('encoder');
+  if (!enc) return;
+  const s = Gst.Structure.newFromString('GstForceKeyUnit, all-headers=(boolean)true');
+  enc.sendEvent(Gst.Event.newCustom(Gst.EventType.CUSTOM_UPSTREAM, s));
+}
+
+/** Sets the properties whose values exist only once the base time is fixed (see `StartProperty`). */
+function applyStartProperties(pipeline: any, props: readonly StartProperty[], baseNs: bigint): void {
+  for (const p of props) {
+    const el = pipeline.getByName(p.element);
+    if (!el) throw new Error(`no element named "${p.element}" for start property ${p.property}`);
+    el[camelCase(p.property)] = startValue(p.value, baseNs);
+  }
+}
+
+function startValue(value: StartProperty['value'], baseNs: bigint): unknown {
+  switch (value) {
+    case 'baseTime.ns':
+      return String(baseNs);
+    case 'baseTime.dateTime': {
+      // GDateTime has µs resolution; the local zone makes timeoverlay print the camera's local time.
+      const GLib = gi.require('GLib', '2.0');
+      const us = baseNs / 1000n;
+      return GLib.DateTime.newFromUnixLocal(Number(us / 1_000_000n)).add(Number(us % 1_000_000n));
+    }
+  }
+}
+
+const camelCase = (property: string) => property.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
