@@ -4,6 +4,9 @@ import type { StreamManager } from './manager.js';
 import { Snapshots } from './snapshot.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
 import { collectFrames, largestGapMs, probe, waitForFrame } from './test-utils.js';
+import { definePlugin, PLUGIN_API_VERSION } from '../../plugins/contract.js';
+import { STAGE } from '../../hooks.js';
+import type { PipelineHandle } from '../pipeline-handle.js';
 
 let host: TestHost | undefined;
 afterEach(async () => {
@@ -112,6 +115,37 @@ describe('media plane (real GStreamer)', () => {
     expect(media.pipelineId('stream1')).not.toBe(pipeline);
     expect(media.mediaPids()).not.toContain(pid);
     await until(async () => (await healthStatus(host!)) === 200);
+  });
+
+  it('restarts a pipeline that plays but delivers nothing (a blocked element): counted, with the reason, and frames resume', async () => {
+    // A filter that can be made to block: identity sleeps this long on every buffer.
+    let handle: PipelineHandle | undefined;
+    const blocker = definePlugin({
+      name: 'test-blocker',
+      apiVersion: PLUGIN_API_VERSION,
+      setup(ctx) {
+        ctx.hooks.buildPipeline.tapPromise({ name: 'test-blocker', stage: STAGE.OVERLAY }, async (spec) => {
+          spec.filters.push({ owner: 'test-blocker', launch: 'identity name=blocker sleep-time=0', elements: ['identity'] });
+          return spec;
+        });
+        ctx.hooks.pipelineStarted.tap('test-blocker', (h) => void (handle = h));
+      },
+    });
+    host = await createTestHost({ plugins: [blocker] });
+    const media = host.host.media as StreamManager;
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe);
+    await until(() => handle !== undefined);
+    const before = media.pipelineId('stream1');
+    const blockedAt = Date.now();
+    await handle!.setProperty('blocker', 'sleep-time', 3_000_000); // 3 s per frame: a stall
+    const stats = async () => ((await (await host!.fetch('/api/stats')).json()) as Record<string, { restarts: number; lastError: string | null; state: string; running: boolean }>).stream1!;
+    await until(async () => (await stats()).restarts === 1, 15_000);
+    expect((await stats()).lastError).toMatch(/^stalled: no frame for \d+\.\d s while playing$/);
+    // The rebuilt pipeline does not block: fresh pictures flow again, from a new pipeline.
+    await waitForFrame(host.host.hub, 'stream1', (f) => f.captureTimeMs > blockedAt + 2000, 20_000);
+    expect(media.pipelineId('stream1')).not.toBe(before);
+    await until(async () => (await stats()).state === 'playing');
+    expect((await stats()).restarts).toBe(1);
   });
 
   it('a snapshot deep into a long GOP asks the encoder for a keyframe instead of decoding the whole GOP', async () => {

@@ -1,0 +1,122 @@
+/**
+ * On a camera every stream shares one capture (/dev/video0). These tests run the daemon as a user
+ * does, with a shared test pattern in place of the device, and read both streams over RTSP with
+ * ffprobe: for every plugin set, from start, after each setting change, and after a crash of the
+ * media process (which holds the capture).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, testStream } from '@camd/core/testing';
+import { childPids, startDaemon, type DaemonProcess } from './daemon-process.js';
+
+const run = promisify(execFile);
+const viewer = { username: 'viewer', password: 'viewerpw1', permissions: ['Media_r'] };
+const oper = { username: 'oper', password: 'operpw1', permissions: ['Media_rw'] };
+const SAME = 'videotestsrc:smpte';
+/** The two default streams on one source (ultrafast keeps two encoders, a compositor and two decoders within two cores). */
+const STREAMS = [
+  testStream({ resolution: '1920x1080', fps: 60, bitrate: 8_000_000, profile: 'high', preset: 'ultrafast', source: SAME }),
+  testStream({ path: '/stream2', resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'main', preset: 'ultrafast', source: SAME }),
+];
+const SECONDS = 3;
+
+let daemon: DaemonProcess | undefined;
+afterEach(async () => {
+  await daemon?.stop('SIGKILL');
+  daemon = undefined;
+});
+
+async function start(plugins: string[]): Promise<{ d: DaemonProcess; rtsp: number }> {
+  const rtsp = await freePort();
+  daemon = await startDaemon({ users: [viewer, oper], plugins, rtsp: { enabled: true, port: rtsp, streams: STREAMS } });
+  return { d: daemon, rtsp };
+}
+
+/** Frames ffprobe decodes from a stream over RTSP in `SECONDS`, with the picture size. */
+async function decoded(rtsp: number, path: string): Promise<{ frames: number; width: number; height: number }> {
+  const url = `rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${rtsp}${path}`;
+  const { stdout } = await run(
+    'ffprobe',
+    ['-v', 'error', '-rtsp_transport', 'tcp', '-read_intervals', `%+${SECONDS}`, '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'json', url],
+    { timeout: 30_000 },
+  );
+  const s = (JSON.parse(stdout) as { streams: Array<{ nb_read_frames: string; width: number; height: number }> }).streams[0]!;
+  return { frames: Number(s.nb_read_frames), width: s.width, height: s.height };
+}
+
+/** Both streams decode at their size and (within what a loaded two-core runner allows) their rate. */
+async function expectBothAtRate(rtsp: number): Promise<void> {
+  const [s1, s2] = await Promise.all([decoded(rtsp, '/stream1'), decoded(rtsp, '/stream2')]);
+  expect(s1).toMatchObject({ width: 1920, height: 1080 });
+  expect(s2).toMatchObject({ width: 1280, height: 720 });
+  expect(s1.frames).toBeGreaterThanOrEqual(0.75 * 60 * SECONDS);
+  expect(s2.frames).toBeGreaterThanOrEqual(0.75 * 30 * SECONDS);
+}
+
+async function put(d: DaemonProcess, key: string, value: unknown): Promise<void> {
+  const auth = 'Basic ' + Buffer.from(`${oper.username}:${oper.password}`).toString('base64');
+  const r = await fetch(`${d.baseUrl}/api/state/${key}`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+  expect(r.status, `PUT ${key}`).toBe(200);
+}
+
+/** Waits until the daemon says both streams play again (after a rebuild or restart). */
+async function healthy(d: DaemonProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await fetch(`${d.baseUrl}/api/health`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`not healthy again within ${timeoutMs} ms:\n${d.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Kills the media process (it holds the shared capture) and waits for both streams to play again. */
+async function crashMedia(d: DaemonProcess): Promise<void> {
+  const [media] = childPids(d.child.pid!);
+  expect(media).toBeDefined();
+  process.kill(media!, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  await healthy(d);
+}
+
+describe('streams on a shared source (as on a camera)', () => {
+  it('timestamp: both streams at their rate from start, after a setting change and after a media crash', async () => {
+    const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-timestamp']);
+    await expectBothAtRate(rtsp);
+    await put(d, 'timestampPosition', 'bottom-right');
+    await put(d, 'timecodeEnabled', false);
+    await expectBothAtRate(rtsp);
+    await crashMedia(d);
+    await expectBothAtRate(rtsp);
+  });
+
+  it('PiP in either layout: both streams at their rate, also after a media crash', async () => {
+    const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-pip']);
+    await put(d, 'pipEnabled', true);
+    await healthy(d);
+    await expectBothAtRate(rtsp);
+    await put(d, 'pipLayout', { mainSource: 'secondary', pipSource: 'primary', pipPosition: 'top-left', pipScale: 0.3, pipBorder: false });
+    await expectBothAtRate(rtsp);
+    await crashMedia(d);
+    await expectBothAtRate(rtsp);
+  });
+
+  it('ABR: both streams at their rate, also after a bitrate change', async () => {
+    const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-abr']);
+    await expectBothAtRate(rtsp);
+    await put(d, 'streamBitrate', 6_000_000);
+    await expectBothAtRate(rtsp);
+  });
+
+  it('every plugin at once (timestamp, PiP, ABR, WebRTC, ONVIF): both streams at their rate, also after a resolution change and a media crash', async () => {
+    const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-timestamp', '@camd/plugin-pip', '@camd/plugin-abr', '@camd/plugin-webrtc', { name: '@camd/plugin-onvif', options: { discoveryPort: 0 } }] as string[]);
+    await put(d, 'pipEnabled', true);
+    await healthy(d);
+    await expectBothAtRate(rtsp);
+    await put(d, 'stream2.streamResolution', '960x540');
+    await put(d, 'stream2.streamResolution', '1280x720');
+    await healthy(d);
+    await expectBothAtRate(rtsp);
+    await crashMedia(d);
+    await expectBothAtRate(rtsp);
+  });
+});
