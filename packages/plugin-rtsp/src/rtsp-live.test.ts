@@ -28,6 +28,31 @@ describe('plugin-rtsp settings apply live', () => {
     }
   });
 
+  it('readers over TCP and UDP keep their sessions through a media-process crash and play again by themselves', async () => {
+    h = await rtspHost();
+    await h.host.hub.waitForParameters('stream1', 15_000);
+    const readers = [ffmpegReader(h.url(), 'tcp'), ffmpegReader(h.url(), 'udp')];
+    const until = async (pred: () => boolean, ms = 20_000) => {
+      const deadline = Date.now() + ms;
+      while (!pred()) {
+        if (Date.now() > deadline) throw new Error('condition not met in time');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await until(() => readers.every((r) => r.frames() > 10));
+      expect(h.killMediaProcess()).toHaveLength(1);
+      const atCrash = readers.map((r) => r.frames());
+      // The pipeline restarts after its backoff (1 s); the same ffmpeg processes get frames again.
+      await until(() => readers.every((r, i) => r.frames() > atCrash[i]! + 30));
+      expect(readers.every((r) => r.child.exitCode === null)).toBe(true);
+      const stats = (await (await h.fetch('/api/stats')).json()) as Record<string, { clientCount: number; restarts: number }>;
+      expect(stats.stream1).toMatchObject({ clientCount: 2, restarts: 1 });
+    } finally {
+      await Promise.all(readers.map((r) => r.stop()));
+    }
+  });
+
   it('a new rtspPort rebinds the server; rtspPath is read-only for everyone', async () => {
     h = await rtspHost();
     await h.host.hub.waitForParameters('stream1', 15_000);

