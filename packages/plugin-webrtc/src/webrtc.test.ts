@@ -235,6 +235,22 @@ describe('plugin-webrtc with headless Chromium', () => {
     await context.close();
   });
 
+  it('a crash of the media process pauses the playing browser, which resumes over the same peer connection', async () => {
+    const { context, page } = await newPage(chromium.browser, h.users.viewer);
+    await page.goto(`${h.baseUrl}/view`);
+    await measureDecoding(page, undefined, 500);
+    const pc = () => page.evaluate(() => (window as any).camd.pc?.connectionState as string);
+    expect(await pc()).toBe('connected');
+    expect(h.killMediaProcess()).toHaveLength(1);
+    const atCrash = (await inboundVideo(page))!.framesDecoded;
+    // The pipeline restarts after its backoff (1 s) and the viewer decodes fresh frames again.
+    await expect.poll(async () => (await inboundVideo(page))!.framesDecoded, { timeout: 20_000, interval: 500 }).toBeGreaterThan(atCrash + 30);
+    expect(await pc()).toBe('connected');
+    const flow = await decodedVsSent(h, page, 'viewer');
+    expect(flow.decoded / flow.sent).toBeGreaterThan(0.9);
+    await context.close();
+  });
+
   it('turning webrtcEnabled off closes the peer connections of the page', async () => {
     expect(await eventually(() => viewerCount(h), (n) => n === 0, 10_000)).toBe(0); // earlier pages have gone
     const { context, page } = await newPage(chromium.browser, h.users.operator);
