@@ -30,6 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A GStreamer that scanned its plugins while apt was still unpacking them (another process started
+  # meanwhile) keeps them blacklisted in its registry cache; the next run rescans from scratch.
+  rm -f "${XDG_CACHE_HOME:-$HOME/.cache}"/gstreamer-1.0/registry.*.bin
 fi
 
 if ! command -v pnpm >/dev/null 2>&1; then

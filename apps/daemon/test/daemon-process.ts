@@ -77,7 +77,7 @@ export function runCamd(args: string[], input?: string, bin = CAMD_BIN): Promise
   });
 }
 
-/** PIDs of the direct children of `pid` (pipeline workers). */
+/** PIDs of the direct children of `pid` (the media process). */
 export function childPids(pid: number): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {

@@ -86,7 +86,7 @@ describe('camd daemon process', () => {
     const stats = (await (await fetch(`${d.baseUrl}/api/stats`, { headers: auth })).json()) as Record<string, Record<string, unknown>>;
     expect(stats.stream1).toMatchObject({ clientCount: expect.any(Number), currentBitrate: expect.any(Number), uptime: expect.any(Number) });
 
-    // SIGTERM: clean exit, no pipeline worker left behind.
+    // SIGTERM: clean exit, no media process left behind.
     const workers = childPids(d.child.pid!);
     expect(workers.length).toBeGreaterThan(0);
     expect(await d.stop()).toBe(0);
@@ -99,7 +99,7 @@ describe('camd daemon process', () => {
     expect(await after.json()).toEqual({ key: 'streamBitrate', value: 700_000 });
   });
 
-  it('leaves no pipeline worker behind when the daemon is killed with SIGKILL', async () => {
+  it('leaves no media process behind when the daemon is killed with SIGKILL', async () => {
     const d = await daemon({ users, streams: [testStream()] });
     const workers = childPids(d.child.pid!);
     expect(workers.length).toBeGreaterThan(0);

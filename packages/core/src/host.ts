@@ -253,7 +253,7 @@ export class CamdHost {
     this.logger.info({ httpPort: this.httpPort, streams: this.media.list().map((s) => s.name) }, 'camd started');
   }
 
-  /** Stops everything; safe to call twice. Leaves no worker process behind. */
+  /** Stops everything; safe to call twice. Leaves no media process behind. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -94,7 +94,7 @@ describe('plugin-pip', () => {
     // The inset depends on that capture: when it dies, the primary stream's pipeline fails too, and
     // both come back with it.
     const errorsBefore = (await stats()).stream1!.errors;
-    process.kill((host.host.media as unknown as { capturePid(id: string): number }).capturePid('capture1'), 'SIGKILL');
+    expect((host.host.media as unknown as { failCapture(id: string): boolean }).failCapture('capture1')).toBe(true);
     const deadline = Date.now() + 20_000;
     while ((await stats()).stream1!.errors === errorsBefore && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
     expect((await stats()).stream1!.errors).toBeGreaterThan(errorsBefore);

@@ -1,6 +1,6 @@
 /**
  * Live control of a running pipeline, handed to plugins by the `pipelineStarted` hook. Calls go to the
- * pipeline's worker process; they reject with GStreamer's message when an element or property is unknown.
+ * pipeline's media process; they reject with GStreamer's message when an element or property is unknown.
  */
 export interface PipelineHandle {
   readonly stream: string;

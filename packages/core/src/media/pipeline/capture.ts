@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ElementRegistry } from '../registry.js';
 import type { SharedCaptureRef, SourceSpec, StreamSettings } from '../types.js';
-import { backoffDelay, STABLE_MS } from './restart-policy.js';
+import { RestartSupervisor, STABLE_MS } from './restart-policy.js';
 import type { MediaPipeline, MediaProcess } from './media-process.js';
 
 /** Raw frames the shared memory holds: readers that fall behind this far lose frames, never block capture. */
-const SHM_FRAMES = 8;
+const SHM_FRAMES = 24;
 
 const sourceKey = (s: SourceSpec) => (s.kind === 'device' ? `device:${s.device}` : `test:${s.pattern}`);
 const describe = (s: SourceSpec) => (s.kind === 'device' ? s.device : `test pattern ${s.pattern}`);
 
 /**
- * Streams that name the same source (a camera device opens once) share one capture: a worker that
+ * Streams that name the same source (a camera device opens once) share one capture: a pipeline that
  * captures, converts to I420 at the largest configured size and rate, and writes the frames to shared
  * memory (`shmsink`); each stream's pipeline reads them (`shmsrc`) and scales, filters and encodes on
  * its own. `alsoRead` names streams whose source a plugin reads too (`shareSource`). Returns each
@@ -44,7 +44,7 @@ export function planSharedCaptures(streams: StreamSettings[], alsoRead: Readonly
   return streams.map((s) => (refs.has(sourceKey(s.source)) ? { ...s, capture: refs.get(sourceKey(s.source)) } : s));
 }
 
-/** Raw caps of a shared capture, written by its capture worker and read by every sharing stream. */
+/** Raw caps of a shared capture, written by its capture pipeline and read by every sharing stream. */
 export function captureCaps(c: SharedCaptureRef): string {
   return `video/x-raw,format=I420,width=${c.width},height=${c.height},framerate=${c.fps}/1,pixel-aspect-ratio=1/1`;
 }
@@ -62,23 +62,23 @@ export interface SharedCaptureStats {
   lastError: string | null;
 }
 
-/** One shared capture worker, restarted with backoff; `onRestarted` lets the readers rejoin at once. */
+/** One shared capture pipeline, restarted with backoff; `onRestarted` lets the readers rejoin at once. */
 export class SharedCapture {
-  private worker?: MediaPipeline;
-  private attempt = 0;
-  private restarts = 0;
-  private errors = 0;
-  private lastError: string | null = null;
+  private pipeline?: MediaPipeline;
   private playing = false;
-  private stopped = true;
-  private timer?: NodeJS.Timeout;
+  private readonly supervisor: RestartSupervisor;
 
   constructor(
     readonly ref: SharedCaptureRef,
     /** The source itself (core's `v4l2src …` or `videotestsrc …`); throws when it cannot be opened (no device). */
     private readonly source: () => { launch: string; elements: readonly string[] },
     private readonly deps: { registry: ElementRegistry; logger: Logger; media: MediaProcess; onRestarted: () => void },
-  ) {}
+  ) {
+    this.supervisor = new RestartSupervisor(
+      () => void this.spawn(),
+      ({ message, retryInMs }) => deps.logger.error({ capture: ref.id, retryInMs }, `shared capture failed: ${message}`),
+    );
+  }
 
   private launchText(source: { launch: string }): string {
     const frameBytes = (this.ref.width * this.ref.height * 3) / 2;
@@ -94,34 +94,33 @@ export class SharedCapture {
 
   /** The pid of the media process running the capture. */
   get pid(): number | undefined {
-    return this.worker?.pid;
+    return this.pipeline?.pid;
   }
 
   /** Fails the capture as a camera fault would (tests, fault drills); false when it is not running. */
   fail(message = 'fault injected'): boolean {
-    if (!this.worker?.running) return false;
-    this.worker.fail(message);
+    if (!this.pipeline?.running) return false;
+    this.pipeline.fail(message);
     return true;
   }
 
-  /** Starts the worker; resolves once it plays (readers can connect) or has failed (backoff runs). */
+  /** Starts the capture pipeline; resolves once it plays (readers can connect) or has failed (backoff runs). */
   async start(): Promise<void> {
-    this.stopped = false;
+    this.supervisor.start();
     await this.spawn();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    const w = this.worker;
-    this.worker = undefined;
+    this.supervisor.stop();
+    const w = this.pipeline;
+    this.pipeline = undefined;
     await w?.stop();
     rmSync(this.ref.socketPath, { force: true });
   }
 
   stats(): SharedCaptureStats {
     const { id, width, height, fps, streams } = this.ref;
-    return { id, source: describe(this.ref.source), streams, width, height, fps, running: this.playing && !!this.worker?.running, restarts: this.restarts, errors: this.errors, lastError: this.lastError };
+    return { id, source: describe(this.ref.source), streams, width, height, fps, running: this.playing && !!this.pipeline?.running, ...this.supervisor.stats() };
   }
 
   private spawn(): Promise<void> {
@@ -132,54 +131,39 @@ export class SharedCapture {
       this.deps.registry.validateLaunch(launch, [...source.elements, 'queue', 'videoconvert', 'videoscale', 'videorate', 'shmsink']);
     } catch (err) {
       // The readers report it too (a missing device names itself there); retried with backoff.
-      this.lastError = (err as Error).message;
-      this.scheduleRestart();
+      this.supervisor.failed((err as Error).message);
       return Promise.resolve();
     }
     // A killed capture leaves its socket behind, and shmsink cannot bind over it.
     rmSync(this.ref.socketPath, { force: true });
-    const worker = this.deps.media.start(launch, { output: false });
-    this.worker = worker;
+    const pipeline = this.deps.media.start(launch, { output: false });
+    this.pipeline = pipeline;
     this.playing = false;
     const log = this.deps.logger.child({ capture: this.ref.id, source: describe(this.ref.source), streams: this.ref.streams });
     return new Promise<void>((resolve) => {
-      worker.on('playing', () => {
+      pipeline.on('playing', () => {
         this.playing = true;
-        log.info({ pid: worker.pid, size: `${this.ref.width}x${this.ref.height}`, fps: this.ref.fps }, 'shared capture playing');
+        log.info({ pid: pipeline.pid, size: `${this.ref.width}x${this.ref.height}`, fps: this.ref.fps }, 'shared capture playing');
         // Stable again once it has played for a while; a crash loop keeps backing off.
         setTimeout(() => {
-          if (this.worker === worker && worker.running) this.attempt = 0;
+          if (this.pipeline === pipeline && pipeline.running) this.supervisor.running(STABLE_MS);
         }, STABLE_MS).unref();
-        if (this.restarts > 0) this.deps.onRestarted();
+        if (this.supervisor.stats().restarts > 0) this.deps.onRestarted();
         resolve();
       });
-      worker.on('warning', (w) => log.warn(`GStreamer: ${w.message}`));
-      worker.on('gstError', (e) => {
-        this.lastError = e.message;
+      pipeline.on('warning', (w) => log.warn(`GStreamer: ${w.message}`));
+      pipeline.on('gstError', (e) => {
+        this.supervisor.noteError(e.message);
         log.error({ debug: e.debug }, `GStreamer error: ${e.message}`);
       });
-      worker.on('exit', ({ code, signal }) => {
+      pipeline.on('exit', ({ code, signal }) => {
         resolve();
-        if (this.worker !== worker) return; // stopped on purpose
-        this.worker = undefined;
+        if (this.pipeline !== pipeline) return; // stopped on purpose
+        this.pipeline = undefined;
         this.playing = false;
-        this.lastError = signal ? `media process killed by ${signal}` : code === 0 ? 'the capture ended (end of stream)' : (this.lastError ?? `media process exited with ${code}`);
-        this.scheduleRestart();
+        const last = this.supervisor.stats().lastError;
+        this.supervisor.failed(signal ? `media process killed by ${signal}` : code === 0 ? 'the capture ended (end of stream)' : (last ?? `media process exited with ${code}`));
       });
     });
-  }
-
-  private scheduleRestart(): void {
-    this.errors++;
-    if (this.stopped) return;
-    const delay = backoffDelay(this.attempt++);
-    this.deps.logger.error({ capture: this.ref.id, retryInMs: delay }, `shared capture failed: ${this.lastError}`);
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      if (this.stopped) return;
-      this.restarts++;
-      void this.spawn();
-    }, delay);
-    this.timer.unref();
   }
 }

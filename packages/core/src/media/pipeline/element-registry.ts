@@ -9,7 +9,7 @@ import type { FromMediaProcess } from './protocol.js';
 import { defaultEncoderCandidates } from './encoders.js';
 
 /**
- * What this machine's GStreamer really has, learnt from GStreamer itself (in a worker process, so
+ * What this machine's GStreamer really has, learnt from GStreamer itself (in a short-lived media process, so
  * the daemon never loads GStreamer), plus the encoder candidates core and plugins register.
  */
 export class GstElementRegistry implements ElementRegistry {

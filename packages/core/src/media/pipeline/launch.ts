@@ -23,7 +23,7 @@ export function defaultSource(stream: StreamSettings): PipelineFragment {
     if (src.kind === 'device' && !existsSync(src.device)) {
       throw new CamdError(ErrorCodes.PIPELINE_FAILED, `camera device ${src.device} does not exist (stream "${stream.name}", shared with ${stream.capture.streams.filter((n) => n !== stream.name).join(', ')})`);
     }
-    // Timestamped on arrival: the capture worker hands each frame over within a millisecond.
+    // Timestamped on arrival: the capture pipeline hands each frame over within a millisecond.
     return { owner: CORE, launch: `shmsrc socket-path=${quote(stream.capture.socketPath)} is-live=true do-timestamp=true ! ${captureCaps(stream.capture)}`, elements: ['shmsrc'] };
   }
   if (stream.source.kind === 'device') {

@@ -52,7 +52,7 @@ export class StreamManager implements MediaPlane {
     defineStreamKeys(deps.state, deps.streams);
     const latencyBudgetMs = () => getLatencyMs(deps.state.get<string>(streamLatencyMode.key));
     for (const s of this.configured) {
-      this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger, media: this.mediaFor(s.name), latencyBudgetMs }));
+      this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger, media: this.mediaFor(s.name), latencyBudgetMs, onRepeatedStall: (name) => this.restartCaptureOf(name) }));
       for (const key of STREAM_KEY_NAMES) {
         this.unwatch.push(deps.state.watch(this.stateKey(s.name, key), () => this.schedule(s.name)));
       }
@@ -122,6 +122,17 @@ export class StreamManager implements MediaPlane {
     if (!r) return undefined;
     const capture = r.current.capture && this.captures.get(r.current.capture.id);
     return { ...r.stats(), ...(capture ? { capture: capture.stats() } : {}) };
+  }
+
+  /**
+   * A stream on a shared capture stalled twice in a row: its own pipeline was rebuilt and still got
+   * nothing, so the capture (or its shared memory) is the suspect and is restarted; its readers rejoin.
+   */
+  private restartCaptureOf(stream: string): void {
+    const id = this.runners.get(stream)?.current.capture?.id;
+    if (!id) return;
+    this.deps.logger.warn({ stream, capture: id }, 'stream stalled again after a restart; restarting its shared capture');
+    this.captures.get(id)?.fail(`a reader (${stream}) stalled twice in a row`);
   }
 
   /** Fails a shared capture's pipeline as a camera fault would (tests, fault drills). */

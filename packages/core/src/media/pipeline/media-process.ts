@@ -244,6 +244,7 @@ export class MediaPipeline extends EventEmitter<PipelineEvents> {
   private caps: { width?: number; height?: number } = {};
   private pending: RawFrame[] = [];
   private exited = false;
+  private endTimer?: NodeJS.Timeout;
   private readonly exitedPromise: Promise<void>;
   private resolveExited!: () => void;
 
@@ -279,18 +280,38 @@ export class MediaPipeline extends EventEmitter<PipelineEvents> {
     if (!this.exited) this.host.send({ type: 'keyframe', id: this.id });
   }
 
-  /** Fails the pipeline as a GStreamer error would: it ends with code 1 and the caller's restart policy runs. */
+  /**
+   * Fails the pipeline as a GStreamer error would: it ends with code 1 and the caller's restart policy
+   * runs. A pipeline that cannot even be torn down has wedged its process, which is then killed.
+   */
   fail(message: string): void {
-    if (!this.exited) this.host.send({ type: 'fail', id: this.id, message });
+    if (this.exited) return;
+    this.host.send({ type: 'fail', id: this.id, message });
+    this.endWithin(STOP_GRACE_MS);
   }
 
   /** Stops the pipeline; if it has not ended within the grace time the media process is wedged and is killed. */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.exited) return;
     this.host.send({ type: 'stop', id: this.id });
-    const timer = setTimeout(() => this.host.kill(), graceMs);
+    this.endWithin(graceMs);
     await this.exitedPromise;
-    clearTimeout(timer);
+  }
+
+  /**
+   * GStreamer tears a pipeline down on the media process's main thread; an element that never lets go
+   * of its streaming thread blocks that thread, and with it every pipeline's control. Killing the
+   * process is the only way out: every pipeline then restarts with backoff.
+   */
+  private endWithin(ms: number): void {
+    if (this.endTimer) return;
+    this.endTimer = setTimeout(() => {
+      if (!this.exited) {
+        this.emit('warning', { message: `the pipeline did not stop within ${ms} ms; restarting the media process` });
+        this.host.kill();
+      }
+    }, ms);
+    this.endTimer.unref();
   }
 
   /** @internal */
@@ -303,6 +324,7 @@ export class MediaPipeline extends EventEmitter<PipelineEvents> {
   ended(info: { code: number | null; signal: NodeJS.Signals | null }): void {
     if (this.exited) return;
     this.exited = true;
+    clearTimeout(this.endTimer);
     this.host.forget(this.id);
     this.resolveExited();
     this.emit('exit', info);

@@ -9,7 +9,7 @@ import { buildPipeline } from './launch.js';
 import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
-import { backoffDelay, STABLE_MS } from './restart-policy.js';
+import { RestartSupervisor } from './restart-policy.js';
 
 export { BACKOFF_MS } from './restart-policy.js';
 
@@ -23,7 +23,6 @@ export const STALL_RESTART_MS = 2000;
 const FIRST_FRAME_MS = 8000;
 const WATCHDOG_INTERVAL_MS = 250;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 250;
-const RECENT_WINDOW_MS = 10 * 60_000;
 
 export interface RunnerDeps {
   hooks: CamdHooks;
@@ -34,31 +33,35 @@ export interface RunnerDeps {
   media: MediaProcess;
   /** The stream's latency budget in ms (`streamLatencyMode`); a stall restart waits at least this long. */
   latencyBudgetMs?: () => number;
+  /**
+   * Called when the pipeline stalled again after a stall restart without a frame in between: what
+   * feeds it (a shared capture) may be the part that is stuck.
+   */
+  onRepeatedStall?: (stream: string) => void;
 }
 
 /** Where a stream's pipeline is: with `running: false` in stats, `state` and `lastError` say why. */
 export type PipelineState = 'stopped' | 'starting' | 'playing' | 'stalled' | 'restarting';
 
 /**
- * Keeps one stream's pipeline running: builds it through the hooks, runs it in a worker, publishes
+ * Keeps one stream's pipeline running: builds it through the hooks, runs it in the media process, publishes
  * its frames to the hub, applies live changes, restarts it with backoff, and measures it.
  */
 export class StreamRunner {
-  private worker?: MediaPipeline;
+  private pipeline?: MediaPipeline;
   private playingAt?: number;
+  /** The stall check fired for this run (it fails the pipeline once). */
+  private stallReported = false;
+  /** Stalls since the last frame: a second one in a row suspects the source, not the pipeline. */
+  private stallsInARow = 0;
   private watchdog?: NodeJS.Timeout;
   private encoder?: EncoderChoice;
   private seq = 0;
-  private attempt = 0;
-  private restartTimer?: NodeJS.Timeout;
+  private readonly supervisor: RestartSupervisor;
   private stopped = true;
   private startedAt?: number;
   private firstFrameAt?: number;
   private lastFrameAt?: number;
-  private errors = 0;
-  private readonly recentErrors: number[] = [];
-  private restarts = 0;
-  private lastError: string | null = null;
   private readonly meter = new ProductionMeter();
   private lastKeyframeRequest = 0;
   private generation = 0;
@@ -68,6 +71,10 @@ export class StreamRunner {
     private readonly deps: RunnerDeps,
   ) {
     deps.hub.setKeyframeRequester(settings.name, () => this.requestKeyframe());
+    this.supervisor = new RestartSupervisor(
+      () => void this.launch(),
+      ({ message, retryInMs, errors }) => deps.logger.error({ stream: this.settings.name, retryInMs, errors }, `pipeline failed: ${message}`),
+    );
   }
 
   get current(): StreamSettings {
@@ -82,6 +89,7 @@ export class StreamRunner {
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.supervisor.start();
     this.watchdog = setInterval(() => this.checkStall(), WATCHDOG_INTERVAL_MS);
     this.watchdog.unref();
     await this.launch();
@@ -89,9 +97,9 @@ export class StreamRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.restartTimer);
+    this.supervisor.stop();
     clearInterval(this.watchdog);
-    await this.stopWorker('shutdown');
+    await this.stopPipeline('shutdown');
   }
 
   /**
@@ -99,30 +107,36 @@ export class StreamRunner {
    * capture that stopped feeding it) fails like a crashed one, so the usual backoff restarts it.
    */
   private checkStall(): void {
-    const w = this.worker;
-    if (!w || this.playingAt === undefined) return;
+    const p = this.pipeline;
+    if (!p || this.startedAt === undefined || this.stallReported) return;
     const now = performance.now();
-    const since = this.lastFrameAt !== undefined && this.lastFrameAt > this.playingAt ? this.lastFrameAt : undefined;
-    const limit = since === undefined ? FIRST_FRAME_MS : Math.max(STALL_RESTART_MS, this.deps.latencyBudgetMs?.() ?? 0);
-    const silentMs = now - (since ?? this.playingAt);
+    // Frames of this run only: a pipeline that never reaches PLAYING or never delivers counts too.
+    const last = this.firstFrameAt !== undefined ? this.lastFrameAt : undefined;
+    const limit = last === undefined ? FIRST_FRAME_MS : Math.max(STALL_RESTART_MS, this.deps.latencyBudgetMs?.() ?? 0);
+    const silentMs = now - (last ?? this.startedAt);
     if (silentMs <= limit) return;
-    this.playingAt = undefined; // once per run
-    this.lastError = `stalled: no frame for ${(silentMs / 1000).toFixed(1)} s while playing`;
-    this.deps.logger.warn({ stream: this.settings.name }, `pipeline ${this.lastError}; restarting it`);
-    w.fail(this.lastError);
+    this.stallReported = true;
+    const reason =
+      last === undefined
+        ? `stalled: no first frame ${(silentMs / 1000).toFixed(1)} s after start (${this.playingAt === undefined ? 'never reached PLAYING' : 'playing'})`
+        : `stalled: no frame for ${(silentMs / 1000).toFixed(1)} s while playing`;
+    this.supervisor.noteError(reason);
+    this.deps.logger.warn({ stream: this.settings.name }, `pipeline ${reason}; restarting it`);
+    p.fail(reason);
+    if (++this.stallsInARow >= 2) this.deps.onRepeatedStall?.(this.settings.name);
   }
 
   /** Fails the running pipeline as a GStreamer error would (tests, fault drills); false when none runs. */
   failPipeline(message = 'fault injected'): boolean {
-    if (!this.worker?.running) return false;
-    this.worker.fail(message);
+    if (!this.pipeline?.running) return false;
+    this.pipeline.fail(message);
     return true;
   }
 
   /** Where the pipeline is now (stats). */
   get state(): PipelineState {
     if (this.stopped) return 'stopped';
-    if (!this.worker) return 'restarting';
+    if (!this.pipeline) return this.supervisor.waiting ? 'restarting' : 'starting';
     if (this.playingAt === undefined && this.firstFrameAt === undefined) return 'starting';
     const now = performance.now();
     return this.lastFrameAt !== undefined && now - this.lastFrameAt < STALL_MS ? 'playing' : this.lastFrameAt === undefined ? 'starting' : 'stalled';
@@ -134,10 +148,10 @@ export class StreamRunner {
     this.settings = next;
     const onlyBitrate = (Object.keys(next) as (keyof StreamSettings)[]).every((k) => k === 'bitrate' || JSON.stringify(next[k]) === JSON.stringify(prev[k]));
     const prop = this.encoder?.bitrateProperty;
-    if (onlyBitrate && prop && this.worker?.running) {
+    if (onlyBitrate && prop && this.pipeline?.running) {
       if (next.bitrate === prev.bitrate) return;
       try {
-        await this.worker.setProperty('encoder', prop.name, Math.max(1, Math.round(next.bitrate / prop.unitBitsPerSecond)));
+        await this.pipeline.setProperty('encoder', prop.name, Math.max(1, Math.round(next.bitrate / prop.unitBitsPerSecond)));
         this.deps.logger.info({ stream: next.name, bitrate: next.bitrate }, 'bitrate applied to the running encoder');
         return;
       } catch (err) {
@@ -150,11 +164,10 @@ export class StreamRunner {
   /** Stops and starts the pipeline; hub consumers stay attached and resume at the next keyframe. */
   async rebuild(reason: string): Promise<void> {
     if (this.stopped) return;
-    clearTimeout(this.restartTimer);
+    this.supervisor.reset();
     this.deps.logger.info({ stream: this.settings.name, reason }, 'rebuilding the pipeline');
-    await this.stopWorker(reason);
+    await this.stopPipeline(reason);
     this.deps.hub.resetParameters(this.settings.name);
-    this.attempt = 0;
     await this.launch();
   }
 
@@ -163,46 +176,43 @@ export class StreamRunner {
    * pipeline is left alone.
    */
   retryNow(): void {
-    if (this.stopped || this.worker || !this.restartTimer) return;
-    clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
-    this.restarts++;
-    void this.launch();
+    if (!this.pipeline) this.supervisor.retryNow();
   }
 
   requestKeyframe(): void {
     const now = Date.now();
     if (now - this.lastKeyframeRequest < KEYFRAME_REQUEST_MIN_INTERVAL_MS) return;
     this.lastKeyframeRequest = now;
-    this.worker?.requestKeyframe();
+    this.pipeline?.requestKeyframe();
   }
 
   /** The running pipeline's id in its media process (changes with every restart), for tests and diagnostics. */
   get pipelineId(): string | undefined {
-    return this.worker?.running ? this.worker.id : undefined;
+    return this.pipeline?.running ? this.pipeline.id : undefined;
   }
 
   /** The pid of the media process running this stream's pipeline. */
   get mediaPid(): number | undefined {
-    return this.worker?.pid;
+    return this.pipeline?.pid;
   }
 
   stats(): StreamStats {
     const now = performance.now();
+    const supervision = this.supervisor.stats();
     const consumers = this.deps.hub.consumers(this.settings.name);
     return {
       clientCount: consumers.length,
       totalBytesStreamed: consumers.reduce((a, c) => a + c.bytesDelivered, 0),
       currentBitrate: this.meter.bitrate(now),
       frameDrops: consumers.reduce((a, c) => a + c.framesDropped, 0),
-      errors: this.errors,
-      uptime: this.firstFrameAt !== undefined && this.worker?.running ? Math.round((now - this.firstFrameAt) / 1000) : 0,
+      errors: supervision.errors,
+      uptime: this.firstFrameAt !== undefined && this.pipeline?.running ? Math.round((now - this.firstFrameAt) / 1000) : 0,
       fps: this.meter.fps(now),
       keyframeInterval: this.meter.keyframeInterval() ?? null,
-      running: !!this.worker?.running && this.lastFrameAt !== undefined && now - this.lastFrameAt < STALL_MS,
+      running: !!this.pipeline?.running && this.lastFrameAt !== undefined && now - this.lastFrameAt < STALL_MS,
       state: this.state,
-      restarts: this.restarts,
-      lastError: this.lastError,
+      restarts: supervision.restarts,
+      lastError: supervision.lastError,
       width: this.settings.width,
       height: this.settings.height,
       targetBitrate: this.settings.bitrate,
@@ -216,10 +226,8 @@ export class StreamRunner {
    */
   health(): { healthy: boolean; reasons: string[] } {
     const s = this.stats();
-    const cutoff = Date.now() - RECENT_WINDOW_MS;
-    while (this.recentErrors.length && this.recentErrors[0]! < cutoff) this.recentErrors.shift();
-    const verdict = checkStreamHealth({ frameDrops: s.frameDrops, errors: this.recentErrors.length, currentBitrate: s.currentBitrate, clientCount: s.clientCount });
-    if (!s.running) verdict.reasons.unshift(this.lastError ? `no frames (${s.state}): ${this.lastError}` : `no frames (${s.state})`);
+    const verdict = checkStreamHealth({ frameDrops: s.frameDrops, errors: this.supervisor.recentErrors(), currentBitrate: s.currentBitrate, clientCount: s.clientCount });
+    if (!s.running) verdict.reasons.unshift(s.lastError ? `no frames (${s.state}): ${s.lastError}` : `no frames (${s.state})`);
     return { healthy: verdict.reasons.length === 0, reasons: verdict.reasons };
   }
 
@@ -230,44 +238,46 @@ export class StreamRunner {
     try {
       built = await buildPipeline(s, this.deps.hooks, this.deps.registry);
     } catch (err) {
-      this.fail(`cannot build the pipeline: ${(err as Error).message}`);
+      this.supervisor.failed(`cannot build the pipeline: ${(err as Error).message}`);
       return;
     }
     if (gen !== this.generation || this.stopped) return;
     this.encoder = built.spec.encoder;
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
-    const worker = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true });
-    this.worker = worker;
+    const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true });
+    this.pipeline = pipeline;
     this.startedAt = performance.now();
+    this.stallReported = false;
     this.firstFrameAt = undefined;
     this.playingAt = undefined;
     this.meter.reset();
-    worker.on('frame', (f) => this.onFrame(f, worker));
-    worker.on('playing', () => {
+    pipeline.on('frame', (f) => this.onFrame(f, pipeline));
+    pipeline.on('playing', () => {
       this.playingAt = performance.now();
-      this.deps.logger.info({ stream: s.name, pipeline: worker.id, pid: worker.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
-      this.deps.hooks.pipelineStarted.call(this.handle(worker));
+      this.deps.logger.info({ stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
+      this.deps.hooks.pipelineStarted.call(this.handle(pipeline));
     });
-    worker.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
-    worker.on('gstError', (e) => {
-      this.lastError = e.message;
+    pipeline.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
+    pipeline.on('gstError', (e) => {
+      this.supervisor.noteError(e.message);
       this.deps.logger.error({ stream: s.name, source: e.source, debug: e.debug }, `GStreamer error: ${e.message}`);
     });
-    worker.on('exit', ({ code, signal }) => {
-      if (this.worker !== worker) return; // replaced on purpose
-      this.worker = undefined;
+    pipeline.on('exit', ({ code, signal }) => {
+      if (this.pipeline !== pipeline) return; // replaced on purpose
+      this.pipeline = undefined;
       this.deps.hooks.pipelineStopped.call({ stream: s.name, reason: signal ? `killed by ${signal}` : `exit ${code}` });
       if (this.stopped) return;
-      this.fail(signal ? `media process killed by ${signal}` : code === 0 ? 'the pipeline ended (end of stream)' : (this.lastError ?? `media process exited with ${code}`));
+      this.supervisor.failed(signal ? `media process killed by ${signal}` : code === 0 ? 'the pipeline ended (end of stream)' : (this.supervisor.stats().lastError ?? `media process exited with ${code}`));
     });
   }
 
-  private onFrame(f: RawFrame, worker: MediaPipeline): void {
-    if (this.worker !== worker) return;
+  private onFrame(f: RawFrame, pipeline: MediaPipeline): void {
+    if (this.pipeline !== pipeline) return;
     const now = performance.now();
     this.lastFrameAt = now;
+    this.stallsInARow = 0;
     if (this.firstFrameAt === undefined) this.firstFrameAt = now;
-    if (this.attempt > 0 && now - this.firstFrameAt > STABLE_MS) this.attempt = 0;
+    this.supervisor.running(now - this.firstFrameAt);
     // A join point is an IDR: h264parse also clears DELTA_UNIT on non-IDR I frames, which a decoder
     // cannot start from (no parameter sets, references may precede them).
     const keyframe = f.keyframe && (this.settings.codec !== 'h264' || splitAnnexB(f.data).some((n) => nalType(n) === NAL.IDR));
@@ -287,41 +297,23 @@ export class StreamRunner {
     this.deps.hub.publish(frame);
   }
 
-  private fail(message: string): void {
-    this.errors++;
-    this.recentErrors.push(Date.now());
-    this.lastError = message;
-    if (this.stopped) return;
-    const delay = backoffDelay(this.attempt);
-    this.attempt++;
-    this.deps.logger.error({ stream: this.settings.name, retryInMs: delay, errors: this.errors }, `pipeline failed: ${message}`);
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (this.stopped) return;
-      this.restarts++;
-      void this.launch();
-    }, delay);
-    this.restartTimer.unref();
-  }
-
-  private async stopWorker(reason: string): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
+  private async stopPipeline(reason: string): Promise<void> {
+    const w = this.pipeline;
+    this.pipeline = undefined;
     this.generation++;
     if (!w) return;
     await w.stop();
     this.deps.hooks.pipelineStopped.call({ stream: this.settings.name, reason });
   }
 
-  private handle(worker: MediaPipeline): PipelineHandle {
+  private handle(pipeline: MediaPipeline): PipelineHandle {
     return {
       stream: this.settings.name,
       get baseTimeNs() {
-        return worker.baseTime;
+        return pipeline.baseTime;
       },
-      setProperty: (element, property, value) => worker.setProperty(element, property, value),
-      setPadProperty: (element, pad, property, value) => worker.setProperty(element, property, value, pad),
+      setProperty: (element, property, value) => pipeline.setProperty(element, property, value),
+      setPadProperty: (element, pad, property, value) => pipeline.setProperty(element, property, value, pad),
       requestKeyframe: () => this.requestKeyframe(),
     };
   }
