@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,5 +62,21 @@ describe('published packages (pnpm pack)', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('pnpm build drops what dist/ holds for a source that is gone (tsc never deletes; a bundle or tarball would ship it)', () => {
+    const dist = join(ROOT, 'packages/plugin-pip/dist');
+    const stale = ['camd-removed-module.js', 'camd-removed-module.d.ts', 'camd-removed-module.js.map', 'camd-removed-dir/entry.js'];
+    mkdirSync(join(dist, 'camd-removed-dir'), { recursive: true });
+    for (const f of stale) writeFileSync(join(dist, f), '');
+    try {
+      execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), join(ROOT, 'packages/plugin-pip/tsconfig.build.json')], { stdio: 'pipe' });
+      expect(stale.filter((f) => existsSync(join(dist, f)))).toEqual([]);
+      expect(existsSync(join(dist, 'camd-removed-dir'))).toBe(false);
+      expect(existsSync(join(dist, 'index.js'))).toBe(true);
+    } finally {
+      rmSync(join(dist, 'camd-removed-dir'), { recursive: true, force: true });
+      for (const f of stale) rmSync(join(dist, f), { force: true });
+    }
   });
 });

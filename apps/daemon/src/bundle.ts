@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
 export interface BundleOptions {
@@ -29,11 +28,10 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
   const known = workspacePackages(root);
   for (const p of opts.plugins) if (!known.has(p)) throw new Error(`"${p}" is not a package of this workspace (have: ${[...known.keys()].filter((n) => n.includes('plugin')).join(', ')})`);
 
-  // Incremental; the daemon's project references core's.
+  // `tsc -b`, incremental (the daemon's project references core's), dropping outputs whose source is gone.
   log('bundle: building (tsc -b)');
   const projects = ['@camd/daemon', ...opts.plugins].map((p) => join(known.get(p)!, 'tsconfig.build.json'));
-  const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
-  run(process.execPath, [tsc, '-b', ...projects], root);
+  run(process.execPath, [join(root, 'scripts/build.mjs'), ...projects], root);
 
   log(`bundle: daemon + core into ${out}`);
   pnpm(root, ['--filter', '@camd/daemon', 'deploy', '--prod', '--no-optional', out]);
