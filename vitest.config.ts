@@ -1,9 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests run the TypeScript sources: the `source` export condition of every workspace package points
+// at src/*.ts (plain Node, as in production, resolves `default`, the built dist/*.js).
+const SERVER_CONDITIONS = ['source', 'module', 'node', 'development|production'];
+
 export default defineConfig({
+  resolve: { conditions: SERVER_CONDITIONS },
+  ssr: { resolve: { conditions: SERVER_CONDITIONS } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
+    // Brings every package's dist/ up to date (incremental `tsc -b`) once per run, for the tests that
+    // start the built daemon, pack packages or make a bundle.
+    globalSetup: ['test/build.global-setup.ts'],
     pool: 'forks',
     // Two cores: media tests run real encoders, so keep file parallelism modest.
     maxWorkers: 2,

@@ -1,7 +1,7 @@
 /**
  * Install size and idle memory of a selective install: (a) core + RTSP, (b) every plugin.
  * Builds both bundles with `camd bundle`, starts each on the seed's default streams (test pattern),
- * waits until healthy, and reads the RSS of the daemon and of its child processes (pipeline workers, tsx) from /proc.
+ * waits until healthy, and reads the RSS of the daemon and of its child processes (pipeline workers) from /proc.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -28,7 +28,7 @@ export async function main(): Promise<void> {
       const workers = childPids(d.child.pid!);
       const daemon = rssKiB(d.child.pid!);
       const workerRss = workers.map(rssKiB).reduce((a, b) => a + b, 0);
-      console.log(`${label.padEnd(12)} install ${duMiB(out).toFixed(1)} MiB (node_modules ${duMiB(join(out, 'node_modules')).toFixed(1)} MiB) | idle RSS: daemon ${(daemon / 1024).toFixed(1)} MiB, ${workers.length} child processes (pipeline workers, tsx) ${(workerRss / 1024).toFixed(1)} MiB`);
+      console.log(`${label.padEnd(12)} install ${duMiB(out).toFixed(1)} MiB (node_modules ${duMiB(join(out, 'node_modules')).toFixed(1)} MiB) | idle RSS: daemon ${(daemon / 1024).toFixed(1)} MiB, ${workers.length} child processes (pipeline workers) ${(workerRss / 1024).toFixed(1)} MiB`);
       await d.stop();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -136,7 +136,7 @@ async function capacity(baseUrl: string, pid: number): Promise<void> {
   const idle = (cpuSeconds(pid) - c0) / (WINDOW_MS / 1000);
   console.log(`daemon idle (encoder in its worker process, not counted): ${(idle * 100).toFixed(1)} % of a core`);
   for (const n of STEPS) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/children/webrtc-receivers.ts', baseUrl, `${USER.username}:${USER.password}`, 'stream2', String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/children/webrtc-receivers.ts', baseUrl, `${USER.username}:${USER.password}`, 'stream2', String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const connected = await Promise.race([lines.next(), sleep(60_000).then(() => undefined)]);
     if (!connected || connected.done) {

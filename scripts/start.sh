@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Sets up what is missing (Debian packages, pnpm, node modules), then starts camd on the embedded
-# default: the seed's two streams, from /dev/video0 when present, else a test pattern.
+# Sets up what is missing (Debian packages, pnpm, node modules), builds what is missing or out of date
+# (`tsc -b` into each package's dist/, incremental), then starts camd, built JavaScript on plain Node,
+# on the embedded default: the seed's two streams, from /dev/video0 when present, else a test pattern.
 # Extra arguments go to the daemon (e.g. --config FILE --state-dir DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+echo "start: building (tsc -b)"
+pnpm build
 exec node apps/daemon/bin/camd.js "$@"

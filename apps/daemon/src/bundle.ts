@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
 export interface BundleOptions {
   /** Empty or absent folder that receives the deployable daemon. */
@@ -13,10 +13,12 @@ export interface BundleOptions {
 }
 
 /**
- * Builds a self-contained daemon folder with core and only the chosen plugins: `pnpm deploy` of the
- * daemon without its optional plugin dependencies, then each chosen plugin deployed into its
- * node_modules (its peer `@camd/core` resolves to the daemon's copy, so there is one core). Nothing of
- * the plugins left out is installed: a core + RTSP bundle holds no werift and no ONVIF library.
+ * Builds a self-contained daemon folder with core and only the chosen plugins. It first brings their
+ * dist/ up to date (`tsc -b`): the bundle runs built JavaScript on plain Node and installs no
+ * transpiler. Then `pnpm deploy` of the daemon without its optional plugin dependencies, and each
+ * chosen plugin deployed into its node_modules (its peer `@camd/core` resolves to the daemon's copy,
+ * so there is one core). Nothing of the plugins left out is installed: a core + RTSP bundle holds no
+ * werift and no ONVIF library. The folder can be moved: nothing in it points back to the workspace.
  */
 export function bundle(opts: BundleOptions): { out: string; config: string } {
   const root = opts.workspace ?? findWorkspaceRoot(dirname(new URL(import.meta.url).pathname));
@@ -24,7 +26,12 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty`);
   const known = workspacePackages(root);
-  for (const p of opts.plugins) if (!known.has(p)) throw new Error(`"${p}" is not a package of this workspace (have: ${[...known].filter((n) => n.includes('plugin')).join(', ')})`);
+  for (const p of opts.plugins) if (!known.has(p)) throw new Error(`"${p}" is not a package of this workspace (have: ${[...known.keys()].filter((n) => n.includes('plugin')).join(', ')})`);
+
+  // `tsc -b`, incremental (the daemon's project references core's), dropping outputs whose source is gone.
+  log('bundle: building (tsc -b)');
+  const projects = ['@camd/daemon', ...opts.plugins].map((p) => join(known.get(p)!, 'tsconfig.build.json'));
+  run(process.execPath, [join(root, 'scripts/build.mjs'), ...projects], root);
 
   log(`bundle: daemon + core into ${out}`);
   pnpm(root, ['--filter', '@camd/daemon', 'deploy', '--prod', '--no-optional', out]);
@@ -34,6 +41,7 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
     log(`bundle: ${p}`);
     pnpm(root, ['--filter', p, 'deploy', '--prod', '--config.auto-install-peers=false', dest]);
   }
+  detachFromWorkspace(out);
   const defaults = JSON.parse(readFileSync(join(root, 'apps/daemon/config/default.json'), 'utf8')) as Record<string, unknown>;
   const config = join(out, 'config.json');
   writeFileSync(config, JSON.stringify({ ...defaults, plugins: opts.plugins }, null, 2) + '\n');
@@ -41,9 +49,37 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
   return { out, config };
 }
 
+/**
+ * Makes the folder independent of the workspace it came from. `pnpm deploy` hard-links the files of
+ * the workspace packages it injects (`.pnpm/<name>@file+…`, pnpm/pnpm#12176), so the next build in the
+ * workspace would rewrite the installed core in place: those files become copies. It also links the
+ * deployed package into `.pnpm/node_modules` with a path back into the workspace: such links go.
+ */
+function detachFromWorkspace(out: string): void {
+  const walk = (dir: string, injected: boolean): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        const target = readlinkSync(p);
+        if (isAbsolute(target) || relative(out, resolve(dir, target)).startsWith('..')) rmSync(p);
+      } else if (e.isDirectory()) {
+        walk(p, injected || e.name.includes('@file+'));
+      } else if (injected && e.isFile() && lstatSync(p).nlink > 1) {
+        copyFileSync(p, `${p}.camd-copy`);
+        renameSync(`${p}.camd-copy`, p);
+      }
+    }
+  };
+  walk(out, false);
+}
+
 function pnpm(cwd: string, args: string[]): void {
-  const r = spawnSync('pnpm', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`pnpm ${args.join(' ')} failed (${r.status}):\n${r.stderr || r.stdout}`);
+  run('pnpm', args, cwd);
+}
+
+function run(cmd: string, args: string[], cwd: string): void {
+  const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd === process.execPath ? 'node' : cmd} ${args.join(' ')} failed (${r.status ?? r.error}):\n${r.stdout}${r.stderr}`);
 }
 
 function findWorkspaceRoot(from: string): string {
@@ -56,15 +92,16 @@ function findWorkspaceRoot(from: string): string {
   }
 }
 
-function workspacePackages(root: string): Set<string> {
-  const names = new Set<string>();
+/** Package name → its folder. */
+function workspacePackages(root: string): Map<string, string> {
+  const packages = new Map<string, string>();
   for (const group of ['packages', 'apps', 'examples']) {
     const dir = join(root, group);
     if (!existsSync(dir)) continue;
     for (const d of readdirSync(dir)) {
       const pj = join(dir, d, 'package.json');
-      if (existsSync(pj)) names.add((JSON.parse(readFileSync(pj, 'utf8')) as { name: string }).name);
+      if (existsSync(pj)) packages.set((JSON.parse(readFileSync(pj, 'utf8')) as { name: string }).name, join(dir, d));
     }
   }
-  return names;
+  return packages;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '@camd/core/testing';
 
+/** The daemon as production runs it: built JavaScript (vitest's global setup brings dist/ up to date). */
 export const CAMD_BIN = resolve(import.meta.dirname, '../bin/camd.js');
 
 export interface DaemonProcess {
@@ -17,7 +18,7 @@ export interface DaemonProcess {
 }
 
 /** Writes `config` to a temp file and runs the real daemon on it. */
-export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string } = {}): Promise<DaemonProcess> {
+export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string } = {}): Promise<DaemonProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'camd-daemon-'));
   const stateDir = opts.stateDir ?? join(dir, 'state');
@@ -25,6 +26,7 @@ export async function startDaemon(config: Record<string, unknown>, opts: { state
   writeFileSync(configPath, JSON.stringify({ ...config, http: { host: '127.0.0.1', port } }));
   const child = spawn(process.execPath, [opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir], {
     env: { ...process.env, CAMD_LOG_LEVEL: 'info', ...opts.env },
+    cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

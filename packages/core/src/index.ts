@@ -1,3 +1,6 @@
+// Plugins describe their routes for the OpenAPI document (`schema.summary`, `schema.hide`): keep
+// @fastify/swagger's FastifySchema augmentation in the published declarations.
+/// <reference types="@fastify/swagger" preserve="true" />
 import 'reflect-metadata';
 
 export * from './errors.js';
