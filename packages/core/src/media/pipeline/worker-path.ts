@@ -13,6 +13,7 @@ export function childEntry(basename: string): { path: string; execArgv: string[]
   // --expose-gc: GObjects held by JS wrappers are freed only when V8 collects the wrappers, and V8
   // does not see their native memory; the media process collects on a fixed cadence.
   const execArgv = ['--expose-gc'];
-  if (fromSource) execArgv.push('--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href);
+  // The source condition keeps any `@camd/*` import of a source-run child on the sources too.
+  if (fromSource) execArgv.push('--conditions=source', '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href);
   return { path, execArgv };
 }
