@@ -4,14 +4,12 @@
  * computes: about 1/20 of the picture height, smaller when needed so the whole text fits beside (or,
  * in the top-right corner, below) the time code.
  */
-import { codeGeometry } from './timecode.js';
+import { codeGeometry, textWidth } from './timecode.js';
 import { formattedLength } from './format.js';
 
 export type Corner = 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right';
 export const CORNERS = ['top-left', 'top-right', 'bottom-left', 'bottom-right'] as const;
 
-/** Advance of one character of the monospace font (DejaVu Sans Mono: 0.602 em), plus a margin. */
-const ADVANCE_EM = 0.62;
 const MIN_FONT_PX = 6;
 
 export interface TextLayoutInput {
@@ -44,9 +42,10 @@ export function textLayout(i: TextLayoutInput): TextLayout {
     const code = codeGeometry(i.width, i.height);
     // Top left: between the left edge and the code. Top right: below the code.
     if (halignment === 'left') available = code.x - 2 * margin;
-    else ypad = code.y + code.size + margin;
+    else ypad = code.y + code.height + margin;
   }
-  const fits = Math.floor(available / (formattedLength(i.format) * ADVANCE_EM));
-  const fontPx = Math.max(MIN_FONT_PX, Math.min(i.size || Math.round(i.height / 20), fits));
+  const chars = formattedLength(i.format);
+  let fontPx = Math.max(MIN_FONT_PX, i.size || Math.round(i.height / 20));
+  while (fontPx > MIN_FONT_PX && textWidth(chars, fontPx) > available) fontPx--;
   return { fontPx, 'font-desc': `Monospace Bold ${fontPx}px`, halignment, valignment, xpad: margin, ypad };
 }

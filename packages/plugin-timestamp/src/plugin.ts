@@ -28,7 +28,7 @@ export const timestampKeys = {
     validate: v.int({ min: 0, max: 200 }),
     description: 'Font size in px (0: 1/20 of the picture height); smaller when the whole text would not fit',
   },
-  timecodeEnabled: { key: 'timecodeEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Machine-readable capture time code (QR code, top-right), for glass-to-glass latency' },
+  timecodeEnabled: { key: 'timecodeEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Machine-readable capture time code (µs since the epoch, top-right), for glass-to-glass latency' },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
 export interface OverlaySettings {
@@ -40,9 +40,11 @@ export interface OverlaySettings {
 }
 
 /**
- * The overlays for a picture of this size: native elements only. `timeoverlay` draws base time +
- * running time (the capture wall-clock time) as a date; `debugqroverlay` draws a QR code with the PTS
- * and the base time. Both values are filled in by the media process as the pipeline starts.
+ * The overlays for a picture of this size: native elements only, no code per frame. Two `timeoverlay`s
+ * draw base time + running time, i.e. the frame's capture wall-clock time: as a date for people, and
+ * as the machine-readable time code (see timecode.ts). The base time reaches them as their
+ * `datetime-epoch`, set by the media process as the pipeline starts. Both stay in the pipeline when
+ * switched off (`silent`), so every setting applies live.
  */
 export function overlayFragment(width: number, height: number, s: OverlaySettings): PipelineFragment {
   const t = textLayout({ width, height, format: s.format, corner: s.corner, size: s.size, timecode: s.timecode });
@@ -52,11 +54,11 @@ export function overlayFragment(width: number, height: number, s: OverlaySetting
     `halignment=${t.halignment} valignment=${t.valignment} xpad=${t.xpad} ypad=${t.ypad} font-desc="${t['font-desc']}"`;
   return {
     owner: PLUGIN_NAME,
-    launch: s.timecode ? `${text} ! ${codeLaunch(width, height)}` : text,
-    elements: s.timecode ? ['timeoverlay', 'debugqroverlay'] : ['timeoverlay'],
+    launch: `${text} ! ${codeLaunch(width, height, !s.timecode)}`,
+    elements: ['timeoverlay'],
     startProperties: [
       { element: ELEMENT.text, property: 'datetime-epoch', value: 'baseTime.dateTime' },
-      ...(s.timecode ? [{ element: ELEMENT.code, property: 'extra-data-array', value: 'baseTime.ns' } as const] : []),
+      { element: ELEMENT.code, property: 'datetime-epoch', value: 'baseTime.dateTime' },
     ],
   };
 }
@@ -80,8 +82,7 @@ export default definePlugin({
       return spec;
     });
 
-    // Text settings apply to the running overlay; the time code is an element that is there or not,
-    // so switching it rebuilds the pipeline.
+    // Every setting applies to the running overlays.
     const handles = new Map<string, PipelineHandle>();
     ctx.hooks.pipelineStarted.tap(PLUGIN_NAME, (h) => void handles.set(h.stream, h));
     ctx.hooks.pipelineStopped.tap(PLUGIN_NAME, (e) => void handles.delete(e.stream));
@@ -106,9 +107,14 @@ export default definePlugin({
       ),
       ctx.state.watch('timestampPosition', () => void live(applyText)),
       ctx.state.watch('timestampSize', () => void live(applyText)),
-      ctx.state.watch('timecodeEnabled', () => {
-        for (const s of ctx.streams.list()) void ctx.streams.restart(s.name);
-      }),
+      ctx.state.watch<boolean>('timecodeEnabled', (c) =>
+        void live(async (h, w, hgt) => {
+          // Off: hide the code, then widen the text; on: narrow the text, then show the code.
+          if (!c.value) await h.setProperty(ELEMENT.code, 'silent', true);
+          await applyText(h, w, hgt);
+          if (c.value) await h.setProperty(ELEMENT.code, 'silent', false);
+        }),
+      ),
     ];
     ctx.onClose(() => offs.forEach((off) => off()));
   },

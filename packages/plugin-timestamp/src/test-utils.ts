@@ -67,12 +67,12 @@ export function textBox(layout: TextLayout, format: string, width: number, heigh
 
 /**
  * Reads one line of text in a rectangle of a grey frame with tesseract. The crop is inverted (the
- * overlay draws light text on a shaded background) and enlarged so glyphs are about 48 px high.
+ * overlay draws light text on a shaded background) and scaled so that the font is 48 px.
  */
 export async function ocrLine(frame: GrayFrame, box: { x: number; y: number; w: number; h: number }, fontPx: number): Promise<string> {
-  const scale = Math.max(1, Math.round(48 / fontPx));
-  const w = box.w * scale;
-  const h = box.h * scale;
+  const scale = 48 / fontPx;
+  const w = Math.round(box.w * scale);
+  const h = Math.round(box.h * scale);
   const pad = 16;
   const W = w + 2 * pad;
   const H = h + 2 * pad;
@@ -112,12 +112,12 @@ export async function gstLaunch(launch: string, timeoutMs = 30_000): Promise<Buf
   return stdout;
 }
 
-/** gst-launch-1.0 argv: words, with double-quoted values kept whole (quotes removed, as a shell would). */
+/**
+ * gst-launch-1.0 argv: words, a double-quoted value kept whole with its quotes (gst-launch-1.0 joins
+ * its arguments and parses them again: the quotes keep spaces and newlines inside a value).
+ */
 function splitLaunch(launch: string): string[] {
-  const out: string[] = [];
-  const re = /(?:[^\s"]+|"[^"]*")+/g;
-  for (const m of launch.matchAll(re)) out.push(m[0].replace(/"/g, ''));
-  return out;
+  return [...launch.matchAll(/(?:[^\s"]+|"[^"]*")+/g)].map((m) => m[0]);
 }
 
 /** The timestamp text of a frame read by OCR (trimmed to its first and last digit) and its time. */

@@ -1,51 +1,70 @@
 import { describe, expect, it } from 'vitest';
-import { codeGeometry, codeLaunch, decodeTimecode, parseTimecode, readTimecode } from './timecode.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CODE_ELEMENT, CODE_FORMAT, codeGeometry, codeLaunch, decodeTimecode, readTimecode } from './timecode.js';
 import { formatTimestamp, formattedLength, FORMAT_PATTERN, glibFormat, parseTimestamp } from './format.js';
 import { CORNERS, textLayout } from './layout.js';
-import { overlayFragment } from './plugin.js';
+import { ELEMENT, overlayFragment } from './plugin.js';
 import { decodeH264, gstLaunch, ocrTimestamp } from './test-utils.js';
 
-const BASE_NS = 1_795_575_113_843_123_456n;
-/** Capture time of frame `i` of a non-live videotestsrc at `fps` (PTS = i/fps s, floored to ns). */
-const expectedMs = (i: number, fps: number) => Number((BigInt(i) * 1_000_000_000n) / BigInt(fps)) / 1e6 + Number(BASE_NS / 1000n) / 1000;
+/** Pipeline base time of these tests: µs since the epoch (what a GDateTime holds). */
+const BASE_US = 1_795_575_113_843_123;
+/** Capture time of frame `i` of a non-live videotestsrc at `fps`: base + PTS (i/fps s). */
+const expectedMs = (i: number, fps: number) => (BASE_US + (i * 1e6) / fps) / 1000;
 
 /**
- * The plugin's overlays with fixed start values (gst-launch cannot set them at start): the epoch as an
- * ISO 8601 date (UTC), the base time as the code's extra data.
+ * The plugin's overlays with the start value gst-launch cannot set at start: the base time as an
+ * ISO 8601 date (UTC) for both overlays' `datetime-epoch`.
  */
 function overlays(width: number, height: number): string {
   const f = overlayFragment(width, height, { enabled: true, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true });
-  const epoch = new Date(Number(BASE_NS / 1_000_000n)).toISOString().replace(/\.\d+Z$/, `.${String((BASE_NS / 1000n) % 1_000_000n).padStart(6, '0')}Z`);
-  return f.launch.replace('show-times-as-dates=true', `show-times-as-dates=true datetime-epoch=${epoch}`).replace('extra-data-name=', `extra-data-array=${BASE_NS} extra-data-name=`);
+  const epoch = new Date(Math.floor(BASE_US / 1000)).toISOString().replace(/\.\d+Z$/, `.${String(BASE_US % 1_000_000).padStart(6, '0')}Z`);
+  return f.launch.replaceAll('show-times-as-dates=true', `show-times-as-dates=true datetime-epoch=${epoch}`);
 }
 
-describe('time code (debugqroverlay)', () => {
-  it('encodes the PTS and the base time; decodeTimecode returns base + PTS in ms (grey, I420 and RGB frames)', async () => {
+describe('time code', () => {
+  it('is the capture time in µs, read from grey, I420 and RGB frames', async () => {
     const [w, h, fps] = [320, 240, 30];
     const raw = await gstLaunch(`videotestsrc num-buffers=3 ! video/x-raw,width=${w},height=${h},framerate=${fps}/1,format=I420 ! ${overlays(w, h)} ! fdsink fd=1`);
     const size = (w * h * 3) / 2;
     expect(raw.length).toBe(3 * size);
     for (let i = 0; i < 3; i++) {
       const i420 = raw.subarray(i * size, (i + 1) * size);
-      const tc = readTimecode({ width: w, height: h, format: 'I420', data: i420 });
-      expect(tc).toEqual({ ptsNs: (BigInt(i) * 1_000_000_000n) / BigInt(fps), baseTimeNs: BASE_NS, captureMs: expectedMs(i, fps) });
+      const tc = readTimecode({ width: w, height: h, format: 'I420', data: i420 })!;
+      // GLib adds the running time to the epoch as µs (truncated): at most 1 µs below the exact sum.
+      expect(Math.abs(tc.captureMs - expectedMs(i, fps))).toBeLessThan(0.0015);
+      expect(tc.us).toBe(Math.round(tc.captureMs * 1000));
       const rgb = new Uint8Array(w * h * 3);
       for (let p = 0; p < w * h; p++) rgb.fill(i420[p]!, p * 3, p * 3 + 3);
-      expect(decodeTimecode({ width: w, height: h, format: 'RGB', data: rgb })).toBe(expectedMs(i, fps));
-      expect(decodeTimecode({ width: w, height: h, format: 'GRAY', data: i420.subarray(0, w * h) })).toBe(expectedMs(i, fps));
+      expect(decodeTimecode({ width: w, height: h, format: 'RGB', data: rgb })).toBe(tc.captureMs);
+      expect(decodeTimecode({ width: w, height: h, format: 'GRAY', data: i420.subarray(0, w * h) })).toBe(tc.captureMs);
     }
   });
 
-  it('reads the JSON of the code, and nothing else', () => {
-    const text = '{"TIMESTAMP":2312320,"BUFFERCOUNT":1,"FRAMERATE":"30/1","NAME":"CAMD_TC","B":"1795575113843123456"}';
-    expect(parseTimecode(text)).toEqual({ ptsNs: 2312320n, baseTimeNs: BASE_NS, captureMs: 2.31232 + 1_795_575_113_843.123 });
-    expect(parseTimecode('{"TIMESTAMP":2312320,"BUFFERCOUNT":1,"FRAMERATE":"30/1","NAME":"OTHER"}')).toBeUndefined();
-    expect(parseTimecode('https://example.com')).toBeUndefined();
-  });
-
-  it('finds no code in a frame without one', () => {
+  it('finds no code in a frame without one, and refuses a damaged one rather than misread it', async () => {
     expect(decodeTimecode({ width: 320, height: 240, format: 'GRAY', data: new Uint8Array(320 * 240).fill(128) })).toBeUndefined();
     expect(decodeTimecode({ width: 16, height: 16, format: 'GRAY', data: new Uint8Array(256) })).toBeUndefined();
+    const [w, h] = [640, 360];
+    const raw = await gstLaunch(`videotestsrc num-buffers=1 ! video/x-raw,width=${w},height=${h},framerate=30/1,format=I420 ! ${overlays(w, h)} ! fdsink fd=1`);
+    const luma = Uint8Array.from(raw.subarray(0, w * h));
+    expect(decodeTimecode({ width: w, height: h, format: 'GRAY', data: luma })).toBeCloseTo(expectedMs(0, 30), 2);
+    // Copy the rightmost digits of the first time line over those of the second (lines 2 and 3 of
+    // five): each line still holds digits, but the two copies no longer agree.
+    const g = codeGeometry(w, h);
+    const pitch = 16; // Monospace Bold 13px here: 1.23 em
+    const x0 = w - g.xpad - Math.round(6 * 0.6 * g.fontPx);
+    const y2 = g.ypad + 2 * pitch;
+    for (let y = 0; y < pitch; y++) luma.copyWithin((y2 + pitch + y) * w + x0, (y2 + y) * w + x0, (y2 + y) * w + w - g.xpad);
+    expect(decodeTimecode({ width: w, height: h, format: 'GRAY', data: luma })).toBeUndefined();
+  });
+
+  it('draws the bars, the digits and the two copies of the time with one timeoverlay', () => {
+    expect(CODE_FORMAT).toBe('████████████████\n0123456789\n%s%f\n%f%s\n████████████████');
+    expect(codeLaunch(1920, 1080)).toBe(
+      `timeoverlay name=camd_tc silent=false show-times-as-dates=true time-mode=running-time datetime-format="${CODE_FORMAT}" ` +
+        'auto-resize=false wrap-mode=none halignment=right valignment=top line-alignment=right xpad=9 ypad=9 font-desc="Monospace Bold 40px" ' +
+        'shaded-background=true shading-value=255 draw-shadow=false draw-outline=false',
+    );
   });
 
   // The code on every frame of an H.264 stream at the bitrates camd streams use, over a moving picture.
@@ -58,12 +77,13 @@ describe('time code (debugqroverlay)', () => {
           `x264enc tune=zerolatency speed-preset=ultrafast bitrate=${kbps} ! video/x-h264,stream-format=byte-stream ! fdsink fd=1`,
       );
       const frames = await decodeH264(h264, w, h);
-      expect(frames.map((f) => decodeTimecode({ ...f, format: 'GRAY' }))).toEqual(frames.map((_, i) => expectedMs(i, fps)));
+      expect(frames.length).toBe(n);
+      frames.forEach((f, i) => expect(Math.abs(decodeTimecode({ ...f, format: 'GRAY' })! - expectedMs(i, fps)), `frame ${i}`).toBeLessThan(0.0015));
       // The overlay prints the epoch's zone (UTC here); the parser reads local time.
       const layout = textLayout({ width: w, height: h, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true });
       const { text, ms } = await ocrTimestamp(frames[n - 1]!, layout, 'YYYY-MM-DD HH:mm:ss.SSS');
       const shown = ms! - new Date().getTimezoneOffset() * 60_000;
-      expect(Math.abs(shown - expectedMs(n - 1, fps)), text).toBeLessThan(0.0025);
+      expect(Math.abs(shown - expectedMs(n - 1, fps)), text).toBeLessThan(0.0015);
     });
   }
 });
@@ -87,7 +107,7 @@ describe('text layout', () => {
               expect(x0, where).toBeGreaterThanOrEqual(0);
               expect(x0 + textW, where).toBeLessThanOrEqual(w);
               expect(y0 + textH, where).toBeLessThanOrEqual(h);
-              const overlaps = x0 < code.x + code.size && x0 + textW > code.x && y0 < code.y + code.size && y0 + textH > code.y;
+              const overlaps = x0 < code.x + code.width && x0 + textW > code.x && y0 < code.y + code.height && y0 + textH > code.y;
               if (timecode) expect(overlaps, where).toBe(false);
               if (size === 0 && format.length <= 23) expect(l.fontPx, where).toBeGreaterThanOrEqual(Math.min(12, Math.round(h / 20)));
             }
@@ -97,15 +117,57 @@ describe('text layout', () => {
     }
   });
 
+  it('as rendered, from 320x240 to 3840x2160: the text whole and inside the picture, never on the code', async () => {
+    // timeoverlay reports where it drew (text-x/-y/-width/-height); python3-gi runs the pipelines.
+    const cases: Array<{ w: number; h: number; corner: string; size: number; launch: string }> = [];
+    for (const [w, h] of [[320, 240], [640, 360], [1280, 720], [1920, 1080], [3840, 2160]] as const) {
+      for (const corner of CORNERS) {
+        for (const size of [0, 200]) {
+          const f = overlayFragment(w, h, { enabled: true, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner, size, timecode: true });
+          cases.push({ w, h, corner, size, launch: `videotestsrc num-buffers=1 ! video/x-raw,width=${w},height=${h},format=I420 ! ${f.launch} ! fakesink` });
+        }
+      }
+    }
+    const script = `
+import gi, json, sys
+gi.require_version('Gst', '1.0')
+from gi.repository import Gst
+Gst.init(None)
+out = []
+for launch in json.load(sys.stdin):
+    p = Gst.parse_launch(launch)
+    p.set_state(Gst.State.PLAYING)
+    p.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    rect = lambda n: [p.get_by_name(n).get_property(k) for k in ('text-x', 'text-y', 'text-width', 'text-height')]
+    out.append({'text': rect('${ELEMENT.text}'), 'code': rect('${CODE_ELEMENT}')})
+    p.set_state(Gst.State.NULL)
+print(json.dumps(out))
+`;
+    const child = promisify(execFile)('/usr/bin/python3', ['-c', script], { maxBuffer: 1 << 20 });
+    child.child.stdin!.end(JSON.stringify(cases.map((c) => c.launch)));
+    const rects = JSON.parse((await child).stdout) as Array<{ text: number[]; code: number[] }>;
+    cases.forEach((c, i) => {
+      const [tx, ty, tw, th] = rects[i]!.text as [number, number, number, number];
+      const [cx, cy, cw, ch] = rects[i]!.code as [number, number, number, number];
+      const where = `${c.w}x${c.h} ${c.corner} size ${c.size}: text ${tx},${ty} ${tw}x${th}, code ${cx},${cy} ${cw}x${ch}`;
+      expect(tx >= 0 && ty >= 0 && tx + tw <= c.w && ty + th <= c.h, where).toBe(true);
+      expect(tx + tw <= cx || cx + cw <= tx || ty + th <= cy || cy + ch <= ty, where).toBe(true);
+      // The code lies within the box codeGeometry gives (readers and the layout rely on it).
+      const g = codeGeometry(c.w, c.h);
+      expect(cx >= g.x && cy >= g.y && cx + cw <= g.x + g.width && cy + ch <= g.y + g.height, where).toBe(true);
+      // Automatic size: 1/20 of the height (at least 12 px) as the font size; digits are 3/4 of it.
+      if (c.size === 0) expect(th, where).toBeGreaterThanOrEqual(0.75 * Math.min(12, c.h / 20));
+    });
+  }, 30_000);
+
   it('follows the picture height: 1/20 of it unless the text would not fit', () => {
     const px = (w: number, h: number) => textLayout({ width: w, height: h, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true }).fontPx;
     expect([px(320, 240), px(1280, 720), px(1920, 1080), px(3840, 2160)]).toEqual([12, 36, 54, 108]);
   });
 
-  it('places the code top-right with modules of height/180 px', () => {
-    expect(codeGeometry(1920, 1080)).toEqual({ pixel: 6, modules: 41, size: 294, x: 1626, y: 0 });
-    expect(codeGeometry(320, 240)).toMatchObject({ pixel: 2, size: 98, x: 222 });
-    expect(codeLaunch(1920, 1080)).toBe('debugqroverlay name=camd_tc pixel-size=6 x=100 y=0 qrcode-error-correction=1 extra-data-name=b extra-data-interval-buffers=2 extra-data-span-buffers=2');
+  it('places the code top-right, its digits height/27 px', () => {
+    expect(codeGeometry(1920, 1080)).toMatchObject({ fontPx: 40, xpad: 9, ypad: 9, y: 0 });
+    expect(codeGeometry(320, 240)).toMatchObject({ fontPx: 10, xpad: 2, ypad: 2 });
   });
 });
 
