@@ -51,7 +51,7 @@ describe('time code', () => {
     // Copy the rightmost digits of the first time line over those of the second (lines 2 and 3 of
     // five): each line still holds digits, but the two copies no longer agree.
     const g = codeGeometry(w, h);
-    const pitch = 16; // Monospace Bold 13px here: 1.23 em
+    const pitch = 21; // Monospace Bold 17px here: 1.24 em
     const x0 = w - g.xpad - Math.round(6 * 0.6 * g.fontPx);
     const y2 = g.ypad + 2 * pitch;
     for (let y = 0; y < pitch; y++) luma.copyWithin((y2 + pitch + y) * w + x0, (y2 + y) * w + x0, (y2 + y) * w + w - g.xpad);
@@ -62,7 +62,7 @@ describe('time code', () => {
     expect(CODE_FORMAT).toBe('████████████████\n0123456789\n%s%f\n%f%s\n████████████████');
     expect(codeLaunch(1920, 1080)).toBe(
       `timeoverlay name=camd_tc silent=false show-times-as-dates=true time-mode=running-time datetime-format="${CODE_FORMAT}" ` +
-        'auto-resize=false wrap-mode=none halignment=right valignment=top line-alignment=right xpad=9 ypad=9 font-desc="Monospace Bold 40px" ' +
+        'auto-resize=false wrap-mode=none halignment=right valignment=top line-alignment=right xpad=9 ypad=9 font-desc="Monospace Bold 48px" ' +
         'shaded-background=true shading-value=255 draw-shadow=false draw-outline=false',
     );
   });
@@ -165,9 +165,10 @@ print(json.dumps(out))
     expect([px(320, 240), px(1280, 720), px(1920, 1080), px(3840, 2160)]).toEqual([12, 36, 54, 108]);
   });
 
-  it('places the code top-right, its digits height/27 px', () => {
-    expect(codeGeometry(1920, 1080)).toMatchObject({ fontPx: 40, xpad: 9, ypad: 9, y: 0 });
-    expect(codeGeometry(320, 240)).toMatchObject({ fontPx: 10, xpad: 2, ypad: 2 });
+  it("places the code top-right, its digits height/21 px (11 to 48 px)", () => {
+    expect(codeGeometry(1920, 1080)).toMatchObject({ fontPx: 48, xpad: 9, ypad: 9, y: 0 });
+    expect(codeGeometry(320, 240)).toMatchObject({ fontPx: 11, xpad: 2, ypad: 2 });
+    expect(codeGeometry(3840, 2160)).toMatchObject({ fontPx: 48 });
   });
 });
 

@@ -27,12 +27,12 @@ const BAR = '\u2588'.repeat(CELLS);
 export const CODE_FORMAT = `${BAR}\n0123456789\n%s%f\n%f%s\n${BAR}`;
 /**
  * Monospace advance and line pitch in em (DejaVu Sans Mono: 0.602 and 1.164). Hinting rounds both to
- * whole pixels (a 10 px font has a 13 px pitch), so estimates add a pixel; the reader measures them.
+ * whole pixels (a 10 px font has a 13 px pitch), so estimates allow for that; the reader measures them.
  */
 export const ADVANCE_EM = 0.602;
 const LINE_EM = 1.164;
-/** Estimated width of `chars` monospace characters at `fontPx`, hinting included. */
-export const textWidth = (chars: number, fontPx: number) => Math.ceil(chars * (ADVANCE_EM * fontPx + 0.5));
+/** Estimated width of `chars` monospace characters at `fontPx` (hinted advances are whole pixels). */
+export const textWidth = (chars: number, fontPx: number) => Math.ceil(chars * Math.max(Math.round(ADVANCE_EM * fontPx), ADVANCE_EM * fontPx)) + 1;
 /** Luma above which a pixel is part of the code's white (the box behind it is black). */
 const WHITE = 150;
 
@@ -53,9 +53,10 @@ export interface CodeGeometry {
 
 /** Where the code sits in a frame of this size (the overlay and the reader compute the same). */
 export function codeGeometry(width: number, height: number): CodeGeometry {
-  const fontPx = Math.max(10, Math.round(height / 27));
+  const fontPx = Math.min(48, Math.max(11, Math.round(Math.min(height / 21, width / 28))));
   const pad = Math.max(2, Math.round(height / 120));
-  const w = textWidth(CELLS, fontPx) + 2 * pad;
+  // timeoverlay reports the code a cell wider than its 16 cells.
+  const w = textWidth(CELLS + 1, fontPx) + 2 * pad;
   const h = LINES * (Math.ceil(LINE_EM * fontPx) + 2) + 2 * pad;
   const x = Math.max(0, width - w - pad);
   return { fontPx, xpad: pad, ypad: pad, x, y: 0, width: width - x, height: Math.min(height, h + pad), size: Math.max(width - x, Math.min(height, h + pad)) };
