@@ -1,4 +1,5 @@
-export { default, timestampKeys, PLUGIN_NAME, type Corner } from './plugin.js';
-export { decodeTimecode, codeGeometry, renderCode, codeBits, crc16, GRID, type DecodableFrame, type CodeGeometry } from './timecode.js';
-export { formatTimestamp, DEFAULT_FORMAT, FORMAT_PATTERN } from './format.js';
+export { default, timestampKeys, overlayFragment, PLUGIN_NAME, ELEMENT, type Corner, type OverlaySettings } from './plugin.js';
+export { decodeTimecode, readTimecode, codeGeometry, codeLaunch, CODE_ELEMENT, type DecodableFrame, type CodeGeometry, type Timecode } from './timecode.js';
+export { formatTimestamp, parseTimestamp, glibFormat, DEFAULT_FORMAT, FORMAT_PATTERN } from './format.js';
+export { textLayout, type TextLayout } from './layout.js';
 export { readTimecodes, type TimecodeSample } from './reader.js';

@@ -1,19 +1,20 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import timestamp from './index.js';
 import { readTimecodes } from './reader.js';
+import { decodeTimecode } from './timecode.js';
+import { textLayout, type Corner } from './layout.js';
+import { DEFAULT_FORMAT } from './format.js';
+import { collectFrames, decodeH264, ocrTimestamp, type GrayFrame } from './test-utils.js';
 
-const run = promisify(execFile);
 let host: TestHost | undefined;
 afterEach(async () => {
   await host?.close();
   host = undefined;
 });
 
-async function start(extra: Record<string, unknown> = {}) {
+async function startRtsp(extra: Record<string, unknown> = {}) {
   const port = await freePort();
   host = await createTestHost({
     plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, timestamp],
@@ -23,24 +24,77 @@ async function start(extra: Record<string, unknown> = {}) {
   return `rtsp://viewer:viewer-secret@127.0.0.1:${port}/stream1`;
 }
 
-/** One decoded grey frame (luma) from the stream. */
-async function grabLuma(url: string): Promise<Buffer> {
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 24, timeout: 30_000 });
-  return stdout;
+/** A host with the timestamp plugin only; frames are read from the hub. */
+async function startHub(stream: Record<string, unknown>) {
+  host = await createTestHost({ plugins: [timestamp], config: { streams: [testStream({ source: 'videotestsrc:smpte', ...stream })] } });
+  await host.host.hub.waitForParameters('stream1', 20_000);
+  return host;
 }
 
-/** Mean absolute difference of two luma images inside a rectangle. */
-function diff(a: Buffer, b: Buffer, x0: number, y0: number, w: number, h: number, stride = 320): number {
-  let sum = 0;
-  for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) sum += Math.abs(a[y * stride + x]! - b[y * stride + x]!);
-  return sum / (w * h);
+/** `count` frames from the next keyframe on, decoded, with the capture time the pipeline reported. */
+async function decodedFrames(h: TestHost, count: number, width: number, height: number, stream = 'stream1'): Promise<Array<{ frame: GrayFrame; captureMs: number }>> {
+  const frames = await collectFrames(h.host.hub, stream, count, 20_000);
+  const decoded = await decodeH264(Buffer.concat(frames.map((f) => f.data)), width, height);
+  expect(decoded.length).toBe(frames.length);
+  return decoded.map((frame, i) => ({ frame, captureMs: frames[i]!.captureTimeMs }));
+}
+
+/**
+ * The code shows base time + running time truncated to µs (twice: the epoch and the running time are
+ * each truncated by GLib); camd reports the same sum from ns. They differ by less than 2 µs.
+ */
+function expectNear(decoded: number | undefined, captureMs: number): void {
+  expect(decoded, 'time code').toBeDefined();
+  expect(Math.abs(decoded! - captureMs), `${decoded} vs ${captureMs}`).toBeLessThan(0.002);
 }
 
 const put = (h: TestHost, key: string, value: unknown) => h.fetch(`/api/state/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
 
-describe('plugin-timestamp', () => {
+/** The timestamp text of a frame, read by tesseract, as ms since the epoch (µs resolution). */
+async function ocrTime(frame: GrayFrame, opts: { format?: string; corner?: Corner; timecode?: boolean } = {}): Promise<{ text: string; ms?: number }> {
+  const format = opts.format ?? DEFAULT_FORMAT;
+  const layout = textLayout({ width: frame.width, height: frame.height, format, corner: opts.corner ?? 'top-left', size: 0, timecode: opts.timecode ?? true });
+  return ocrTimestamp(frame, layout, format);
+}
+
+describe('plugin-timestamp through camd', () => {
+  // Each size: the code on every decoded frame equals the capture time camd reported for that frame,
+  // and the text read by OCR from two frames shows that same time (to the µs it prints).
+  const sizes = [
+    { resolution: '320x240', fps: 15, bitrate: 500_000, frames: 12 },
+    { resolution: '1280x720', fps: 15, bitrate: 4_000_000, frames: 8 },
+    { resolution: '1920x1080', fps: 10, bitrate: 8_000_000, frames: 6 },
+    { resolution: '3840x2160', fps: 2, bitrate: 20_000_000, frames: 2 },
+  ];
+  for (const s of sizes) {
+    it(`${s.resolution}: time code and text on decoded frames show the reported capture time`, async () => {
+      const [width, height] = s.resolution.split('x').map(Number) as [number, number];
+      const h = await startHub({ resolution: s.resolution, fps: s.fps, bitrate: s.bitrate });
+      const frames = await decodedFrames(h, s.frames, width, height);
+      for (const f of frames) expectNear(decodeTimecode({ ...f.frame, format: 'GRAY' }), f.captureMs);
+      for (const f of frames.slice(-2)) {
+        const { text, ms } = await ocrTime(f.frame);
+        expect(text, 'OCR of the timestamp').toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+        // GLib truncates to µs twice (epoch and running time): at most 2 µs below the exact time.
+        expect(Math.abs(ms! - f.captureMs), `${text} vs ${new Date(f.captureMs).toISOString()}`).toBeLessThan(0.0025);
+      }
+    });
+  }
+
+  it('shows the capture time on streams that read a shared capture (shmsrc do-timestamp=true)', async () => {
+    host = await createTestHost({
+      plugins: [timestamp],
+      config: { streams: [testStream({ source: 'videotestsrc:ball' }), testStream({ path: '/stream2', resolution: '640x480', bitrate: 1_500_000, source: 'videotestsrc:ball' })] },
+    });
+    await host.host.hub.waitForParameters('stream2', 20_000);
+    const frames = await decodedFrames(host, 6, 640, 480, 'stream2');
+    for (const f of frames) expectNear(decodeTimecode({ ...f.frame, format: 'GRAY' }), f.captureMs);
+    const last = frames.at(-1)!;
+    expect(Math.abs((await ocrTime(last.frame)).ms! - last.captureMs)).toBeLessThan(0.0025);
+  });
+
   it('embeds a time code that decodes, over RTSP, to the capture time: positive, plausible latency', async () => {
-    const url = await start();
+    const url = await startRtsp();
     const samples = await readTimecodes(url, { frames: 30 });
     const readable = samples.filter((s) => s.embeddedMs !== undefined);
     expect(readable.length).toBeGreaterThanOrEqual(28);
@@ -53,23 +107,53 @@ describe('plugin-timestamp', () => {
     for (const d of steps) expect(Math.abs(d - 1000 / 15)).toBeLessThan(10);
   });
 
-  it('burns text into the picture only while enabled, switched live', async () => {
-    const url = await start();
-    const withText = await grabLuma(url);
-    expect((await put(host!, 'timestampEnabled', false)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 500));
-    const without = await grabLuma(url);
-    // Top-left text region differs; the middle of the picture (colour bars) does not.
-    expect(diff(withText, without, 0, 15, 200, 40)).toBeGreaterThan(5);
-    expect(diff(withText, without, 100, 120, 100, 40)).toBeLessThan(5);
+  it('applies every setting live: text off and on, format, corner, time code off and on (no restart)', async () => {
+    const h = await startHub({ resolution: '640x480', bitrate: 1_500_000 });
+    const restarts = async () => {
+      const { restarts: n, errors, lastError } = ((await (await h.fetch('/api/stats')).json()) as Record<string, { restarts: number; errors: number; lastError: string | null }>).stream1!;
+      return { restarts: n, errors, lastError };
+    };
+    const before = await restarts();
+    const next = async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return (await decodedFrames(h, 2, 640, 480))[1]!;
+    };
+
+    expect((await put(h, 'timestampEnabled', false)).status).toBe(200);
+    const off = await next();
+    expect((await ocrTime(off.frame)).text).not.toMatch(/\d{4}-\d\d-\d\d/);
+    expectNear(decodeTimecode({ ...off.frame, format: 'GRAY' }), off.captureMs);
+
+    const format = 'DD/MM/YYYY HH:mm:ss.SSS';
+    expect((await put(h, 'timestampEnabled', true)).status).toBe(200);
+    expect((await put(h, 'timestampFormat', format)).status).toBe(200);
+    expect((await put(h, 'timestampPosition', 'top-right')).status).toBe(200);
+    const moved = await next();
+    expectNear(decodeTimecode({ ...moved.frame, format: 'GRAY' }), moved.captureMs);
+    const { text, ms } = await ocrTime(moved.frame, { format, corner: 'top-right' });
+    expect(text).toMatch(/^\d\d\/\d\d\/\d{4} /);
+    expect(Math.abs(ms! - moved.captureMs)).toBeLessThan(0.0025);
+
+    expect((await put(h, 'timecodeEnabled', false)).status).toBe(200);
+    expect((await put(h, 'timestampPosition', 'top-left')).status).toBe(200);
+    const plain = await next();
+    expect(decodeTimecode({ ...plain.frame, format: 'GRAY' })).toBeUndefined();
+    // Without the code the text may be larger: read it with that layout.
+    expect(Math.abs((await ocrTime(plain.frame, { format, timecode: false })).ms! - plain.captureMs)).toBeLessThan(0.0025);
+
+    expect((await put(h, 'timecodeEnabled', true)).status).toBe(200);
+    const back = await next();
+    expectNear(decodeTimecode({ ...back.frame, format: 'GRAY' }), back.captureMs);
+    expect(await restarts(), 'no restart, no error').toEqual(before);
   });
 
   it('refuses invalid settings with the reason and changes nothing', async () => {
-    await start();
+    await startRtsp();
     const bad = await put(host!, 'timestampFormat', 'HH:mm" ! fakesink');
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toMatch(/pattern of YYYY/);
     expect((await put(host!, 'timestampPosition', 'middle')).status).toBe(400);
+    expect((await put(host!, 'timestampSize', 500)).status).toBe(400);
     expect(host!.host.state.get('timestampFormat')).toBe('YYYY-MM-DD HH:mm:ss.SSS');
   });
 });
