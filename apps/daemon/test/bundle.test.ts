@@ -106,8 +106,8 @@ describe('selective install: core + RTSP only', () => {
       expect(await (await fetch(`${d.baseUrl}/api/site`, { headers: { authorization: basicAuth(viewer) } })).json()).toEqual({ siteName: 'Line 4' });
       const plugins = (await (await fetch(`${d.baseUrl}/api/plugins`, { headers: { authorization: basicAuth(viewer) } })).json()) as { plugins: Array<{ name: string; version: string; apiVersion: number }> };
       expect(plugins.plugins.map((p) => [p.name, p.version, p.apiVersion])).toEqual([
-        ['@camd/plugin-rtsp', '0.1.0', 1],
-        ['camd-plugin-sitename', '1.0.0', 1],
+        ['@camd/plugin-rtsp', '0.1.0', 2],
+        ['camd-plugin-sitename', '1.0.0', 2],
       ]);
     } finally {
       expect(await d.stop()).toBe(0);
@@ -120,6 +120,6 @@ describe('selective install: core + RTSP only', () => {
     writeFileSync(cfg, JSON.stringify({ plugins: ['camd-plugin-oldapi'], streams: [testStream()] }));
     const r = await runCamd(['--config', cfg, '--state-dir', join(dir, 'state-old')], undefined, join(out, 'bin/camd.js'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/plugin "camd-plugin-oldapi" was written for plugin API version 99, but this camd provides plugin API version 1/);
+    expect(r.stderr).toMatch(/plugin "camd-plugin-oldapi" was written for plugin API version 99, but this camd provides plugin API version 2/);
   });
 });

@@ -4,9 +4,6 @@ import type { CamdHooks, HookName } from './hooks.js';
 
 /** Notification hooks: a failing tap is logged and the remaining taps still run. */
 const NOTIFICATIONS: ReadonlySet<HookName> = new Set<HookName>([
-  'pipelineStarted',
-  'pipelineStopped',
-  'stateChanged',
   'clientConnected',
   'clientDisconnected',
   'networkFeedback',

@@ -7,8 +7,6 @@ import {
 } from 'tapable';
 import type { ElementRegistry } from './media/registry.js';
 import type { EncoderChoice, PipelineFragment, PipelineSpec, StreamSettings } from './media/types.js';
-import type { PipelineHandle } from './media/pipeline-handle.js';
-import type { StateChange, StateRegistrar } from './state/types.js';
 import type { Permission } from './auth/permissions.js';
 
 /**
@@ -87,15 +85,9 @@ export function createHooks() {
     ]),
     /** Filters (PiP, overlays) add fragments here, ordered by STAGE. */
     buildPipeline: new AsyncSeriesWaterfallHook<[PipelineSpec]>(['spec']),
-    /** A pipeline reached PLAYING; the handle changes element properties live. */
-    pipelineStarted: new SyncHook<[PipelineHandle]>(['pipeline']),
-    /** A pipeline stopped (rebuild, crash, shutdown). */
-    pipelineStopped: new SyncHook<[StreamEvent]>(['event']),
-    /** Register state keys that depend on config (e.g. per-stream keys). */
-    registerStateKeys: new SyncHook<[StateRegistrar]>(['registrar']),
-    /** After every accepted state change. */
-    stateChanged: new SyncHook<[StateChange]>(['change']),
+    /** A transport listens (core lists it under its plugin in `GET /api/plugins`). */
     transportStarted: new AsyncSeriesHook<[TransportInfo]>(['transport']),
+    /** A transport stopped listening. */
     transportStopped: new AsyncSeriesHook<[TransportInfo]>(['transport']),
     clientConnected: new SyncHook<[ClientInfo]>(['client']),
     clientDisconnected: new SyncHook<[ClientInfo]>(['client']),
@@ -107,8 +99,6 @@ export function createHooks() {
     collectHealth: new SyncWaterfallHook<[HealthCheck[]]>(['checks']),
     /** All plugins are set up and streams started. */
     started: new AsyncSeriesHook<[]>([]),
-    /** The daemon is stopping; transports close their listeners here. */
-    stopping: new AsyncSeriesHook<[]>([]),
   });
 }
 

@@ -157,7 +157,7 @@ describe('plugins', () => {
     expect(await res.json()).toEqual({ limit: 5, caller: 'viewer' });
     const list = (await (await h.fetch('/api/plugins')).json()) as { plugins: unknown[] };
     expect(list.plugins).toEqual([
-      expect.objectContaining({ name: 'test-counter', apiVersion: 1, status: 'ready', stateKeys: ['counterLimit'], routes: [{ method: 'GET', url: '/api/counter' }] }),
+      expect.objectContaining({ name: 'test-counter', apiVersion: 2, status: 'ready', stateKeys: ['counterLimit'], routes: [{ method: 'GET', url: '/api/counter' }] }),
     ]);
   });
 
@@ -188,7 +188,7 @@ describe('plugins', () => {
     const dir = pluginFolder('camd-plugin-oldapi');
     const err = await CamdHost.create({ config: { plugins: ['camd-plugin-oldapi'] }, stateDir: pluginFolder(), media: false, logger: pino({ level: 'silent' }), pluginSearchPaths: [dir], announceAdmin: () => undefined }).catch((e) => e);
     expect(isCamdError(err, ErrorCodes.PLUGIN_API_VERSION)).toBe(true);
-    expect(err.message).toBe('plugin "camd-plugin-oldapi" was written for plugin API version 99, but this camd provides plugin API version 1');
+    expect(err.message).toBe('plugin "camd-plugin-oldapi" was written for plugin API version 99, but this camd provides plugin API version 2');
   });
 
   it('refuse a missing plugin package, naming it', async () => {
@@ -224,10 +224,61 @@ describe('plugins', () => {
     expect(err.message).toBe('plugin "test-opts" options.port: must be integer');
   });
 
+  it('give each plugin its own context: taps carry its name, typed handles on its keys, writes to others only as declared', async () => {
+    const own = { ownLimit: { key: 'ownLimit', default: 3, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 0 }) } };
+    const seen: Array<{ value: number; by: string }> = [];
+    const results: Record<string, string> = {};
+    const writer = definePlugin({
+      name: 'test-writer',
+      apiVersion: PLUGIN_API_VERSION,
+      stateKeys: own,
+      async setup(ctx) {
+        ctx.settings.ownLimit.watch((value, change) => void seen.push({ value, by: change.by }));
+        await ctx.settings.ownLimit.set(7);
+        results.own = String(ctx.settings.ownLimit.get());
+        // Another plugin's key, without a declared permission: refused, naming both.
+        results.other = await ctx.state.set('counterLimit', 9).then(
+          () => 'written',
+          (err: Error) => err.message,
+        );
+        // A tap whose name claims to be someone else still reports as this plugin.
+        ctx.hooks.clientConnected.tap('not-me', () => {
+          throw new Error('boom');
+        });
+      },
+    });
+    const abrLike = definePlugin({
+      name: 'test-media-writer',
+      apiVersion: PLUGIN_API_VERSION,
+      permissions: [...MEDIA_WRITE],
+      async setup(ctx) {
+        results.declared = String(await ctx.state.set('counterLimit', 4));
+      },
+    });
+    const h = await host({ plugins: [counter, writer, abrLike] });
+    expect(results).toEqual({ own: '7', other: 'plugin "test-writer" may not write "counterLimit" (owned by test-counter): declare a permission that allows it', declared: '4' });
+    expect(seen).toEqual([{ value: 7, by: '<system>' }]);
+    expect(h.host.state.get('counterLimit')).toBe(4);
+    const events: string[] = [];
+    h.host.logger.error = ((obj: { plugin?: string; hook?: string; err?: Error }) => void events.push(`${obj.plugin} ${obj.hook}: ${obj.err?.message}`)) as never;
+    h.host.hooks.clientConnected.call({ id: 'c1', stream: 'stream1', transport: 'test' });
+    expect(events).toEqual(['test-writer clientConnected: hook clientConnected: "test-writer" failed: boom']);
+  });
+
+  it('refuse a stateKeys record whose property names differ from the keys', async () => {
+    const bad = definePlugin({ name: 'test-misnamed', apiVersion: PLUGIN_API_VERSION, stateKeys: { wrongName: { key: 'actualKey', default: 1, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int() } }, setup() {} });
+    const err = await createTestHost({ media: false, plugins: [bad] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isCamdError(err) && err.code).toBe(ErrorCodes.PLUGIN_INVALID);
+    expect((err as Error).message).toBe('plugin "test-misnamed": stateKeys.wrongName defines "actualKey"; the property must be named after its key');
+  });
+
   it('set up plugins after the plugins they require', async () => {
     const order: string[] = [];
-    const a = definePlugin({ name: 'a', apiVersion: 1, requires: ['b'], setup: () => void order.push('a') });
-    const b = definePlugin({ name: 'b', apiVersion: 1, setup: () => void order.push('b') });
+    const a = definePlugin({ name: 'a', apiVersion: 2, requires: ['b'], setup: () => void order.push('a') });
+    const b = definePlugin({ name: 'b', apiVersion: 2, setup: () => void order.push('b') });
     await host({ plugins: [a, b] });
     expect(order).toEqual(['b', 'a']);
   });

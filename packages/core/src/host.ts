@@ -4,7 +4,7 @@ import { container as tsyringeRoot, type DependencyContainer } from 'tsyringe';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { CamdError, ErrorCodes } from './errors.js';
-import { createHooks, type CamdHooks, type HealthCheck } from './hooks.js';
+import { createHooks, STAGE, type CamdHooks, type HealthCheck, type TransportInfo } from './hooks.js';
 import { instrumentHooks } from './hooks-instrument.js';
 import { StateStore } from './state/store.js';
 import { streamAlignment, streamLatencyMode } from './state/keys.js';
@@ -18,6 +18,7 @@ import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
 import { checkDefinition, orderByRequirements, resolvePlugin, validateOptions } from './plugins/loader.js';
+import { checkStateKeys, pluginHooks, pluginState, settingsOf } from './plugins/context.js';
 import { PLUGIN_API_VERSION, TOKENS, type PluginContext, type PluginDefinition } from './plugins/contract.js';
 import { ensureDir } from './state/persist.js';
 
@@ -62,6 +63,7 @@ export class CamdHost {
   http!: FastifyInstance;
   private readonly plugins: LoadedPlugin[] = [];
   private readonly closers: Array<{ plugin: string; fn: () => void | Promise<void> }> = [];
+  private readonly transports = new Map<string, TransportInfo>();
   private started = false;
   private stopped = false;
   private alignment?: AlignmentMonitor;
@@ -95,7 +97,6 @@ export class CamdHost {
     this.state.onListenerError = (err, change) => this.logger.error({ err, key: change.key }, 'a state subscriber failed');
     this.state.define(streamLatencyMode, 'core');
     this.state.define(streamAlignment, 'core');
-    this.state.subscribe((change) => this.hooks.stateChanged.call(change));
     this.users = await UserStore.open({
       stateDir,
       configUsers: config.users,
@@ -138,9 +139,11 @@ export class CamdHost {
     ] as const) {
       this.container.register(token, { useValue: value });
     }
+    // Core keeps the running transports for `GET /api/plugins` (where clients find ports and URLs).
+    this.hooks.transportStarted.tapPromise({ name: 'core', stage: STAGE.DEFAULT }, async (t) => void this.transports.set(`${t.plugin} ${t.protocol}`, t));
+    this.hooks.transportStopped.tapPromise({ name: 'core', stage: STAGE.DEFAULT }, async (t) => void this.transports.delete(`${t.plugin} ${t.protocol}`));
     await this.setupPlugins(resolved);
     if (this.options.media !== false) this.installAlignment();
-    this.hooks.registerStateKeys.call(this.state);
     for (const key of this.state.invalidStored) this.logger.warn({ key }, 'stored value no longer valid; using the default');
     await registerCoreApi(this.http, {
       state: this.state,
@@ -187,7 +190,7 @@ export class CamdHost {
   private async setupPlugins(ordered: LoadedPlugin[]): Promise<void> {
     for (const p of ordered) {
       const options = validateOptions(p.def, p.entry.options);
-      for (const key of p.def.stateKeys ?? []) this.state.define(key, p.def.name);
+      for (const key of checkStateKeys(p.def.name, p.def.stateKeys)) this.state.define(key, p.def.name);
       const scope = new PluginHttpScope(this.http, this.users, p.def.name);
       p.scope = scope;
       const ctx = this.contextFor(p.def, options, scope);
@@ -206,15 +209,17 @@ export class CamdHost {
     }
   }
 
-  private contextFor(def: PluginDefinition<any>, options: Record<string, unknown>, http: PluginHttpScope): PluginContext<any> {
+  private contextFor(def: PluginDefinition<any, any>, options: Record<string, unknown>, http: PluginHttpScope): PluginContext<any, any> {
     const child = this.container.createChildContainer();
+    const state = pluginState(this.state, def.name, def.permissions ?? []);
     return Object.freeze({
       name: def.name,
       options,
       container: child,
-      hooks: this.hooks,
+      hooks: pluginHooks(this.hooks, def.name),
       logger: this.logger.child({ plugin: def.name }),
-      state: this.state,
+      state,
+      settings: settingsOf(state, Array.isArray(def.stateKeys) ? undefined : def.stateKeys),
       hub: this.hub,
       streams: this.media,
       users: this.users,
@@ -257,7 +262,6 @@ export class CamdHost {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.hooks.stopping.promise().catch((err) => this.logger.error({ err }, 'a plugin failed while stopping'));
     for (const c of this.closers.reverse()) {
       try {
         await c.fn();
@@ -291,8 +295,9 @@ export class CamdHost {
       description: p.def.description,
       status: p.status,
       error: p.error,
-      stateKeys: (p.def.stateKeys ?? []).map((k) => k.key),
+      stateKeys: checkStateKeys(p.def.name, p.def.stateKeys).map((k) => k.key),
       routes: [...(p.scope?.routes ?? [])],
+      transports: [...this.transports.values()].filter((t) => t.plugin === p.def.name).map(({ protocol, port, urls }) => ({ protocol, port, urls })),
     }));
   }
 

@@ -13,6 +13,7 @@ export * from './state/store.js';
 export * from './state/keys.js';
 export * from './state/persist.js';
 export * from './plugins/contract.js';
+export type { Setting, SettingsOf, PluginState } from './plugins/context.js';
 export * from './media/types.js';
 export * from './media/hub.js';
 export * from './media/h264.js';

@@ -22,7 +22,7 @@ describe('plugin-abr', () => {
     host.host.state.watch('streamBitrate', (c) => seen.push([c.value, c.by]));
     feedback(host, 0.2);
     await new Promise((r) => setTimeout(r, 350));
-    expect(seen[0]).toEqual([400_000, 'abr']);
+    expect(seen[0]).toEqual([400_000, '@camd/plugin-abr']);
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { abr: { target: number; lastReason: string } }>;
     expect(stats.stream1!.abr).toMatchObject({ target: host.host.state.get('streamBitrate'), lastReason: expect.stringMatching(/loss 20.0%/) });
   });

@@ -1,5 +1,5 @@
 import { SyncBailHook } from 'tapable';
-import { ADMIN_ONLY, definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, SYSTEM, v, ValidationError, type Caller, type StateKeyDefinition, type Validator } from '@camd/core';
+import { ADMIN_ONLY, definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, ValidationError, type StateKeyDefinition, type Validator } from '@camd/core';
 import { aggregate, CLEAN_LOSS, seedPolicy, type AbrDecision, type AbrInput, type ClientReport } from './policy.js';
 
 export const PLUGIN_NAME = '@camd/plugin-abr';
@@ -48,9 +48,6 @@ export interface AbrOptions {
   reportTtlMs: number;
 }
 
-/** ABR writes through the state store like any user with Media_rw: validation and permissions apply. */
-const ABR_CALLER: Caller = Object.freeze({ username: 'abr', permissions: ['Media_rw'] as const });
-
 interface StreamState {
   clients: Map<string, ClientReport>;
   lastChangeAt: number;
@@ -64,7 +61,10 @@ export default definePlugin<AbrOptions>({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
   description: 'Adaptive bitrate from RTCP feedback, applied to the live encoder',
-  stateKeys: Object.values(abrKeys),
+  stateKeys: abrKeys,
+  // ABR writes the streams' bitrates through the state store like a user with Media_rw would:
+  // validation and permissions apply, and subscribers see the plugin as the writer.
+  permissions: MEDIA_WRITE,
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -92,14 +92,14 @@ export default definePlugin<AbrOptions>({
     const saved = ctx.state.get<Record<string, number>>('abrNominal');
     const nominal = new Map(ctx.streams.list().map((st) => [st.name, saved[st.name] ?? ctx.state.get<number>(ctx.streams.stateKey(st.name, 'streamBitrate'))]));
     const nominalOf = (stream: string) => nominal.get(stream) ?? ctx.state.get<number>(ctx.streams.stateKey(stream, 'streamBitrate'));
-    const saveNominal = () => ctx.state.set('abrNominal', Object.fromEntries(nominal), SYSTEM).catch((err) => ctx.logger.warn({ err }, 'abr: cannot keep the nominal bitrate'));
+    const saveNominal = () => ctx.settings.abrNominal.set(Object.fromEntries(nominal)).catch((err) => ctx.logger.warn({ err }, 'abr: cannot keep the nominal bitrate'));
     for (const st of ctx.streams.list()) {
       const key = ctx.streams.stateKey(st.name, 'streamBitrate');
       const current = ctx.state.get<number>(key);
       if (current !== nominalOf(st.name)) {
         // The daemon stopped while ABR had moved the bitrate: start again from the operator's value.
         ctx.logger.info({ stream: st.name, from: current, to: nominalOf(st.name) }, 'abr: resuming with the operator bitrate');
-        await ctx.state.set(key, nominalOf(st.name), SYSTEM);
+        await ctx.state.set(key, nominalOf(st.name));
       }
     }
     await saveNominal();
@@ -112,7 +112,7 @@ export default definePlugin<AbrOptions>({
 
     const offs = ctx.streams.list().map((st) =>
       ctx.state.watch<number>(ctx.streams.stateKey(st.name, 'streamBitrate'), (c) => {
-        if (c.by === ABR_CALLER.username || nominal.get(st.name) === c.value) return;
+        if (c.by === PLUGIN_NAME || nominal.get(st.name) === c.value) return;
         nominal.set(st.name, c.value);
         void saveNominal();
       }),
@@ -146,7 +146,7 @@ export default definePlugin<AbrOptions>({
         });
         if (!decision || decision.target === current) continue;
         try {
-          await ctx.state.set(key, decision.target, ABR_CALLER);
+          await ctx.state.set(key, decision.target);
           s.lastChangeAt = now;
           s.lastReason = decision.reason;
           s.lastDecisionAt = now;

@@ -1,4 +1,4 @@
-import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, type PipelineHandle, type StateKeyDefinition, type StreamSettings } from '@camd/core';
+import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, type StateKeyDefinition, type StreamSettings } from '@camd/core';
 import { DEFAULT_LAYOUT, layoutValidator, padProperties, type PipLayout } from './layout.js';
 
 export const PLUGIN_NAME = '@camd/plugin-pip';
@@ -9,15 +9,11 @@ export const pipKeys = {
   pipLayout: { key: 'pipLayout', default: DEFAULT_LAYOUT, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: layoutValidator, description: 'Sources, corner, scale (0.1..0.5) and border of the inset (applied live)' },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
-function props(p: Record<string, number>): string {
-  return Object.entries(p).map(([k, val]) => `${k}=${val}`).join(' ');
-}
-
 export default definePlugin({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
   description: 'Picture-in-picture: the secondary source inset into the primary stream with a compositor',
-  stateKeys: Object.values(pipKeys),
+  stateKeys: pipKeys,
   setup(ctx) {
     const primary = () => ctx.streams.list()[0];
     const secondary = (): StreamSettings | undefined => ctx.streams.list()[1];
@@ -27,10 +23,10 @@ export default definePlugin({
     if (second?.source.kind === 'device') ctx.streams.shareSource(second.name);
 
     ctx.hooks.buildPipeline.tapPromise({ name: PLUGIN_NAME, stage: STAGE.COMPOSE }, async (spec) => {
-      if (!ctx.state.get<boolean>('pipEnabled') || spec.stream.name !== primary()?.name) return spec;
+      // Only the primary stream reads pipEnabled, so only it is rebuilt when PiP is switched.
+      if (spec.stream.name !== primary()?.name || !ctx.settings.pipEnabled.get()) return spec;
       const { width: W, height: H, fps } = spec.stream;
-      const layout = ctx.state.get<PipLayout>('pipLayout');
-      const pads = padProperties(layout, W, H);
+      const pads = padProperties(ctx.settings.pipLayout.get(), W, H);
       const second = secondary();
       // The secondary source as its own stream would open it (its device, or its test pattern).
       const source = second ? await ctx.hooks.resolveSource.promise({ ...second, width: W, height: H, fps }) : undefined;
@@ -41,6 +37,14 @@ export default definePlugin({
         owner: PLUGIN_NAME,
         launch: `compositor name=${COMPOSITOR} background=black ${padText('sink_0', pads.sink_0)} ${padText('sink_1', pads.sink_1)} ${padText('sink_2', pads.sink_2)} ! ${caps(W, H)}`,
         elements: ['compositor'],
+        // A new layout moves the inset in the running compositor: no rebuild, no gap.
+        live: {
+          pipLayout: async (handle, layout) => {
+            for (const [pad, values] of Object.entries(padProperties(layout as PipLayout, W, H))) {
+              for (const [k, val] of Object.entries(values)) await handle.setPadProperty(COMPOSITOR, pad, k, val);
+            }
+          },
+        },
       });
       spec.branches.push(
         { owner: PLUGIN_NAME, launch: `videotestsrc is-live=true pattern=white ! ${caps(16, 16)} ! ${COMPOSITOR}.sink_1`, elements: ['videotestsrc'] },
@@ -52,31 +56,5 @@ export default definePlugin({
       );
       return spec;
     });
-
-    // Layout changes move the inset live; enabling or disabling rebuilds the primary stream.
-    let handle: PipelineHandle | undefined;
-    ctx.hooks.pipelineStarted.tap(PLUGIN_NAME, (h) => {
-      if (h.stream === primary()?.name) handle = h;
-    });
-    ctx.hooks.pipelineStopped.tap(PLUGIN_NAME, (e) => {
-      if (e.stream === primary()?.name) handle = undefined;
-    });
-    const applyLayout = async (layout: PipLayout) => {
-      const p = primary();
-      if (!handle || !p || !ctx.state.get<boolean>('pipEnabled')) return;
-      const pads = padProperties(layout, p.width, p.height);
-      for (const [pad, values] of Object.entries(pads)) {
-        for (const [k, val] of Object.entries(values)) await handle.setPadProperty(COMPOSITOR, pad, k, val);
-      }
-      ctx.logger.info({ layout: props({ scale: layout.pipScale }), position: layout.pipPosition, main: layout.mainSource }, 'pip: layout applied live');
-    };
-    const offs = [
-      ctx.state.watch<PipLayout>('pipLayout', (c) => void applyLayout(c.value).catch((err) => ctx.logger.warn({ err }, 'pip: live layout change failed'))),
-      ctx.state.watch('pipEnabled', () => {
-        const p = primary();
-        if (p) void ctx.streams.restart(p.name);
-      }),
-    ];
-    ctx.onClose(() => offs.forEach((off) => off()));
   },
 });

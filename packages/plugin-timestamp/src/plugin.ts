@@ -44,14 +44,20 @@ export interface OverlaySettings {
  * draw base time + running time, i.e. the frame's capture wall-clock time: as a date for people, and
  * as the machine-readable time code (see timecode.ts). The base time reaches them as their
  * `datetime-epoch`, set by the media process as the pipeline starts. Both stay in the pipeline when
- * switched off (`silent`), so every setting applies live.
+ * switched off (`silent`), so every setting applies live: `current` gives the settings at the time of
+ * a change.
  */
-export function overlayFragment(width: number, height: number, s: OverlaySettings): PipelineFragment {
+export function overlayFragment(width: number, height: number, s: OverlaySettings, current: () => OverlaySettings = () => s): PipelineFragment {
   const t = textLayout({ width, height, format: s.format, corner: s.corner, size: s.size, timecode: s.timecode });
   const text =
     `timeoverlay name=${ELEMENT.text} silent=${!s.enabled} show-times-as-dates=true time-mode=running-time ` +
     `datetime-format="${glibFormat(s.format)}" auto-resize=false wrap-mode=none shaded-background=true shading-value=160 draw-shadow=false ` +
     `halignment=${t.halignment} valignment=${t.valignment} xpad=${t.xpad} ypad=${t.ypad} font-desc="${t['font-desc']}"`;
+  const applyText = async (h: PipelineHandle) => {
+    const now = current();
+    const l = textLayout({ width, height, format: now.format, corner: now.corner, size: now.size, timecode: now.timecode });
+    for (const k of ['font-desc', 'halignment', 'valignment', 'xpad', 'ypad'] as const) await h.setProperty(ELEMENT.text, k, l[k]);
+  };
   return {
     owner: PLUGIN_NAME,
     launch: `${text} ! ${codeLaunch(width, height, !s.timecode)}`,
@@ -60,6 +66,21 @@ export function overlayFragment(width: number, height: number, s: OverlaySetting
       { element: ELEMENT.text, property: 'datetime-epoch', value: 'baseTime.dateTime' },
       { element: ELEMENT.code, property: 'datetime-epoch', value: 'baseTime.dateTime' },
     ],
+    live: {
+      timestampEnabled: (h, on) => h.setProperty(ELEMENT.text, 'silent', !on),
+      timestampFormat: async (h, format) => {
+        await applyText(h);
+        await h.setProperty(ELEMENT.text, 'datetime-format', glibFormat(format as string));
+      },
+      timestampPosition: applyText,
+      timestampSize: applyText,
+      // Off: hide the code, then widen the text; on: narrow the text, then show the code.
+      timecodeEnabled: async (h, on) => {
+        if (!on) await h.setProperty(ELEMENT.code, 'silent', true);
+        await applyText(h);
+        if (on) await h.setProperty(ELEMENT.code, 'silent', false);
+      },
+    },
   };
 }
 
@@ -67,55 +88,20 @@ export default definePlugin({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
   description: 'Timestamp overlay with milliseconds and a machine-readable capture time code',
-  stateKeys: Object.values(timestampKeys),
+  stateKeys: timestampKeys,
   setup(ctx) {
-    const get = <T>(k: keyof typeof timestampKeys) => ctx.state.get<T>(k);
     const settings = (): OverlaySettings => ({
-      enabled: get<boolean>('timestampEnabled'),
-      format: get<string>('timestampFormat'),
-      corner: get<Corner>('timestampPosition'),
-      size: get<number>('timestampSize'),
-      timecode: get<boolean>('timecodeEnabled'),
+      enabled: ctx.settings.timestampEnabled.get(),
+      format: ctx.settings.timestampFormat.get(),
+      corner: ctx.settings.timestampPosition.get() as Corner,
+      size: ctx.settings.timestampSize.get(),
+      timecode: ctx.settings.timecodeEnabled.get(),
     });
+    // Reading the settings here makes every stream's pipeline depend on them; the fragment applies
+    // each of them live.
     ctx.hooks.buildPipeline.tapPromise({ name: PLUGIN_NAME, stage: STAGE.OVERLAY }, async (spec) => {
-      spec.filters.push(overlayFragment(spec.stream.width, spec.stream.height, settings()));
+      spec.filters.push(overlayFragment(spec.stream.width, spec.stream.height, settings(), settings));
       return spec;
     });
-
-    // Every setting applies to the running overlays.
-    const handles = new Map<string, PipelineHandle>();
-    ctx.hooks.pipelineStarted.tap(PLUGIN_NAME, (h) => void handles.set(h.stream, h));
-    ctx.hooks.pipelineStopped.tap(PLUGIN_NAME, (e) => void handles.delete(e.stream));
-    const live = async (fn: (h: PipelineHandle, width: number, height: number) => Promise<void>) => {
-      for (const [stream, h] of handles) {
-        const s = ctx.streams.get(stream);
-        if (s) await fn(h, s.width, s.height).catch((err) => ctx.logger.warn({ err, stream }, 'timestamp: live change failed'));
-      }
-    };
-    async function applyText(h: PipelineHandle, width: number, height: number) {
-      const s = settings();
-      const t = textLayout({ width, height, format: s.format, corner: s.corner, size: s.size, timecode: s.timecode });
-      for (const k of ['font-desc', 'halignment', 'valignment', 'xpad', 'ypad'] as const) await h.setProperty(ELEMENT.text, k, t[k]);
-    }
-    const offs = [
-      ctx.state.watch<boolean>('timestampEnabled', (c) => void live((h) => h.setProperty(ELEMENT.text, 'silent', !c.value))),
-      ctx.state.watch<string>('timestampFormat', (c) =>
-        void live(async (h, w, hgt) => {
-          await applyText(h, w, hgt);
-          await h.setProperty(ELEMENT.text, 'datetime-format', glibFormat(c.value));
-        }),
-      ),
-      ctx.state.watch('timestampPosition', () => void live(applyText)),
-      ctx.state.watch('timestampSize', () => void live(applyText)),
-      ctx.state.watch<boolean>('timecodeEnabled', (c) =>
-        void live(async (h, w, hgt) => {
-          // Off: hide the code, then widen the text; on: narrow the text, then show the code.
-          if (!c.value) await h.setProperty(ELEMENT.code, 'silent', true);
-          await applyText(h, w, hgt);
-          if (c.value) await h.setProperty(ELEMENT.code, 'silent', false);
-        }),
-      ),
-    ];
-    ctx.onClose(() => offs.forEach((off) => off()));
   },
 });

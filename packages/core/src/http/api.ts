@@ -18,6 +18,8 @@ export interface PluginListing {
   error?: string;
   stateKeys: string[];
   routes: { method: string; url: string }[];
+  /** Transports the plugin runs now (from `transportStarted`/`transportStopped`): protocol, port, URLs. */
+  transports: { protocol: string; port?: number; urls?: readonly string[] }[];
 }
 
 export interface ApiDeps {

@@ -1,3 +1,5 @@
+import type { PipelineHandle } from './pipeline-handle.js';
+
 /**
  * The media plane's shared vocabulary: stream settings, pipeline fragments, encoded frames.
  * Plugins see these types through hooks; nothing here touches GStreamer directly.
@@ -65,7 +67,16 @@ export interface PipelineFragment {
    * `timeoverlay`'s `datetime-epoch`.
    */
   readonly startProperties?: readonly StartProperty[];
+  /**
+   * Settings this fragment applies to its running elements, by state key. Every setting read while
+   * the pipeline was built is a dependency of it: a change is applied live when each changed key has
+   * an applier here (the PiP layout, the timestamp's corner), and rebuilds the pipeline otherwise.
+   */
+  readonly live?: Readonly<Record<string, LiveApplier>>;
 }
+
+/** Applies a new value of a setting to a running pipeline (`handle.setProperty(...)`). */
+export type LiveApplier = (handle: PipelineHandle, value: unknown) => Promise<void> | void;
 
 /**
  * A value the media process fills in as a pipeline starts:

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import type { Logger } from 'pino';
 import type { CamdHooks } from '../hooks.js';
 import type { StateKeyDefinition } from '../state/types.js';
-import type { StateStore } from '../state/store.js';
+import type { PluginState, SettingsOf } from './context.js';
 import type { StreamHub } from '../media/hub.js';
 import type { ElementRegistry } from '../media/registry.js';
 import type { UserStore } from '../auth/users.js';
@@ -15,12 +15,15 @@ import type { StreamSettings } from '../media/types.js';
  * plugin whose version differs. It changes only when the contract below changes incompatibly, never
  * with core's release version.
  */
-export const PLUGIN_API_VERSION = 1;
+export const PLUGIN_API_VERSION = 2;
 
 /** The JSON schema subset accepted for plugin options (validated with Ajv). */
 export type JsonSchema = Record<string, unknown>;
 
-export interface PluginDefinition<O = Record<string, unknown>> {
+/** State keys a plugin owns: a record named after the keys (typed `ctx.settings`), or a list. */
+export type StateKeys = Record<string, StateKeyDefinition<any>>;
+
+export interface PluginDefinition<O = Record<string, unknown>, K extends StateKeys = StateKeys> {
   /** Usually the npm package name, e.g. `@camd/plugin-rtsp`. */
   readonly name: string;
   /** Must equal `PLUGIN_API_VERSION` of the host. */
@@ -28,15 +31,23 @@ export interface PluginDefinition<O = Record<string, unknown>> {
   readonly description?: string;
   /** JSON schema of the options object this plugin accepts (config `plugins[].options`). */
   readonly optionsSchema?: JsonSchema;
-  /** State keys this plugin owns; registered before `setup` runs. */
-  readonly stateKeys?: readonly StateKeyDefinition<any>[];
+  /**
+   * State keys this plugin owns; registered before `setup` runs. As a record whose property names
+   * are the keys, `ctx.settings` has a typed handle for each.
+   */
+  readonly stateKeys?: K | readonly StateKeyDefinition<any>[];
+  /**
+   * What the plugin may write beyond its own keys, as if it were a user with these permissions
+   * (ABR writes `streamBitrate` with Media_rw). Without it, a plugin writes only its own keys.
+   */
+  readonly permissions?: readonly Permission[];
   /** Names of plugins that must be loaded (and set up) before this one. */
   readonly requires?: readonly string[];
-  setup(ctx: PluginContext<O>): void | Promise<void>;
+  setup(ctx: PluginContext<O, K>): void | Promise<void>;
 }
 
-/** Identity function that types a plugin definition. */
-export function definePlugin<O = Record<string, unknown>>(def: PluginDefinition<O>): PluginDefinition<O> {
+/** Identity function that types a plugin definition (options `O`, state keys `K` inferred). */
+export function definePlugin<O = Record<string, unknown>, K extends StateKeys = StateKeys>(def: PluginDefinition<O, K>): PluginDefinition<O, K> {
   return def;
 }
 
@@ -77,14 +88,18 @@ export interface StreamCatalog {
   shareSource(name: string): void;
 }
 
-export interface PluginContext<O = Record<string, unknown>> {
+export interface PluginContext<O = Record<string, unknown>, K extends StateKeys = StateKeys> {
   readonly name: string;
   readonly options: O;
   /** A child container of the host's: register this plugin's services here. */
   readonly container: DependencyContainer;
+  /** The hooks; every tap made through them carries this plugin's name. */
   readonly hooks: CamdHooks;
   readonly logger: Logger;
-  readonly state: StateStore;
+  /** Every setting; writes are limited to the plugin's own keys and its declared `permissions`. */
+  readonly state: PluginState;
+  /** Typed handles on the plugin's own keys (`ctx.settings.pipEnabled.get()`, `.watch()`, `.set()`). */
+  readonly settings: SettingsOf<K>;
   readonly hub: StreamHub;
   readonly streams: StreamCatalog;
   readonly users: UserStore;

@@ -4,6 +4,7 @@ import { allows, type Caller, type Permission, SYSTEM } from '../auth/permission
 import { AtomicJsonFile } from './persist.js';
 import type { StateChange, StateKeyDefinition, StateRegistrar, Validator } from './types.js';
 import { ValidationError, v } from './validate.js';
+import { noteRead } from './reads.js';
 
 interface Entry {
   def: StateKeyDefinition<unknown>;
@@ -53,6 +54,11 @@ export class StateStore implements StateRegistrar {
   }
 
   /** Registers a key. A stored value that no longer validates falls back to the default (and is reported). */
+  /** The plugin (or `core`) that defined a key. */
+  owner(key: string): string {
+    return this.entry(key).owner;
+  }
+
   define<T>(def: StateKeyDefinition<T>, owner: string): StateKeyDefinition<T> {
     if (this.entries.has(def.key)) {
       const prev = this.entries.get(def.key)!;
@@ -91,6 +97,7 @@ export class StateStore implements StateRegistrar {
   /** Reads a value. Without a caller this is the daemon reading its own setting. */
   get<T = unknown>(key: string, caller: Caller = SYSTEM): T {
     const e = this.entry(key);
+    noteRead(key);
     if (!allows(caller, e.def.permissionRead)) {
       throw new CamdError(ErrorCodes.STATE_FORBIDDEN, `${caller.username} may not read "${key}"`);
     }

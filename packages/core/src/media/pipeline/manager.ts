@@ -37,7 +37,8 @@ const SETTLE_MS = 150;
 export class StreamManager implements MediaPlane {
   private readonly runners = new Map<string, StreamRunner>();
   private configured: StreamSettings[];
-  private readonly pending = new Map<string, NodeJS.Timeout>();
+  /** Changed keys per stream, waiting out `SETTLE_MS` to be applied together. */
+  private readonly pending = new Map<string, { timer: NodeJS.Timeout; changed: Map<string, unknown> }>();
   private readonly unwatch: Array<() => void> = [];
   /** Captures shared by streams with the same source, by capture id. */
   private readonly captures = new Map<string, SharedCapture>();
@@ -52,11 +53,28 @@ export class StreamManager implements MediaPlane {
     defineStreamKeys(deps.state, deps.streams);
     const latencyBudgetMs = () => getLatencyMs(deps.state.get<string>(streamLatencyMode.key));
     for (const s of this.configured) {
-      this.runners.set(s.name, new StreamRunner(this.fromState(s), { hooks: deps.hooks, hub: deps.hub, registry: deps.registry, logger: deps.logger, media: this.mediaFor(s.name), latencyBudgetMs, onRepeatedStall: (name) => this.restartCaptureOf(name) }));
-      for (const key of STREAM_KEY_NAMES) {
-        this.unwatch.push(deps.state.watch(this.stateKey(s.name, key), () => this.schedule(s.name)));
-      }
+      this.runners.set(
+        s.name,
+        new StreamRunner(this.fromState(s), {
+          hooks: deps.hooks,
+          hub: deps.hub,
+          registry: deps.registry,
+          logger: deps.logger,
+          media: this.mediaFor(s.name),
+          ownKeys: STREAM_KEY_NAMES.map((k) => this.stateKey(s.name, k)),
+          bitrateKey: this.stateKey(s.name, 'streamBitrate'),
+          latencyBudgetMs,
+          onRepeatedStall: (name) => this.restartCaptureOf(name),
+        }),
+      );
     }
+    // The one path from a setting to a running pipeline: every change goes to the streams whose
+    // pipeline depends on it (their own settings, or keys read while building them).
+    this.unwatch.push(
+      deps.state.subscribe((change) => {
+        for (const [name, runner] of this.runners) if (runner.dependsOn(change.key)) this.schedule(name, change.key, change.value);
+      }),
+    );
   }
 
   /** The media process that runs a stream's or capture's pipeline. */
@@ -169,7 +187,7 @@ export class StreamManager implements MediaPlane {
   }
 
   async stop(): Promise<void> {
-    for (const t of this.pending.values()) clearTimeout(t);
+    for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const off of this.unwatch.splice(0)) off();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     await Promise.all([...this.captures.values()].map((c) => c.stop()));
@@ -177,17 +195,19 @@ export class StreamManager implements MediaPlane {
     await Promise.all([...this.processes.values()].map((p) => p.close()));
   }
 
-  private schedule(name: string): void {
-    clearTimeout(this.pending.get(name));
-    this.pending.set(
-      name,
-      setTimeout(() => {
-        this.pending.delete(name);
-        const runner = this.runner(name);
-        const base = this.configured.find((s) => s.name === name)!;
-        void runner.update(this.fromState(base)).catch((err) => this.deps.logger.error({ err, stream: name }, 'applying settings failed'));
-      }, SETTLE_MS),
-    );
+  /** Coalesces a burst of changes (resolution + frame rate) into one live change or one rebuild. */
+  private schedule(name: string, key: string, value: unknown): void {
+    const entry = this.pending.get(name) ?? { timer: undefined as unknown as NodeJS.Timeout, changed: new Map<string, unknown>() };
+    clearTimeout(entry.timer);
+    entry.changed.set(key, value);
+    entry.timer = setTimeout(() => {
+      this.pending.delete(name);
+      const base = this.configured.find((s) => s.name === name)!;
+      void this.runner(name)
+        .apply(entry.changed, this.fromState(base))
+        .catch((err) => this.deps.logger.error({ err, stream: name }, 'applying settings failed'));
+    }, SETTLE_MS);
+    this.pending.set(name, entry);
   }
 
   /** The stream's settings as the state store holds them now. */

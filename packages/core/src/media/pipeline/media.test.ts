@@ -6,7 +6,7 @@ import { NAL, nalType, splitAnnexB } from '../h264.js';
 import { collectFrames, largestGapMs, probe, waitForFrame } from './test-utils.js';
 import { definePlugin, PLUGIN_API_VERSION } from '../../plugins/contract.js';
 import { STAGE } from '../../hooks.js';
-import type { PipelineHandle } from '../pipeline-handle.js';
+import { v } from '../../state/validate.js';
 
 let host: TestHost | undefined;
 afterEach(async () => {
@@ -135,27 +135,64 @@ describe('media plane (real GStreamer)', () => {
     expect(media.mediaPids()).not.toContain(pids[0]);
   });
 
+  it('a setting read while building reaches only the streams that read it: live where a fragment applies it, by a rebuild otherwise', async () => {
+    const key = (name: string) => ({ key: name, default: 0, permissionRead: ['Media_r'] as const, permissionWrite: ['Media_rw'] as const, validate: v.int({ min: 0, max: 100 }), persist: false });
+    const applied: unknown[] = [];
+    const probe = definePlugin({
+      name: 'test-reader',
+      apiVersion: PLUGIN_API_VERSION,
+      stateKeys: { testRebuild: key('testRebuild'), testLive: key('testLive') },
+      setup(ctx) {
+        ctx.hooks.buildPipeline.tapPromise({ name: 'test-reader', stage: STAGE.OVERLAY }, async (spec) => {
+          if (spec.stream.name !== 'stream1') return spec; // stream2 reads neither
+          const pattern = ctx.settings.testRebuild.get() > 0 ? 'ball' : 'smpte';
+          ctx.settings.testLive.get();
+          spec.filters.push({ owner: 'test-reader', launch: `identity name=reader_${pattern}`, elements: ['identity'], live: { testLive: (_h, value) => void applied.push(value) } });
+          return spec;
+        });
+      },
+    });
+    host = await createTestHost({ plugins: [probe], config: { streams: [testStream(), testStream({ path: '/stream2' })] } });
+    const media = host.host.media as StreamManager;
+    await Promise.all(['stream1', 'stream2'].map((n) => until(() => media.stats(n)!.state === 'playing')));
+    const ids = () => [media.pipelineId('stream1'), media.pipelineId('stream2')];
+    const start = ids();
+    expect((await put(host, 'testLive', 5)).status).toBe(200);
+    await until(() => applied.length === 1);
+    expect(applied).toEqual([5]);
+    expect(ids()).toEqual(start); // live: neither stream rebuilt
+    expect((await put(host, 'testRebuild', 1)).status).toBe(200);
+    await until(() => media.pipelineId('stream1') !== start[0]);
+    expect(media.pipelineId('stream2')).toBe(start[1]); // stream2 never read it
+    await until(() => media.stats('stream1')!.state === 'playing');
+    expect(media.stats('stream1')!.restarts).toBe(0); // a rebuild, not a failure
+  });
+
   it('restarts a pipeline that plays but delivers nothing (a blocked element): counted, with the reason, and frames resume', async () => {
-    // A filter that can be made to block: identity sleeps this long on every buffer.
-    let handle: PipelineHandle | undefined;
+    // A filter that can be made to block: identity sleeps this long on every buffer. Its setting is
+    // applied live (the one path from a setting to a running pipeline); 0 again after a rebuild.
     const blocker = definePlugin({
       name: 'test-blocker',
       apiVersion: PLUGIN_API_VERSION,
+      stateKeys: { testBlockUs: { key: 'testBlockUs', default: 0, permissionRead: ['Media_r'], permissionWrite: ['Media_rw'], validate: v.int({ min: 0 }), persist: false } },
       setup(ctx) {
-        ctx.hooks.buildPipeline.tapPromise({ name: 'test-blocker', stage: STAGE.OVERLAY }, async (spec) => {
-          spec.filters.push({ owner: 'test-blocker', launch: 'identity name=blocker sleep-time=0', elements: ['identity'] });
+        ctx.hooks.buildPipeline.tapPromise({ name: 'ignored: taps carry the plugin name', stage: STAGE.OVERLAY }, async (spec) => {
+          ctx.settings.testBlockUs.get();
+          spec.filters.push({ owner: 'test-blocker', launch: 'identity name=blocker sleep-time=0', elements: ['identity'], live: { testBlockUs: (h, us) => h.setProperty('blocker', 'sleep-time', us as number) } });
           return spec;
         });
-        ctx.hooks.pipelineStarted.tap('test-blocker', (h) => void (handle = h));
       },
     });
     host = await createTestHost({ plugins: [blocker] });
     const media = host.host.media as StreamManager;
     await waitForFrame(host.host.hub, 'stream1', (f) => f.keyframe);
-    await until(() => handle !== undefined);
+    await until(() => media.stats('stream1')!.state === 'playing');
     const before = media.pipelineId('stream1');
     const blockedAt = Date.now();
-    await handle!.setProperty('blocker', 'sleep-time', 3_000_000); // 3 s per frame: a stall
+    expect((await put(host, 'testBlockUs', 3_000_000)).status).toBe(200); // 3 s per frame: a stall
+    // Applied to the running pipeline, not by a rebuild.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(media.pipelineId('stream1')).toBe(before);
     const stats = async () => ((await (await host!.fetch('/api/stats')).json()) as Record<string, { restarts: number; lastError: string | null; state: string; running: boolean }>).stream1!;
     await until(async () => (await stats()).restarts === 1, 15_000);
     expect((await stats()).lastError).toMatch(/^stalled: no frame for \d+\.\d s while playing$/);

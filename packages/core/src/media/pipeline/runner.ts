@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import type { CamdHooks } from '../../hooks.js';
 import type { StreamHub } from '../hub.js';
 import type { ElementRegistry } from '../registry.js';
-import type { EncodedFrame, EncoderChoice, StreamSettings } from '../types.js';
+import type { EncodedFrame, LiveApplier, StreamSettings } from '../types.js';
 import type { PipelineHandle } from '../pipeline-handle.js';
 import { checkStreamHealth } from '../../rules.js';
-import { buildPipeline } from './launch.js';
+import { buildPipeline, type BuiltPipeline } from './launch.js';
+import { trackReads } from '../../state/reads.js';
 import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
@@ -31,6 +32,10 @@ export interface RunnerDeps {
   logger: Logger;
   /** The media process that runs this stream's pipeline. */
   media: MediaProcess;
+  /** The stream's own setting keys (`streamBitrate` or `stream2.streamBitrate`, …): always dependencies. */
+  ownKeys: readonly string[];
+  /** Which of them holds the bitrate, applied to a running encoder that can take it. */
+  bitrateKey: string;
   /** The stream's latency budget in ms (`streamLatencyMode`); a stall restart waits at least this long. */
   latencyBudgetMs?: () => number;
   /**
@@ -55,7 +60,10 @@ export class StreamRunner {
   /** Stalls since the last frame: a second one in a row suspects the source, not the pipeline. */
   private stallsInARow = 0;
   private watchdog?: NodeJS.Timeout;
-  private encoder?: EncoderChoice;
+  /** Keys read while the running pipeline was built (its dependencies besides the stream's own settings). */
+  private reads: ReadonlySet<string> = new Set();
+  /** Live appliers of the running pipeline, by state key. */
+  private live = new Map<string, LiveApplier[]>();
   private seq = 0;
   private readonly supervisor: RestartSupervisor;
   private stopped = true;
@@ -142,23 +150,30 @@ export class StreamRunner {
     return this.lastFrameAt !== undefined && now - this.lastFrameAt < STALL_MS ? 'playing' : this.lastFrameAt === undefined ? 'starting' : 'stalled';
   }
 
-  /** Applies new settings: bitrate alone goes to the running encoder; anything else rebuilds. */
-  async update(next: StreamSettings): Promise<void> {
-    const prev = this.settings;
+  /** Whether a change of `key` concerns this stream: its own settings, or a key read while its pipeline was built. */
+  dependsOn(key: string): boolean {
+    return this.deps.ownKeys.includes(key) || this.reads.has(key);
+  }
+
+  /**
+   * Applies changed settings: live when every changed key has an applier in the running pipeline
+   * (a fragment's `live`, or the encoder's bitrate), by a rebuild otherwise or when an applier fails.
+   */
+  async apply(changed: ReadonlyMap<string, unknown>, next: StreamSettings): Promise<void> {
     this.settings = next;
-    const onlyBitrate = (Object.keys(next) as (keyof StreamSettings)[]).every((k) => k === 'bitrate' || JSON.stringify(next[k]) === JSON.stringify(prev[k]));
-    const prop = this.encoder?.bitrateProperty;
-    if (onlyBitrate && prop && this.pipeline?.running) {
-      if (next.bitrate === prev.bitrate) return;
+    const pipeline = this.pipeline;
+    const appliers = [...changed.keys()].map((k) => this.live.get(k));
+    if (pipeline?.running && this.playingAt !== undefined && appliers.every((a) => a && a.length > 0)) {
       try {
-        await this.pipeline.setProperty('encoder', prop.name, Math.max(1, Math.round(next.bitrate / prop.unitBitsPerSecond)));
-        this.deps.logger.info({ stream: next.name, bitrate: next.bitrate }, 'bitrate applied to the running encoder');
+        const handle = this.handle(pipeline);
+        for (const [key, value] of changed) for (const a of this.live.get(key)!) await a(handle, value);
+        this.deps.logger.info({ stream: next.name, keys: [...changed.keys()] }, 'settings applied to the running pipeline');
         return;
       } catch (err) {
-        this.deps.logger.warn({ stream: next.name, err }, 'live bitrate change failed; rebuilding the pipeline');
+        this.deps.logger.warn({ stream: next.name, err }, 'live change failed; rebuilding the pipeline');
       }
     }
-    await this.rebuild('settings changed');
+    await this.rebuild(`settings changed: ${[...changed.keys()].join(', ')}`);
   }
 
   /** Stops and starts the pipeline; hub consumers stay attached and resume at the next keyframe. */
@@ -235,14 +250,17 @@ export class StreamRunner {
     const gen = ++this.generation;
     const s = this.settings;
     let built;
+    let reads: ReadonlySet<string>;
     try {
-      built = await buildPipeline(s, this.deps.hooks, this.deps.registry);
+      // Every setting read while building (core's or a plugin's) is a dependency of this pipeline.
+      ({ result: built, keys: reads } = await trackReads(() => buildPipeline(s, this.deps.hooks, this.deps.registry)));
     } catch (err) {
       this.supervisor.failed(`cannot build the pipeline: ${(err as Error).message}`);
       return;
     }
     if (gen !== this.generation || this.stopped) return;
-    this.encoder = built.spec.encoder;
+    this.reads = reads;
+    this.live = liveAppliers(built, this.deps.bitrateKey);
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
     const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true });
     this.pipeline = pipeline;
@@ -255,7 +273,6 @@ export class StreamRunner {
     pipeline.on('playing', () => {
       this.playingAt = performance.now();
       this.deps.logger.info({ stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
-      this.deps.hooks.pipelineStarted.call(this.handle(pipeline));
     });
     pipeline.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
     pipeline.on('gstError', (e) => {
@@ -265,7 +282,6 @@ export class StreamRunner {
     pipeline.on('exit', ({ code, signal }) => {
       if (this.pipeline !== pipeline) return; // replaced on purpose
       this.pipeline = undefined;
-      this.deps.hooks.pipelineStopped.call({ stream: s.name, reason: signal ? `killed by ${signal}` : `exit ${code}` });
       if (this.stopped) return;
       this.supervisor.failed(signal ? `media process killed by ${signal}` : code === 0 ? 'the pipeline ended (end of stream)' : (this.supervisor.stats().lastError ?? `media process exited with ${code}`));
     });
@@ -303,7 +319,6 @@ export class StreamRunner {
     this.generation++;
     if (!w) return;
     await w.stop();
-    this.deps.hooks.pipelineStopped.call({ stream: this.settings.name, reason });
   }
 
   private handle(pipeline: MediaPipeline): PipelineHandle {
@@ -317,4 +332,16 @@ export class StreamRunner {
       requestKeyframe: () => this.requestKeyframe(),
     };
   }
+}
+
+/** The live appliers of a built pipeline: its fragments', plus the encoder's bitrate when it takes one at run time. */
+function liveAppliers(built: BuiltPipeline, bitrateKey: string): Map<string, LiveApplier[]> {
+  const out = new Map<string, LiveApplier[]>();
+  const add = (key: string, a: LiveApplier) => out.set(key, [...(out.get(key) ?? []), a]);
+  const { spec } = built;
+  for (const f of [spec.source, spec.encoder, ...spec.filters, ...spec.branches]) for (const [key, a] of Object.entries(f.live ?? {})) add(key, a);
+  const prop = spec.encoder.bitrateProperty;
+  // x264enc's `bitrate` is changeable in PLAYING: no gap, no keyframe.
+  if (prop) add(bitrateKey, (h, bitrate) => h.setProperty('encoder', prop.name, Math.max(1, Math.round((bitrate as number) / prop.unitBitsPerSecond))));
+  return out;
 }
