@@ -1,15 +1,14 @@
-import { acquireStreamPackets, type Caller, type PluginContext, type StreamPacketsLease } from '@camd/core';
+import { acquireStreamPackets, type Caller, type PluginContext } from '@camd/core';
 import { OfferError, prepareOffer } from './offer.js';
 import { Viewer, type IceServer } from './viewer.js';
 import type { WebRtcOptions } from './options.js';
 
 /**
- * Every viewer of the daemon: admission (enabled, limit, stream), the shared packet lease per stream,
+ * Every viewer of the daemon: admission (enabled, limit, stream), a packet lease per viewer,
  * and cleanup. Routes (offer endpoint, WHEP, viewer page) only translate HTTP to these calls.
  */
 export class WebRtcService {
   private readonly viewers = new Map<string, Viewer>();
-  private readonly leases = new Map<string, { lease: StreamPacketsLease; users: number }>();
 
   constructor(private readonly ctx: PluginContext<WebRtcOptions>) {}
 
@@ -34,31 +33,38 @@ export class WebRtcService {
       throw new OfferError(429, 'CAMD_ERR_WEBRTC_LIMIT', `${this.viewers.size} WebRTC viewers are connected, the limit is ${this.ctx.options.maxViewers} (option maxViewers)`);
     }
     const stream = settings.name;
-    const lease = this.acquire(stream);
+    // One lease per viewer: core counts them and packetises each frame once for every transport.
+    const lease = acquireStreamPackets(this.ctx.hub, stream);
     const o = this.ctx.options;
-    const viewer = new Viewer({
-      stream,
-      caller: args.caller,
-      remoteAddress: args.remoteAddress,
-      hub: this.ctx.hub,
-      packets: lease.packets,
-      log: this.ctx.logger,
-      iceServers: this.ctx.state.get<IceServer[]>('webrtcIceServers'),
-      additionalHostAddresses: o.additionalHostAddresses,
-      icePortRange: o.icePortMin && o.icePortMax ? [o.icePortMin, o.icePortMax] : undefined,
-      gatherTimeoutMs: o.gatherTimeoutMs,
-      connectTimeoutMs: o.connectTimeoutMs,
-      disconnectTimeoutMs: o.disconnectTimeoutMs,
-      maxQueueFrames: o.maxQueueFrames,
-      onFeedback: (f) => this.ctx.hooks.networkFeedback.call(f),
-      onConnected: (v) => this.ctx.hooks.clientConnected.call(this.clientInfo(v)),
-      onClose: (v) => {
-        if (this.viewers.get(v.id) !== v) return;
-        this.viewers.delete(v.id);
-        this.release(stream);
-        if (v.connectedAt) this.ctx.hooks.clientDisconnected.call(this.clientInfo(v));
-      },
-    });
+    let viewer: Viewer;
+    try {
+      viewer = new Viewer({
+        stream,
+        caller: args.caller,
+        remoteAddress: args.remoteAddress,
+        hub: this.ctx.hub,
+        packets: lease.packets,
+        log: this.ctx.logger,
+        iceServers: this.ctx.state.get<IceServer[]>('webrtcIceServers'),
+        additionalHostAddresses: o.additionalHostAddresses,
+        icePortRange: o.icePortMin && o.icePortMax ? [o.icePortMin, o.icePortMax] : undefined,
+        gatherTimeoutMs: o.gatherTimeoutMs,
+        connectTimeoutMs: o.connectTimeoutMs,
+        disconnectTimeoutMs: o.disconnectTimeoutMs,
+        maxQueueFrames: o.maxQueueFrames,
+        onFeedback: (f) => this.ctx.hooks.networkFeedback.call(f),
+        onConnected: (v) => this.ctx.hooks.clientConnected.call(this.clientInfo(v)),
+        onClose: (v) => {
+          if (this.viewers.get(v.id) !== v) return;
+          this.viewers.delete(v.id);
+          lease.release();
+          if (v.connectedAt) this.ctx.hooks.clientDisconnected.call(this.clientInfo(v));
+        },
+      });
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
     this.viewers.set(viewer.id, viewer);
     try {
       const answer = await viewer.answer(offer.sdp);
@@ -97,20 +103,5 @@ export class WebRtcService {
 
   private clientInfo(v: Viewer) {
     return { id: v.id, stream: v.stream, transport: 'webrtc', remoteAddress: v.remoteAddress, username: v.caller.username };
-  }
-
-  private acquire(stream: string): StreamPacketsLease {
-    let e = this.leases.get(stream);
-    if (!e) this.leases.set(stream, (e = { lease: acquireStreamPackets(this.ctx.hub, stream), users: 0 }));
-    e.users++;
-    return e.lease;
-  }
-
-  private release(stream: string): void {
-    const e = this.leases.get(stream);
-    if (e && --e.users === 0) {
-      e.lease.release();
-      this.leases.delete(stream);
-    }
   }
 }
