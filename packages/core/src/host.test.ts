@@ -265,6 +265,25 @@ describe('plugins', () => {
     expect(events).toEqual(['test-writer clientConnected: hook clientConnected: "test-writer" failed: boom']);
   });
 
+  it('show plugins the config without secrets: no password or hash of any user anywhere in their context', async () => {
+    let dump = '';
+    const nosy = definePlugin({
+      name: 'test-nosy',
+      apiVersion: PLUGIN_API_VERSION,
+      setup(ctx) {
+        dump = JSON.stringify({ config: ctx.config, options: ctx.options, name: ctx.name });
+        expect(() => ((ctx.config.http as { port: number }).port = 1)).toThrow(TypeError);
+      },
+    });
+    const hashed = { username: 'hashed', passwordHash: 'scrypt$16384$8$1$c2FsdA$aGFzaA', permissions: ['Media_r'] as const };
+    const h = await host({ plugins: [nosy], config: { users: [...Object.values(TEST_USERS).map((u) => ({ ...u, permissions: [...u.permissions] })), { ...hashed, permissions: [...hashed.permissions] }] } });
+    expect(h.host.listPlugins().find((p) => p.name === 'test-nosy')!.status).toBe('ready');
+    for (const u of Object.values(TEST_USERS)) expect(dump).not.toContain(u.password);
+    expect(dump).not.toContain('scrypt$');
+    expect(dump).not.toMatch(/password/i);
+    expect(JSON.parse(dump).config.users).toContainEqual({ username: 'viewer', permissions: ['Media_r'] });
+  });
+
   it('refuse a stateKeys record whose property names differ from the keys', async () => {
     const bad = definePlugin({ name: 'test-misnamed', apiVersion: PLUGIN_API_VERSION, stateKeys: { wrongName: { key: 'actualKey', default: 1, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int() } }, setup() {} });
     const err = await createTestHost({ media: false, plugins: [bad] }).then(

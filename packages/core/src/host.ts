@@ -225,7 +225,7 @@ export class CamdHost {
       users: this.users,
       registry: this.registry,
       http,
-      config: Object.freeze(structuredClone(this.options.config)) as Readonly<Record<string, unknown>>,
+      config: publicConfig(this.options.config),
       onClose: (fn: () => void | Promise<void>) => {
         this.closers.push({ plugin: def.name, fn });
       },
@@ -344,4 +344,23 @@ function emptyRegistry(): ElementRegistry {
     chooseEncoder: fail,
     validateLaunch: () => undefined,
   };
+}
+
+/**
+ * The config as plugins see it: deep-frozen, and without secrets. Users are reduced to their names
+ * and permissions; no password, hash or sealed secret reaches a plugin (they authenticate through
+ * `ctx.users` and `ctx.http.requirePermission`).
+ */
+function publicConfig(config: CamdConfig): Readonly<Record<string, unknown>> {
+  const copy = structuredClone(config) as Record<string, unknown>;
+  if (Array.isArray(copy.users)) copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
+  return deepFreeze(copy);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

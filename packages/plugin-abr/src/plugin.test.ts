@@ -24,7 +24,10 @@ describe('plugin-abr', () => {
     await new Promise((r) => setTimeout(r, 350));
     expect(seen[0]).toEqual([400_000, '@camd/plugin-abr']);
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { abr: { target: number; lastReason: string } }>;
-    expect(stats.stream1!.abr).toMatchObject({ target: host.host.state.get('streamBitrate'), lastReason: expect.stringMatching(/loss 20.0%/) });
+    // ABR keeps deciding while the feedback lasts: the target the stats show is one it wrote (the
+    // latest at the time of the request), not necessarily the value at the time of this line.
+    expect(seen.map((v) => (v as [number])[0])).toContain(stats.stream1!.abr.target);
+    expect(stats.stream1!.abr.lastReason).toMatch(/loss 20.0%/);
   });
 
   it("resumes with the operator's bitrate after a restart, not with ABR's last decision", async () => {

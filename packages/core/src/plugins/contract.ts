@@ -105,7 +105,7 @@ export interface PluginContext<O = Record<string, unknown>, K extends StateKeys 
   readonly users: UserStore;
   readonly registry: ElementRegistry;
   readonly http: HttpScope;
-  /** The daemon's whole config (read-only), e.g. for the seed's `rtsp` block. */
+  /** The daemon's config, deep-frozen and without secrets (users keep only names and permissions), e.g. for the `rtsp` block. */
   readonly config: Readonly<Record<string, unknown>>;
   /** Runs when the daemon stops (reverse order of registration across plugins). */
   onClose(fn: () => void | Promise<void>): void;
