@@ -25,8 +25,9 @@ describe('plugin-abr', () => {
     expect(seen[0]).toEqual([400_000, '@camd/plugin-abr']);
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { abr: { target: number; lastReason: string } }>;
     // ABR keeps deciding while the feedback lasts: the target the stats show is one it wrote (the
-    // latest at the time of the request), not necessarily the value at the time of this line.
-    expect(seen.map((v) => (v as [number])[0])).toContain(stats.stream1!.abr.target);
+    // latest at the time of the request, which subscribers hear once it is persisted), not
+    // necessarily the value at the time of this line.
+    await expect.poll(() => seen.map((v) => (v as [number])[0])).toContain(stats.stream1!.abr.target);
     expect(stats.stream1!.abr.lastReason).toMatch(/loss 20.0%/);
   });
 
