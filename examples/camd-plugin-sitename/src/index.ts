@@ -48,14 +48,16 @@ export default definePlugin<SiteNameOptions>({
         owner: PLUGIN_NAME,
         launch: `textoverlay name=sitename text="${name()}" valignment=${ctx.options.position} halignment=right font-desc="Sans 14"`,
         elements: ['textoverlay'],
+        live: {
+          siteName: async (pipeline, value) => {
+            if (!value) throw new Error('no site name: remove the overlay by a rebuild');
+            await pipeline.setProperty('sitename', 'text', value as string);
+          },
+        },
       });
       return spec;
     });
-
-    // The name is part of the picture: a change rebuilds the pipelines (clients stay connected).
-    const off = ctx.state.watch('siteName', () => {
-      for (const s of ctx.streams.list()) void ctx.streams.restart(s.name);
-    });
-    ctx.onClose(off);
+    // The name is read while the pipelines are built, so core applies a change itself; the text is
+    // changed in the running overlay when there is one, and a rebuild adds or removes the overlay.
   },
 });

@@ -129,8 +129,12 @@ export default definePlugin<WebRtcOptions>({
       );
     });
 
+    // /api/plugins lists the transport while it serves: from start when enabled, and with every switch.
+    const transport = { plugin: PLUGIN_NAME, protocol: 'webrtc', urls: ['/api/webrtc/offer', '/whep/<stream>', '/view'] };
+    const announce = (on: boolean) => (on ? ctx.hooks.transportStarted : ctx.hooks.transportStopped).promise(transport);
     const offEnabled = ctx.state.watch<boolean>('webrtcEnabled', (change) => {
       if (!change.value) void service.closeAll('webrtcEnabled set to false');
+      void announce(change.value).catch((err) => ctx.logger.warn({ err }, 'webrtc: announcing the transport failed'));
     });
     ctx.hooks.collectStats.tap(PLUGIN_NAME, (report) => {
       for (const stream of Object.keys(report)) (report[stream] as Record<string, unknown>).webrtc = service.statsFor(stream);
@@ -138,7 +142,7 @@ export default definePlugin<WebRtcOptions>({
     });
     ctx.hooks.started.tapPromise(PLUGIN_NAME, async () => {
       ctx.logger.info({ enabled: ctx.state.get('webrtcEnabled'), maxViewers: ctx.options.maxViewers }, 'webrtc: offer endpoint /api/webrtc/offer, WHEP /whep/<stream>, viewer /view');
-      await ctx.hooks.transportStarted.promise({ plugin: PLUGIN_NAME, protocol: 'webrtc', urls: ['/api/webrtc/offer', '/whep/<stream>', '/view'] });
+      if (ctx.state.get<boolean>('webrtcEnabled')) await announce(true);
     });
     ctx.onClose(async () => {
       offEnabled();

@@ -1,5 +1,5 @@
 /**
- * Live control of a running pipeline, handed to plugins by the `pipelineStarted` hook. Calls go to the
+ * Live control of a running pipeline, handed to a fragment's `live` appliers. Calls go to the
  * pipeline's media process; they reject with GStreamer's message when an element or property is unknown.
  */
 export interface PipelineHandle {

@@ -1,6 +1,6 @@
 /**
  * The media process: one child of the daemon that holds every GStreamer pipeline of the daemon
- * (shared captures, stream encoders, PiP) through node-gtk. JavaScript here only controls: it builds,
+ * (shared captures, and each stream's filters and encoder) through node-gtk. JavaScript here only controls: it builds,
  * starts, stops and reconfigures pipelines and polls their buses. No JavaScript runs per frame:
  * encoded media leaves each pipeline through `gdppay ! fdsink` on a unix-socket connection of its own
  * to the daemon, so no frame byte is copied through JavaScript, and a pipeline's stream ends cleanly
