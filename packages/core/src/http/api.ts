@@ -6,6 +6,7 @@ import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
 import type { StateStore } from '../state/store.js';
 import type { StreamCatalog } from '../plugins/contract.js';
 import { CamdError, CoreErrors, ErrorCodes } from '../errors.js';
+import { gatherStats } from '../collectors.js';
 import { callerOf, requirePermission } from './auth.js';
 import { registerEventFeed } from './events.js';
 
@@ -82,7 +83,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: the seed's StreamStats plus fps, keyframe interval, consumers and plugin figures" } }, async () => {
     const report: StatsReport = {};
     for (const s of deps.streams.list()) report[s.name] = deps.streams.stats(s.name) ?? {};
-    return deps.hooks.collectStats.call(report);
+    return gatherStats(deps.hooks, report);
   });
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
