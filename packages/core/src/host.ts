@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { CamdError, ErrorCodes } from './errors.js';
 import { createHooks, STAGE, type CamdHooks, type HealthCheck, type TransportInfo } from './hooks.js';
 import { instrumentHooks } from './hooks-instrument.js';
+import { gatherHealth } from './collectors.js';
 import { StateStore } from './state/store.js';
 import { streamAlignment, streamLatencyMode } from './state/keys.js';
 import { UserStore } from './auth/users.js';
@@ -283,7 +284,7 @@ export class CamdHost {
     for (const p of this.plugins) {
       if (p.status === 'failed') checks.push({ name: `plugin:${p.def.name}`, healthy: false, detail: p.error });
     }
-    const all = this.hooks.collectHealth.call(checks);
+    const all = gatherHealth(this.hooks, checks);
     return { healthy: all.every((c) => c.healthy), checks: all };
   }
 

@@ -1,3 +1,4 @@
 export { default, PLUGIN_NAME, webrtcKeys } from './plugin.js';
-export { OfferError, parseOfferJson, prepareOffer } from './offer.js';
+export { WebRtcErrors } from './errors.js';
+export { parseOfferJson, prepareOffer } from './offer.js';
 export type { WebRtcOptions } from './options.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OfferError, parseOfferJson, prepareOffer } from './offer.js';
+import { isCamdError } from '@camd/core';
+import { parseOfferJson, prepareOffer } from './offer.js';
 
 // The video section of a Chromium offer (trimmed): baseline, constrained baseline, main and high, each with RTX.
 const CHROMIUM_OFFER = [
@@ -59,7 +60,7 @@ describe('offer checks', () => {
       try {
         fn();
       } catch (e) {
-        return e instanceof OfferError ? [e.status, e.code, e.message] : e;
+        return isCamdError(e) ? [e.statusCode, e.code, e.message] : e;
       }
       return 'no error';
     };

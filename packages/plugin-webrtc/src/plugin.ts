@@ -1,6 +1,7 @@
 import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, v, type Caller, type FastifyReply, type FastifyRequest, type StateKeyDefinition } from '@camd/core';
 import { iceServersValidator } from './ice-servers.js';
-import { MAX_SDP_BYTES, OfferError, parseOfferJson } from './offer.js';
+import { WebRtcErrors } from './errors.js';
+import { MAX_SDP_BYTES, parseOfferJson } from './offer.js';
 import { optionsSchema, type WebRtcOptions } from './options.js';
 import { WebRtcService } from './service.js';
 import { VIEWER_PAGE } from './viewer-page.js';
@@ -37,10 +38,11 @@ export default definePlugin<WebRtcOptions>({
     const service = new WebRtcService(ctx);
     const auth = ctx.http.requirePermission(VIEWERS);
 
-    const fail = (reply: FastifyReply, err: unknown) => {
-      if (!(err instanceof OfferError)) throw err;
-      if (err.status === 429) reply.header('Retry-After', '5');
-      return reply.code(err.status).send({ error: err.status === 429 ? 'Too Many Requests' : 'Bad Request', code: err.code, message: err.message });
+    // Errors are thrown (WebRtcErrors, core's STREAM_UNKNOWN) and answered by core's error handler;
+    // a full house also says when to come back.
+    const fail = (reply: FastifyReply, err: unknown): never => {
+      if (err instanceof WebRtcErrors.LIMIT) reply.header('Retry-After', '5');
+      throw err;
     };
     const open = (req: FastifyRequest, stream: string | undefined, offerSdp: string) =>
       service.open({ stream, caller: ctx.http.caller(req) as Caller, remoteAddress: req.ip, offerSdp });
@@ -77,7 +79,7 @@ export default definePlugin<WebRtcOptions>({
       );
       app.delete<{ Params: { id: string } }>('/api/webrtc/sessions/:id', { preHandler: auth, schema: { summary: 'Ends a session started with the offer endpoint' } }, async (req, reply) => {
         const viewer = owned(req, req.params.id);
-        if (!viewer) return reply.code(404).send({ error: 'Not Found', code: 'CAMD_ERR_WEBRTC_SESSION', message: 'no such session' });
+        if (!viewer) throw new WebRtcErrors.SESSION('session');
         await viewer.close('closed by the client');
         return reply.code(204).send();
       });
@@ -85,7 +87,7 @@ export default definePlugin<WebRtcOptions>({
       // WHEP (RFC 9725): SDP in, 201 + Location + SDP out; DELETE on the location ends the session.
       app.post<{ Params: { stream: string } }>('/whep/:stream', { preHandler: auth, schema: { summary: 'WHEP endpoint (RFC 9725): POST application/sdp' } }, async (req, reply) => {
         if (!String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/sdp') || typeof req.body !== 'string') {
-          return reply.code(415).send({ error: 'Unsupported Media Type', code: 'CAMD_ERR_WEBRTC_BAD_OFFER', message: 'WHEP offers are sent as Content-Type: application/sdp' });
+          throw new WebRtcErrors.WHEP_NOT_SDP();
         }
         try {
           const { viewer, answer } = await open(req, req.params.stream, req.body);
@@ -98,14 +100,15 @@ export default definePlugin<WebRtcOptions>({
       });
       app.delete<{ Params: { stream: string; id: string } }>('/whep/:stream/sessions/:id', { preHandler: auth, schema: { summary: 'Ends a WHEP session' } }, async (req, reply) => {
         const viewer = owned(req, req.params.id);
-        if (!viewer || viewer.stream !== req.params.stream) return reply.code(404).send({ error: 'Not Found', code: 'CAMD_ERR_WEBRTC_SESSION', message: 'no such WHEP session' });
+        if (!viewer || viewer.stream !== req.params.stream) throw new WebRtcErrors.SESSION('WHEP session');
         await viewer.close('WHEP DELETE');
         return reply.code(200).send();
       });
       // Trickle ICE and ICE restarts are not offered: the answer carries every candidate (RFC 9725 §4.3.1).
-      app.patch('/whep/:stream/sessions/:id', { schema: { hide: true } }, async (_req, reply) =>
-        reply.code(405).header('Allow', 'DELETE').send({ error: 'Method Not Allowed', code: 'CAMD_ERR_WEBRTC_TRICKLE', message: 'trickle ICE is not supported: the answer holds all candidates' }),
-      );
+      app.patch('/whep/:stream/sessions/:id', { schema: { hide: true } }, async (_req, reply) => {
+        reply.header('Allow', 'DELETE');
+        throw new WebRtcErrors.TRICKLE();
+      });
 
       app.get('/view', { preHandler: auth, schema: { summary: 'Viewer page: live video, statistics and settings' } }, async (_req, reply) =>
         reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store').header('Content-Security-Policy', "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; media-src 'self' blob:").send(VIEWER_PAGE),

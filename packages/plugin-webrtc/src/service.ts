@@ -1,5 +1,6 @@
-import { acquireStreamPackets, type Caller, type PluginContext } from '@camd/core';
-import { OfferError, prepareOffer } from './offer.js';
+import { acquireStreamPackets, CoreErrors, type Caller, type PluginContext } from '@camd/core';
+import { WebRtcErrors } from './errors.js';
+import { prepareOffer } from './offer.js';
 import { Viewer, type IceServer } from './viewer.js';
 import type { WebRtcOptions } from './options.js';
 
@@ -20,17 +21,17 @@ export class WebRtcService {
     return this.viewers.get(id);
   }
 
-  /** Checks the offer, starts a viewer and returns it with the answer SDP. Throws `OfferError`. */
+  /** Checks the offer, starts a viewer and returns it with the answer SDP. Throws `WebRtcErrors` (and core's STREAM_UNKNOWN). */
   async open(args: { stream?: string; caller: Caller; remoteAddress: string; offerSdp: string }): Promise<{ viewer: Viewer; answer: string }> {
     if (!this.ctx.state.get<boolean>('webrtcEnabled')) {
-      throw new OfferError(503, 'CAMD_ERR_WEBRTC_DISABLED', 'WebRTC is disabled: a Media_rw user can set webrtcEnabled to true');
+      throw new WebRtcErrors.DISABLED();
     }
     const settings = args.stream === undefined ? this.ctx.streams.list()[0] : this.ctx.streams.get(args.stream);
-    if (!settings) throw new OfferError(404, 'CAMD_ERR_STREAM_UNKNOWN', `no stream "${args.stream}" (streams: ${this.ctx.streams.list().map((s) => s.name).join(', ')})`);
-    if (settings.codec !== 'h264') throw new OfferError(422, 'CAMD_ERR_WEBRTC_CODEC', `stream "${settings.name}" is ${settings.codec}; WebRTC playback needs H.264`);
+    if (!settings) throw new CoreErrors.STREAM_UNKNOWN(`no stream "${args.stream}" (streams: ${this.ctx.streams.list().map((s) => s.name).join(', ')})`);
+    if (settings.codec !== 'h264') throw new WebRtcErrors.CODEC(`stream "${settings.name}" is ${settings.codec}; WebRTC playback needs H.264`);
     const offer = prepareOffer(args.offerSdp, settings.profile);
     if (this.viewers.size >= this.ctx.options.maxViewers) {
-      throw new OfferError(429, 'CAMD_ERR_WEBRTC_LIMIT', `${this.viewers.size} WebRTC viewers are connected, the limit is ${this.ctx.options.maxViewers} (option maxViewers)`);
+      throw new WebRtcErrors.LIMIT(this.viewers.size, this.ctx.options.maxViewers);
     }
     const stream = settings.name;
     // One lease per viewer: core counts them and packetises each frame once for every transport.
@@ -72,7 +73,7 @@ export class WebRtcService {
     } catch (err) {
       await viewer.close('offer failed');
       this.ctx.logger.warn({ err, stream }, 'webrtc: offer rejected by the peer connection');
-      throw new OfferError(400, 'CAMD_ERR_WEBRTC_BAD_SDP', `the offer could not be applied: ${(err as Error).message}`);
+      throw new WebRtcErrors.BAD_SDP(`the offer could not be applied: ${(err as Error).message}`, { cause: err });
     }
   }
 

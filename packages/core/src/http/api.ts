@@ -5,7 +5,8 @@ import type { UserStore } from '../auth/users.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
 import type { StateStore } from '../state/store.js';
 import type { StreamCatalog } from '../plugins/contract.js';
-import { CamdError, ErrorCodes } from '../errors.js';
+import { CamdError, CoreErrors, ErrorCodes } from '../errors.js';
+import { gatherStats } from '../collectors.js';
 import { callerOf, requirePermission } from './auth.js';
 import { registerEventFeed } from './events.js';
 
@@ -84,7 +85,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: the seed's StreamStats plus fps, keyframe interval, consumers and plugin figures" } }, async () => {
     const report: StatsReport = {};
     for (const s of deps.streams.list()) report[s.name] = deps.streams.stats(s.name) ?? {};
-    return deps.hooks.collectStats.call(report);
+    return gatherStats(deps.hooks, report);
   });
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
@@ -102,7 +103,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
         jpeg = await deps.snapshot(req.params.name);
       } catch (err) {
         deps.logger.warn({ err, stream: req.params.name }, 'snapshot failed');
-        return reply.code(503).send({ error: 'Service Unavailable', code: 'CAMD_ERR_SNAPSHOT', message: `no picture from "${req.params.name}" yet: ${(err as Error).message}` });
+        throw new CoreErrors.SNAPSHOT(req.params.name, (err as Error).message, { cause: err });
       }
       return reply.header('Content-Type', 'image/jpeg').header('Cache-Control', 'no-store').send(jpeg);
     },

@@ -6,6 +6,7 @@ import type { Permission } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import type { HttpScope, RouteInfo } from '../plugins/contract.js';
 import { callerOf, requirePermission } from './auth.js';
+import { CoreErrors } from '../errors.js';
 import { httpError } from './errors.js';
 
 export interface HttpServerOptions {
@@ -26,14 +27,19 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     return503OnClosing: true,
     forceCloseConnections: true,
   });
+  // Every error a route throws (core's or a plugin's coded errors, see createError) answers
+  // `{ error, code, message }` with its status. Only a 500 is a fault worth the stack in the log; a
+  // declared status (404, 429, a 503 while something is off) is an answer.
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = httpError(err);
-    if (status >= 500) opts.logger.error({ err, url: request.url }, 'request failed');
+    if (status === 500) opts.logger.error({ err, url: request.url }, 'request failed');
     else opts.logger.info({ url: request.url, status, code: body.code }, body.message);
     void reply.code(status).send(body);
   });
+  // Answered here, not thrown: an unknown URL (a scanner's probe) is not worth a log line.
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: 'Not Found', code: 'CAMD_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+    const { status, body } = httpError(new CoreErrors.NOT_FOUND(request.method, request.url.split('?')[0]));
+    void reply.code(status).send(body);
   });
   await app.register(swagger, {
     openapi: {

@@ -1,0 +1,24 @@
+import { createError } from '@camd/core';
+
+/**
+ * Every error the WebRTC plugin answers with, in one list (core's HTTP error handler turns them into
+ * `{ error, code, message }` with the status). An unknown stream is core's `CoreErrors.STREAM_UNKNOWN`.
+ */
+export const WebRtcErrors = {
+  /** Not the seed's `{"type":"offer","sdp":"v=0..."}`. */
+  BAD_OFFER: createError('CAMD_ERR_WEBRTC_BAD_OFFER', '%s', 400),
+  OFFER_TOO_LARGE: createError('CAMD_ERR_WEBRTC_BAD_OFFER', 'the SDP is larger than %d bytes', 413),
+  WHEP_NOT_SDP: createError('CAMD_ERR_WEBRTC_BAD_OFFER', 'WHEP offers are sent as Content-Type: application/sdp', 415),
+  /** Malformed SDP, no DTLS fingerprint or ICE credentials, or the peer connection refused it. */
+  BAD_SDP: createError('CAMD_ERR_WEBRTC_BAD_SDP', '%s', 400),
+  /** No video section that receives. */
+  NO_VIDEO: createError('CAMD_ERR_WEBRTC_NO_VIDEO', '%s', 400),
+  /** No H.264 with packetization-mode=1 in the offer, or the stream is not H.264. */
+  CODEC: createError('CAMD_ERR_WEBRTC_CODEC', '%s', 422),
+  /** `maxViewers` reached (the route adds `Retry-After`). */
+  LIMIT: createError('CAMD_ERR_WEBRTC_LIMIT', '%d WebRTC viewers are connected, the limit is %d (option maxViewers)', 429),
+  DISABLED: createError('CAMD_ERR_WEBRTC_DISABLED', 'WebRTC is disabled: a Media_rw user can set webrtcEnabled to true', 503),
+  /** Not a session of this caller (or of this WHEP stream). */
+  SESSION: createError('CAMD_ERR_WEBRTC_SESSION', 'no such %s', 404),
+  TRICKLE: createError('CAMD_ERR_WEBRTC_TRICKLE', 'trickle ICE is not supported: the answer holds all candidates', 405),
+};
