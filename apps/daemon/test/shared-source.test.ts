@@ -33,25 +33,31 @@ async function start(plugins: string[]): Promise<{ d: DaemonProcess; rtsp: numbe
   return { d: daemon, rtsp };
 }
 
-/** Frames ffprobe decodes from a stream over RTSP in `SECONDS`, with the picture size. */
-async function decoded(rtsp: number, path: string): Promise<{ frames: number; width: number; height: number }> {
+/**
+ * What a client gets of a stream over RTSP: the access units ffprobe receives in `SECONDS` (counted
+ * without decoding, so the count measures camd, not this machine's decoder) and the picture size,
+ * and then ffmpeg decoding frames of it.
+ */
+async function received(rtsp: number, path: string): Promise<{ frames: number; width: number; height: number; decoded: number }> {
   const url = `rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${rtsp}${path}`;
   const { stdout } = await run(
     'ffprobe',
-    ['-v', 'error', '-rtsp_transport', 'tcp', '-read_intervals', `%+${SECONDS}`, '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'json', url],
+    ['-v', 'error', '-rtsp_transport', 'tcp', '-read_intervals', `%+${SECONDS}`, '-count_packets', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_packets,width,height', '-of', 'json', url],
     { timeout: 30_000 },
   );
-  const s = (JSON.parse(stdout) as { streams: Array<{ nb_read_frames: string; width: number; height: number }> }).streams[0]!;
-  return { frames: Number(s.nb_read_frames), width: s.width, height: s.height };
+  const s = (JSON.parse(stdout) as { streams: Array<{ nb_read_packets: string; width: number; height: number }> }).streams[0]!;
+  const { stderr } = await run('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-frames:v', '10', '-f', 'null', '-progress', 'pipe:2', '-'], { timeout: 30_000 });
+  const decoded = Number([...stderr.matchAll(/^frame=(\d+)/gm)].at(-1)?.[1] ?? 0);
+  return { frames: Number(s.nb_read_packets), width: s.width, height: s.height, decoded };
 }
 
-/** Both streams decode at their size and (within what a loaded two-core runner allows) their rate. */
+/** Both streams arrive at their size and (within what a loaded two-core runner allows) their rate, and decode. */
 async function expectBothAtRate(rtsp: number): Promise<void> {
-  const [s1, s2] = await Promise.all([decoded(rtsp, '/stream1'), decoded(rtsp, '/stream2')]);
-  expect(s1).toMatchObject({ width: 1920, height: 1080 });
-  expect(s2).toMatchObject({ width: 1280, height: 720 });
-  expect(s1.frames).toBeGreaterThanOrEqual(0.75 * 60 * SECONDS);
-  expect(s2.frames).toBeGreaterThanOrEqual(0.75 * 30 * SECONDS);
+  const [s1, s2] = await Promise.all([received(rtsp, '/stream1'), received(rtsp, '/stream2')]);
+  expect(s1).toMatchObject({ width: 1920, height: 1080, decoded: 10 });
+  expect(s2).toMatchObject({ width: 1280, height: 720, decoded: 10 });
+  expect(s1.frames).toBeGreaterThanOrEqual(0.8 * 60 * SECONDS);
+  expect(s2.frames).toBeGreaterThanOrEqual(0.8 * 30 * SECONDS);
 }
 
 async function put(d: DaemonProcess, key: string, value: unknown): Promise<void> {

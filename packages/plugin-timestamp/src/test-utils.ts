@@ -123,6 +123,8 @@ function splitLaunch(launch: string): string[] {
 /** The timestamp text of a frame read by OCR (trimmed to its first and last digit) and its time. */
 export async function ocrTimestamp(frame: GrayFrame, layout: TextLayout, format: string): Promise<{ text: string; ms?: number }> {
   const raw = await ocrLine(frame, textBox(layout, format, frame.width, frame.height), layout.fontPx);
-  const text = /\d[\d\-:./T_ ]*\d/.exec(raw)?.[0] ?? raw;
+  // Tesseract sometimes sets a monospace separator apart ("37 .923827"): spaces next to the
+  // punctuation of a timestamp are not part of it.
+  const text = (/\d[\d\-:./T_ ]*\d/.exec(raw)?.[0] ?? raw).replace(/\s*([.:\-/])\s*/g, '$1');
   return { text, ms: parseTimestamp(text, format) };
 }
