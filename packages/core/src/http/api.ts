@@ -82,11 +82,19 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
 
   registerEventFeed(app, deps.state, authenticated);
 
-  app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: the seed's StreamStats plus fps, keyframe interval, consumers and plugin figures" } }, async () => {
+  // A room of dashboards and NVRs polling stats must not hold up the frame path, which shares this
+  // event loop: the report is gathered and serialised at most once per STATS_CACHE_MS, whatever
+  // the number of callers, and each caller gets the same bytes.
+  const stats = cachedJson(STATS_CACHE_MS, () => {
     const report: StatsReport = {};
     for (const s of deps.streams.list()) report[s.name] = deps.streams.stats(s.name) ?? {};
     return gatherStats(deps.hooks, report);
   });
+  // A caller who just changed a setting sees its effect in the next report.
+  deps.state.subscribe(() => stats.invalidate());
+  app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: the seed's StreamStats plus fps, keyframe interval, consumers and plugin figures" } }, async (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send(stats()),
+  );
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
     // A shared capture is named by id and its streams; where its frames live is internal.
@@ -112,4 +120,22 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   app.get('/api/plugins', { preHandler: authenticated, schema: { summary: 'Loaded plugins: version, plugin API version, state keys, routes' } }, async () => ({
     plugins: deps.plugins(),
   }));
+}
+
+/** How long one stats report answers every caller (figures are 2 s windows: 250 ms is invisible). */
+export const STATS_CACHE_MS = 250;
+
+/** `build()`'s result as JSON, made at most once per `ttlMs` (or again after `invalidate()`). */
+export function cachedJson(ttlMs: number, build: () => unknown, clock: () => number = Date.now): (() => string) & { invalidate(): void } {
+  let at = -Infinity;
+  let body = '';
+  const get = () => {
+    const now = clock();
+    if (now - at >= ttlMs) {
+      body = JSON.stringify(build());
+      at = now;
+    }
+    return body;
+  };
+  return Object.assign(get, { invalidate: () => void (at = -Infinity) });
 }
