@@ -40,8 +40,11 @@ function digestRequestCaller(users: UserStore, request: FastifyRequest): { calle
 }
 
 /** A preHandler that answers 401 (no or wrong credentials) or 403 (no permission). HTTP Basic or Digest. */
+/** Marks camd's auth handlers, so the server runs them before the body is read (see server.ts). */
+export const AUTH_HANDLER = Symbol.for('camd.authHandler');
+
 export function requirePermission(users: UserStore, required: readonly Permission[]): preHandlerAsyncHookHandler {
-  return async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
+  return Object.assign(async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
     const digest = digestRequestCaller(users, request);
     const result = digest ? (digest.caller ?? (digest.stale ? undefined : 'invalid')) : await basicCaller(users, request.headers.authorization);
     if (result === undefined || result === 'invalid') {
@@ -59,5 +62,5 @@ export function requirePermission(users: UserStore, required: readonly Permissio
     if (required.length > 0 && !allows(result, required)) {
       return reply.code(403).send({ error: 'Forbidden', code: 'CAMD_ERR_AUTH_FORBIDDEN', message: `${result.username} lacks one of: ${required.join(', ')}` });
     }
-  };
+  }, { [AUTH_HANDLER]: true });
 }

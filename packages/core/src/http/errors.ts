@@ -19,7 +19,7 @@ export function httpError(err: unknown): { status: number; body: HttpErrorBody }
   }
   const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return { status: e.statusCode, body: { error: statusText(e.statusCode), code: e.code ?? CoreErrors.BAD_REQUEST.code, message: e.message ?? CoreErrors.BAD_REQUEST.template } };
+    return { status: e.statusCode, body: { error: statusText(e.statusCode), code: camdCode(e.code), message: e.message ?? CoreErrors.BAD_REQUEST.template } };
   }
   const internal = new CoreErrors.INTERNAL();
   return { status: internal.statusCode, body: { error: statusText(internal.statusCode), code: internal.code, message: internal.message } };
@@ -28,4 +28,15 @@ export function httpError(err: unknown): { status: number; body: HttpErrorBody }
 /** The reason phrase of an HTTP status (`Not Found`), the `error` of the JSON body. */
 export function statusText(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
+}
+
+/**
+ * fastify's own 4xx codes in camd's namespace, so every answer has a `CAMD_ERR_…` code:
+ * `FST_ERR_CTP_BODY_TOO_LARGE` → `CAMD_ERR_BODY_TOO_LARGE`, `FST_ERR_VALIDATION` → `CAMD_ERR_VALIDATION`.
+ */
+export function camdCode(code: string | undefined): string {
+  if (!code) return CoreErrors.BAD_REQUEST.code;
+  if (code.startsWith('CAMD_ERR_')) return code;
+  const m = /^FST_ERR_(?:CTP_)?([A-Z0-9_]+)$/.exec(code);
+  return m ? `CAMD_ERR_${m[1]}` : CoreErrors.BAD_REQUEST.code;
 }

@@ -5,9 +5,9 @@ import type { Logger } from 'pino';
 import type { Permission } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import type { HttpScope, RouteInfo } from '../plugins/contract.js';
-import { callerOf, requirePermission } from './auth.js';
+import { AUTH_HANDLER, callerOf, requirePermission } from './auth.js';
 import { CoreErrors } from '../errors.js';
-import { httpError } from './errors.js';
+import { httpError, statusText } from './errors.js';
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -26,6 +26,24 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // A request must arrive whole within 30 s (its head within 10 s, below): a slow client cannot
+    // hold a connection open by trickling bytes.
+    requestTimeout: 30_000,
+    // What Node's HTTP parser refuses (a head over its limit, bytes that are no request) answers in
+    // camd's JSON too, then the connection closes.
+    clientErrorHandler: (err, socket) => answerClientError(err, socket),
+  });
+  app.server.headersTimeout = 10_000;
+  // Authentication before the body: whatever a route attaches camd's auth to (`preHandler`, as
+  // plugins do), it runs on the request's head, so an anonymous caller gets 401 without the body
+  // being read or parsed (no 400/413/415 that tells it about a route it may not use).
+  app.addHook('onRoute', (route) => {
+    const pre = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    const auth = pre.filter((h) => (h as unknown as Record<symbol, unknown>)[AUTH_HANDLER]);
+    if (auth.length === 0) return;
+    const onRequest = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [...onRequest, ...(auth as unknown as typeof onRequest)];
+    route.preHandler = pre.filter((h) => !auth.includes(h));
   });
   // Every error a route throws (core's or a plugin's coded errors, see createError) answers
   // `{ error, code, message }` with its status. Only a 500 is a fault worth the stack in the log; a
@@ -94,4 +112,17 @@ export class PluginHttpScope implements HttpScope {
     const addr = this.app.server.address();
     return typeof addr === 'object' && addr ? addr.port : 0;
   }
+}
+
+/** Node's HTTP parser refused the bytes: answer in camd's JSON with a code, then close. */
+function answerClientError(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
+  if (!socket.writable) return void socket.destroy();
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'CAMD_ERR_HEADERS_TOO_LARGE', 'the request line and headers are larger than this server accepts']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'CAMD_ERR_REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'CAMD_ERR_BAD_REQUEST', 'the bytes received are not an HTTP request'];
+  const body = JSON.stringify({ error: statusText(status), code, message });
+  socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
