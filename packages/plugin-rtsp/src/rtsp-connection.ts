@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { H264_PAYLOAD_TYPE, h264MediaSection, type Caller } from '@camd/core';
 import { formatResponse, RequestParser, type RtspRequest } from './request-parser.js';
-import { RtspSession, type Transport } from './rtsp-session.js';
+import { RtspSession } from './rtsp-session.js';
+import { formatTransport, parseTransport } from './transport-header.js';
 import type { RtspServer } from './rtsp-server.js';
 
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
@@ -131,7 +132,7 @@ export class RtspConnection {
   private setup(req: RtspRequest, caller: Caller): Reply {
     const target = this.server.resolve(req.url);
     if (!target || (target.track !== undefined && target.track !== 'trackID=0')) return { status: 404 };
-    const transport = this.parseTransport(req.headers.transport);
+    const transport = parseTransport(req.headers.transport, this.remoteAddress);
     if (!transport) return { status: 461 };
     let session: RtspSession | undefined;
     if (req.headers.session) {
@@ -152,11 +153,11 @@ export class RtspConnection {
     const packets = this.server.packets(target.settings.name);
     let reply: string;
     if (transport.kind === 'tcp') {
-      reply = `RTP/AVP/TCP;unicast;interleaved=${transport.rtpChannel}-${transport.rtcpChannel};ssrc=${packets.ssrc.toString(16).padStart(8, '0')}`;
+      reply = formatTransport(transport, packets.ssrc);
     } else {
       const udp = this.server.udpPorts();
       if (!udp) return { status: 461 };
-      reply = `RTP/AVP;unicast;client_port=${transport.rtpPort}-${transport.rtcpPort};server_port=${udp.rtp}-${udp.rtcp};ssrc=${packets.ssrc.toString(16).padStart(8, '0')}`;
+      reply = formatTransport(transport, packets.ssrc, udp);
     }
     return { status: 200, headers: { Transport: reply, Session: `${session.id};timeout=${Math.round(this.server.sessionTimeoutMs / 1000)}` } };
   }
@@ -196,34 +197,6 @@ export class RtspConnection {
     if (!s || s.caller.username !== caller.username) return { status: 454 };
     if (s.ownerId !== this.id && s.transport?.kind !== 'udp') return { status: 454 };
     return { session: s };
-  }
-
-  private parseTransport(header: string | undefined): Transport | undefined {
-    if (!header || header.length > 1024) return undefined;
-    // A client may offer several transports, comma-separated, in order of preference.
-    for (const spec of header.split(',')) {
-      const parts = spec.trim().split(';').map((p) => p.trim());
-      const proto = parts[0]!.toUpperCase();
-      const param = (k: string) => parts.find((p) => p.toLowerCase().startsWith(`${k}=`))?.slice(k.length + 1);
-      if (parts.some((p) => p.toLowerCase() === 'multicast')) continue;
-      if (proto === 'RTP/AVP/TCP') {
-        const m = /^(\d{1,3})(?:-(\d{1,3}))?$/.exec(param('interleaved') ?? '0-1');
-        if (!m) continue;
-        const rtp = Number(m[1]);
-        const rtcp = m[2] ? Number(m[2]) : rtp + 1;
-        if (rtp > 255 || rtcp > 255) continue;
-        return { kind: 'tcp', rtpChannel: rtp, rtcpChannel: rtcp };
-      }
-      if (proto === 'RTP/AVP' || proto === 'RTP/AVP/UDP') {
-        const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(param('client_port') ?? '');
-        if (!m) continue;
-        const rtp = Number(m[1]);
-        const rtcp = m[2] ? Number(m[2]) : rtp + 1;
-        if (rtp < 1 || rtp > 65535 || rtcp < 1 || rtcp > 65535) continue;
-        return { kind: 'udp', address: this.remoteAddress, rtpPort: rtp, rtcpPort: rtcp };
-      }
-    }
-    return undefined;
   }
 
   private onClose(): void {

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Caller, Consumer, EncodedFrame, StreamHub, StreamPackets } from '@camd/core';
-
-export type Transport =
-  | { kind: 'tcp'; rtpChannel: number; rtcpChannel: number }
-  | { kind: 'udp'; address: string; rtpPort: number; rtcpPort: number };
+import type { Transport } from './transport-header.js';
 
 export interface SessionSink {
   /** The TCP connection that carries interleaved data (and owns the session). */
