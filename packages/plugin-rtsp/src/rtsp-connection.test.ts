@@ -178,4 +178,17 @@ describe('RtspConnection over a ConnParent', () => {
     expect(sessions.has(tcp)).toBe(false);
     expect(sessions.get(udp)?.state).toBe('playing');
   });
+
+  it('closes an idle connection once it has no live session, however long a session kept it open', { timeout: 10_000 }, async () => {
+    const { parent, sessions } = fakeParent({ idleTimeoutMs: 200 });
+    const c = await open(parent);
+    const id = sessionId(await c.ask('SETUP', `${URL1}/trackID=0`, TCP));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(c.socket.destroyed).toBe(false); // a live session keeps it open, over several idle periods
+    // Ended by the server (a timeout, say), with no word on this connection: closed all the same.
+    sessions.get(id)!.teardown('timeout');
+    const t0 = Date.now();
+    await c.closed;
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
 });

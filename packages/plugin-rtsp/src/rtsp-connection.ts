@@ -59,9 +59,11 @@ export class RtspConnection {
   ) {
     socket.setNoDelay(true);
     // Idle = nothing read or written: a playing TCP session writes all the time; a connection whose
-    // sessions play over UDP is kept (its sessions time out on their own).
-    socket.setTimeout(parent.idleTimeoutMs, () => {
-      if (this.live().size > 0) return;
+    // sessions play over UDP is kept (its sessions time out on their own), and looked at again after
+    // another idle period (a timeout fires once per idle period, and UDP play is not TCP activity).
+    socket.setTimeout(parent.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (this.live().size > 0) return void socket.setTimeout(parent.idleTimeoutMs);
       this.parent.log.info({ client: this.remoteAddress }, 'rtsp: closing an idle connection without a session');
       socket.destroy();
     });
