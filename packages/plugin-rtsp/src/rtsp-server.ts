@@ -307,7 +307,7 @@ export class RtspServer implements ConnParent {
       if (s.state !== 'playing' || !s.transport) continue;
       const p = this.streamPackets.get(s.stream)?.packets;
       if (!p?.last) continue;
-      s.sendRtcp(buildSenderReport({ ssrc: p.ssrc, ntpMs: p.last.captureTimeMs, rtpTimestamp: p.last.rtpTimestamp, packetCount: s.packets, octetCount: s.bytes, cname: 'camd' }));
+      s.sendRtcp(buildSenderReport({ ssrc: p.ssrc, ntpMs: p.last.captureTimeMs, rtpTimestamp: p.last.rtpTimestamp, packetCount: s.packets, octetCount: s.payloadOctets, cname: 'camd' }));
     }
   }
 

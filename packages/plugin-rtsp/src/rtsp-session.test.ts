@@ -163,6 +163,8 @@ describe('RtspSession delivery', () => {
     const b = Buffer.from(`rtp-${f.seq}-b`);
     expect(socket.bytes).toEqual(Buffer.concat([Buffer.from([0x24, 4, 0, a.length]), a, Buffer.from([0x24, 4, 0, b.length]), b]));
     expect([s.packets, s.bytes]).toEqual([2, a.length + b.length]);
+    // A sender report counts payload octets only, without the 12-byte RTP headers.
+    expect(s.payloadOctets).toBe(a.length + b.length - 2 * 12);
   });
 
   it('sends RTP over UDP to the client port and address of its transport', () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Caller, Consumer, EncodedFrame, StreamHub, StreamPackets } from '@camd/core';
+import { RTP_HEADER, type Caller, type Consumer, type EncodedFrame, type StreamHub, type StreamPackets } from '@camd/core';
 import type { Transport } from './transport-header.js';
 
 /** Where a session's packets go: its connection's socket (interleaved), or the server's UDP pair. */
@@ -78,8 +78,11 @@ export class RtspSession {
   readonly ownerId: string;
   readonly remoteAddress: string;
   lastSeen = Date.now();
+  /** RTP packets sent, and their bytes (headers included). */
   packets = 0;
   bytes = 0;
+  /** RTP payload octets sent: a sender report's octet count (RFC 3550 §6.4.1). */
+  payloadOctets = 0;
   private current: SessionState = 'init';
   private chosen?: Transport;
   private started = false;
@@ -222,6 +225,9 @@ export class RtspSession {
 
   private count(list: Buffer[]): void {
     this.packets += list.length;
-    for (const p of list) this.bytes += p.length;
+    for (const p of list) {
+      this.bytes += p.length;
+      this.payloadOctets += p.length - RTP_HEADER;
+    }
   }
 }
