@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { basicAuth, testStream } from '@camd/core/testing';
+import { basicAuth, putState, testStream } from '@camd/core/testing';
 import { childPids, runCamd, startDaemon, type DaemonProcess } from './daemon-process.js';
 
 const operator = { username: 'op', password: 'op-pass', permissions: ['Media_rw'] };
@@ -69,8 +69,7 @@ describe('camd daemon process', () => {
     expect((await fetch(`${d.baseUrl}/api/health`)).status).toBe(200);
     expect((await fetch(`${d.baseUrl}/api/state/streamBitrate`)).status).toBe(401);
     expect((await fetch(`${d.baseUrl}/api/state/streamBitrate`, { headers: { authorization: basicAuth({ ...operator, password: 'x' }) } })).status).toBe(401);
-    const put = (value: unknown, who = operator) =>
-      fetch(`${d.baseUrl}/api/state/streamBitrate`, { method: 'PUT', headers: { authorization: basicAuth(who), 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+    const put = (value: unknown, who = operator) => putState(d, 'streamBitrate', value, who);
     expect((await put(700_000, viewer)).status).toBe(403);
     expect((await put('lots')).status).toBe(400);
 

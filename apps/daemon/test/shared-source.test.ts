@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, testStream } from '@camd/core/testing';
+import { freePort, putState, testStream } from '@camd/core/testing';
 import { childPids, startDaemon, type DaemonProcess } from './daemon-process.js';
 
 const run = promisify(execFile);
@@ -61,9 +61,7 @@ async function expectBothAtRate(rtsp: number): Promise<void> {
 }
 
 async function put(d: DaemonProcess, key: string, value: unknown): Promise<void> {
-  const auth = 'Basic ' + Buffer.from(`${oper.username}:${oper.password}`).toString('base64');
-  const r = await fetch(`${d.baseUrl}/api/state/${key}`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
-  expect(r.status, `PUT ${key}`).toBe(200);
+  expect((await putState(d, key, value, oper)).status, `PUT ${key}`).toBe(200);
 }
 
 /** Waits until the daemon says both streams play again (after a rebuild or restart). */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
+import { createTestHost, freePort, testStream, until, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import abr from './index.js';
 import { LossyRelay } from './lossy-relay.js';
@@ -14,14 +14,6 @@ afterEach(async () => {
   await host?.close();
   host = relay = stopReader = undefined;
 });
-
-async function until(pred: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('plugin-abr end to end', () => {
   it('lowers the live encoder bitrate under real packet loss and climbs back when the loss goes away', async () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { definePlugin, PLUGIN_API_VERSION } from '@camd/core';
-import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
+import { createTestHost, freePort, putState, testStream, until, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import pip from './index.js';
 
@@ -42,16 +42,6 @@ function mean(f: Buffer, x0: number, y0: number, w: number, h: number): [number,
 }
 const isRed = ([r, g, b]: [number, number, number]) => r > 180 && g < 70 && b < 70;
 
-async function until(pred: () => boolean, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const put = (h: TestHost, key: string, value: unknown) => h.fetch(`/api/state/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
-
 describe('plugin-pip', () => {
   it('insets the second source in the configured corner and moves it live, on the same RTSP session', async () => {
     const port = await freePort();
@@ -60,7 +50,7 @@ describe('plugin-pip', () => {
       // Primary: a grey-ish pattern with no red in the corners; secondary: solid red.
       config: { streams: [testStream({ source: 'videotestsrc:gamut', bitrate: 800_000 }), testStream({ path: '/stream2', source: 'videotestsrc:red' })] },
     });
-    expect((await put(host, 'pipEnabled', true)).status).toBe(200);
+    expect((await putState(host, 'pipEnabled', true)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1500));
     const r = reader(`rtsp://viewer:viewer-secret@127.0.0.1:${port}/stream1`);
     // Default layout: bottom-right at 0.25 → 80x60 at 240,180.
@@ -68,7 +58,7 @@ describe('plugin-pip', () => {
     expect(isRed(mean(r.latest()!, 10, 10, 60, 40))).toBe(false);
 
     const framesBefore = r.count();
-    expect((await put(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.5, pipBorder: false })).status).toBe(200);
+    expect((await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.5, pipBorder: false })).status).toBe(200);
     // 0.5 top-left → 160x120 at 0,0.
     await until(() => isRed(mean(r.latest()!, 20, 20, 120, 80)), 10_000, 'red inset top-left');
     expect(isRed(mean(r.latest()!, 250, 190, 60, 40))).toBe(false);
@@ -88,7 +78,7 @@ describe('plugin-pip', () => {
     });
     const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { errors: number; capture?: { id: string; streams: string[] } }>;
     expect((await stats()).stream2!.capture).toMatchObject({ id: 'capture1', streams: ['stream2'] });
-    expect((await put(host, 'pipEnabled', true)).status).toBe(200);
+    expect((await putState(host, 'pipEnabled', true)).status).toBe(200);
     const r = reader(`rtsp://viewer:viewer-secret@127.0.0.1:${port}/stream1`);
     await until(() => !!r.latest() && isRed(mean(r.latest()!, 250, 190, 60, 40)), 20_000, 'red inset from the shared capture');
     // The inset depends on that capture: when it dies, the primary stream's pipeline fails too, and
@@ -104,11 +94,11 @@ describe('plugin-pip', () => {
 
   it('refuses an invalid layout with the reason and keeps the current one', async () => {
     host = await createTestHost({ plugins: [pip], media: false });
-    const bad = await put(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'middle', pipScale: 0.25, pipBorder: true });
+    const bad = await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'middle', pipScale: 0.25, pipBorder: true });
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toMatch(/pipLayout.pipPosition: expected one of top-left\|top-right\|bottom-left\|bottom-right/);
-    expect((await put(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.9, pipBorder: true })).status).toBe(400);
+    expect((await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.9, pipBorder: true })).status).toBe(400);
     expect(host.host.state.get('pipLayout')).toMatchObject({ pipPosition: 'bottom-right', pipScale: 0.25 });
-    expect((await put(host, 'pipEnabled', 'yes')).status).toBe(400);
+    expect((await putState(host, 'pipEnabled', 'yes')).status).toBe(400);
   });
 });

@@ -4,14 +4,18 @@
  * reported with the status to answer, after which the connection's framing is lost and it is closed.
  */
 
+const MAX_URL = 2048;
+
 export const LIMITS = Object.freeze({
-  /** Longest request line (method, URL, version). */
-  requestLine: 2048,
-  /** Longest URL. */
-  url: 2048,
+  /** Longest request line: a URL of the longest length, a method of up to 32 characters, two spaces and the version. */
+  requestLine: MAX_URL + 64,
+  /** Longest URL (longer: 414). */
+  url: MAX_URL,
+  /** Most header lines (more: 431). */
   headers: 64,
-  /** All header lines together. */
+  /** All header lines together, with their line ends (more: 431). */
   headerBytes: 8192,
+  /** Largest body (larger: 413). */
   body: 65536,
 });
 
@@ -64,14 +68,16 @@ export class RequestParser {
       this.buf = this.buf.subarray(4 + len);
       return item;
     }
-    const end = this.buf.indexOf('\r\n\r\n');
     const lineEnd = this.buf.indexOf('\r\n');
-    if (lineEnd < 0 && this.buf.length > LIMITS.requestLine) return this.tooLongLine();
+    // Without its CRLF yet, the line is at least as long as what arrived (bar a CR at the very end).
+    const lineLength = lineEnd >= 0 ? lineEnd : this.buf.length - (this.buf[this.buf.length - 1] === 0x0d ? 1 : 0);
+    if (lineLength > LIMITS.requestLine) return this.tooLongLine();
+    const end = this.buf.indexOf('\r\n\r\n');
     if (end < 0) {
-      if (this.buf.length > LIMITS.requestLine + LIMITS.headerBytes) return { kind: 'error', status: 431, reason: 'Request Header Fields Too Large' };
+      // The longest acceptable head (line, headers, blank line) would have ended by now.
+      if (this.buf.length >= LIMITS.requestLine + LIMITS.headerBytes + 4) return { kind: 'error', status: 431, reason: 'Request Header Fields Too Large' };
       return undefined;
     }
-    if (lineEnd > LIMITS.requestLine) return this.tooLongLine();
     const head = this.buf.subarray(0, end).toString('latin1');
     const lines = head.split('\r\n');
     const first = lines.shift()!;
@@ -98,9 +104,9 @@ export class RequestParser {
   }
 
   private tooLongLine(): ParsedItem {
-    const line = this.buf.subarray(0, Math.min(this.buf.length, LIMITS.requestLine + 64)).toString('latin1');
-    // A long line whose URL is what overflows is 414; anything else is 400.
-    return /^[A-Z_]{1,32} \S{100,}/.test(line) ? { kind: 'error', status: 414, reason: 'Request-URI Too Long' } : { kind: 'error', status: 400, reason: 'Bad Request' };
+    // A line too long because of its URL is 414; anything else (no method, a long version) is 400.
+    const m = /^[A-Z_]{1,32} (\S*)/.exec(this.buf.subarray(0, LIMITS.requestLine + 1).toString('latin1'));
+    return m && m[1]!.length > LIMITS.url ? { kind: 'error', status: 414, reason: 'Request-URI Too Long' } : { kind: 'error', status: 400, reason: 'Bad Request' };
   }
 }
 

@@ -1,14 +1,44 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { H264_PAYLOAD_TYPE, h264MediaSection, type Caller } from '@camd/core';
+import { H264_PAYLOAD_TYPE, h264MediaSection, type Caller, type CodecParameters, type Logger, type StreamSettings } from '@camd/core';
 import { formatResponse, RequestParser, type RtspRequest } from './request-parser.js';
-import { RtspSession, type Transport } from './rtsp-session.js';
-import type { RtspServer } from './rtsp-server.js';
+import type { AuthResult } from './rtsp-auth.js';
+import type { RtspSession } from './rtsp-session.js';
+import { formatTransport, parseTransport } from './transport-header.js';
 
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 const KNOWN_UNSUPPORTED = new Set(['ANNOUNCE', 'RECORD', 'REDIRECT']);
 const MAX_SESSIONS_PER_CONNECTION = 8;
 const FAILED_AUTH_DELAY_MS = 500;
+
+/** A stream named by a request URL: its settings, the URL base for `Content-Base`, and the track asked for. */
+export interface StreamTarget {
+  settings: StreamSettings;
+  base: string;
+  track?: string;
+}
+
+/**
+ * What a connection needs of its server, and all it may use of it (as mediamtx's `connParent`): the
+ * server implements it. Sessions are created and found here; their state is theirs to change.
+ */
+export interface ConnParent {
+  readonly log: Logger;
+  /** A connection without a live session that is quiet this long is closed. */
+  readonly idleTimeoutMs: number;
+  authenticate(method: string, authorization: string | undefined): Promise<AuthResult>;
+  /** The configured stream a request URL names (its path, optionally followed by `/trackID=0`). */
+  resolve(url: string): StreamTarget | undefined;
+  /** The stream's codec parameters; rejects when the encoder gives none within `timeoutMs`. */
+  parameters(stream: string, timeoutMs: number): Promise<CodecParameters>;
+  /** A new session owned by `conn`, or undefined when the server holds as many as it may. */
+  createSession(stream: string, caller: Caller, conn: RtspConnection): RtspSession | undefined;
+  findSession(id: string): RtspSession | undefined;
+  /** camd's UDP port pair, or undefined when UDP is unavailable. */
+  udpPorts(): { rtp: number; rtcp: number } | undefined;
+  /** An RTCP packet the client sent for `session`. */
+  onRtcp(session: RtspSession, data: Buffer): void;
+}
 
 type Reply = { status: number; headers?: Record<string, string | number | undefined>; body?: string };
 
@@ -17,21 +47,24 @@ export class RtspConnection {
   readonly id = randomBytes(6).toString('hex');
   private readonly parser = new RequestParser();
   private queue: Promise<void> = Promise.resolve();
-  readonly sessions = new Set<RtspSession>();
+  /** Sessions this connection created (a TEARDOWN, timeout or BYE closes them; see `live()`). */
+  private readonly sessions = new Set<RtspSession>();
   private closed = false;
 
   constructor(
     readonly socket: Socket,
-    private readonly server: RtspServer,
+    private readonly parent: ConnParent,
     /** Bytes already read from the socket (to tell RTSP from an HTTP tunnel). */
     initial?: Buffer,
   ) {
     socket.setNoDelay(true);
     // Idle = nothing read or written: a playing TCP session writes all the time; a connection whose
-    // sessions play over UDP is kept (its sessions time out on their own).
-    socket.setTimeout(server.idleTimeoutMs, () => {
-      if (this.sessions.size > 0) return;
-      this.server.log.info({ client: this.remoteAddress }, 'rtsp: closing an idle connection without a session');
+    // sessions play over UDP is kept (its sessions time out on their own), and looked at again after
+    // another idle period (a timeout fires once per idle period, and UDP play is not TCP activity).
+    socket.setTimeout(parent.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (this.live().size > 0) return void socket.setTimeout(parent.idleTimeoutMs);
+      this.parent.log.info({ client: this.remoteAddress }, 'rtsp: closing an idle connection without a session');
       socket.destroy();
     });
     socket.on('data', (chunk) => this.feed(chunk));
@@ -48,20 +81,30 @@ export class RtspConnection {
   feed(chunk: Buffer): void {
     for (const item of this.parser.push(chunk)) {
       if (item.kind === 'interleaved') {
-        const s = [...this.sessions].find((x) => x.transport?.kind === 'tcp' && x.transport.rtcpChannel === item.channel);
-        if (s) this.server.onRtcp(s, item.data);
+        const s = [...this.live()].find((x) => x.transport?.kind === 'tcp' && x.transport.rtcpChannel === item.channel);
+        if (s) this.parent.onRtcp(s, item.data);
       } else if (item.kind === 'error') {
-        this.server.log.info({ client: this.remoteAddress, status: item.status }, `rtsp: malformed request: ${item.reason}`);
+        this.parent.log.info({ client: this.remoteAddress, status: item.status }, `rtsp: malformed request: ${item.reason}`);
         this.write(item.status, { CSeq: item.cseq, Connection: 'close' });
         this.socket.end();
       } else {
         const req = item.request;
         this.queue = this.queue.then(() => this.handle(req)).catch((err) => {
-          this.server.log.error({ err, client: this.remoteAddress }, 'rtsp: request failed');
+          this.parent.log.error({ err, client: this.remoteAddress }, 'rtsp: request failed');
           this.write(500, { CSeq: req.headers.cseq });
         });
       }
     }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  /** The sessions it created that are not closed yet. */
+  private live(): Set<RtspSession> {
+    for (const s of this.sessions) if (s.state === 'closed') this.sessions.delete(s);
+    return this.sessions;
   }
 
   private async handle(req: RtspRequest): Promise<void> {
@@ -82,10 +125,10 @@ export class RtspConnection {
     if (KNOWN_UNSUPPORTED.has(req.method)) return { status: 405, headers: { Allow: PUBLIC } };
     if (!PUBLIC.split(', ').includes(req.method)) return { status: 501, headers: { Public: PUBLIC } };
 
-    const auth = await this.server.auth.check(req.method, req.headers.authorization);
+    const auth = await this.parent.authenticate(req.method, req.headers.authorization);
     if (!auth.ok) {
       if (auth.failed) {
-        this.server.log.warn({ client: this.remoteAddress, method: req.method }, 'rtsp: authentication failed');
+        this.parent.log.warn({ client: this.remoteAddress, method: req.method }, 'rtsp: authentication failed');
         await new Promise((r) => setTimeout(r, FAILED_AUTH_DELAY_MS));
       }
       return { status: auth.status, headers: auth.headers };
@@ -102,12 +145,12 @@ export class RtspConnection {
   }
 
   private async describe(req: RtspRequest): Promise<Reply> {
-    const target = this.server.resolve(req.url);
+    const target = this.parent.resolve(req.url);
     if (!target) return { status: 404 };
     if (target.settings.codec !== 'h264') return { status: 415, headers: { 'X-Reason': `${target.settings.codec} is not served over RTSP` } };
     let params;
     try {
-      params = await this.server.hub.waitForParameters(target.settings.name, 5000);
+      params = await this.parent.parameters(target.settings.name, 5000);
     } catch {
       return { status: 503, headers: { 'Retry-After': 2 } };
     }
@@ -129,36 +172,28 @@ export class RtspConnection {
   }
 
   private setup(req: RtspRequest, caller: Caller): Reply {
-    const target = this.server.resolve(req.url);
+    const target = this.parent.resolve(req.url);
     if (!target || (target.track !== undefined && target.track !== 'trackID=0')) return { status: 404 };
-    const transport = this.parseTransport(req.headers.transport);
+    const transport = parseTransport(req.headers.transport, this.remoteAddress);
     if (!transport) return { status: 461 };
+    const udp = transport.kind === 'udp' ? this.parent.udpPorts() : undefined;
+    if (transport.kind === 'udp' && !udp) return { status: 461 };
     let session: RtspSession | undefined;
     if (req.headers.session) {
       const found = this.findSession(req.headers.session, caller);
       if ('status' in found) return found;
       session = found.session;
       if (session.stream !== target.settings.name) return { status: 459 };
-      // One track per stream: a second SETUP of it in the same session is a state error.
-      if (session.transport) return { status: 455, headers: { Allow: 'PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER' } };
     } else {
-      if (this.sessions.size >= MAX_SESSIONS_PER_CONNECTION || !this.server.canAddSession()) return { status: 503 };
-      session = this.server.createSession(target.settings.name, caller, this);
+      if (this.live().size >= MAX_SESSIONS_PER_CONNECTION) return { status: 503 };
+      session = this.parent.createSession(target.settings.name, caller, this);
+      if (!session) return { status: 503 };
       this.sessions.add(session);
     }
-    session.transport = transport;
-    session.state = 'ready';
+    // One track per stream: a second SETUP of it in the same session is a state error.
+    if (!session.setup(transport)) return { status: 455, headers: { Allow: 'PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER' } };
     session.touch();
-    const packets = this.server.packets(target.settings.name);
-    let reply: string;
-    if (transport.kind === 'tcp') {
-      reply = `RTP/AVP/TCP;unicast;interleaved=${transport.rtpChannel}-${transport.rtcpChannel};ssrc=${packets.ssrc.toString(16).padStart(8, '0')}`;
-    } else {
-      const udp = this.server.udpPorts();
-      if (!udp) return { status: 461 };
-      reply = `RTP/AVP;unicast;client_port=${transport.rtpPort}-${transport.rtcpPort};server_port=${udp.rtp}-${udp.rtcp};ssrc=${packets.ssrc.toString(16).padStart(8, '0')}`;
-    }
-    return { status: 200, headers: { Transport: reply, Session: `${session.id};timeout=${Math.round(this.server.sessionTimeoutMs / 1000)}` } };
+    return { status: 200, headers: { Transport: formatTransport(transport, session.ssrc, udp), Session: session.header } };
   }
 
   private withSession(req: RtspRequest, caller: Caller): Reply {
@@ -171,71 +206,35 @@ export class RtspConnection {
     if ('status' in found) return found;
     const s = found.session;
     s.touch();
-    const session = `${s.id};timeout=${Math.round(this.server.sessionTimeoutMs / 1000)}`;
     switch (req.method) {
       case 'PLAY':
-        if (s.state === 'init' || !s.transport) return { status: 455, headers: { Allow: 'SETUP, TEARDOWN' } };
-        this.server.play(s);
-        return { status: 200, headers: { Session: session, Range: 'npt=now-' } };
+        if (!s.play()) return { status: 455, headers: { Allow: 'SETUP, TEARDOWN' } };
+        return { status: 200, headers: { Session: s.header, Range: 'npt=now-' } };
       case 'PAUSE':
-        if (s.state === 'init') return { status: 455 };
-        s.pause();
-        return { status: 200, headers: { Session: session } };
+        if (!s.pause()) return { status: 455 };
+        return { status: 200, headers: { Session: s.header } };
       case 'TEARDOWN':
-        this.server.closeSession(s, 'teardown');
+        s.teardown('teardown');
         return { status: 200, headers: { Session: s.id } };
       default:
-        return { status: 200, headers: { Session: session } };
+        return { status: 200, headers: { Session: s.header } };
     }
   }
 
   /** A session may be used only by the user who created it, and over another connection only for UDP. */
   private findSession(header: string, caller: Caller): { session: RtspSession } | Reply {
     const id = header.split(';')[0]!.trim();
-    const s = this.server.sessions.get(id);
+    const s = this.parent.findSession(id);
     if (!s || s.caller.username !== caller.username) return { status: 454 };
     if (s.ownerId !== this.id && s.transport?.kind !== 'udp') return { status: 454 };
     return { session: s };
   }
 
-  private parseTransport(header: string | undefined): Transport | undefined {
-    if (!header || header.length > 1024) return undefined;
-    // A client may offer several transports, comma-separated, in order of preference.
-    for (const spec of header.split(',')) {
-      const parts = spec.trim().split(';').map((p) => p.trim());
-      const proto = parts[0]!.toUpperCase();
-      const param = (k: string) => parts.find((p) => p.toLowerCase().startsWith(`${k}=`))?.slice(k.length + 1);
-      if (parts.some((p) => p.toLowerCase() === 'multicast')) continue;
-      if (proto === 'RTP/AVP/TCP') {
-        const m = /^(\d{1,3})(?:-(\d{1,3}))?$/.exec(param('interleaved') ?? '0-1');
-        if (!m) continue;
-        const rtp = Number(m[1]);
-        const rtcp = m[2] ? Number(m[2]) : rtp + 1;
-        if (rtp > 255 || rtcp > 255) continue;
-        return { kind: 'tcp', rtpChannel: rtp, rtcpChannel: rtcp };
-      }
-      if (proto === 'RTP/AVP' || proto === 'RTP/AVP/UDP') {
-        const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(param('client_port') ?? '');
-        if (!m) continue;
-        const rtp = Number(m[1]);
-        const rtcp = m[2] ? Number(m[2]) : rtp + 1;
-        if (rtp < 1 || rtp > 65535 || rtcp < 1 || rtcp > 65535) continue;
-        return { kind: 'udp', address: this.remoteAddress, rtpPort: rtp, rtcpPort: rtcp };
-      }
-    }
-    return undefined;
-  }
-
   private onClose(): void {
     this.closed = true;
-    for (const s of this.sessions) {
+    for (const s of this.live()) {
       // UDP sessions may outlive their control connection (until TEARDOWN or timeout).
-      if (s.transport?.kind !== 'udp' || s.state !== 'playing') this.server.closeSession(s, 'connection closed');
+      if (s.transport?.kind !== 'udp' || s.state !== 'playing') s.teardown('connection closed');
     }
-    this.server.forgetConnection(this);
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '@camd/core/testing';
+import { freePort, putState, until } from '@camd/core/testing';
 import { ffmpegReader, ffprobe, rtspHost, type RtspTestHost } from './test-utils.js';
 
 let h: RtspTestHost | undefined;
@@ -7,8 +7,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-const put = (host: RtspTestHost, key: string, value: unknown) => host.fetch(`/api/state/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
 
 describe('plugin-rtsp settings apply live', () => {
   it('rtspEnabled=false closes sessions and the port; true serves again', async () => {
@@ -18,10 +16,10 @@ describe('plugin-rtsp settings apply live', () => {
     try {
       await new Promise((r) => setTimeout(r, 3000));
       expect(reader.frames()).toBeGreaterThan(0);
-      expect((await put(h, 'rtspEnabled', false)).status).toBe(200);
+      expect((await putState(h, 'rtspEnabled', false)).status).toBe(200);
       await new Promise<void>((resolve) => (reader.child.exitCode !== null ? resolve() : reader.child.once('exit', () => resolve())));
       expect((await ffprobe(h.url())).error).toMatch(/Connection refused/);
-      expect((await put(h, 'rtspEnabled', true)).status).toBe(200);
+      expect((await putState(h, 'rtspEnabled', true)).status).toBe(200);
       expect((await ffprobe(h.url())).streams?.[0]?.width).toBe(320);
     } finally {
       await reader.stop();
@@ -32,19 +30,12 @@ describe('plugin-rtsp settings apply live', () => {
     h = await rtspHost();
     await h.host.hub.waitForParameters('stream1', 15_000);
     const readers = [ffmpegReader(h.url(), 'tcp'), ffmpegReader(h.url(), 'udp')];
-    const until = async (pred: () => boolean, ms = 20_000) => {
-      const deadline = Date.now() + ms;
-      while (!pred()) {
-        if (Date.now() > deadline) throw new Error('condition not met in time');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
     try {
-      await until(() => readers.every((r) => r.frames() > 10));
+      await until(() => readers.every((r) => r.frames() > 10), 20_000, 'both readers to get frames');
       expect(h.killMediaProcess()).toHaveLength(1);
       const atCrash = readers.map((r) => r.frames());
       // The pipeline restarts after its backoff (1 s); the same ffmpeg processes get frames again.
-      await until(() => readers.every((r, i) => r.frames() > atCrash[i]! + 30));
+      await until(() => readers.every((r, i) => r.frames() > atCrash[i]! + 30), 20_000, 'both readers to get frames again');
       expect(readers.every((r) => r.child.exitCode === null)).toBe(true);
       const stats = (await (await h.fetch('/api/stats')).json()) as Record<string, { clientCount: number; restarts: number }>;
       expect(stats.stream1).toMatchObject({ clientCount: 2, restarts: 1 });
@@ -57,12 +48,12 @@ describe('plugin-rtsp settings apply live', () => {
     h = await rtspHost();
     await h.host.hub.waitForParameters('stream1', 15_000);
     const port = await freePort();
-    expect((await put(h, 'rtspPort', port)).status).toBe(200);
+    expect((await putState(h, 'rtspPort', port)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
     const moved = h.url().replace(`:${h.rtspPort}/`, `:${port}/`);
     expect((await ffprobe(moved)).streams?.[0]?.width).toBe(320);
     expect((await ffprobe(h.url())).error).toMatch(/Connection refused/);
-    expect((await put(h, 'rtspPath', '/other')).status).toBe(403);
-    expect((await put(h, 'rtspPort', 70000)).status).toBe(400);
+    expect((await putState(h, 'rtspPath', '/other')).status).toBe(403);
+    expect((await putState(h, 'rtspPort', 70000)).status).toBe(400);
   });
 });

@@ -1,10 +1,10 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
-import { acquireStreamPackets, buildSenderReport, parseRtcp, type StreamPackets, type StreamPacketsLease, rttMs, type CamdHooks, type Caller, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
-import type { RtspAuth } from './rtsp-auth.js';
-import { RtspConnection } from './rtsp-connection.js';
+import { acquireStreamPackets, buildSenderReport, parseRtcp, type StreamPackets, type StreamPacketsLease, rttMs, type CamdHooks, type Caller, type CodecParameters, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
+import type { AuthResult, RtspAuth } from './rtsp-auth.js';
+import { RtspConnection, type ConnParent, type StreamTarget } from './rtsp-connection.js';
 import { Base64Stream, classifyFirstBytes, httpError, MAX_TUNNELS, TUNNEL_GET_RESPONSE } from './http-tunnel.js';
-import { LatencySamples, RtspSession, type SessionLimits } from './rtsp-session.js';
+import { LatencySamples, RtspSession, type SessionEvents, type SessionLimits } from './rtsp-session.js';
 
 export interface RtspServerOptions {
   port: number;
@@ -27,10 +27,11 @@ const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
 /**
  * The RTSP server: connections, sessions, the shared UDP socket pair, sender reports and timeouts.
- * Readers of a stream share its packets; each has its own bounded queue in the hub.
+ * Readers of a stream share its packets; each has its own bounded queue in the hub. Its connections
+ * see it as their `ConnParent`; its sessions tell it what happens to them (`SessionEvents`).
  */
-export class RtspServer {
-  readonly sessions = new Map<string, RtspSession>();
+export class RtspServer implements ConnParent {
+  private readonly sessions = new Map<string, RtspSession>();
   private readonly connections = new Set<RtspConnection>();
   private readonly streamPackets = new Map<string, StreamPacketsLease>();
   private readonly tcp: Server;
@@ -61,7 +62,7 @@ export class RtspServer {
       socket.setTimeout(0);
       socket.off('timeout', silent);
       if (first.kind === 'rtsp') {
-        this.connections.add(new RtspConnection(socket, this, buf));
+        this.adopt(new RtspConnection(socket, this, buf));
       } else if (first.kind === 'bad') {
         this.log.info({ client: socket.remoteAddress, status: first.status }, `rtsp: bad HTTP tunnel request: ${first.reason}`);
         httpError(socket, first.status, first.reason);
@@ -78,8 +79,7 @@ export class RtspServer {
     if (this.tunnels.has(cookie)) return httpError(socket, 409, 'this x-sessioncookie is in use');
     if (this.tunnels.size >= MAX_TUNNELS) return httpError(socket, 503, 'too many RTSP-over-HTTP tunnels');
     socket.write(TUNNEL_GET_RESPONSE);
-    const c = new RtspConnection(socket, this);
-    this.connections.add(c);
+    const c = this.adopt(new RtspConnection(socket, this));
     this.tunnels.set(cookie, c);
     socket.on('close', () => {
       if (this.tunnels.get(cookie) === c) this.tunnels.delete(cookie);
@@ -105,20 +105,18 @@ export class RtspServer {
     if (rest.length) feed(rest);
   }
 
-  get hub(): StreamHub {
-    return this.opts.hub;
+  /** Tracks a connection until its socket closes (after the connection has closed its sessions). */
+  private adopt(c: RtspConnection): RtspConnection {
+    this.connections.add(c);
+    c.socket.once('close', () => this.connections.delete(c));
+    return c;
   }
-  get auth(): RtspAuth {
-    return this.opts.auth;
-  }
+
   get log(): Logger {
     return this.opts.log;
   }
   get idleTimeoutMs(): number {
     return this.opts.idleTimeoutMs;
-  }
-  get sessionTimeoutMs(): number {
-    return this.opts.sessionTimeoutMs;
   }
 
   get port(): number {
@@ -140,7 +138,7 @@ export class RtspServer {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    for (const s of [...this.sessions.values()]) this.closeSession(s, 'server stopping');
+    for (const s of [...this.sessions.values()]) s.teardown('server stopping');
     for (const c of this.connections) c.close();
     for (const p of this.streamPackets.values()) p.release();
     this.streamPackets.clear();
@@ -150,8 +148,12 @@ export class RtspServer {
     await new Promise<void>((r) => this.tcp.close(() => r()));
   }
 
+  authenticate(method: string, authorization: string | undefined): Promise<AuthResult> {
+    return this.opts.auth.check(method, authorization);
+  }
+
   /** Maps a request URL to a configured stream (path, optionally followed by `/trackID=0`). */
-  resolve(url: string): { settings: StreamSettings; base: string; track?: string } | undefined {
+  resolve(url: string): StreamTarget | undefined {
     let path: string;
     let origin: string;
     try {
@@ -170,59 +172,66 @@ export class RtspServer {
     return undefined;
   }
 
-  canAddSession(): boolean {
-    return this.sessions.size < this.opts.maxSessions;
+  parameters(stream: string, timeoutMs: number): Promise<CodecParameters> {
+    return this.opts.hub.waitForParameters(stream, timeoutMs);
   }
 
-  createSession(stream: string, caller: Caller, conn: RtspConnection): RtspSession {
+  createSession(stream: string, caller: Caller, conn: RtspConnection): RtspSession | undefined {
+    if (this.sessions.size >= this.opts.maxSessions) return undefined;
     let samples = this.latency.get(stream);
     if (!samples) this.latency.set(stream, (samples = new LatencySamples()));
-    const s = new RtspSession(
+    const s = new RtspSession({
       stream,
       caller,
-      conn.id,
-      conn.remoteAddress,
-      { socket: conn.socket, sendUdp: (packet, port, address) => this.udp?.rtp.send(packet, port, address) },
-      samples,
-    );
-    s.onStall = () => {
-      this.opts.log.warn({ session: s.id, client: s.remoteAddress }, 'rtsp: reader stalled; disconnecting it');
-      conn.close();
-    };
+      ownerId: conn.id,
+      remoteAddress: conn.remoteAddress,
+      hub: this.opts.hub,
+      packets: this.packets(stream),
+      limits: this.opts.limits,
+      timeoutMs: this.opts.sessionTimeoutMs,
+      sink: {
+        socket: conn.socket,
+        sendUdp: (packet, port, address) => this.udp?.rtp.send(packet, port, address),
+        sendUdpRtcp: (packet, port, address) => this.udp?.rtcp.send(packet, port, address),
+      },
+      events: this.sessionEvents(conn),
+      latency: samples,
+    });
     this.sessions.set(s.id, s);
     return s;
   }
 
-  packets(stream: string): StreamPackets {
+  findSession(id: string): RtspSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** What the server does when a session starts, ends or stalls. */
+  private sessionEvents(conn: RtspConnection): SessionEvents {
+    return {
+      started: (s) => {
+        this.opts.hooks.clientConnected.call(this.clientInfo(s));
+        this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind }, 'rtsp: playing');
+      },
+      closed: (s, reason, started) => {
+        this.sessions.delete(s.id);
+        if (!started) return;
+        this.opts.hooks.clientDisconnected.call(this.clientInfo(s));
+        this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, reason, bytes: s.bytes, drops: s.framesDropped }, 'rtsp: session closed');
+      },
+      stalled: (s) => {
+        this.opts.log.warn({ session: s.id, client: s.remoteAddress }, 'rtsp: reader stalled; disconnecting it');
+        conn.close();
+      },
+    };
+  }
+
+  private packets(stream: string): StreamPackets {
     let p = this.streamPackets.get(stream);
     if (!p) {
       p = acquireStreamPackets(this.opts.hub, stream);
       this.streamPackets.set(stream, p);
     }
     return p.packets;
-  }
-
-  play(s: RtspSession): void {
-    const wasPlaying = s.state === 'playing';
-    s.play(this.opts.hub, this.packets(s.stream), this.opts.limits);
-    if (!wasPlaying) {
-      this.opts.hooks.clientConnected.call(this.clientInfo(s));
-      this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind }, 'rtsp: playing');
-    }
-  }
-
-  closeSession(s: RtspSession, reason: string): void {
-    if (!this.sessions.delete(s.id)) return;
-    const wasPlaying = s.state === 'playing';
-    s.close();
-    if (wasPlaying) {
-      this.opts.hooks.clientDisconnected.call(this.clientInfo(s));
-      this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, reason, bytes: s.bytes, drops: s.framesDropped }, 'rtsp: session closed');
-    }
-  }
-
-  forgetConnection(c: RtspConnection): void {
-    this.connections.delete(c);
   }
 
   /** The shared UDP pair (RTP on an even port, RTCP on the next), bound on first use. */
@@ -273,7 +282,7 @@ export class RtspServer {
         receivedAt: Date.now(),
       });
     }
-    if (rtcp.bye) this.closeSession(s, 'RTCP BYE');
+    if (rtcp.bye) s.teardown('RTCP BYE');
   }
 
   private onUdpRtcp(msg: Buffer, address: string, port: number): void {
@@ -292,22 +301,13 @@ export class RtspServer {
     for (const s of [...this.sessions.values()]) {
       const orphan = ![...this.connections].some((c) => c.id === s.ownerId);
       if ((s.transport?.kind === 'udp' || orphan) && now - s.lastSeen > this.opts.sessionTimeoutMs) {
-        this.closeSession(s, 'timeout');
+        s.teardown('timeout');
         continue;
       }
       if (s.state !== 'playing' || !s.transport) continue;
       const p = this.streamPackets.get(s.stream)?.packets;
       if (!p?.last) continue;
-      const sr = buildSenderReport({ ssrc: p.ssrc, ntpMs: p.last.captureTimeMs, rtpTimestamp: p.last.rtpTimestamp, packetCount: s.packets, octetCount: s.bytes, cname: 'camd' });
-      if (s.transport.kind === 'udp') this.udp?.rtcp.send(sr, s.transport.rtcpPort, s.transport.address);
-      else {
-        const conn = [...this.connections].find((c) => c.id === s.ownerId);
-        if (conn && !conn.socket.destroyed) {
-          const head = Buffer.from([0x24, s.transport.rtcpChannel, 0, 0]);
-          head.writeUInt16BE(sr.length, 2);
-          conn.socket.write(Buffer.concat([head, sr]));
-        }
-      }
+      s.sendRtcp(buildSenderReport({ ssrc: p.ssrc, ntpMs: p.last.captureTimeMs, rtpTimestamp: p.last.rtpTimestamp, packetCount: s.packets, octetCount: s.payloadOctets, cname: 'camd' }));
     }
   }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
+import { createTestHost, freePort, putState, testStream, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import timestamp from './index.js';
 import { readTimecodes } from './reader.js';
@@ -47,8 +47,6 @@ function expectNear(decoded: number | undefined, captureMs: number): void {
   expect(decoded, 'time code').toBeDefined();
   expect(Math.abs(decoded! - captureMs), `${decoded} vs ${captureMs}`).toBeLessThan(0.002);
 }
-
-const put = (h: TestHost, key: string, value: unknown) => h.fetch(`/api/state/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
 
 /** The timestamp text of a frame, read by tesseract, as ms since the epoch (µs resolution). */
 async function ocrTime(frame: GrayFrame, opts: { format?: string; corner?: Corner; timecode?: boolean } = {}): Promise<{ text: string; ms?: number }> {
@@ -119,29 +117,29 @@ describe('plugin-timestamp through camd', () => {
       return (await decodedFrames(h, 2, 640, 480))[1]!;
     };
 
-    expect((await put(h, 'timestampEnabled', false)).status).toBe(200);
+    expect((await putState(h, 'timestampEnabled', false)).status).toBe(200);
     const off = await next();
     expect((await ocrTime(off.frame)).text).not.toMatch(/\d{4}-\d\d-\d\d/);
     expectNear(decodeTimecode({ ...off.frame, format: 'GRAY' }), off.captureMs);
 
     const format = 'DD/MM/YYYY HH:mm:ss.SSS';
-    expect((await put(h, 'timestampEnabled', true)).status).toBe(200);
-    expect((await put(h, 'timestampFormat', format)).status).toBe(200);
-    expect((await put(h, 'timestampPosition', 'top-right')).status).toBe(200);
+    expect((await putState(h, 'timestampEnabled', true)).status).toBe(200);
+    expect((await putState(h, 'timestampFormat', format)).status).toBe(200);
+    expect((await putState(h, 'timestampPosition', 'top-right')).status).toBe(200);
     const moved = await next();
     expectNear(decodeTimecode({ ...moved.frame, format: 'GRAY' }), moved.captureMs);
     const { text, ms } = await ocrTime(moved.frame, { format, corner: 'top-right' });
     expect(text).toMatch(/^\d\d\/\d\d\/\d{4} /);
     expect(Math.abs(ms! - moved.captureMs)).toBeLessThan(0.0025);
 
-    expect((await put(h, 'timecodeEnabled', false)).status).toBe(200);
-    expect((await put(h, 'timestampPosition', 'top-left')).status).toBe(200);
+    expect((await putState(h, 'timecodeEnabled', false)).status).toBe(200);
+    expect((await putState(h, 'timestampPosition', 'top-left')).status).toBe(200);
     const plain = await next();
     expect(decodeTimecode({ ...plain.frame, format: 'GRAY' })).toBeUndefined();
     // Without the code the text may be larger: read it with that layout.
     expect(Math.abs((await ocrTime(plain.frame, { format, timecode: false })).ms! - plain.captureMs)).toBeLessThan(0.0025);
 
-    expect((await put(h, 'timecodeEnabled', true)).status).toBe(200);
+    expect((await putState(h, 'timecodeEnabled', true)).status).toBe(200);
     const back = await next();
     expectNear(decodeTimecode({ ...back.frame, format: 'GRAY' }), back.captureMs);
     expect(await restarts(), 'no restart, no error').toEqual(before);
@@ -149,11 +147,11 @@ describe('plugin-timestamp through camd', () => {
 
   it('refuses invalid settings with the reason and changes nothing', async () => {
     await startRtsp();
-    const bad = await put(host!, 'timestampFormat', 'HH:mm" ! fakesink');
+    const bad = await putState(host!, 'timestampFormat', 'HH:mm" ! fakesink');
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toMatch(/pattern of YYYY/);
-    expect((await put(host!, 'timestampPosition', 'middle')).status).toBe(400);
-    expect((await put(host!, 'timestampSize', 500)).status).toBe(400);
+    expect((await putState(host!, 'timestampPosition', 'middle')).status).toBe(400);
+    expect((await putState(host!, 'timestampSize', 500)).status).toBe(400);
     expect(host!.host.state.get('timestampFormat')).toBe('YYYY-MM-DD HH:mm:ss.SSS');
   });
 });

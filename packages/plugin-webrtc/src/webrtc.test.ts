@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { NetworkFeedback } from '@camd/core';
-import { createTestHost, testStream, type TestHost } from '@camd/core/testing';
+import { createTestHost, testStream, until, type TestHost } from '@camd/core/testing';
 import webrtc from './index.js';
 import { ensureBrowserNetwork, inboundVideo, launchChromium, measureDecoding, newPage as openPage } from './test-browser.js';
 
@@ -11,15 +11,6 @@ const json = (value: unknown) => ({ method: 'PUT', headers: { 'content-type': 'a
 async function viewerCount(h: TestHost, stream = 'stream1'): Promise<number> {
   const stats = (await (await h.fetch('/api/stats')).json()) as Record<string, { webrtc: { viewers: number } }>;
   return stats[stream]!.webrtc.viewers;
-}
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /**
@@ -89,7 +80,14 @@ describe('plugin-webrtc with headless Chromium', () => {
     expect([m.width, m.height]).toEqual([640, 360]);
     expect(m.fps).toBeGreaterThan(25);
     expect(m.fps).toBeLessThan(35);
-    const mine = await eventually(async () => feedback.filter((f) => f.transport === 'webrtc'), (l) => l.some((f) => f.packetLoss !== undefined) && l.some((f) => (f.availableBandwidth ?? 0) > 0), 10_000);
+    const mine = await until(
+      () => {
+        const l = feedback.filter((f) => f.transport === 'webrtc');
+        return l.some((f) => f.packetLoss !== undefined) && l.some((f) => (f.availableBandwidth ?? 0) > 0) && l;
+      },
+      10_000,
+      'receiver reports and REMB',
+    );
     expect(mine.find((f) => f.packetLoss !== undefined)).toMatchObject({ stream: 'stream1', packetLoss: 0 });
     expect(mine.some((f) => (f.availableBandwidth ?? 0) > 100_000)).toBe(true);
     // The page shows the daemon's statistics and the viewer's settings, read-only for Media_r.
@@ -171,9 +169,9 @@ describe('plugin-webrtc with headless Chromium', () => {
     const after = await decodedVsSent(h, two.page, 'operator');
     expect(after.decoded / after.sent).toBeGreaterThan(0.9);
     expect(after.decoded / 3).toBeGreaterThan(20);
-    expect(await eventually(() => viewerCount(h), (n) => n === before + 1, 20_000)).toBe(before + 1);
+    await until(async () => (await viewerCount(h)) === before + 1, 20_000, 'the closed page to leave');
     await two.context.close();
-    expect(await eventually(() => viewerCount(h), (n) => n === before, 20_000)).toBe(before);
+    await until(async () => (await viewerCount(h)) === before, 20_000, 'the other page to leave');
   });
 
   it('bad offers and credentials get their status codes and the daemon keeps serving', async () => {
@@ -210,8 +208,7 @@ describe('plugin-webrtc with headless Chromium', () => {
     const over = await post(JSON.stringify(offer));
     expect(over.status).toBe(429);
     expect(over.headers.get('retry-after')).toBe('5');
-    const left = await eventually(() => viewerCount(h), (n) => n === 0, 10_000);
-    expect(left).toBe(0);
+    await until(async () => (await viewerCount(h)) === 0, 10_000, 'the viewers to leave');
 
     // Disabled: offers answer 503 (and turning it off closes live peers, checked below).
     await h.fetch('/api/state/webrtcEnabled', json(false));
@@ -252,7 +249,7 @@ describe('plugin-webrtc with headless Chromium', () => {
   });
 
   it('turning webrtcEnabled off closes the peer connections of the page', async () => {
-    expect(await eventually(() => viewerCount(h), (n) => n === 0, 10_000)).toBe(0); // earlier pages have gone
+    await until(async () => (await viewerCount(h)) === 0, 10_000, 'the earlier pages to leave');
     const { context, page } = await newPage(chromium.browser, h.users.operator);
     await page.goto(`${h.baseUrl}/view`);
     await measureDecoding(page, undefined, 500);

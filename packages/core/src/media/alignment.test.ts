@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestHost, testStream, type TestHost } from '../testing/index.js';
+import { createTestHost, putState, testStream, until, type TestHost } from '../testing/index.js';
 import { definePlugin, PLUGIN_API_VERSION } from '../plugins/contract.js';
 import { STAGE } from '../hooks.js';
 
@@ -23,15 +23,6 @@ const delayedCamera = (ms: number) =>
 
 type Stats = Record<string, { alignment: { latencyMs: number; skewMs: number; delayMs: number } }>;
 const stats = async (h: TestHost) => (await (await h.fetch('/api/stats')).json()) as Stats;
-const put = (h: TestHost, value: unknown) => h.fetch('/api/state/streamAlignment', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
-
-async function until(pred: () => Promise<boolean>, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('multi-camera alignment', () => {
   it('measures an injected skew between two cameras and reports it beyond syncTolerance', async () => {
@@ -50,7 +41,7 @@ describe('multi-camera alignment', () => {
 
   it('software alignment delays the earlier stream until paired frames arrive together', { timeout: 90_000 }, async () => {
     host = await createTestHost({ plugins: [delayedCamera(150)], config: { streams: [testStream(), testStream({ path: '/stream2' })] } });
-    expect((await put(host, { enabled: true, method: 'software', maxLatencyMs: 100, syncTolerance: 33 })).status).toBe(200);
+    expect((await putState(host, 'streamAlignment', { enabled: true, method: 'software', maxLatencyMs: 100, syncTolerance: 33 })).status).toBe(200);
     // The primary stream is the earlier one: it is held back by about the other camera's extra delay.
     await until(async () => (await stats(host!)).stream1!.alignment.delayMs >= 120, 45_000, 'the delivery delay to converge');
     // A consumer of each stream: frames with the same capture time now arrive (nearly) together.
@@ -69,9 +60,9 @@ describe('multi-camera alignment', () => {
 
   it('refuses an invalid alignment setting and reports hardware sync as unavailable', async () => {
     host = await createTestHost({ media: false });
-    const bad = await put(host, { enabled: true, method: 'gps', maxLatencyMs: 100, syncTolerance: 33 });
+    const bad = await putState(host, 'streamAlignment', { enabled: true, method: 'gps', maxLatencyMs: 100, syncTolerance: 33 });
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toMatch(/streamAlignment.method: expected one of timestamp\|hardware\|software/);
-    expect((await put(host, { enabled: true, method: 'timestamp', maxLatencyMs: 100 })).status).toBe(400);
+    expect((await putState(host, 'streamAlignment', { enabled: true, method: 'timestamp', maxLatencyMs: 100 })).status).toBe(400);
   });
 });

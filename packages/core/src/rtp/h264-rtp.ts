@@ -26,6 +26,8 @@ export class H264Packetizer {
 
   constructor(private readonly opts: PacketizerOptions) {
     this.mtu = opts.mtu ?? 1200;
+    // An FU-A packet needs the RTP header, the FU indicator and header, and at least one byte of the NAL.
+    if (!(this.mtu >= RTP_HEADER + 3)) throw new RangeError(`H264Packetizer: mtu ${this.mtu} is too small (at least ${RTP_HEADER + 3})`);
     this.seq = (opts.initialSequence ?? Math.floor(Math.random() * 65536)) & 0xffff;
   }
 

@@ -38,7 +38,8 @@ export function buildSenderReport(sr: SenderReport): Buffer {
   b.writeUInt32BE(sr.packetCount >>> 0, 20);
   b.writeUInt32BE(sr.octetCount >>> 0, 24);
   if (!sr.cname) return b;
-  const name = Buffer.from(sr.cname.slice(0, 255));
+  // The item's length is one octet: at most 255 bytes of text (not characters).
+  const name = Buffer.from(sr.cname).subarray(0, 255);
   const itemLen = 2 + name.length + 1; // type, length, text, END
   const padded = Math.ceil((4 + itemLen) / 4) * 4;
   const sdes = Buffer.alloc(4 + padded);
@@ -70,7 +71,11 @@ export interface ParsedRtcp {
   bye: boolean;
 }
 
-/** Parses a compound RTCP packet; malformed parts end the parse without throwing. */
+/**
+ * Parses a compound RTCP packet: the report blocks of its SR and RR packets, and whether it says BYE.
+ * Never throws: the first malformed packet (wrong version, a length beyond the data, an SR or RR
+ * too short for its header and report count) ends the parse; what came before it is returned.
+ */
 export function parseRtcp(buf: Buffer): ParsedRtcp {
   const out: ParsedRtcp = { reports: [], bye: false };
   let o = 0;
@@ -81,9 +86,11 @@ export function parseRtcp(buf: Buffer): ParsedRtcp {
     const len = (buf.readUInt16BE(o + 2) + 1) * 4;
     if (o + len > buf.length) break;
     if (type === 201 || type === 200) {
+      // Header and SSRC (8 bytes; an SR adds 20 of sender info), then `count` blocks of 24 (§6.4).
+      const first = o + (type === 201 ? 8 : 28);
+      if (first + count * 24 > o + len) break;
       out.senderSsrc = buf.readUInt32BE(o + 4);
-      let rb = o + (type === 201 ? 8 : 28);
-      for (let i = 0; i < count && rb + 24 <= o + len; i++, rb += 24) {
+      for (let i = 0, rb = first; i < count; i++, rb += 24) {
         const lostRaw = buf.readUInt32BE(rb + 4);
         let cumulative = lostRaw & 0xffffff;
         if (cumulative & 0x800000) cumulative -= 0x1000000;

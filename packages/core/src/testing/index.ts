@@ -127,3 +127,30 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
     },
   };
 }
+
+export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
+/**
+ * Polls `check` every 100 ms until it returns a truthy value, and resolves with that value. Rejects
+ * with "timed out after <timeoutMs> ms waiting for <what>" when the time is up; an error thrown by
+ * `check` rejects at once. `check` may be async (e.g. read `/api/stats`).
+ */
+export async function until<T>(check: () => T | Promise<T>, timeoutMs = 20_000, what = 'a condition'): Promise<Truthy<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as Truthy<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * `PUT /api/state/:key` with `{ value }` as JSON, as `user` (default: the test admin; `null`: no
+ * credentials), on a test host or any daemon with a `baseUrl`. Resolves with the response, whatever its status.
+ */
+export function putState(target: { readonly baseUrl: string }, key: string, value: unknown, user: { readonly username: string; readonly password: string } | null = TEST_USERS.admin): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (user) headers.authorization = basicAuth(user);
+  return fetch(`${target.baseUrl}/api/state/${key}`, { method: 'PUT', headers, body: JSON.stringify({ value }) });
+}

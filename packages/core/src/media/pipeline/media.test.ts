@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestHost, testStream, type TestHost } from '../../testing/index.js';
+import { createTestHost, putState, testStream, until, type TestHost } from '../../testing/index.js';
 import type { StreamManager } from './manager.js';
 import { Snapshots } from './snapshot.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
@@ -14,19 +14,8 @@ afterEach(async () => {
   host = undefined;
 });
 
-const put = (h: TestHost, key: string, value: unknown) =>
-  h.fetch(`/api/state/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
-
 async function healthStatus(h: TestHost) {
   return (await h.fetch('/api/health', { user: null })).status;
-}
-
-async function until(pred: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('media plane (real GStreamer)', () => {
@@ -72,7 +61,7 @@ describe('media plane (real GStreamer)', () => {
     const pipeline = (host.host.media as StreamManager).pipelineId('stream1');
     const during = collectFrames(host.host.hub, 'stream1', 6000);
     await new Promise((r) => setTimeout(r, 500));
-    expect((await put(host, 'streamBitrate', 1_500_000)).status).toBe(200);
+    expect((await putState(host, 'streamBitrate', 1_500_000)).status).toBe(200);
     const frames = await during;
     const after = frames.filter((f) => f.receivedAt > frames[0]!.receivedAt + 3000);
     const rate = (fs: typeof frames) => (fs.reduce((a, f) => a + f.data.length, 0) * 8) / ((fs.at(-1)!.receivedAt - fs[0]!.receivedAt) / 1000);
@@ -88,7 +77,7 @@ describe('media plane (real GStreamer)', () => {
     const frames: Array<{ width: number; keyframe: boolean; data: Buffer }> = [];
     const consumer = host.host.hub.subscribe('stream1', { name: 'stays', onFrame: (f) => void frames.push(f) });
     await waitForFrame(host.host.hub, 'stream1', () => frames.length > 3);
-    expect((await put(host, 'streamResolution', '160x120')).status).toBe(200);
+    expect((await putState(host, 'streamResolution', '160x120')).status).toBe(200);
     await waitForFrame(host.host.hub, 'stream1', (f) => f.width === 160);
     const newSize = await collectFrames(host.host.hub, 'stream1', 1500);
     expect(await probe(newSize)).toMatchObject({ width: 160, height: 120 });
