@@ -146,11 +146,11 @@ describe('media plane (real GStreamer)', () => {
     await Promise.all(['stream1', 'stream2'].map((n) => until(() => media.stats(n)!.state === 'playing')));
     const ids = () => [media.pipelineId('stream1'), media.pipelineId('stream2')];
     const start = ids();
-    expect((await put(host, 'testLive', 5)).status).toBe(200);
+    expect((await putState(host, 'testLive', 5)).status).toBe(200);
     await until(() => applied.length === 1);
     expect(applied).toEqual([5]);
     expect(ids()).toEqual(start); // live: neither stream rebuilt
-    expect((await put(host, 'testRebuild', 1)).status).toBe(200);
+    expect((await putState(host, 'testRebuild', 1)).status).toBe(200);
     await until(() => media.pipelineId('stream1') !== start[0]);
     expect(media.pipelineId('stream2')).toBe(start[1]); // stream2 never read it
     await until(() => media.stats('stream1')!.state === 'playing');
@@ -178,7 +178,7 @@ describe('media plane (real GStreamer)', () => {
     await until(() => media.stats('stream1')!.state === 'playing');
     const before = media.pipelineId('stream1');
     const blockedAt = Date.now();
-    expect((await put(host, 'testBlockUs', 3_000_000)).status).toBe(200); // 3 s per frame: a stall
+    expect((await putState(host, 'testBlockUs', 3_000_000)).status).toBe(200); // 3 s per frame: a stall
     // Applied to the running pipeline, not by a rebuild.
     await new Promise((r) => setTimeout(r, 600));
     expect(media.pipelineId('stream1')).toBe(before);
