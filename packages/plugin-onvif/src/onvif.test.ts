@@ -41,11 +41,13 @@ describe('plugin-onvif with onvif-nvt', () => {
     const call = async (password: string, opts: { created?: string; nonce?: Buffer } = {}) => {
       const body = soapRequest('<GetProfiles xmlns="http://www.onvif.org/ver10/media/wsdl"/>', { username: 'viewer', password }, opts);
       const r = await fetch(`${h.baseUrl}/onvif/media_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body });
-      return { status: r.status, text: await r.text() };
+      return { status: r.status, text: await r.text(), challenge: r.headers.get('www-authenticate') };
     };
     expect((await call('viewer-secret')).status).toBe(200);
     const wrong = await call('wrong');
-    expect(wrong.status).toBe(400);
+    // Wrong credentials: 401 with a challenge, as with HTTP Digest.
+    expect(wrong.status).toBe(401);
+    expect(wrong.challenge).toMatch(/^Digest realm=/);
     expect(wrong.text).toMatch(/ter:NotAuthorized/);
     expect((await call('viewer-secret', { created: new Date(Date.now() - 10 * 60_000).toISOString() })).text).toMatch(/Created is outside/);
     const nonce = randomBytes(16);

@@ -64,7 +64,8 @@ export default definePlugin<OnvifOptions>({
           ctx.logger.warn({ ip: req.ip }, `onvif: ${f.reason}`);
           if (/password/.test(f.reason)) await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
         }
-        return soapReply(f.status, faultEnvelope(f));
+        // A 401 tells the client how to authenticate, whichever scheme failed.
+        return soapReply(f.status, faultEnvelope(f), f.status === 401 ? { 'WWW-Authenticate': digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true }) } : undefined);
       }
     };
 

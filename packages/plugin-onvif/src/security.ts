@@ -15,7 +15,9 @@ export class UsernameTokenVerifier {
   constructor(private readonly users: UserStore) {}
 
   async verify(sec: NonNullable<SoapRequest['security']>, now = Date.now()): Promise<Caller> {
-    const refuse = (why: string) => new SoapFault(400, 'env:Sender', 'ter:NotAuthorized', why);
+    // Credentials that do not authenticate are a 401, as with HTTP Digest (ONVIF Core 5.9.1); a known
+    // caller lacking a right stays a 400 NotAuthorized fault (SOAP 1.2 sender fault).
+    const refuse = (why: string) => new SoapFault(401, 'env:Sender', 'ter:NotAuthorized', why);
     // Every token carries a nonce and a Created, digest or not: that is what makes a replay detectable.
     if (!sec.nonce || !sec.created) throw refuse('the token needs a Nonce and a Created');
     const created = Date.parse(sec.created);
