@@ -124,7 +124,7 @@ describe('the HTTP error handler', () => {
 
   it("answers core's codes, fastify's 4xx and unknown routes as before, and hides a bug's details", async () => {
     expect((await answer('GET', '/core')).body).toEqual({ error: 'Bad Request', code: 'CAMD_ERR_STATE_INVALID', message: 'must be integer' });
-    expect(await answer('POST', '/json', '{')).toMatchObject({ status: 400, body: { error: 'Bad Request', code: 'FST_ERR_CTP_INVALID_JSON_BODY' } });
+    expect(await answer('POST', '/json', '{')).toMatchObject({ status: 400, body: { error: 'Bad Request', code: 'CAMD_ERR_INVALID_JSON_BODY' } });
     expect(await answer('GET', '/bug')).toEqual({
       status: 500,
       type: 'application/json; charset=utf-8',
