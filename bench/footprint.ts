@@ -1,6 +1,6 @@
 /**
  * Install size and idle memory of a selective install: (a) core + RTSP, (b) every plugin.
- * Builds both bundles with `camd bundle`, starts each on the seed's default streams (test pattern),
+ * Builds both bundles with `camd bundle`, starts each on the default streams (/stream1 1080p60, /stream2 720p30; test pattern),
  * waits until healthy, and reads the RSS of the daemon and of its child processes (pipeline workers) from /proc.
  */
 import { execFileSync } from 'node:child_process';

@@ -1,9 +1,9 @@
 /**
  * Media plane figures on this machine (x264, test pattern): frames/s delivered vs configured, CPU per
  * stream (its worker process, from /proc), hub-added latency (frame received from the encoder →
- * consumer callback) and, for context, capture → daemon latency. Each of the seed's two streams
- * (1080p60 high 8 Mbit/s, 720p30 main 4 Mbit/s) runs alone, then both together as the seed configures
- * them, and from one shared source as on a camera. Prints; asserts nothing. `BENCH_SECONDS` sets the measuring time per run (default 10).
+ * consumer callback) and, for context, capture → daemon latency. Each of the two default streams
+ * (/stream1 1080p60 high 8 Mbit/s, /stream2 720p30 main 4 Mbit/s) runs alone, then both together as the
+ * default config runs them, and from one shared source as on a camera. Prints; asserts nothing. `BENCH_SECONDS` sets the measuring time per run (default 10).
  */
 import { createTestHost } from '../packages/core/src/testing/index.js';
 import type { StreamManager } from '../packages/core/src/media/pipeline/manager.js';

@@ -3,7 +3,7 @@
  * - time to first frame in headless Chromium (offer created → first frame presented), p50 of 5;
  * - glass-to-glass latency in the browser: the timestamp plugin's time code (capture wall clock) read
  *   from presented frames (requestVideoFrameCallback) against the browser's clock at presentation;
- * - viewers sustained at 720p30 (the seed's stream2: main, 4 Mbit/s) and the daemon's CPU per viewer,
+ * - viewers sustained at 720p30 (the default /stream2: main, 4 Mbit/s) and the daemon's CPU per viewer,
  *   with werift receivers in a separate process (Chromium decoding 100 videos would measure Chromium).
  * Prints; asserts nothing.
  */
@@ -76,7 +76,7 @@ async function browserFigures(baseUrl: string): Promise<void> {
   }
 }
 
-/** In the page (installed as `window.camdPlay`): the seed's client flow into a new video element. */
+/** In the page (installed as `window.camdPlay`): the documented browser client flow (README, WebRTC) into a new video element. */
 async function play(stream: string): Promise<{ pc: RTCPeerConnection; video: HTMLVideoElement }> {
   const video = document.createElement('video');
   video.muted = true;

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CamdError, ErrorCodes, parseConfig, type CamdConfig } from '@camd/core';
 
-/** The embedded default: the seed's two streams, a test pattern when there is no /dev/video*. */
+/** The embedded default: the default streams (/stream1 1080p60 H.264 high 8 Mbit/s, /stream2 720p30 main 4 Mbit/s), a test pattern when there is no /dev/video0. */
 export const DEFAULT_CONFIG_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../config/default.json');
 
 /** Reads and validates a config file; errors are one line naming the file and the bad field. */

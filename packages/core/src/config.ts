@@ -155,7 +155,7 @@ export function parseConfig(doc: unknown): CamdConfig {
   return cfg;
 }
 
-/** The seed's two streams: 1080p60 H.264 high 8 Mbit/s and 720p30 main 4 Mbit/s. */
+/** The default streams: /stream1 1080p60 H.264 high 8 Mbit/s, /stream2 720p30 main 4 Mbit/s. */
 export const DEFAULT_STREAMS: StreamConfig[] = [
   { path: '/stream1', resolution: '1920x1080', fps: 60, bitrate: 8_000_000, profile: 'high' },
   { path: '/stream2', resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'main' },
@@ -172,7 +172,7 @@ function resolveSource(src: StreamConfig['source'], index: number): SourceSpec {
   return { kind: 'device', device: src };
 }
 
-/** Streams from `streams` or the seed's `rtsp.streams`, else the seed's defaults, as StreamSettings. */
+/** Streams from `streams` or `rtsp.streams`, else the default streams (`DEFAULT_STREAMS`), as StreamSettings. */
 export function configuredStreams(cfg: CamdConfig): StreamSettings[] {
   const list = cfg.streams ?? cfg.rtsp?.streams ?? DEFAULT_STREAMS;
   return list.map((s, i) => {

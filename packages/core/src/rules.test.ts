@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { calculateOptimalBitrate, checkStreamHealth, getLatencyMs } from './rules.js';
 
 describe('calculateOptimalBitrate', () => {
-  it('follows the seed table scaled by fps/30', () => {
+  it('follows the per-resolution table at 30 fps scaled by fps/30', () => {
     expect(calculateOptimalBitrate('1920x1080', 30)).toBe(8_000_000);
     expect(calculateOptimalBitrate('1920x1080', 60)).toBe(16_000_000);
     expect(calculateOptimalBitrate('1280x720', 30)).toBe(4_000_000);
     expect(calculateOptimalBitrate('3840x2160', 60)).toBe(24_000_000);
     expect(calculateOptimalBitrate('640x480', 30)).toBe(2_000_000);
   });
-  it('uses integer division like the seed (25 fps → factor 0)', () => {
+  it('scales by whole multiples of 30 fps, integer division (25 fps → factor 0)', () => {
     expect(calculateOptimalBitrate('1920x1080', 25)).toBe(0);
   });
   it('falls back to 4 Mbit/s for unknown sizes', () => {

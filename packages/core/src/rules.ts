@@ -1,8 +1,8 @@
 /**
- * The seed's pure rules (streamer.nim "Performance Tuning", "Monitoring"), as tested functions.
+ * Pure rules for performance tuning (bitrate, latency buffer) and monitoring (stream health), as tested functions.
  */
 
-/** Bitrate for a resolution and frame rate: the seed's table scaled by fps/30 (integer division, as in the seed). */
+/** Bitrate for a resolution and frame rate: a table at 30 fps (2160p 12, 1080p 8, 720p 4, 480p 2 Mbit/s) scaled by fps/30 with integer division (25 fps → 0); other sizes 4 Mbit/s. */
 export function calculateOptimalBitrate(resolution: string, fps: number): number {
   const factor = Math.trunc(fps / 30);
   switch (resolution) {
@@ -47,7 +47,7 @@ export interface HealthVerdict {
   reasons: string[];
 }
 
-/** The seed's `checkStreamHealth`: more than 100 frame drops, more than 10 errors, or a stall with clients. */
+/** Stream health: more than 100 frame drops, more than 10 errors, or a stall with clients. */
 export function checkStreamHealth(stats: HealthInput): HealthVerdict {
   const reasons: string[] = [];
   if (stats.frameDrops > 100) reasons.push(`high frame drop rate (${stats.frameDrops} drops)`);

@@ -61,7 +61,7 @@ describe('plugin-abr', () => {
     expect(host.host.state.get('streamBitrate')).toBe(500_000);
   });
 
-  it('lets a third-party policy replace the seed rule through its hook', async () => {
+  it('lets a third-party policy replace the built-in loss/bandwidth rule through its hook', async () => {
     const gcc = definePlugin({
       name: 'camd-plugin-gcc',
       apiVersion: PLUGIN_API_VERSION,

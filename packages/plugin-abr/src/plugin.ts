@@ -8,14 +8,14 @@ export const PLUGIN_NAME = '@camd/plugin-abr';
 export const ABR_API = Symbol.for('camd.plugin-abr.api');
 
 export interface AbrApi {
-  /** First policy to answer wins; the seed's rule answers at STAGE.DEFAULT. Tap earlier to replace it. */
+  /** First policy to answer wins; the built-in rule (`seedPolicy`: loss > 5 % → ×0.8, bandwidth > 1.5× → ×1.2) answers at STAGE.DEFAULT. Tap earlier to replace it. */
   readonly hooks: { readonly chooseBitrate: SyncBailHook<[AbrInput], AbrDecision | undefined> };
 }
 
 export const abrKeys = {
   abrEnabled: { key: 'abrEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Adapt the encoder bitrate to receiver feedback' },
   abrMinBitrate: { key: 'abrMinBitrate', default: 500_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Floor, bit/s' },
-  abrMaxBitrate: { key: 'abrMaxBitrate', default: 12_000_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Cap, bit/s (the seed: 12 Mbit/s)' },
+  abrMaxBitrate: { key: 'abrMaxBitrate', default: 12_000_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Cap, bit/s (default 12 Mbit/s)' },
   abrNominal: {
     key: 'abrNominal',
     default: {} as Record<string, number>,

@@ -6,7 +6,7 @@
 export interface AbrBounds {
   /** Floor: no decision goes below it, whatever one client reports. */
   min: number;
-  /** Cap (the seed's 12 Mbit/s). */
+  /** Cap (`abrMaxBitrate`, default 12 Mbit/s, the documented cap). */
   max: number;
   /** What the operator configured: without bandwidth evidence, recovery climbs back to this, not beyond. */
   nominal: number;
@@ -53,7 +53,7 @@ function clamp(v: number, min: number, max: number): number {
 }
 
 /**
- * The seed's rule, made safe to run in a loop: loss > 5 % → ×0.8; available bandwidth > 1.5 × current
+ * The documented ABR rule, made safe to run in a loop: loss > 5 % → ×0.8; available bandwidth > 1.5 × current
  * → ×1.2 (capped at 12 Mbit/s); plus a floor, a minimum interval between changes, slower increases
  * than decreases, and recovery towards the configured bitrate after a clean period when receivers give
  * no bandwidth estimate (RTSP receivers only report loss).

@@ -84,7 +84,7 @@ export const MEDIA_OPS: Record<string, Op> = {
 
   /**
    * Resolution, frame rate, bitrate and H.264 profile go through the state store as the caller, so the
-   * seed's permissions apply (Media_rw) and the stream changes live like any other settings change.
+   * keys' write permission applies (Media_rw or Admin) and the stream changes live like any other settings change.
    */
   SetVideoEncoderConfiguration: async (o) => {
     const c = (o.params.Configuration ?? {}) as Record<string, unknown>;

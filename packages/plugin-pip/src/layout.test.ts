@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_LAYOUT, layoutValidator, padProperties, pipRect } from './layout.js';
 
 describe('PiP layout', () => {
-  it("reproduces the seed's example: 1920x1080 at 0.25 bottom-right is 480x270 at 1440,810", () => {
+  it('puts the default inset (0.25, bottom-right) of 1920x1080 at 480x270 at 1440,810', () => {
     expect(pipRect(DEFAULT_LAYOUT, 1920, 1080)).toEqual({ x: 1440, y: 810, width: 480, height: 270 });
   });
   it('puts the inset in each corner', () => {

@@ -22,7 +22,7 @@ const shape = v.object({
   pipBorder: v.bool(),
 });
 
-/** The seed's pipLayout, validated: known roles and corners, scale 0.1..0.5, two different sources. */
+/** The `pipLayout` setting, validated: known roles and corners, scale 0.1..0.5, two different sources. */
 export const layoutValidator: Validator<PipLayout> = {
   describe: shape.describe,
   schema: shape.schema,
@@ -42,7 +42,7 @@ export interface Rect {
 
 const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
 
-/** The inset's rectangle in a W×H picture, flush with its corner (the seed: 1920x1080 at 0.25 → 480x270 at 1440,810). */
+/** The inset's rectangle in a W×H picture, flush with its corner (default layout: 1920x1080 at 0.25 → 480x270 at 1440,810). */
 export function pipRect(layout: Pick<PipLayout, 'pipPosition' | 'pipScale'>, width: number, height: number): Rect {
   const w = even(width * layout.pipScale);
   const h = even(height * layout.pipScale);

@@ -4,7 +4,7 @@ import { RtspServer } from './rtsp-server.js';
 
 export const PLUGIN_NAME = '@camd/plugin-rtsp';
 
-/** The seed's rc_rtsp.nim keys. */
+/** RTSP settings: rtspEnabled, rtspPort, rtspPath (read-only). */
 export const rtspKeys = {
   rtspEnabled: { key: 'rtspEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'RTSP server on/off (off closes every session)' },
   rtspPort: { key: 'rtspPort', default: 8554, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 1, max: 65535 }), description: 'RTSP TCP port (a change rebinds)' },

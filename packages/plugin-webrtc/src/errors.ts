@@ -5,7 +5,7 @@ import { createError } from '@camd/core';
  * `{ error, code, message }` with the status). An unknown stream is core's `CoreErrors.STREAM_UNKNOWN`.
  */
 export const WebRtcErrors = {
-  /** Not the seed's `{"type":"offer","sdp":"v=0..."}`. */
+  /** Not the documented offer body `{"type":"offer","sdp":"v=0..."}`. */
   BAD_OFFER: createError('CAMD_ERR_WEBRTC_BAD_OFFER', '%s', 400),
   OFFER_TOO_LARGE: createError('CAMD_ERR_WEBRTC_BAD_OFFER', 'the SDP is larger than %d bytes', 413),
   WHEP_NOT_SDP: createError('CAMD_ERR_WEBRTC_BAD_OFFER', 'WHEP offers are sent as Content-Type: application/sdp', 415),

@@ -4,7 +4,7 @@ import { WebRtcErrors } from './errors.js';
 /** Larger offers are not browsers' (Chromium's full offer with every codec is ~6 KB). */
 export const MAX_SDP_BYTES = 64 * 1024;
 
-/** The seed's client posts `JSON.stringify(offer)`: `{type: 'offer', sdp}`. */
+/** The documented browser client (README, WebRTC) posts `JSON.stringify(offer)`: `{type: 'offer', sdp}`. */
 export function parseOfferJson(body: unknown): string {
   let value = body;
   if (typeof body === 'string' || Buffer.isBuffer(body)) {

@@ -9,7 +9,7 @@ import type { IceServer } from './viewer.js';
 
 export const PLUGIN_NAME = '@camd/plugin-webrtc';
 
-/** The seed's rc_webrtc.nim keys. */
+/** WebRTC settings: webrtcEnabled (default off), webrtcIceServers (default one public STUN server). */
 export const webrtcKeys = {
   webrtcEnabled: { key: 'webrtcEnabled', default: false, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'WebRTC playback on/off (off closes every peer connection)' },
   webrtcIceServers: {
@@ -64,7 +64,7 @@ export default definePlugin<WebRtcOptions>({
           preHandler: auth,
           bodyLimit: MAX_SDP_BYTES,
           schema: {
-            summary: "The seed's offer endpoint: POST the browser's offer {type, sdp}, get the answer {type, sdp}",
+            summary: "Starts a WebRTC session: POST the browser's offer {type, sdp} (JSON.stringify(offer)), get the answer {type, sdp}; Location names the session",
             querystring: { type: 'object', properties: { stream: { type: 'string', maxLength: 64 } } },
           },
         },

@@ -1,5 +1,5 @@
 /**
- * The viewer page served at `/view`: live video over WebRTC (the seed's offer endpoint), the stream's
+ * The viewer page served at `/view`: live video over WebRTC (`POST /api/webrtc/offer`), the stream's
  * statistics (browser and daemon side) and the settings the signed-in user may change, kept live with
  * the daemon's event feed. Plain HTML and script, no framework, no external resources.
  */
@@ -70,7 +70,7 @@ async function play() {
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.ontrack = (event) => { $('video').srcObject = event.streams[0]; };
   pc.onconnectionstatechange = () => setStatus(pc.connectionState, pc.connectionState === 'connected' ? 'ok' : pc.connectionState === 'failed' ? 'err' : '');
-  // The seed's client code, as written:
+  // The documented browser client code (README, WebRTC), as written:
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   const response = await fetch('/api/webrtc/offer?stream=' + encodeURIComponent(state.stream), { method: 'POST', body: JSON.stringify(offer) });

@@ -1,4 +1,4 @@
-/** The permissions of the seed (`Media_r`, `Media_rw`) plus `Admin` for system settings. */
+/** The permissions: `Media_r` (watch, read settings), `Media_rw` (also change media settings), plus `Admin` for system settings. */
 export const PERMISSIONS = ['Media_r', 'Media_rw', 'Admin'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -20,7 +20,7 @@ export function isPermission(v: unknown): v is Permission {
 
 /**
  * True when the caller holds one of `required`. `Admin` satisfies any non-empty requirement; an
- * empty requirement (the seed's `permissionWrite = {}`) is satisfied by nobody, not even Admin.
+ * empty requirement (`permissionWrite: []`, a read-only key such as `rtspPath`) is satisfied by nobody, not even Admin.
  */
 export function allows(caller: Caller, required: readonly Permission[]): boolean {
   if (required.length === 0) return false;

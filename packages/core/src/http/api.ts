@@ -92,7 +92,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   });
   // A caller who just changed a setting sees its effect in the next report.
   deps.state.subscribe(() => stats.invalidate());
-  app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: the seed's StreamStats plus fps, keyframe interval, consumers and plugin figures" } }, async (_req, reply) =>
+  app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures" } }, async (_req, reply) =>
     reply.type('application/json; charset=utf-8').send(stats()),
   );
 

@@ -17,7 +17,7 @@ export interface StreamAlignmentStats {
 }
 
 /**
- * Multi-camera alignment by capture timestamp (the seed's `streamAlignment`). Every stream's frames
+ * Multi-camera alignment by capture timestamp (the `streamAlignment` setting). Every stream's frames
  * carry wall-clock capture times from one realtime clock; comparing them with arrival times gives each
  * camera's latency, and the difference between cameras is their skew. `timestamp` measures and
  * reports; `software` also delays the earlier streams' delivery so paired frames reach consumers

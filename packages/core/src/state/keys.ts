@@ -2,7 +2,7 @@ import { MEDIA_READ, MEDIA_WRITE } from '../auth/permissions.js';
 import type { StateKeyDefinition } from './types.js';
 import { v } from './validate.js';
 
-/** The seed's stream settings (rc_stream_settings.nim) and encoding keys, owned by core. */
+/** Stream settings (resolution, frame rate, bitrate) and encoding keys (codec, profile, preset), owned by core. */
 export const streamKeys = {
   streamResolution: { key: 'streamResolution', default: '1920x1080', permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.resolution(), description: 'Picture size WxH' },
   streamFramerate: { key: 'streamFramerate', default: 60, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 1, max: 240 }), description: 'Frames per second' },
@@ -15,7 +15,7 @@ export const streamKeys = {
 export type StreamKeyName = keyof typeof streamKeys;
 export const STREAM_KEY_NAMES = Object.keys(streamKeys) as StreamKeyName[];
 
-/** `streamLatencyMode` of the seed's buffer tuning. */
+/** `streamLatencyMode`: the buffer target (low 100 ms, normal 500 ms, high 2000 ms). */
 export const streamLatencyMode: StateKeyDefinition<'low' | 'normal' | 'high'> = {
   key: 'streamLatencyMode',
   default: 'low',
@@ -32,7 +32,7 @@ export interface StreamAlignment {
   syncTolerance: number;
 }
 
-/** The seed's `streamAlignment` (rc_stream_alignment.nim): multi-camera synchronisation. */
+/** `streamAlignment`: multi-camera synchronisation by capture timestamp. */
 export const streamAlignment: StateKeyDefinition<StreamAlignment> = {
   key: 'streamAlignment',
   default: { enabled: true, method: 'timestamp', maxLatencyMs: 100, syncTolerance: 33 },
@@ -48,7 +48,7 @@ export const streamAlignment: StateKeyDefinition<StreamAlignment> = {
 };
 
 /**
- * The seed's keys describe one stream. The first configured stream (the primary) uses the seed's
+ * The stream keys describe one stream. The first configured stream (the primary) uses the key
  * names as they are; every other stream gets the same keys prefixed by its name: `stream2.streamBitrate`.
  */
 export function streamKeyName(key: StreamKeyName, stream: string, primary: boolean): string {
@@ -56,7 +56,7 @@ export function streamKeyName(key: StreamKeyName, stream: string, primary: boole
 }
 
 /**
- * Defines the seed's stream keys for every configured stream, with the stream's configured values as
+ * Defines the stream keys (`streamKeys`) for every configured stream, with the stream's configured values as
  * defaults (primary stream: plain names; others: `<name>.<key>`).
  */
 export function defineStreamKeys(

@@ -41,7 +41,7 @@ async function rejection(p: Promise<unknown>) {
 }
 
 describe('StateStore', () => {
-  it("has the seed's defaults", () => {
+  it('has the documented defaults of the stream and alignment keys', () => {
     const s = storeWithSeedKeys();
     expect(s.get('streamResolution')).toBe('1920x1080');
     expect(s.get('streamFramerate')).toBe(60);
@@ -60,7 +60,7 @@ describe('StateStore', () => {
     expect(isCamdError(e, ErrorCodes.STATE_FORBIDDEN)).toBe(true);
     await s.set('streamBitrate', 4_000_000, operator);
     expect(s.get('streamBitrate')).toBe(4_000_000);
-    // The seed's permissionWrite = {} is read-only for everyone, Admin included.
+    // An empty permissionWrite ([]) is read-only for everyone, Admin included.
     const ro = await rejection(s.set('rtspPath', '/x', admin));
     expect((ro as Error).message).toMatch(/read-only/);
     expect(s.list(nobody)).toEqual([]);

@@ -23,7 +23,7 @@ export interface StateEntryView {
 
 type Listener = (change: StateChange) => void;
 
-/** The seed's option bag for `initObservable`. */
+/** The option bag of `initObservable`. */
 export interface ObservableOptions<T> {
   permissionRead: readonly Permission[];
   permissionWrite: readonly Permission[];
@@ -80,7 +80,7 @@ export class StateStore implements StateRegistrar {
   /** Keys whose persisted value did not validate any more and were reset to their default. */
   readonly invalidStored: string[] = [];
 
-  /** The seed's API: `initObservable("rtspPort", { permissionRead, permissionWrite, default, validateType })`. */
+  /** Defines a key from an option bag, with `validateType` a Validator or a type name: `initObservable("rtspPort", { permissionRead, permissionWrite, default, validateType })`. */
   initObservable<T>(key: string, opts: ObservableOptions<T>): StateKeyDefinition<T> {
     const validate = (typeof opts.validateType === 'string' ? v.fromSeed(opts.validateType) : opts.validateType ?? v.json()) as Validator<T>;
     return this.define({ key, default: opts.default, permissionRead: opts.permissionRead, permissionWrite: opts.permissionWrite, validate, description: opts.description }, opts.owner ?? 'core');

@@ -9,7 +9,7 @@ export interface Validator<T> {
   parse(value: unknown, path: string): T;
 }
 
-/** The seed's `initObservable(key, permissionRead, permissionWrite, default, validateType)`, typed. */
+/** A state key: what `initObservable(key, permissionRead, permissionWrite, default, validateType)` takes, typed. */
 export interface StateKeyDefinition<T = unknown> {
   readonly key: string;
   readonly default: T;

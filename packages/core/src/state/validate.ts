@@ -116,7 +116,7 @@ export const v = {
   json(): Validator<unknown> {
     return make('JSON value', {}, (x) => x);
   },
-  /** The seed's `validateType` names. */
+  /** The `validateType` names `initObservable` accepts: Int, String, Bool, Float, Object, Array. */
   fromSeed(name: 'Int' | 'String' | 'Bool' | 'Float' | 'Object' | 'Array'): Validator<unknown> {
     switch (name) {
       case 'Int':

@@ -2,7 +2,7 @@ import type { EncoderCandidate } from '../registry.js';
 import type { EncoderChoice, EncoderPreset, StreamSettings } from '../types.js';
 
 /**
- * The seed's presets are quality tiers. On a CPU, x264 must stay live at 1080p60 on two cores
+ * The `encoderPreset` values (ultrafast, fast, medium, slow) are quality tiers. On a CPU, x264 must stay live at 1080p60 on two cores
  * (measured: ultrafast ≈ 45 %, superfast ≈ 67 %, veryfast ≈ 86 % of one core), so the tiers map onto
  * x264's faster presets; a hardware encoder has its own notion of speed and ignores them.
  */

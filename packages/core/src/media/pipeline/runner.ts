@@ -236,7 +236,7 @@ export class StreamRunner {
   }
 
   /**
-   * The seed's rules over recent figures (errors in the last 10 minutes, drops of current clients),
+   * The stream-health rules (`checkStreamHealth`) over recent figures (errors in the last 10 minutes, drops of current clients),
    * plus "frames are flowing": one old incident must not mark a stream unhealthy forever.
    */
   health(): { healthy: boolean; reasons: string[] } {

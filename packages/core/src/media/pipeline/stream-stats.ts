@@ -45,7 +45,7 @@ export class ProductionMeter {
   }
 }
 
-/** The seed's StreamStats plus what an operator needs to diagnose a stream. */
+/** The documented StreamStats (clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime) plus what an operator needs to diagnose a stream. */
 export interface StreamStats {
   clientCount: number;
   totalBytesStreamed: number;
