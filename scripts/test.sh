@@ -9,5 +9,14 @@ echo "test: type-checking"
 pnpm exec tsc -p tsconfig.json --noEmit
 echo "test: building (tsc -b)"
 pnpm build
-echo "test: running all tests"
-pnpm exec vitest run "$@"
+# Tests that measure frame rates at 1080p60 (two encoders, a compositor and overlays on two cores)
+# run on their own after the others, so no other test file shares the machine with them.
+RATE_TESTS=(apps/daemon/test/shared-source.test.ts)
+if [ $# -gt 0 ]; then
+  pnpm exec vitest run "$@"
+else
+  echo "test: running all tests"
+  pnpm exec vitest run $(printf -- '--exclude %s ' "${RATE_TESTS[@]}")
+  echo "test: running the frame-rate tests alone"
+  pnpm exec vitest run --maxWorkers=1 "${RATE_TESTS[@]}"
+fi

@@ -141,10 +141,10 @@ describe('plugin-webrtc with headless Chromium', () => {
     const m = await measureDecoding(page, 'window.whep');
     expect([m.width, m.height]).toEqual([320, 240]);
     expect(m.fps).toBeGreaterThan(12);
-    expect(await viewerCount(h, 'stream2')).toBe(1);
+    await until(async () => (await viewerCount(h, 'stream2')) === 1, 10_000, 'the WHEP viewer to count');
     const del = await page.evaluate(async ({ url, auth }) => (await fetch(url, { method: 'DELETE', headers: { Authorization: auth } })).status, { url: h.baseUrl + session.location, auth });
     expect(del).toBe(200);
-    expect(await viewerCount(h, 'stream2')).toBe(0);
+    await until(async () => (await viewerCount(h, 'stream2')) === 0, 10_000, 'the deleted WHEP session to leave');
     expect((await h.fetch(session.location!, { method: 'DELETE', user: h.users.viewer })).status).toBe(404);
     await context.close();
   });
@@ -163,7 +163,7 @@ describe('plugin-webrtc with headless Chromium', () => {
       expect(m.decoded / m.sent).toBeGreaterThan(0.9);
       expect(m.decoded / 3).toBeGreaterThan(15);
     }
-    expect(await viewerCount(h)).toBe(before + 2);
+    await until(async () => (await viewerCount(h)) === before + 2, 10_000, 'both pages to count');
     // The first browser vanishes without a goodbye: the daemon notices by itself.
     await one.context.close();
     const after = await decodedVsSent(h, two.page, 'operator');

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MEDIA_READ } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
+import { STAGE } from '../hooks.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
 import type { StateStore } from '../state/store.js';
 import type { StreamCatalog } from '../plugins/contract.js';
@@ -90,8 +91,10 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
     for (const s of deps.streams.list()) report[s.name] = deps.streams.stats(s.name) ?? {};
     return gatherStats(deps.hooks, report);
   });
-  // A caller who just changed a setting sees its effect in the next report.
+  // A caller who just changed a setting, or a client that just came or went, shows in the next report.
   deps.state.subscribe(() => stats.invalidate());
+  deps.hooks.clientConnected.tap({ name: 'core', stage: STAGE.DEFAULT }, () => stats.invalidate());
+  deps.hooks.clientDisconnected.tap({ name: 'core', stage: STAGE.DEFAULT }, () => stats.invalidate());
   app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures" } }, async (_req, reply) =>
     reply.type('application/json; charset=utf-8').send(stats()),
   );
