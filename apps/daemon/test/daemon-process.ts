@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
 import { freePort } from '@camd/core/testing';
 
 /** The daemon as production runs it: built JavaScript (vitest's global setup brings dist/ up to date). */
@@ -18,13 +19,14 @@ export interface DaemonProcess {
 }
 
 /** Writes `config` to a temp file and runs the real daemon on it. */
-export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string } = {}): Promise<DaemonProcess> {
+export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string; yaml?: boolean; args?: string[] } = {}): Promise<DaemonProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'camd-daemon-'));
   const stateDir = opts.stateDir ?? join(dir, 'state');
-  const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ ...config, http: { host: '127.0.0.1', port } }));
-  const child = spawn(process.execPath, [opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir], {
+  const configPath = join(dir, opts.yaml ? 'config.yaml' : 'config.json');
+  const doc = { ...config, http: { host: '127.0.0.1', port } };
+  writeFileSync(configPath, opts.yaml ? toYaml(doc) : JSON.stringify(doc));
+  const child = spawn(process.execPath, [opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir, ...(opts.args ?? [])], {
     env: { ...process.env, CAMD_LOG_LEVEL: 'info', ...opts.env },
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
