@@ -4,20 +4,31 @@ export interface CliArgs {
   plugins?: string[];
   config?: string;
   stateDir?: string;
+  /** `pretty` (human-readable), `json` (one object a line), or `auto`: pretty on a TTY, JSON otherwise. */
+  logFormat: LogFormat;
   rest: string[];
 }
 
-export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR]
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR] [--log-format json|pretty]
        camd plugins [--config FILE]      list the plugins the config loads
        camd hash-password                read a password on stdin, print a "passwordHash" for the config
        camd bundle --out DIR --plugins @camd/plugin-rtsp[,…]
                                          a deployable daemon folder with core and only these plugins
        camd --version | --help
-environment: CAMD_CONFIG (config file), CAMD_STATE_DIR (state directory), CAMD_LOG_LEVEL`;
+options:
+  -c, --config FILE       config file, JSON (.json) or YAML (.yaml, .yml) (default: the embedded test-pattern config)
+  --state-dir DIR         settings, users and secrets (default: ./.state)
+  --log-format FORMAT     json (one object a line) or pretty (human-readable); default: pretty on a terminal, else json
+  -h, --help              this text
+  --version               the version of @camd/daemon
+environment: CAMD_CONFIG (config file), CAMD_STATE_DIR (state directory), CAMD_LOG_LEVEL, CAMD_LOG_FORMAT`;
 
 /** Parses argv; throws an Error with a one-line message on unknown options. */
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
-  const out: CliArgs = { command: 'run', config: env.CAMD_CONFIG || undefined, stateDir: env.CAMD_STATE_DIR || undefined, rest: [] };
+  const out: CliArgs = { command: 'run', config: env.CAMD_CONFIG || undefined, stateDir: env.CAMD_STATE_DIR || undefined, logFormat: 'auto', rest: [] };
+  if (env.CAMD_LOG_FORMAT) out.logFormat = logFormat(env.CAMD_LOG_FORMAT, 'CAMD_LOG_FORMAT');
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) {
     const c = args.shift()!;
@@ -40,6 +51,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       case '--state-dir':
         out.stateDir = value();
         break;
+      case '--log-format':
+        out.logFormat = logFormat(value(), '--log-format');
+        break;
       case '--out':
         out.out = value();
         break;
@@ -58,4 +72,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
   }
   return out;
+}
+
+function logFormat(v: string, from: string): LogFormat {
+  if (v === 'json' || v === 'pretty' || v === 'auto') return v;
+  throw new Error(`${from} must be json, pretty or auto, not "${v}"\n${USAGE}`);
 }

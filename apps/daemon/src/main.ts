@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamdError, CamdHost, createLogger, hashPassword } from '@camd/core';
+import { CamdError, CamdHost, hashPassword, type Logger } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
+import { createDaemonLogger } from './log.js';
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = (JSON.parse(readFileSync(resolve(APP_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -57,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
     return 2;
   }
-  const logger = createLogger({ level: config.log?.level });
+  const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat });
   // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
   const pluginSearchPaths = [dirname(configPath), process.cwd(), APP_DIR];
   let host: CamdHost;
@@ -77,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   return runUntilSignal(host, logger);
 }
 
-async function runUntilSignal(host: CamdHost, logger: ReturnType<typeof createLogger>): Promise<number> {
+async function runUntilSignal(host: CamdHost, logger: Logger): Promise<number> {
   let stopping: Promise<void> | undefined;
   let stopped!: () => void;
   const done = new Promise<void>((r) => (stopped = r));
