@@ -6,6 +6,7 @@ import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
 import { createDaemonLogger } from './log.js';
+import { notifyWhenHealthy } from './notify.js';
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = (JSON.parse(readFileSync(resolve(APP_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -80,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function runUntilSignal(host: CamdHost, logger: Logger): Promise<number> {
   let stopping: Promise<void> | undefined;
+  let stopReadiness: () => void = () => undefined;
   let stopped!: () => void;
   const done = new Promise<void>((r) => (stopped = r));
   const stop = (signal: string) => {
@@ -88,6 +90,7 @@ async function runUntilSignal(host: CamdHost, logger: Logger): Promise<number> {
       process.exit(130);
     }
     logger.info({ signal }, 'stopping');
+    stopReadiness();
     stopping = host.stop().finally(stopped);
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -103,6 +106,8 @@ async function runUntilSignal(host: CamdHost, logger: Logger): Promise<number> {
     await host.stop();
     return 1;
   }
+  // systemd (Type=notify): ready once every stream plays.
+  if (!stopping) stopReadiness = notifyWhenHealthy({ health: () => host.health(), logger });
   await done;
   logger.info('stopped');
   return 0;
