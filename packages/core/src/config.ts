@@ -44,6 +44,8 @@ export interface CamdConfig {
    * cost of a Node.js runtime, ≈ 40 MiB, per pipeline).
    */
   media?: { isolation?: MediaIsolation };
+  /** `GET /metrics` (Prometheus): open by default; `auth: true` requires Media_r credentials. */
+  metrics?: { auth?: boolean };
   [other: string]: unknown;
 }
 
@@ -121,6 +123,7 @@ export const configSchema = {
     streams: { type: 'array', minItems: 1, items: streamSchema },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
     media: { type: 'object', additionalProperties: false, properties: { isolation: { enum: ['shared', 'pipeline'] } } },
+    metrics: { type: 'object', additionalProperties: false, properties: { auth: { type: 'boolean' } } },
   },
 } as const;
 

@@ -18,6 +18,7 @@ import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries,
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
+import { registerMetrics } from './http/metrics.js';
 import { checkDefinition, orderByRequirements, resolvePlugin, validateOptions } from './plugins/loader.js';
 import { checkStateKeys, pluginHooks, pluginState, settingsOf } from './plugins/context.js';
 import { PLUGIN_API_VERSION, TOKENS, type PluginContext, type PluginDefinition } from './plugins/contract.js';
@@ -156,6 +157,7 @@ export class CamdHost {
       snapshot: (name) => this.snapshot(name),
       logger: this.logger,
     });
+    registerMetrics(this.http, this);
   }
 
   private async resolvePlugins(): Promise<LoadedPlugin[]> {
