@@ -67,7 +67,7 @@ describe('GET /metrics (Prometheus)', () => {
       expect(sample(text, 'camd_stream_info', { ...s, path: '/stream1', codec: 'h264' })).toBe(1);
 
       // The daemon (here: the test process) and its media process, from /proc.
-      const [mediaPid] = (host.host.media as { mediaPids(): number[] }).mediaPids();
+      const [mediaPid] = (host.host.media as { mediaPids?(): number[] }).mediaPids!();
       expect(sample(text, 'camd_process_cpu_seconds_total', { process: 'daemon', pid: String(process.pid) })).toBeGreaterThan(0);
       expect(sample(text, 'camd_process_resident_memory_bytes', { process: 'daemon' })).toBeGreaterThan(20 * 2 ** 20);
       expect(sample(text, 'camd_process_cpu_seconds_total', { process: 'media', pid: String(mediaPid) })).toBeGreaterThan(0);
