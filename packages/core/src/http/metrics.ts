@@ -7,6 +7,7 @@ import type { UserStore } from '../auth/users.js';
 import type { CamdConfig } from '../config.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
 import type { StreamCatalog } from '../plugins/contract.js';
+import { gatherStats } from '../collectors.js';
 import { requirePermission } from './auth.js';
 
 /** What `/metrics` reads: the host (structurally), so registration is one call. */
@@ -84,7 +85,8 @@ export function createMetrics(src: MetricsSource): { registry: Registry; scrape(
 
     const report: StatsReport = {};
     for (const s of src.media.list()) report[s.name] = src.media.stats(s.name) ?? {};
-    const full = src.hooks.collectStats.call(report);
+    // As /api/stats: a plugin's tap that throws is left out rather than failing the scrape.
+    const full = gatherStats(src.hooks, report);
     const transports = new Set(src.listPlugins().flatMap((p) => p.transports.map((t) => t.protocol)));
     const captures = new Map<string, number>();
     for (const s of src.media.list()) {
