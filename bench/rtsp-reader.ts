@@ -60,7 +60,7 @@ export class BenchReader {
     const session = /Session: ([^;\r\n]+)/i.exec(setup)?.[1];
     if (!session) throw new Error(`SETUP failed: ${setup.split('\r\n')[0]}`);
     playing = true;
-    await ask("PLAY", this.url, `Session: ${session}\r\n`);
+    await ask('PLAY', this.url, `Session: ${session}\r\n`);
   }
 
   stop(): void {

@@ -65,7 +65,10 @@ export async function main(): Promise<void> {
   const camd = await startDaemon({
     users: [user],
     plugins: [{ name: '@camd/plugin-rtsp', options: { host: '127.0.0.1', maxSessions: 1000, highWaterBytes: 4_194_304 } }],
-    rtsp: { port: rtspPort, streams: [{ path: '/stream1', resolution: '640x360', fps: FPS, bitrate: 4_000_000, profile: 'main', preset: 'ultrafast', source: 'videotestsrc:snow' }] },
+    rtsp: {
+      port: rtspPort,
+      streams: [{ path: '/stream1', resolution: '640x360', fps: FPS, bitrate: 4_000_000, profile: 'main', preset: 'ultrafast', source: 'videotestsrc:snow' }],
+    },
   });
   let camdSteps: Step[];
   let latency: unknown;
@@ -74,7 +77,10 @@ export async function main(): Promise<void> {
     const r = new BenchReader(`rtsp://127.0.0.1:${rtspPort}/stream1`, user);
     await r.start();
     await sleep(3000);
-    const stats = (await (await fetch(`${camd.baseUrl}/api/stats`, { headers: { authorization: basicAuth(user) } })).json()) as Record<string, { rtsp: { serverLatencyUs: unknown } }>;
+    const stats = (await (await fetch(`${camd.baseUrl}/api/stats`, { headers: { authorization: basicAuth(user) } })).json()) as Record<
+      string,
+      { rtsp: { serverLatencyUs: unknown } }
+    >;
     latency = stats.stream1!.rtsp.serverLatencyUs;
     r.stop();
   } finally {
@@ -83,7 +89,9 @@ export async function main(): Promise<void> {
 
   // gst-rtsp-server
   const gstPort = await freePort();
-  const gst = spawn('/usr/bin/python3', [new URL('./gst_rtsp_server.py', import.meta.url).pathname, String(gstPort), '640', '360', String(FPS), '4000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const gst = spawn('/usr/bin/python3', [new URL('./gst_rtsp_server.py', import.meta.url).pathname, String(gstPort), '640', '360', String(FPS), '4000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let gstSteps: Step[] = [];
   try {
     await new Promise<void>((resolve) => createInterface({ input: gst.stdout! }).once('line', () => resolve()));

@@ -21,7 +21,9 @@ function selfAndReapedChildren(): number {
 }
 
 export async function main(): Promise<void> {
-  const host = await createTestHost({ config: { streams: [{ path: '/stream1', resolution: '1920x1080', fps: 60, bitrate: 8_000_000, profile: 'high', source: 'videotestsrc:smpte' }] } });
+  const host = await createTestHost({
+    config: { streams: [{ path: '/stream1', resolution: '1920x1080', fps: 60, bitrate: 8_000_000, profile: 'high', source: 'videotestsrc:smpte' }] },
+  });
   try {
     await host.host.hub.waitForParameters('stream1', 20_000);
     await new Promise((r) => setTimeout(r, 2000));

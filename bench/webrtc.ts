@@ -51,7 +51,9 @@ async function browserFigures(baseUrl: string): Promise<void> {
       firstFrame.push(await page.evaluate(watchTimeToFirstFrame));
       await context.close();
     }
-    console.log(`time to first frame (offer created → first frame presented, Chromium, 720p30): p50 ${percentile(firstFrame, 0.5).toFixed(0)} ms, max ${Math.max(...firstFrame).toFixed(0)} ms`);
+    console.log(
+      `time to first frame (offer created → first frame presented, Chromium, 720p30): p50 ${percentile(firstFrame, 0.5).toFixed(0)} ms, max ${Math.max(...firstFrame).toFixed(0)} ms`,
+    );
 
     const context = await chromium.browser.newContext({ httpCredentials: USER });
     const page = await context.newPage();
@@ -63,7 +65,8 @@ async function browserFigures(baseUrl: string): Promise<void> {
     for (const s of samples) {
       const full = new Uint8Array(1280 * 720 * 3);
       const rgba = Buffer.from(s.rgba, 'base64');
-      for (let y = 0; y < g.size; y++) for (let x = 0; x < g.size; x++) for (let c = 0; c < 3; c++) full[((g.y + y) * 1280 + g.x + x) * 3 + c] = rgba[(y * g.size + x) * 4 + c]!;
+      for (let y = 0; y < g.size; y++)
+        for (let x = 0; x < g.size; x++) for (let c = 0; c < 3; c++) full[((g.y + y) * 1280 + g.x + x) * 3 + c] = rgba[(y * g.size + x) * 4 + c]!;
       const captured = decodeTimecode({ width: 1280, height: 720, format: 'RGB', data: full });
       if (captured !== undefined) latencies.push(s.presentedAt - captured);
     }
@@ -136,7 +139,11 @@ async function capacity(baseUrl: string, pid: number): Promise<void> {
   const idle = (cpuSeconds(pid) - c0) / (WINDOW_MS / 1000);
   console.log(`daemon idle (encoder in its worker process, not counted): ${(idle * 100).toFixed(1)} % of a core`);
   for (const n of STEPS) {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/children/webrtc-receivers.ts', baseUrl, `${USER.username}:${USER.password}`, 'stream2', String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'bench/children/webrtc-receivers.ts', baseUrl, `${USER.username}:${USER.password}`, 'stream2', String(n)],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const connected = await Promise.race([lines.next(), sleep(60_000).then(() => undefined)]);
     if (!connected || connected.done) {

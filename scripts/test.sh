@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 CAMD_SETUP_TEST=1 bash scripts/setup.sh
 echo "test: type-checking"
 pnpm exec tsc -p tsconfig.json --noEmit
+echo "test: lint and format (biome check)"
+pnpm exec biome check .
 echo "test: building (tsc -b)"
 pnpm build
 # Tests that measure frame rates at 1080p60 (two encoders, a compositor and overlays on two cores)

@@ -25,7 +25,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 function promtool(text: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const p = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+    const p = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    );
     p.stdin!.end(text);
   });
 }
@@ -42,10 +44,28 @@ describe('GET /metrics (Prometheus)', () => {
     };
     await expect.poll(async () => sample(await scrape(), 'camd_stream_fps', { stream: 'stream1' }) ?? 0, { timeout: 15_000 }).toBeGreaterThan(0);
     // Two keyframes (one a second) give the interval.
-    await expect.poll(async () => sample(await scrape(), 'camd_stream_keyframe_interval_seconds', { stream: 'stream1' }) ?? 0, { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => sample(await scrape(), 'camd_stream_keyframe_interval_seconds', { stream: 'stream1' }) ?? 0, { timeout: 5_000 })
+      .toBeGreaterThan(0);
 
     // A real RTSP reader for a few seconds: it shows as a client of the rtsp transport.
-    const reader = spawn('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', `rtsp://viewer:${TEST_USERS.viewer.password}@127.0.0.1:${rtspPort}/stream1`, '-t', '8', '-f', 'null', '-'], { stdio: 'ignore' });
+    const reader = spawn(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-rtsp_transport',
+        'tcp',
+        '-i',
+        `rtsp://viewer:${TEST_USERS.viewer.password}@127.0.0.1:${rtspPort}/stream1`,
+        '-t',
+        '8',
+        '-f',
+        'null',
+        '-',
+      ],
+      { stdio: 'ignore' },
+    );
     try {
       await expect.poll(async () => sample(await scrape(), 'camd_transport_clients', { stream: 'stream1', transport: 'rtsp' }), { timeout: 10_000 }).toBe(1);
       const text = await scrape();

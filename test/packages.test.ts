@@ -29,40 +29,51 @@ describe('published packages (pnpm pack)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'camd-pack-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each(PACKAGES.map((p) => [p.slice(ROOT.length + 1), p]))('%s: every entry point and relative import exists in the tarball, and it ships built JavaScript only', (_name, pkgDir) => {
-    const dest = join(dir, posix.basename(pkgDir));
-    // `pnpm pack` runs the package's prepack (`tsc -b`) and applies publishConfig, as `pnpm publish` does.
-    try {
-      execFileSync('pnpm', ['pack', '--pack-destination', dest], { cwd: pkgDir, stdio: 'pipe', encoding: 'utf8' });
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      throw new Error(`pnpm pack failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
-    }
-    const tgz = join(dest, readdirSync(dest).find((f) => f.endsWith('.tgz'))!);
-    const files = new Set(execFileSync('tar', ['tzf', tgz], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, '')));
-    const pkg = JSON.parse(execFileSync('tar', ['xzf', tgz, '-O', 'package/package.json'], { encoding: 'utf8' })) as Record<string, unknown>;
-
-    const entries = entryPoints(pkg);
-    expect(entries.length).toBeGreaterThan(1);
-    expect(entries.filter((e) => !files.has(e)), 'entry points missing from the tarball').toEqual([]);
-    expect(JSON.stringify(pkg.exports)).not.toContain('"source"');
-    expect(JSON.stringify(pkg)).not.toContain('workspace:');
-    expect([...files].filter((f) => (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.tsbuildinfo') || /\.test\./.test(f))).toEqual([]);
-    expect(JSON.stringify({ ...(pkg.dependencies as object), ...(pkg.optionalDependencies as object) })).not.toMatch(/"(tsx|esbuild|typescript|ts-node)"/);
-
-    // Relative imports between the built files (a module left out of the build would show here).
-    const missing: string[] = [];
-    execFileSync('tar', ['xzf', tgz, '-C', dest]);
-    for (const f of files) {
-      if (!/\.(js|d\.ts)$/.test(f)) continue;
-      const src = readFileSync(join(dest, 'package', f), 'utf8');
-      for (const m of src.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
-        const target = posix.normalize(posix.join(posix.dirname(f), m[1]!));
-        if (!files.has(target) && !files.has(target.replace(/\.js$/, '.d.ts'))) missing.push(`${f} -> ${m[1]}`);
+  it.each(PACKAGES.map((p) => [p.slice(ROOT.length + 1), p]))(
+    '%s: every entry point and relative import exists in the tarball, and it ships built JavaScript only',
+    (_name, pkgDir) => {
+      const dest = join(dir, posix.basename(pkgDir));
+      // `pnpm pack` runs the package's prepack (`tsc -b`) and applies publishConfig, as `pnpm publish` does.
+      try {
+        execFileSync('pnpm', ['pack', '--pack-destination', dest], { cwd: pkgDir, stdio: 'pipe', encoding: 'utf8' });
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string };
+        throw new Error(`pnpm pack failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
       }
-    }
-    expect(missing).toEqual([]);
-  });
+      const tgz = join(dest, readdirSync(dest).find((f) => f.endsWith('.tgz'))!);
+      const files = new Set(
+        execFileSync('tar', ['tzf', tgz], { encoding: 'utf8' })
+          .trim()
+          .split('\n')
+          .map((f) => f.replace(/^package\//, '')),
+      );
+      const pkg = JSON.parse(execFileSync('tar', ['xzf', tgz, '-O', 'package/package.json'], { encoding: 'utf8' })) as Record<string, unknown>;
+
+      const entries = entryPoints(pkg);
+      expect(entries.length).toBeGreaterThan(1);
+      expect(
+        entries.filter((e) => !files.has(e)),
+        'entry points missing from the tarball',
+      ).toEqual([]);
+      expect(JSON.stringify(pkg.exports)).not.toContain('"source"');
+      expect(JSON.stringify(pkg)).not.toContain('workspace:');
+      expect([...files].filter((f) => (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.tsbuildinfo') || /\.test\./.test(f))).toEqual([]);
+      expect(JSON.stringify({ ...(pkg.dependencies as object), ...(pkg.optionalDependencies as object) })).not.toMatch(/"(tsx|esbuild|typescript|ts-node)"/);
+
+      // Relative imports between the built files (a module left out of the build would show here).
+      const missing: string[] = [];
+      execFileSync('tar', ['xzf', tgz, '-C', dest]);
+      for (const f of files) {
+        if (!/\.(js|d\.ts)$/.test(f)) continue;
+        const src = readFileSync(join(dest, 'package', f), 'utf8');
+        for (const m of src.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+          const target = posix.normalize(posix.join(posix.dirname(f), m[1]!));
+          if (!files.has(target) && !files.has(target.replace(/\.js$/, '.d.ts'))) missing.push(`${f} -> ${m[1]}`);
+        }
+      }
+      expect(missing).toEqual([]);
+    },
+  );
 
   it('pnpm build drops what dist/ holds for a source that is gone (tsc never deletes; a bundle or tarball would ship it)', () => {
     const dist = join(ROOT, 'packages/plugin-pip/dist');

@@ -56,7 +56,12 @@ async function startCamd(file: string, state: string, config: (ports: { http: nu
   const [httpPort, rtspPort] = [await freePort(), await freePort()];
   writeFileSync(join(appDir, file), config({ http: httpPort, rtsp: rtspPort }));
   // Its own process group: npx runs camd through a shell, and the whole group is stopped at the end.
-  const child = spawn('npx', ['camd', '--config', file, '--state-dir', state], { cwd: appDir, env: plainEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npx', ['camd', '--config', file, '--state-dir', state], {
+    cwd: appDir,
+    env: plainEnv,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -78,7 +83,10 @@ async function startCamd(file: string, state: string, config: (ports: { http: nu
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`npx camd exited with ${child.exitCode}:\n${out}`);
-    const status = await fetch(`${baseUrl}/api/health`).then((r) => r.status, () => 0);
+    const status = await fetch(`${baseUrl}/api/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) break;
     if (Date.now() > deadline) {
       await stop();
@@ -90,7 +98,9 @@ async function startCamd(file: string, state: string, config: (ports: { http: nu
 }
 
 async function ffprobe(url: string): Promise<{ codec_name: string; width: number; height: number }> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', url], { timeout: 20_000 });
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', url], {
+    timeout: 20_000,
+  });
   return (JSON.parse(stdout) as { streams: Array<{ codec_name: string; width: number; height: number }> }).streams[0]!;
 }
 
@@ -126,12 +136,19 @@ describe.skipIf(process.env.CAMD_TEST_OFFLINE === '1')('install from tarballs wi
         http: { host: '127.0.0.1', port: port.http },
         users: [viewer],
         plugins: ['@camd/plugin-rtsp'],
-        rtsp: { port: port.rtsp, streams: [{ path: '/stream1', resolution: '320x240', fps: 15, bitrate: 400_000, profile: 'baseline', preset: 'ultrafast', source: 'videotestsrc' }] },
+        rtsp: {
+          port: port.rtsp,
+          streams: [{ path: '/stream1', resolution: '320x240', fps: 15, bitrate: 400_000, profile: 'baseline', preset: 'ultrafast', source: 'videotestsrc' }],
+        },
       }),
     );
     timings['start until healthy'] = Date.now() - t0;
     try {
-      expect(await ffprobe(`rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${camd.rtspPort}/stream1`)).toEqual({ codec_name: 'h264', width: 320, height: 240 });
+      expect(await ffprobe(`rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${camd.rtspPort}/stream1`)).toEqual({
+        codec_name: 'h264',
+        width: 320,
+        height: 240,
+      });
       const metrics = await (await fetch(`${camd.baseUrl}/metrics`)).text();
       expect(metrics).toMatch(/^camd_stream_up\{stream="stream1"\} 1$/m);
       expect(camd.output()).not.toContain(viewer.password);
@@ -163,15 +180,28 @@ rtsp:
 `,
     );
     try {
-      const plugins = (await (await fetch(`${camd.baseUrl}/api/plugins`, { headers: auth(viewer) })).json()) as { plugins: Array<{ name: string; version: string; status: string; routes: Array<{ url: string }> }> };
-      expect(plugins.plugins.find((p) => p.name === 'camd-plugin-sitename')).toMatchObject({ version: '1.0.0', status: 'ready', routes: [{ method: 'GET', url: '/api/site' }] });
+      const plugins = (await (await fetch(`${camd.baseUrl}/api/plugins`, { headers: auth(viewer) })).json()) as {
+        plugins: Array<{ name: string; version: string; status: string; routes: Array<{ url: string }> }>;
+      };
+      expect(plugins.plugins.find((p) => p.name === 'camd-plugin-sitename')).toMatchObject({
+        version: '1.0.0',
+        status: 'ready',
+        routes: [{ method: 'GET', url: '/api/site' }],
+      });
       // Its setting, route and pipeline fragment work: the name is drawn and the stream plays on.
-      const put = await fetch(`${camd.baseUrl}/api/state/siteName`, { method: 'PUT', headers: { ...auth(operator), 'content-type': 'application/json' }, body: JSON.stringify({ value: 'Lobby' }) });
+      const put = await fetch(`${camd.baseUrl}/api/state/siteName`, {
+        method: 'PUT',
+        headers: { ...auth(operator), 'content-type': 'application/json' },
+        body: JSON.stringify({ value: 'Lobby' }),
+      });
       expect(put.status).toBe(200);
       expect(await (await fetch(`${camd.baseUrl}/api/site`, { headers: auth(viewer) })).json()).toEqual({ siteName: 'Lobby' });
       await new Promise((r) => setTimeout(r, 1000)); // the pipeline is rebuilt with the overlay
       await expect.poll(async () => (await fetch(`${camd.baseUrl}/api/health`)).status, { timeout: 20_000, interval: 250 }).toBe(200);
-      expect(await ffprobe(`rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${camd.rtspPort}/stream1`)).toMatchObject({ codec_name: 'h264', width: 320 });
+      expect(await ffprobe(`rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${camd.rtspPort}/stream1`)).toMatchObject({
+        codec_name: 'h264',
+        width: 320,
+      });
     } finally {
       await camd.stop();
     }

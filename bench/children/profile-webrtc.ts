@@ -11,9 +11,16 @@ import webrtc from '../../packages/plugin-webrtc/src/index.js';
 
 const viewers = Number(process.argv[2] ?? 30);
 const seconds = Number(process.argv[3] ?? 5);
-const h = await createTestHost({ plugins: [{ def: webrtc, options: { maxViewers: 500 } }], config: { streams: [testStream({ resolution: '1280x720', fps: 30, bitrate: 4_000_000 })] } });
+const h = await createTestHost({
+  plugins: [{ def: webrtc, options: { maxViewers: 500 } }],
+  config: { streams: [testStream({ resolution: '1280x720', fps: 30, bitrate: 4_000_000 })] },
+});
 await h.fetch('/api/state/webrtcEnabled', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: true }) });
-const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/children/webrtc-receivers.ts', h.baseUrl, 'admin:admin-secret', 'stream1', String(viewers)], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(
+  process.execPath,
+  ['--conditions=source', '--import', 'tsx', 'bench/children/webrtc-receivers.ts', h.baseUrl, 'admin:admin-secret', 'stream1', String(viewers)],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
 const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 await lines.next();
 await new Promise((r) => setTimeout(r, 2000));

@@ -19,10 +19,16 @@ async function connect(i: number): Promise<void> {
   pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => void (p.header.marker && frames[i]!++)));
   pc.addTransceiver('video', { direction: 'recvonly' });
   await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch(`${baseUrl}/api/webrtc/offer?stream=${stream}`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'offer', sdp: pc.localDescription!.sdp }) });
+  const res = await fetch(`${baseUrl}/api/webrtc/offer?stream=${stream}`, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'offer', sdp: pc.localDescription!.sdp }),
+  });
   if (!res.ok) throw new Error(`offer ${i}: ${res.status} ${await res.text()}`);
   await pc.setRemoteDescription((await res.json()) as { type: 'answer'; sdp: string });
-  await new Promise<void>((resolve) => (pc.connectionState === 'connected' ? resolve() : pc.connectionStateChange.subscribe((s) => s === 'connected' && resolve())));
+  await new Promise<void>((resolve) =>
+    pc.connectionState === 'connected' ? resolve() : pc.connectionStateChange.subscribe((s) => s === 'connected' && resolve()),
+  );
 }
 
 const n = Number(countArg);

@@ -58,7 +58,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         out.out = value();
         break;
       case '--plugins':
-        out.plugins = value().split(',').map((p) => p.trim()).filter(Boolean);
+        out.plugins = value()
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
         break;
       case '--help':
       case '-h':

@@ -26,7 +26,8 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty`);
   const known = workspacePackages(root);
-  for (const p of opts.plugins) if (!known.has(p)) throw new Error(`"${p}" is not a package of this workspace (have: ${[...known.keys()].filter((n) => n.includes('plugin')).join(', ')})`);
+  for (const p of opts.plugins)
+    if (!known.has(p)) throw new Error(`"${p}" is not a package of this workspace (have: ${[...known.keys()].filter((n) => n.includes('plugin')).join(', ')})`);
 
   // `tsc -b`, incremental (the daemon's project references core's), dropping outputs whose source is gone.
   log('bundle: building (tsc -b)');

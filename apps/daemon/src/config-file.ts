@@ -75,7 +75,10 @@ interface AjvErrorLike {
  * for a bad scalar, else the key that holds the object or list at fault.
  */
 function offsetOf(doc: Document, err: AjvErrorLike): number | undefined {
-  const segments = err.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = err.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (err.keyword === 'additionalProperties') segments.push(String(err.params.additionalProperty));
   let node: unknown = doc.contents;
   let key: Node | undefined;

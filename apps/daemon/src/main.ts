@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     host = await CamdHost.create({ config, stateDir, logger, pluginSearchPaths, media: args.command === 'run' });
   } catch (err) {
-    const msg = err instanceof CamdError ? `${err.code}: ${err.message}` : (err as Error).stack ?? String(err);
+    const msg = err instanceof CamdError ? `${err.code}: ${err.message}` : ((err as Error).stack ?? String(err));
     logger.fatal({ err }, 'startup failed');
     process.stderr.write(`camd: startup failed: ${msg}\n`);
     return 1;

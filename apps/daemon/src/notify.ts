@@ -55,6 +55,8 @@ export function notifyWhenHealthy(opts: ReadinessOptions): () => void {
 
 function systemdNotify(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('systemd-notify', args, { env, timeout: 10_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message} ${stderr}`.trim())) : resolve()));
+    execFile('systemd-notify', args, { env, timeout: 10_000 }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`${err.message} ${stderr}`.trim())) : resolve(),
+    );
   });
 }

@@ -1,5 +1,18 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  realpathSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -31,14 +44,22 @@ describe('selective install: core + RTSP only', () => {
   it('installs no WebRTC or ONVIF dependency at all', () => {
     const store = readdirSync(join(out, 'node_modules/.pnpm'));
     expect(store.some((d) => d.startsWith('@camd+core'))).toBe(true);
-    for (const lib of ['werift', 'onvif', 'fast-xml-parser', 'playwright']) expect(store.filter((d) => d.includes(lib)), lib).toEqual([]);
+    for (const lib of ['werift', 'onvif', 'fast-xml-parser', 'playwright'])
+      expect(
+        store.filter((d) => d.includes(lib)),
+        lib,
+      ).toEqual([]);
     expect(existsSync(join(out, 'node_modules/@camd/plugin-webrtc'))).toBe(false);
     expect(existsSync(join(out, 'node_modules/@camd/plugin-onvif'))).toBe(false);
   });
 
   it('holds built JavaScript only: no transpiler, no TypeScript sources, no link out of the folder', () => {
     const store = readdirSync(join(out, 'node_modules/.pnpm'));
-    expect(store.filter((d) => /^(tsx|esbuild|@esbuild\+|typescript|ts-node|sucrase|@swc\+|@babel\+core|oxc-transform|@oxc-transform\+|rolldown|@rolldown\+)[@+]/.test(d))).toEqual([]);
+    expect(
+      store.filter((d) =>
+        /^(tsx|esbuild|@esbuild\+|typescript|ts-node|sucrase|@swc\+|@babel\+core|oxc-transform|@oxc-transform\+|rolldown|@rolldown\+)[@+]/.test(d),
+      ),
+    ).toEqual([]);
     expect(existsSync(join(out, 'node_modules/tsx'))).toBe(false);
     expect(existsSync(join(out, 'node_modules/esbuild'))).toBe(false);
     expect(existsSync(join(out, 'node_modules/@esbuild'))).toBe(false);
@@ -65,7 +86,10 @@ describe('selective install: core + RTSP only', () => {
     expect(outside).toEqual([]);
     // Core's files are its own copies, not hard links to the workspace's dist/ (which a rebuild rewrites in place).
     const coreReal = realpathSync(core);
-    const shared = readdirSync(coreReal, { recursive: true, encoding: 'utf8' }).filter((f) => { const st = lstatSync(join(coreReal, f)); return st.isFile() && st.nlink > 1; });
+    const shared = readdirSync(coreReal, { recursive: true, encoding: 'utf8' }).filter((f) => {
+      const st = lstatSync(join(coreReal, f));
+      return st.isFile() && st.nlink > 1;
+    });
     expect(shared).toEqual([]);
   });
 
@@ -80,7 +104,21 @@ describe('selective install: core + RTSP only', () => {
       const health = await fetch(`${d.baseUrl}/api/health`);
       expect(health.status).toBe(200);
       expect(((await health.json()) as { healthy: boolean }).healthy).toBe(true);
-      const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width', '-of', 'csv=p=0', `rtsp://viewer:pw-viewer@127.0.0.1:${rtspPort}/stream1`], { timeout: 30_000 });
+      const { stdout } = await run(
+        'ffprobe',
+        [
+          '-v',
+          'error',
+          '-rtsp_transport',
+          'tcp',
+          '-show_entries',
+          'stream=codec_name,width',
+          '-of',
+          'csv=p=0',
+          `rtsp://viewer:pw-viewer@127.0.0.1:${rtspPort}/stream1`,
+        ],
+        { timeout: 30_000 },
+      );
       expect(stdout.trim()).toBe('h264,320');
     } finally {
       expect(await d.stop()).toBe(0);
@@ -101,10 +139,16 @@ describe('selective install: core + RTSP only', () => {
       { bin: join(out, 'bin/camd.js'), cwd: out, env: BARE_ENV },
     );
     try {
-      const put = await fetch(`${d.baseUrl}/api/state/siteName`, { method: 'PUT', headers: { authorization: basicAuth(viewer), 'content-type': 'application/json' }, body: '{"value":"Line 4"}' });
+      const put = await fetch(`${d.baseUrl}/api/state/siteName`, {
+        method: 'PUT',
+        headers: { authorization: basicAuth(viewer), 'content-type': 'application/json' },
+        body: '{"value":"Line 4"}',
+      });
       expect(put.status).toBe(200);
       expect(await (await fetch(`${d.baseUrl}/api/site`, { headers: { authorization: basicAuth(viewer) } })).json()).toEqual({ siteName: 'Line 4' });
-      const plugins = (await (await fetch(`${d.baseUrl}/api/plugins`, { headers: { authorization: basicAuth(viewer) } })).json()) as { plugins: Array<{ name: string; version: string; apiVersion: number }> };
+      const plugins = (await (await fetch(`${d.baseUrl}/api/plugins`, { headers: { authorization: basicAuth(viewer) } })).json()) as {
+        plugins: Array<{ name: string; version: string; apiVersion: number }>;
+      };
       expect(plugins.plugins.map((p) => [p.name, p.version, p.apiVersion])).toEqual([
         ['@camd/plugin-rtsp', '0.1.0', 2],
         ['camd-plugin-sitename', '1.0.0', 2],

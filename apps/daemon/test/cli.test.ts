@@ -37,17 +37,23 @@ describe('camd --help, --version, unknown options', () => {
 describe('log format', () => {
   // `camd plugins` sets up the plugins (logging "plugin ready") and exits: no pipeline needed.
   const config = join(dir, 'plugins.json');
-  writeFileSync(config, JSON.stringify({ users: [{ username: 'a', password: 'pw-not-logged', permissions: ['Admin'] }], plugins: ['@camd/plugin-rtsp'], streams: [testStream()] }));
+  writeFileSync(
+    config,
+    JSON.stringify({ users: [{ username: 'a', password: 'pw-not-logged', permissions: ['Admin'] }], plugins: ['@camd/plugin-rtsp'], streams: [testStream()] }),
+  );
   const camd = (args: string[], tty: boolean, env: NodeJS.ProcessEnv = {}) => {
     const cmd = [process.execPath, CAMD_BIN, 'plugins', '--config', config, '--state-dir', join(dir, 'state'), ...args];
     // `script` runs the command on a pseudo-terminal (util-linux): stdout is then a TTY.
     const [file, argv] = tty ? ['script', ['-qec', cmd.map((a) => `'${a}'`).join(' '), '/dev/null']] : [cmd[0]!, cmd.slice(1)];
     return new Promise<string>((done, fail) =>
-      execFile(file as string, argv as string[], { env: { ...process.env, CAMD_LOG_FORMAT: '', ...env }, timeout: 30_000 }, (err, stdout) => (err ? fail(err) : done(stdout))),
+      execFile(file as string, argv as string[], { env: { ...process.env, CAMD_LOG_FORMAT: '', ...env }, timeout: 30_000 }, (err, stdout) =>
+        err ? fail(err) : done(stdout),
+      ),
     );
   };
   const readyLine = (out: string) => out.split(/\r?\n/).find((l) => l.includes('plugin ready'))!;
   const isJson = (line: string) => JSON.parse(line).msg === 'plugin ready';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: pino-pretty's colours are ANSI escapes.
   const isPretty = (line: string) => /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] (\x1b\[\d+m)?INFO(\x1b\[\d+m)?: (\x1b\[\d+m)?plugin ready/.test(line);
 
   it('is human-readable on a terminal and JSON otherwise', async () => {

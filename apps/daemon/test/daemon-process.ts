@@ -19,7 +19,10 @@ export interface DaemonProcess {
 }
 
 /** Writes `config` to a temp file and runs the real daemon on it. */
-export async function startDaemon(config: Record<string, unknown>, opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string; yaml?: boolean; args?: string[] } = {}): Promise<DaemonProcess> {
+export async function startDaemon(
+  config: Record<string, unknown>,
+  opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string; yaml?: boolean; args?: string[] } = {},
+): Promise<DaemonProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'camd-daemon-'));
   const stateDir = opts.stateDir ?? join(dir, 'state');

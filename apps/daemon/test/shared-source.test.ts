@@ -42,11 +42,28 @@ async function received(rtsp: number, path: string): Promise<{ frames: number; w
   const url = `rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${rtsp}${path}`;
   const { stdout } = await run(
     'ffprobe',
-    ['-v', 'error', '-rtsp_transport', 'tcp', '-read_intervals', `%+${SECONDS}`, '-count_packets', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_packets,width,height', '-of', 'json', url],
+    [
+      '-v',
+      'error',
+      '-rtsp_transport',
+      'tcp',
+      '-read_intervals',
+      `%+${SECONDS}`,
+      '-count_packets',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_packets,width,height',
+      '-of',
+      'json',
+      url,
+    ],
     { timeout: 30_000 },
   );
   const s = (JSON.parse(stdout) as { streams: Array<{ nb_read_packets: string; width: number; height: number }> }).streams[0]!;
-  const { stderr } = await run('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-frames:v', '10', '-f', 'null', '-progress', 'pipe:2', '-'], { timeout: 30_000 });
+  const { stderr } = await run('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-frames:v', '10', '-f', 'null', '-progress', 'pipe:2', '-'], {
+    timeout: 30_000,
+  });
   const decoded = Number([...stderr.matchAll(/^frame=(\d+)/gm)].at(-1)?.[1] ?? 0);
   return { frames: Number(s.nb_read_packets), width: s.width, height: s.height, decoded };
 }
@@ -112,7 +129,14 @@ describe('streams on a shared source (as on a camera)', () => {
   });
 
   it('every plugin at once (timestamp, PiP, ABR, WebRTC, ONVIF): both streams at their rate, also after a resolution change and a media crash', async () => {
-    const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-timestamp', '@camd/plugin-pip', '@camd/plugin-abr', '@camd/plugin-webrtc', { name: '@camd/plugin-onvif', options: { discoveryPort: 0 } }] as string[]);
+    const { d, rtsp } = await start([
+      '@camd/plugin-rtsp',
+      '@camd/plugin-timestamp',
+      '@camd/plugin-pip',
+      '@camd/plugin-abr',
+      '@camd/plugin-webrtc',
+      { name: '@camd/plugin-onvif', options: { discoveryPort: 0 } },
+    ] as string[]);
     await put(d, 'pipEnabled', true);
     await healthy(d);
     await expectBothAtRate(rtsp);

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,7 +22,19 @@ describe('packaging/camd.service', () => {
     const score = Number(/Overall exposure level for camd\.service: ([\d.]+)/.exec(s.stdout)?.[1]);
     expect(score).toBeLessThan(2.0);
     const unit = readFileSync(UNIT, 'utf8');
-    for (const line of ['Type=notify', 'NotifyAccess=all', 'DynamicUser=yes', 'StateDirectory=camd', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'DevicePolicy=closed', 'DeviceAllow=char-video4linux rw', 'SupplementaryGroups=video', 'Restart=on-failure']) {
+    for (const line of [
+      'Type=notify',
+      'NotifyAccess=all',
+      'DynamicUser=yes',
+      'StateDirectory=camd',
+      'ProtectSystem=strict',
+      'NoNewPrivileges=yes',
+      'PrivateTmp=yes',
+      'DevicePolicy=closed',
+      'DeviceAllow=char-video4linux rw',
+      'SupplementaryGroups=video',
+      'Restart=on-failure',
+    ]) {
       expect(unit.split('\n'), line).toContain(line);
     }
   });

@@ -67,7 +67,11 @@ describe('collector hooks', () => {
     });
     for (let i = 0; i < 5; i++) gatherStats(hooks, {});
     expect(errors()).toHaveLength(1);
-    expect(errors()[0]).toMatchObject({ plugin: 'plugin-flaky', hook: 'collectStats', msg: expect.stringMatching(/^hook collectStats: "plugin-flaky" failed: sensor bus timeout/) });
+    expect(errors()[0]).toMatchObject({
+      plugin: 'plugin-flaky',
+      hook: 'collectStats',
+      msg: expect.stringMatching(/^hook collectStats: "plugin-flaky" failed: sensor bus timeout/),
+    });
     failure = 'sensor unplugged';
     gatherStats(hooks, {});
     gatherStats(hooks, {});

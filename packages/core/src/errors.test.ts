@@ -118,8 +118,15 @@ describe('the HTTP error handler', () => {
       retryAfter: undefined,
       body: { error: 'Not Found', code: 'CAMD_ERR_HELLO_NO_SITE', message: 'no site "lobby"' },
     });
-    expect(await answer('GET', '/limit')).toMatchObject({ status: 429, retryAfter: '5', body: { error: 'Too Many Requests', code: 'CAMD_ERR_HELLO_LIMIT', message: '3 of 3 greetings used ("x")' } });
-    expect(await answer('GET', '/foreign')).toMatchObject({ status: 409, body: { error: 'Conflict', code: 'CAMD_ERR_OTHER_COPY', message: 'from another copy' } });
+    expect(await answer('GET', '/limit')).toMatchObject({
+      status: 429,
+      retryAfter: '5',
+      body: { error: 'Too Many Requests', code: 'CAMD_ERR_HELLO_LIMIT', message: '3 of 3 greetings used ("x")' },
+    });
+    expect(await answer('GET', '/foreign')).toMatchObject({
+      status: 409,
+      body: { error: 'Conflict', code: 'CAMD_ERR_OTHER_COPY', message: 'from another copy' },
+    });
   });
 
   it("answers core's codes, fastify's 4xx and unknown routes as before, and hides a bug's details", async () => {
@@ -131,7 +138,10 @@ describe('the HTTP error handler', () => {
       retryAfter: undefined,
       body: { error: 'Internal Server Error', code: 'CAMD_ERR_INTERNAL', message: 'internal error (see the daemon log)' },
     });
-    expect(await answer('GET', '/nope?x=1')).toMatchObject({ status: 404, body: { error: 'Not Found', code: 'CAMD_ERR_NOT_FOUND', message: 'no route GET /nope' } });
+    expect(await answer('GET', '/nope?x=1')).toMatchObject({
+      status: 404,
+      body: { error: 'Not Found', code: 'CAMD_ERR_NOT_FOUND', message: 'no route GET /nope' },
+    });
   });
 
   it("answers core's own routes with core's list (the real server)", async () => {

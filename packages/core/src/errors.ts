@@ -91,9 +91,11 @@ export interface CamdErrorClass<C extends CamdErrorCode = CamdErrorCode, A exten
  * ```
  */
 export function createError<C extends CamdErrorCode, M extends string>(code: C, message: M, statusCode = 500): CamdErrorClass<C, MessageArgs<M>> {
-  if (typeof code !== 'string' || !ERROR_CODE_PATTERN.test(code)) throw new TypeError(`createError: code ${JSON.stringify(code)} does not match ${ERROR_CODE_PATTERN}`);
+  if (typeof code !== 'string' || !ERROR_CODE_PATTERN.test(code))
+    throw new TypeError(`createError: code ${JSON.stringify(code)} does not match ${ERROR_CODE_PATTERN}`);
   if (typeof message !== 'string' || message.length === 0) throw new TypeError(`createError(${code}): the message must be a non-empty string`);
-  if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) throw new TypeError(`createError(${code}): statusCode must be an HTTP error status (400–599), got ${statusCode}`);
+  if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599)
+    throw new TypeError(`createError(${code}): statusCode must be an HTTP error status (400–599), got ${statusCode}`);
   const arity = (message.match(PLACEHOLDER) ?? []).filter((p) => p !== '%%').length;
   const Coded = class extends CamdError {
     static readonly code = code;

@@ -4,11 +4,7 @@ import { COLLECTOR_HOOKS, recordCollectorFailure } from './collectors.js';
 import type { CamdHooks, HookName } from './hooks.js';
 
 /** Notification hooks: a failing tap is logged and the remaining taps still run. */
-const NOTIFICATIONS: ReadonlySet<HookName> = new Set<HookName>([
-  'clientConnected',
-  'clientDisconnected',
-  'networkFeedback',
-]);
+const NOTIFICATIONS: ReadonlySet<HookName> = new Set<HookName>(['clientConnected', 'clientDisconnected', 'networkFeedback']);
 
 interface TapInfo {
   type: 'sync' | 'async' | 'promise';
@@ -48,7 +44,13 @@ export function instrumentHooks(hooks: CamdHooks, logger: Logger, opts: { timeou
             let timer: NodeJS.Timeout | undefined;
             const timeout = new Promise<never>((_, reject) => {
               timer = setTimeout(
-                () => reject(new CamdError(ErrorCodes.HOOK_TIMEOUT, `hook ${hookName}: "${tap.name}" did not settle within ${timeoutMs} ms`, { plugin: tap.name, hook: hookName })),
+                () =>
+                  reject(
+                    new CamdError(ErrorCodes.HOOK_TIMEOUT, `hook ${hookName}: "${tap.name}" did not settle within ${timeoutMs} ms`, {
+                      plugin: tap.name,
+                      hook: hookName,
+                    }),
+                  ),
                 timeoutMs,
               );
               timer.unref();

@@ -9,7 +9,19 @@ const silent = pino({ level: 'silent' });
 
 function spec(): PipelineSpec {
   return {
-    stream: { name: 's', path: '/s', source: { kind: 'test', pattern: 'smpte' }, width: 320, height: 240, fps: 15, bitrate: 1e6, codec: 'h264', profile: 'main', preset: 'fast', gop: 15 },
+    stream: {
+      name: 's',
+      path: '/s',
+      source: { kind: 'test', pattern: 'smpte' },
+      width: 320,
+      height: 240,
+      fps: 15,
+      bitrate: 1e6,
+      codec: 'h264',
+      profile: 'main',
+      preset: 'fast',
+      gop: 15,
+    },
     source: { owner: 'core', launch: 'videotestsrc', elements: ['videotestsrc'] },
     filters: [],
     encoder: { owner: 'core', launch: 'x264enc name=encoder', elements: ['x264enc'], factory: 'x264enc', codec: 'h264', hardware: false },

@@ -1,10 +1,4 @@
-import {
-  AsyncSeriesBailHook,
-  AsyncSeriesHook,
-  AsyncSeriesWaterfallHook,
-  SyncHook,
-  SyncWaterfallHook,
-} from 'tapable';
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } from 'tapable';
 import type { ElementRegistry } from './media/registry.js';
 import type { EncoderChoice, PipelineFragment, PipelineSpec, StreamSettings } from './media/types.js';
 import type { Permission } from './auth/permissions.js';
@@ -79,10 +73,7 @@ export function createHooks() {
     /** First plugin to return a fragment provides the stream's source (core's default: v4l2src / videotestsrc). */
     resolveSource: new AsyncSeriesBailHook<[StreamSettings], PipelineFragment | undefined>(['stream']),
     /** First answer wins; core's default asks the element registry for the best available encoder. */
-    chooseEncoder: new AsyncSeriesBailHook<[StreamSettings, ElementRegistry], EncoderChoice | undefined>([
-      'stream',
-      'registry',
-    ]),
+    chooseEncoder: new AsyncSeriesBailHook<[StreamSettings, ElementRegistry], EncoderChoice | undefined>(['stream', 'registry']),
     /** Filters (PiP, overlays) add fragments here, ordered by STAGE. */
     buildPipeline: new AsyncSeriesWaterfallHook<[PipelineSpec]>(['spec']),
     /** A transport listens (core lists it under its plugin in `GET /api/plugins`). */

@@ -41,7 +41,10 @@ const counter = definePlugin({
   stateKeys: [{ key: 'counterLimit', default: 5, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 1, max: 10 }) }],
   setup(ctx) {
     ctx.http.register(async (app) => {
-      app.get('/api/counter', { preHandler: ctx.http.requirePermission(MEDIA_READ) }, async (req) => ({ limit: ctx.state.get('counterLimit'), caller: ctx.http.caller(req)?.username }));
+      app.get('/api/counter', { preHandler: ctx.http.requirePermission(MEDIA_READ) }, async (req) => ({
+        limit: ctx.state.get('counterLimit'),
+        caller: ctx.http.caller(req)?.username,
+      }));
     });
   },
 });
@@ -151,13 +154,19 @@ describe('HTTP API', () => {
 });
 
 describe('plugins', () => {
-  it("register state keys and routes in their own scope, listed by /api/plugins", async () => {
+  it('register state keys and routes in their own scope, listed by /api/plugins', async () => {
     const h = await host({ plugins: [counter] });
     const res = await h.fetch('/api/counter', { user: TEST_USERS.viewer });
     expect(await res.json()).toEqual({ limit: 5, caller: 'viewer' });
     const list = (await (await h.fetch('/api/plugins')).json()) as { plugins: unknown[] };
     expect(list.plugins).toEqual([
-      expect.objectContaining({ name: 'test-counter', apiVersion: 2, status: 'ready', stateKeys: ['counterLimit'], routes: [{ method: 'GET', url: '/api/counter' }] }),
+      expect.objectContaining({
+        name: 'test-counter',
+        apiVersion: 2,
+        status: 'ready',
+        stateKeys: ['counterLimit'],
+        routes: [{ method: 'GET', url: '/api/counter' }],
+      }),
     ]);
   });
 
@@ -166,7 +175,11 @@ describe('plugins', () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'camd-state-'));
     dirs.push(stateDir);
     const host = await CamdHost.create({
-      config: { users: [TEST_USERS.viewer, TEST_USERS.operator], plugins: [{ name: 'camd-plugin-hello', options: { punctuation: '?' } }], http: { host: '127.0.0.1', port: 0 } },
+      config: {
+        users: [TEST_USERS.viewer, TEST_USERS.operator],
+        plugins: [{ name: 'camd-plugin-hello', options: { punctuation: '?' } }],
+        http: { host: '127.0.0.1', port: 0 },
+      },
       stateDir,
       media: false,
       logger: pino({ level: 'silent' }),
@@ -176,7 +189,11 @@ describe('plugins', () => {
     try {
       const base = `http://127.0.0.1:${host.httpPort}`;
       const auth = 'Basic ' + Buffer.from('operator:operator-secret').toString('base64');
-      await fetch(`${base}/api/state/helloGreeting`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: '{"value":"bonjour"}' });
+      await fetch(`${base}/api/state/helloGreeting`, {
+        method: 'PUT',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: '{"value":"bonjour"}',
+      });
       expect(await (await fetch(`${base}/api/hello`, { headers: { authorization: auth } })).json()).toEqual({ message: 'bonjour?' });
       expect(host.listPlugins()[0]).toMatchObject({ name: 'camd-plugin-hello', version: '1.2.3' });
     } finally {
@@ -186,13 +203,27 @@ describe('plugins', () => {
 
   it('refuse a plugin written for another plugin API version, naming both', async () => {
     const dir = pluginFolder('camd-plugin-oldapi');
-    const err = await CamdHost.create({ config: { plugins: ['camd-plugin-oldapi'] }, stateDir: pluginFolder(), media: false, logger: pino({ level: 'silent' }), pluginSearchPaths: [dir], announceAdmin: () => undefined }).catch((e) => e);
+    const err = await CamdHost.create({
+      config: { plugins: ['camd-plugin-oldapi'] },
+      stateDir: pluginFolder(),
+      media: false,
+      logger: pino({ level: 'silent' }),
+      pluginSearchPaths: [dir],
+      announceAdmin: () => undefined,
+    }).catch((e) => e);
     expect(isCamdError(err, ErrorCodes.PLUGIN_API_VERSION)).toBe(true);
     expect(err.message).toBe('plugin "camd-plugin-oldapi" was written for plugin API version 99, but this camd provides plugin API version 2');
   });
 
   it('refuse a missing plugin package, naming it', async () => {
-    const err = await CamdHost.create({ config: { plugins: ['camd-plugin-nowhere'] }, stateDir: pluginFolder(), media: false, logger: pino({ level: 'silent' }), pluginSearchPaths: [pluginFolder()], announceAdmin: () => undefined }).catch((e) => e);
+    const err = await CamdHost.create({
+      config: { plugins: ['camd-plugin-nowhere'] },
+      stateDir: pluginFolder(),
+      media: false,
+      logger: pino({ level: 'silent' }),
+      pluginSearchPaths: [pluginFolder()],
+      announceAdmin: () => undefined,
+    }).catch((e) => e);
     expect(isCamdError(err, ErrorCodes.PLUGIN_NOT_FOUND)).toBe(true);
     expect(err.message).toMatch(/"camd-plugin-nowhere" is not installed/);
   });
@@ -202,14 +233,23 @@ describe('plugins', () => {
     expect(h.host.listPlugins()).toEqual([]);
   });
 
-  const broken = definePlugin({ name: 'test-broken', apiVersion: PLUGIN_API_VERSION, setup() { throw new Error('no camera firmware'); } });
+  const broken = definePlugin({
+    name: 'test-broken',
+    apiVersion: PLUGIN_API_VERSION,
+    setup() {
+      throw new Error('no camera firmware');
+    },
+  });
 
   it('keep running when a plugin setup throws, and report it in health', async () => {
     const h = await host({ plugins: [broken, counter] });
     expect((await h.fetch('/api/counter')).status).toBe(200);
     const health = await h.fetch('/api/health', { user: null });
     expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ healthy: false, checks: expect.arrayContaining([{ name: 'plugin:test-broken', healthy: false, detail: 'no camera firmware' }]) });
+    expect(await health.json()).toMatchObject({
+      healthy: false,
+      checks: expect.arrayContaining([{ name: 'plugin:test-broken', healthy: false, detail: 'no camera firmware' }]),
+    });
   });
 
   it('refuse to start when a required plugin setup throws', async () => {
@@ -219,7 +259,12 @@ describe('plugins', () => {
   });
 
   it('validate plugin options against the schema', async () => {
-    const withOpts = definePlugin({ name: 'test-opts', apiVersion: PLUGIN_API_VERSION, optionsSchema: { type: 'object', properties: { port: { type: 'integer' } } }, setup() {} });
+    const withOpts = definePlugin({
+      name: 'test-opts',
+      apiVersion: PLUGIN_API_VERSION,
+      optionsSchema: { type: 'object', properties: { port: { type: 'integer' } } },
+      setup() {},
+    });
     const err = await createTestHost({ media: false, plugins: [{ def: withOpts, options: { port: 'x' } }] }).catch((e) => e);
     expect(err.message).toBe('plugin "test-opts" options.port: must be integer');
   });
@@ -256,11 +301,16 @@ describe('plugins', () => {
       },
     });
     const h = await host({ plugins: [counter, writer, abrLike] });
-    expect(results).toEqual({ own: '7', other: 'plugin "test-writer" may not write "counterLimit" (owned by test-counter): declare a permission that allows it', declared: '4' });
+    expect(results).toEqual({
+      own: '7',
+      other: 'plugin "test-writer" may not write "counterLimit" (owned by test-counter): declare a permission that allows it',
+      declared: '4',
+    });
     expect(seen).toEqual([{ value: 7, by: '<system>' }]);
     expect(h.host.state.get('counterLimit')).toBe(4);
     const events: string[] = [];
-    h.host.logger.error = ((obj: { plugin?: string; hook?: string; err?: Error }) => void events.push(`${obj.plugin} ${obj.hook}: ${obj.err?.message}`)) as never;
+    h.host.logger.error = ((obj: { plugin?: string; hook?: string; err?: Error }) =>
+      void events.push(`${obj.plugin} ${obj.hook}: ${obj.err?.message}`)) as never;
     h.host.hooks.clientConnected.call({ id: 'c1', stream: 'stream1', transport: 'test' });
     expect(events).toEqual(['test-writer clientConnected: hook clientConnected: "test-writer" failed: boom']);
   });
@@ -276,7 +326,12 @@ describe('plugins', () => {
       },
     });
     const hashed = { username: 'hashed', passwordHash: 'scrypt$16384$8$1$c2FsdA$aGFzaA', permissions: ['Media_r'] as const };
-    const h = await host({ plugins: [nosy], config: { users: [...Object.values(TEST_USERS).map((u) => ({ ...u, permissions: [...u.permissions] })), { ...hashed, permissions: [...hashed.permissions] }] } });
+    const h = await host({
+      plugins: [nosy],
+      config: {
+        users: [...Object.values(TEST_USERS).map((u) => ({ ...u, permissions: [...u.permissions] })), { ...hashed, permissions: [...hashed.permissions] }],
+      },
+    });
     expect(h.host.listPlugins().find((p) => p.name === 'test-nosy')!.status).toBe('ready');
     for (const u of Object.values(TEST_USERS)) expect(dump).not.toContain(u.password);
     expect(dump).not.toContain('scrypt$');
@@ -285,7 +340,12 @@ describe('plugins', () => {
   });
 
   it('refuse a stateKeys record whose property names differ from the keys', async () => {
-    const bad = definePlugin({ name: 'test-misnamed', apiVersion: PLUGIN_API_VERSION, stateKeys: { wrongName: { key: 'actualKey', default: 1, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int() } }, setup() {} });
+    const bad = definePlugin({
+      name: 'test-misnamed',
+      apiVersion: PLUGIN_API_VERSION,
+      stateKeys: { wrongName: { key: 'actualKey', default: 1, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int() } },
+      setup() {},
+    });
     const err = await createTestHost({ media: false, plugins: [bad] }).then(
       () => undefined,
       (e: unknown) => e,

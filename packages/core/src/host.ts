@@ -105,7 +105,9 @@ export class CamdHost {
       announce:
         this.options.announceAdmin ??
         ((u, p) => {
-          process.stdout.write(`\ncamd: no users configured; created administrator "${u}" with password: ${p}\n      (shown once; only its hash is stored)\n\n`);
+          process.stdout.write(
+            `\ncamd: no users configured; created administrator "${u}" with password: ${p}\n      (shown once; only its hash is stored)\n\n`,
+          );
         }),
     });
     // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.
@@ -233,7 +235,10 @@ export class CamdHost {
         this.closers.push({ plugin: def.name, fn });
       },
       provide: <T>(token: symbol, value: T) => {
-        if (this.container.isRegistered(token)) throw new CamdError(ErrorCodes.PLUGIN_DUPLICATE, `plugin "${def.name}" provides ${String(token)}, which another plugin already provides`, { plugin: def.name });
+        if (this.container.isRegistered(token))
+          throw new CamdError(ErrorCodes.PLUGIN_DUPLICATE, `plugin "${def.name}" provides ${String(token)}, which another plugin already provides`, {
+            plugin: def.name,
+          });
         this.container.register(token, { useValue: value });
       },
     });
@@ -356,7 +361,8 @@ function emptyRegistry(): ElementRegistry {
  */
 function publicConfig(config: CamdConfig): Readonly<Record<string, unknown>> {
   const copy = structuredClone(config) as Record<string, unknown>;
-  if (Array.isArray(copy.users)) copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
+  if (Array.isArray(copy.users))
+    copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
   return deepFreeze(copy);
 }
 

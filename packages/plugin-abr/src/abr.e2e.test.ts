@@ -30,9 +30,27 @@ describe('plugin-abr end to end', () => {
     relay = new LossyRelay(rtspPort);
     await relay.start();
     relay.loss = 0.25;
-    const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'udp', '-i', `rtsp://viewer:viewer-secret@127.0.0.1:${relay.port}/stream1`, '-c', 'copy', '-f', 'null', '-'], { stdio: 'ignore' });
+    const ff = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-rtsp_transport',
+        'udp',
+        '-i',
+        `rtsp://viewer:viewer-secret@127.0.0.1:${relay.port}/stream1`,
+        '-c',
+        'copy',
+        '-f',
+        'null',
+        '-',
+      ],
+      { stdio: 'ignore' },
+    );
     stopReader = () => ff.kill('SIGKILL');
-    const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { currentBitrate: number; abr: { target: number; lastReason: string | null } }>;
+    const stats = async () =>
+      (await (await host!.fetch('/api/stats')).json()) as Record<string, { currentBitrate: number; abr: { target: number; lastReason: string | null } }>;
     const target = async () => (await stats()).stream1!.abr.target;
 
     await until(async () => (await target()) <= 1_100_000, 40_000, 'ABR to cut the bitrate');

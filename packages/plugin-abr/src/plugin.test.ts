@@ -38,7 +38,12 @@ describe('plugin-abr', () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'camd-abr-'));
     try {
       host = await createTestHost({ media: false, stateDir, plugins: [{ def: abr, options: opts }] });
-      await host.fetch('/api/state/streamBitrate', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":2000000}', user: host.users.operator });
+      await host.fetch('/api/state/streamBitrate', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: '{"value":2000000}',
+        user: host.users.operator,
+      });
       feedback(host, 0.2);
       await new Promise((r) => setTimeout(r, 350));
       expect(host.host.state.get('streamBitrate')).toBeLessThan(2_000_000);
@@ -68,7 +73,9 @@ describe('plugin-abr', () => {
       requires: ['@camd/plugin-abr'],
       setup(ctx) {
         const api = ctx.container.resolve<AbrApi>(ABR_API);
-        api.hooks.chooseBitrate.tap({ name: 'camd-plugin-gcc', stage: STAGE.EARLY }, (i) => (i.current !== 777_000 ? { target: 777_000, reason: 'gcc says so' } : undefined));
+        api.hooks.chooseBitrate.tap({ name: 'camd-plugin-gcc', stage: STAGE.EARLY }, (i) =>
+          i.current !== 777_000 ? { target: 777_000, reason: 'gcc says so' } : undefined,
+        );
       },
     });
     host = await createTestHost({ media: false, plugins: [gcc, { def: abr, options: opts }] });
@@ -79,7 +86,9 @@ describe('plugin-abr', () => {
 
   it('keeps to the floor and refuses an invalid bound', async () => {
     host = await createTestHost({ media: false, plugins: [{ def: abr, options: opts }] });
-    expect((await host.fetch('/api/state/abrMinBitrate', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":-5}' })).status).toBe(400);
+    expect(
+      (await host.fetch('/api/state/abrMinBitrate', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":-5}' })).status,
+    ).toBe(400);
     await host.host.state.set('abrMinBitrate', 450_000);
     for (let i = 0; i < 5; i++) {
       feedback(host, 0.5);

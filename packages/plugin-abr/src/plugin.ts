@@ -1,5 +1,16 @@
 import { SyncBailHook } from 'tapable';
-import { ADMIN_ONLY, definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, ValidationError, type StateKeyDefinition, type Validator } from '@camd/core';
+import {
+  ADMIN_ONLY,
+  definePlugin,
+  MEDIA_READ,
+  MEDIA_WRITE,
+  PLUGIN_API_VERSION,
+  STAGE,
+  v,
+  ValidationError,
+  type StateKeyDefinition,
+  type Validator,
+} from '@camd/core';
 import { aggregate, CLEAN_LOSS, seedPolicy, type AbrDecision, type AbrInput, type ClientReport } from './policy.js';
 
 export const PLUGIN_NAME = '@camd/plugin-abr';
@@ -13,9 +24,30 @@ export interface AbrApi {
 }
 
 export const abrKeys = {
-  abrEnabled: { key: 'abrEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Adapt the encoder bitrate to receiver feedback' },
-  abrMinBitrate: { key: 'abrMinBitrate', default: 500_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Floor, bit/s' },
-  abrMaxBitrate: { key: 'abrMaxBitrate', default: 12_000_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Cap, bit/s (default 12 Mbit/s)' },
+  abrEnabled: {
+    key: 'abrEnabled',
+    default: true,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.bool(),
+    description: 'Adapt the encoder bitrate to receiver feedback',
+  },
+  abrMinBitrate: {
+    key: 'abrMinBitrate',
+    default: 500_000,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.int({ min: 64_000, max: 50_000_000 }),
+    description: 'Floor, bit/s',
+  },
+  abrMaxBitrate: {
+    key: 'abrMaxBitrate',
+    default: 12_000_000,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.int({ min: 64_000, max: 50_000_000 }),
+    description: 'Cap, bit/s (default 12 Mbit/s)',
+  },
   abrNominal: {
     key: 'abrNominal',
     default: {} as Record<string, number>,
@@ -92,7 +124,8 @@ export default definePlugin<AbrOptions>({
     const saved = ctx.state.get<Record<string, number>>('abrNominal');
     const nominal = new Map(ctx.streams.list().map((st) => [st.name, saved[st.name] ?? ctx.state.get<number>(ctx.streams.stateKey(st.name, 'streamBitrate'))]));
     const nominalOf = (stream: string) => nominal.get(stream) ?? ctx.state.get<number>(ctx.streams.stateKey(stream, 'streamBitrate'));
-    const saveNominal = () => ctx.settings.abrNominal.set(Object.fromEntries(nominal)).catch((err) => ctx.logger.warn({ err }, 'abr: cannot keep the nominal bitrate'));
+    const saveNominal = () =>
+      ctx.settings.abrNominal.set(Object.fromEntries(nominal)).catch((err) => ctx.logger.warn({ err }, 'abr: cannot keep the nominal bitrate'));
     for (const st of ctx.streams.list()) {
       const key = ctx.streams.stateKey(st.name, 'streamBitrate');
       const current = ctx.state.get<number>(key);
@@ -142,7 +175,11 @@ export default definePlugin<AbrOptions>({
           lastChangeAt: s.lastChangeAt,
           cleanSince: s.cleanSince,
           bounds: { min, max, nominal: nominalOf(st.name) },
-          timing: { decreaseIntervalMs: ctx.options.decreaseIntervalMs, increaseIntervalMs: ctx.options.increaseIntervalMs, recoverAfterMs: ctx.options.recoverAfterMs },
+          timing: {
+            decreaseIntervalMs: ctx.options.decreaseIntervalMs,
+            increaseIntervalMs: ctx.options.increaseIntervalMs,
+            recoverAfterMs: ctx.options.recoverAfterMs,
+          },
         });
         if (!decision || decision.target === current) continue;
         try {

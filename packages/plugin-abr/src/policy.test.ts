@@ -85,13 +85,27 @@ describe('seedPolicy', () => {
 
 describe('aggregate', () => {
   it('lets the worst credible client govern', () => {
-    expect(aggregate([{ loss: 0.01, at: 0 }, { loss: 0.08, at: 0 }]).loss).toBe(0.08);
+    expect(
+      aggregate([
+        { loss: 0.01, at: 0 },
+        { loss: 0.08, at: 0 },
+      ]).loss,
+    ).toBe(0.08);
   });
   it('ignores one broken client among healthy ones', () => {
-    const a = aggregate([{ loss: 0, at: 0 }, { loss: 0.01, at: 0 }, { loss: 0.9, at: 0 }]);
+    const a = aggregate([
+      { loss: 0, at: 0 },
+      { loss: 0.01, at: 0 },
+      { loss: 0.9, at: 0 },
+    ]);
     expect(a).toMatchObject({ loss: 0.01, ignored: 1 });
   });
   it('takes the lowest bandwidth estimate', () => {
-    expect(aggregate([{ loss: 0, availableBandwidth: 9e6, at: 0 }, { loss: 0, availableBandwidth: 3e6, at: 0 }]).availableBandwidth).toBe(3e6);
+    expect(
+      aggregate([
+        { loss: 0, availableBandwidth: 9e6, at: 0 },
+        { loss: 0, availableBandwidth: 3e6, at: 0 },
+      ]).availableBandwidth,
+    ).toBe(3e6);
   });
 });

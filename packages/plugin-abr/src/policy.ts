@@ -72,7 +72,9 @@ export function seedPolicy(i: AbrInput): AbrDecision | undefined {
   }
   if (i.availableBandwidth === undefined && i.cleanSince !== undefined && i.now - i.cleanSince >= i.timing.recoverAfterMs && i.current < i.bounds.nominal) {
     const target = clamp(Math.round(i.current * 1.2), i.bounds.min, Math.min(i.bounds.nominal, i.bounds.max));
-    return significant(i.current, target) ? { target, reason: `no loss for ${Math.round((i.now - i.cleanSince) / 1000)} s: ×1.2 towards ${Math.round(i.bounds.nominal / 1000)} kbit/s` } : undefined;
+    return significant(i.current, target)
+      ? { target, reason: `no loss for ${Math.round((i.now - i.cleanSince) / 1000)} s: ×1.2 towards ${Math.round(i.bounds.nominal / 1000)} kbit/s` }
+      : undefined;
   }
   return undefined;
 }

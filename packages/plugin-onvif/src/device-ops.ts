@@ -34,14 +34,28 @@ interface UserArg {
 
 /** The `User` elements of CreateUsers/SetUser, all checked before anything changes (all or nothing). */
 function usersArg(o: OpContext, creating: boolean): UserArg[] {
-  const users = list<Record<string, unknown>>(o.params.User).map((u) => ({ username: text(u.Username) ?? '', password: text(u.Password), level: text(u.UserLevel) }));
+  const users = list<Record<string, unknown>>(o.params.User).map((u) => ({
+    username: text(u.Username) ?? '',
+    password: text(u.Password),
+    level: text(u.UserLevel),
+  }));
   if (users.length === 0) throw fault.invalidArg('ter:UsernameMissing', 'no User given');
   const existing = new Map(o.ctx.users.list().map((u) => [u.username, u]));
   for (const u of users) {
-    if (!USERNAME.test(u.username)) throw fault.invalidArg(u.username.length > 32 ? 'ter:UsernameTooLong' : 'ter:UsernameTooShort', `username "${u.username.slice(0, 40)}" must be 1–32 of A-Z a-z 0-9 . _ @ -`);
-    if (u.level !== undefined && !(u.level in LEVELS)) throw fault.invalidArg(u.level === 'Anonymous' ? 'ter:AnonymousNotAllowed' : 'ter:UserLevel', `user level "${u.level}" is not one of Administrator, Operator, User`);
-    if (u.password !== undefined && u.password.length > MAX_PASSWORD) throw fault.invalidArg('ter:PasswordTooLong', `passwords have at most ${MAX_PASSWORD} characters`);
-    if (u.password !== undefined && u.password.length < MIN_PASSWORD) throw fault.invalidArg('ter:Password', `passwords have at least ${MIN_PASSWORD} characters`);
+    if (!USERNAME.test(u.username))
+      throw fault.invalidArg(
+        u.username.length > 32 ? 'ter:UsernameTooLong' : 'ter:UsernameTooShort',
+        `username "${u.username.slice(0, 40)}" must be 1–32 of A-Z a-z 0-9 . _ @ -`,
+      );
+    if (u.level !== undefined && !(u.level in LEVELS))
+      throw fault.invalidArg(
+        u.level === 'Anonymous' ? 'ter:AnonymousNotAllowed' : 'ter:UserLevel',
+        `user level "${u.level}" is not one of Administrator, Operator, User`,
+      );
+    if (u.password !== undefined && u.password.length > MAX_PASSWORD)
+      throw fault.invalidArg('ter:PasswordTooLong', `passwords have at most ${MAX_PASSWORD} characters`);
+    if (u.password !== undefined && u.password.length < MIN_PASSWORD)
+      throw fault.invalidArg('ter:Password', `passwords have at least ${MIN_PASSWORD} characters`);
     const have = existing.get(u.username);
     if (creating) {
       if (have) throw fault.prohibited('ter:UsernameClash', `user "${u.username}" exists`);
@@ -94,10 +108,17 @@ export const DEVICE_OPS: Record<string, Op> = {
   GetScopes: (o) => {
     requirePermission(o.caller!, MEDIA_READ);
     const item = (def: string, s: string) => `<tds:Scopes><tt:ScopeDef>${def}</tt:ScopeDef><tt:ScopeItem>${xmlEscape(s)}</tt:ScopeItem></tds:Scopes>`;
-    return `<tds:GetScopesResponse>${fixedScopes(o.ctx.options).map((s) => item('Fixed', s)).join('')}${configurable(o).map((s) => item('Configurable', s)).join('')}</tds:GetScopesResponse>`;
+    return `<tds:GetScopesResponse>${fixedScopes(o.ctx.options)
+      .map((s) => item('Fixed', s))
+      .join('')}${configurable(o)
+      .map((s) => item('Configurable', s))
+      .join('')}</tds:GetScopesResponse>`;
   },
   SetScopes: async (o) => {
-    await setScopes(o, list(o.params.Scopes).map((s) => text(s) ?? ''));
+    await setScopes(
+      o,
+      list(o.params.Scopes).map((s) => text(s) ?? ''),
+    );
     return '<tds:SetScopesResponse/>';
   },
   AddScopes: async (o) => {
@@ -112,7 +133,10 @@ export const DEVICE_OPS: Record<string, Op> = {
       if (fixed.includes(s)) throw fault.prohibited('ter:FixedScope', `"${s}" is a fixed scope`);
       if (!configurable(o).includes(s)) throw fault.invalidArg('ter:NoScope', `the device has no scope "${s}"`);
     }
-    await setScopes(o, configurable(o).filter((s) => !remove.includes(s)));
+    await setScopes(
+      o,
+      configurable(o).filter((s) => !remove.includes(s)),
+    );
     return `<tds:RemoveScopesResponse>${remove.map((s) => `<tds:ScopeItem>${xmlEscape(s)}</tds:ScopeItem>`).join('')}</tds:RemoveScopesResponse>`;
   },
 
@@ -163,7 +187,11 @@ export const DEVICE_OPS: Record<string, Op> = {
     requirePermission(o.caller!, ADMIN_ONLY);
     o.ctx.logger.warn({ by: o.caller!.username }, 'onvif: SystemReboot: restarting every stream pipeline');
     // After the answer has gone out: clients reconnect on their own, as after a real reboot.
-    setTimeout(() => void Promise.all(o.ctx.streams.list().map((s) => o.ctx.streams.restart(s.name))).catch((err) => o.ctx.logger.error({ err }, 'onvif: restart failed')), 100);
+    setTimeout(
+      () =>
+        void Promise.all(o.ctx.streams.list().map((s) => o.ctx.streams.restart(s.name))).catch((err) => o.ctx.logger.error({ err }, 'onvif: restart failed')),
+      100,
+    );
     return '<tds:SystemRebootResponse><tds:Message>Restarting the video pipelines</tds:Message></tds:SystemRebootResponse>';
   },
 };
@@ -202,4 +230,3 @@ export async function setState(o: OpContext, key: string, value: unknown): Promi
     throw err;
   }
 }
-

@@ -82,7 +82,11 @@ describe('plugin-onvif WS-Discovery', () => {
     expect(camd.name).toBe('camd');
     expect(camd.scopes).toEqual(expect.arrayContaining(['onvif://www.onvif.org/Profile/Streaming', 'onvif://www.onvif.org/hardware/camd']));
     // The XAddr it would use answers SOAP.
-    const res = await fetch(camd.xaddrs[0], { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body: '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>' });
+    const res = await fetch(camd.xaddrs[0], {
+      method: 'POST',
+      headers: { 'content-type': 'application/soap+xml' },
+      body: '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>',
+    });
     expect(res.status).toBe(200);
   });
 
@@ -105,7 +109,13 @@ describe('plugin-onvif WS-Discovery', () => {
   });
 
   it('drops garbage, DTDs and oversized datagrams and keeps answering', async () => {
-    for (const junk of [Buffer.from([0, 1, 2, 255]), '<<<', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><s:Envelope><s:Body><d:Probe>&e;</d:Probe></s:Body></s:Envelope>', 'x'.repeat(60_000), '<s:Envelope><s:Body><d:Probe/></s:Body></s:Envelope>']) {
+    for (const junk of [
+      Buffer.from([0, 1, 2, 255]),
+      '<<<',
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><s:Envelope><s:Body><d:Probe>&e;</d:Probe></s:Body></s:Envelope>',
+      'x'.repeat(60_000),
+      '<s:Envelope><s:Body><d:Probe/></s:Body></s:Envelope>',
+    ]) {
       expect(await exchange(junk, 200)).toHaveLength(0);
     }
     expect(await exchange(probe())).toHaveLength(1);
@@ -127,7 +137,8 @@ describe('plugin-onvif WS-Discovery', () => {
   });
 
   it('NonDiscoverable: no answers; Discoverable again: Hello and answers', async () => {
-    const set = (value: string) => h.fetch('/api/state/onvifDiscoveryMode', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+    const set = (value: string) =>
+      h.fetch('/api/state/onvifDiscoveryMode', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
     expect((await set('NonDiscoverable')).status).toBe(200);
     expect(await exchange(probe())).toHaveLength(0);
     const hellos = multicast.filter((m) => m.includes('/discovery/Hello')).length;

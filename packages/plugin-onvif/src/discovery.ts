@@ -34,7 +34,14 @@ export interface DiscoveryOptions {
   log: Logger;
 }
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', removeNSPrefix: true, processEntities: false, parseTagValue: false, trimValues: true });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  removeNSPrefix: true,
+  processEntities: false,
+  parseTagValue: false,
+  trimValues: true,
+});
 
 /**
  * WS-Discovery 2005/04 target service as ONVIF Core 7 asks: Hello when it starts (and when it becomes
@@ -79,7 +86,10 @@ export class DiscoveryService {
       if (this.o.interfaceAddress) socket.setMulticastInterface(this.o.interfaceAddress);
     } catch (err) {
       // A host without a multicast route still answers unicast probes.
-      this.o.log.warn({ err: (err as Error).message, group: this.o.address }, 'onvif discovery: cannot join the multicast group; answering unicast probes only');
+      this.o.log.warn(
+        { err: (err as Error).message, group: this.o.address },
+        'onvif discovery: cannot join the multicast group; answering unicast probes only',
+      );
     }
     this.o.log.info({ port: this.port, endpoint: this.endpoint }, 'onvif discovery: listening');
     await this.hello();
@@ -88,7 +98,8 @@ export class DiscoveryService {
   async stop(): Promise<void> {
     const socket = this.socket;
     if (!socket) return;
-    if (this.o.discoverable()) await this.send(this.message('Bye', `<d:Bye>${this.endpointXml()}</d:Bye>`, { to: TO_DISCOVERY }), this.o.port, this.o.address).catch(() => {});
+    if (this.o.discoverable())
+      await this.send(this.message('Bye', `<d:Bye>${this.endpointXml()}</d:Bye>`, { to: TO_DISCOVERY }), this.o.port, this.o.address).catch(() => {});
     this.socket = undefined;
     await new Promise<void>((r) => socket.close(() => r()));
   }
@@ -97,7 +108,9 @@ export class DiscoveryService {
   async hello(): Promise<void> {
     if (!this.socket || !this.o.discoverable()) return;
     const body = `<d:Hello>${this.endpointXml()}<d:Types>${TYPES}</d:Types><d:Scopes>${this.scopeList()}</d:Scopes><d:XAddrs>${this.xaddrs()}</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion></d:Hello>`;
-    await this.send(this.message('Hello', body, { to: TO_DISCOVERY }), this.o.port, this.o.address).catch((err) => this.o.log.debug({ err: (err as Error).message }, 'onvif discovery: Hello not sent'));
+    await this.send(this.message('Hello', body, { to: TO_DISCOVERY }), this.o.port, this.o.address).catch((err) =>
+      this.o.log.debug({ err: (err as Error).message }, 'onvif discovery: Hello not sent'),
+    );
   }
 
   private onMessage(msg: Buffer, from: RemoteInfo): void {
@@ -148,11 +161,14 @@ export class DiscoveryService {
 
   private async reply(action: string, body: string, relatesTo: string, to: RemoteInfo): Promise<void> {
     if (!this.allowed(to.address)) {
-      if (this.limited++ % 100 === 0) this.o.log.warn({ from: to.address, limited: this.limited }, 'onvif discovery: too many probes; replies are rate-limited');
+      if (this.limited++ % 100 === 0)
+        this.o.log.warn({ from: to.address, limited: this.limited }, 'onvif discovery: too many probes; replies are rate-limited');
       return;
     }
     this.answered++;
-    await this.send(this.message(action, body, { to: ANONYMOUS, relatesTo }), to.port, to.address).catch((err) => this.o.log.debug({ err: (err as Error).message }, 'onvif discovery: reply not sent'));
+    await this.send(this.message(action, body, { to: ANONYMOUS, relatesTo }), to.port, to.address).catch((err) =>
+      this.o.log.debug({ err: (err as Error).message }, 'onvif discovery: reply not sent'),
+    );
   }
 
   private matchesTypes(types: string | undefined): boolean {
@@ -205,5 +221,5 @@ export class DiscoveryService {
 function sameSubnet(a: string, b: string, mask: string): boolean {
   const n = (ip: string) => ip.split('.').reduce((acc, p) => ((acc << 8) | Number(p)) >>> 0, 0);
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(b)) return false;
-  return ((n(a) & n(mask)) >>> 0) === ((n(b) & n(mask)) >>> 0);
+  return (n(a) & n(mask)) >>> 0 === (n(b) & n(mask)) >>> 0;
 }

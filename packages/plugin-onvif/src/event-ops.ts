@@ -12,13 +12,20 @@ export function eventServiceCapabilities(o: OpContext): string {
   return `<tev:Capabilities WSSubscriptionPolicySupport="false" WSPullPointSupport="true" WSPausableSubscriptionManagerInterfaceSupport="false" MaxNotificationProducers="0" MaxPullPoints="${o.events.maxPullPoints}" PersistentNotificationStorage="false"/>`;
 }
 
-const times = (expiresAt: number) => `<wsnt:CurrentTime>${new Date().toISOString()}</wsnt:CurrentTime><wsnt:TerminationTime>${new Date(expiresAt).toISOString()}</wsnt:TerminationTime>`;
+const times = (expiresAt: number) =>
+  `<wsnt:CurrentTime>${new Date().toISOString()}</wsnt:CurrentTime><wsnt:TerminationTime>${new Date(expiresAt).toISOString()}</wsnt:TerminationTime>`;
 
 /** A requested termination (duration or time), within 1 s … 1 h. */
-function termination(o: OpContext, value: unknown, fallback: number): number {
+function termination(_o: OpContext, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   const ms = parseTermination(text(value));
-  if (ms === undefined || ms <= 0) throw new SoapFault(400, 'env:Sender', 'wsnt:UnacceptableInitialTerminationTimeFault', `termination time "${String(text(value)).slice(0, 40)}" is not a future time or a positive duration`);
+  if (ms === undefined || ms <= 0)
+    throw new SoapFault(
+      400,
+      'env:Sender',
+      'wsnt:UnacceptableInitialTerminationTimeFault',
+      `termination time "${String(text(value)).slice(0, 40)}" is not a future time or a positive duration`,
+    );
   return Math.min(Math.max(ms, 1000), MAX_TERMINATION_MS);
 }
 
@@ -52,7 +59,8 @@ export const EVENT_OPS: Record<string, Op> = {
 function pullPoint(o: OpContext) {
   requirePermission(o.caller!, MEDIA_READ);
   const p = o.subscription ? o.events.get(o.subscription) : undefined;
-  if (!p || p.owner !== o.caller!.username) throw new SoapFault(400, 'env:Sender', 'ter:InvalidArgVal/ter:ResourceUnknown', 'no such subscription (it may have expired)');
+  if (!p || p.owner !== o.caller!.username)
+    throw new SoapFault(400, 'env:Sender', 'ter:InvalidArgVal/ter:ResourceUnknown', 'no such subscription (it may have expired)');
   return p;
 }
 

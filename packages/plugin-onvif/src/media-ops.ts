@@ -22,14 +22,22 @@ const read = (o: OpContext) => requirePermission(o.caller!, MEDIA_READ);
 const uri = (tag: string, u: string) =>
   `<${tag}><trt:MediaUri><tt:Uri>${u}</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></${tag}>`;
 /** The stream of a request's ConfigurationToken, or of its ProfileToken; every stream when neither is given. */
-const selected = (o: OpContext) => (o.params.ConfigurationToken !== undefined ? [streamOf(o, o.params.ConfigurationToken)] : o.params.ProfileToken !== undefined ? [streamOf(o, o.params.ProfileToken)] : o.ctx.streams.list());
+const selected = (o: OpContext) =>
+  o.params.ConfigurationToken !== undefined
+    ? [streamOf(o, o.params.ConfigurationToken)]
+    : o.params.ProfileToken !== undefined
+      ? [streamOf(o, o.params.ProfileToken)]
+      : o.ctx.streams.list();
 
 export const MEDIA_OPS: Record<string, Op> = {
   GetServiceCapabilities: (o) => `<trt:GetServiceCapabilitiesResponse>${mediaServiceCapabilities(o)}</trt:GetServiceCapabilitiesResponse>`,
 
   GetProfiles: (o) => {
     read(o);
-    return `<trt:GetProfilesResponse>${o.ctx.streams.list().map((s) => profileXml(s)).join('')}</trt:GetProfilesResponse>`;
+    return `<trt:GetProfilesResponse>${o.ctx.streams
+      .list()
+      .map((s) => profileXml(s))
+      .join('')}</trt:GetProfilesResponse>`;
   },
   GetProfile: (o) => {
     read(o);
@@ -40,12 +48,18 @@ export const MEDIA_OPS: Record<string, Op> = {
     read(o);
     return `<trt:GetVideoSourcesResponse>${o.ctx.streams
       .list()
-      .map((s) => `<trt:VideoSources token="vs_${s.name}"><tt:Framerate>${s.fps}</tt:Framerate><tt:Resolution><tt:Width>${s.width}</tt:Width><tt:Height>${s.height}</tt:Height></tt:Resolution></trt:VideoSources>`)
+      .map(
+        (s) =>
+          `<trt:VideoSources token="vs_${s.name}"><tt:Framerate>${s.fps}</tt:Framerate><tt:Resolution><tt:Width>${s.width}</tt:Width><tt:Height>${s.height}</tt:Height></tt:Resolution></trt:VideoSources>`,
+      )
       .join('')}</trt:GetVideoSourcesResponse>`;
   },
   GetVideoSourceConfigurations: (o) => {
     read(o);
-    return `<trt:GetVideoSourceConfigurationsResponse>${o.ctx.streams.list().map((s) => videoSourceConfigurationXml(s, 'trt:Configurations')).join('')}</trt:GetVideoSourceConfigurationsResponse>`;
+    return `<trt:GetVideoSourceConfigurationsResponse>${o.ctx.streams
+      .list()
+      .map((s) => videoSourceConfigurationXml(s, 'trt:Configurations'))
+      .join('')}</trt:GetVideoSourceConfigurationsResponse>`;
   },
   GetVideoSourceConfiguration: (o) => {
     read(o);
@@ -58,7 +72,10 @@ export const MEDIA_OPS: Record<string, Op> = {
 
   GetVideoEncoderConfigurations: (o) => {
     read(o);
-    return `<trt:GetVideoEncoderConfigurationsResponse>${o.ctx.streams.list().map((s) => videoEncoderConfigurationXml(s, 'trt:Configurations')).join('')}</trt:GetVideoEncoderConfigurationsResponse>`;
+    return `<trt:GetVideoEncoderConfigurationsResponse>${o.ctx.streams
+      .list()
+      .map((s) => videoEncoderConfigurationXml(s, 'trt:Configurations'))
+      .join('')}</trt:GetVideoEncoderConfigurationsResponse>`;
   },
   GetVideoEncoderConfiguration: (o) => {
     read(o);
@@ -72,7 +89,10 @@ export const MEDIA_OPS: Record<string, Op> = {
     read(o);
     const sizes = new Set<string>(RESOLUTIONS.map(([w, h]) => `${w}x${h}`));
     for (const s of selected(o)) sizes.add(`${s.width}x${s.height}`);
-    const resolutions = [...sizes].map((r) => r.split('x')).map(([w, h]) => `<tt:ResolutionsAvailable><tt:Width>${w}</tt:Width><tt:Height>${h}</tt:Height></tt:ResolutionsAvailable>`).join('');
+    const resolutions = [...sizes]
+      .map((r) => r.split('x'))
+      .map(([w, h]) => `<tt:ResolutionsAvailable><tt:Width>${w}</tt:Width><tt:Height>${h}</tt:Height></tt:ResolutionsAvailable>`)
+      .join('');
     const h264 =
       `${resolutions}<tt:GovLengthRange><tt:Min>1</tt:Min><tt:Max>600</tt:Max></tt:GovLengthRange><tt:FrameRateRange><tt:Min>1</tt:Min><tt:Max>240</tt:Max></tt:FrameRateRange>` +
       `<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange><tt:H264ProfilesSupported>Baseline</tt:H264ProfilesSupported><tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported><tt:H264ProfilesSupported>High</tt:H264ProfilesSupported>`;
@@ -91,7 +111,8 @@ export const MEDIA_OPS: Record<string, Op> = {
     const token = (c['@_token'] as string | undefined) ?? '';
     const s = streamOf(o, token);
     const encoding = text(c.Encoding);
-    if (encoding !== undefined && encoding !== 'H264') throw fault.invalidArg('ter:ConfigModify', `encoding ${encoding} is not available; this device encodes H264`);
+    if (encoding !== undefined && encoding !== 'H264')
+      throw fault.invalidArg('ter:ConfigModify', `encoding ${encoding} is not available; this device encodes H264`);
     const res = c.Resolution as Record<string, unknown> | undefined;
     const rate = c.RateControl as Record<string, unknown> | undefined;
     const changes: [key: Parameters<typeof o.ctx.streams.stateKey>[1], value: unknown][] = [];
@@ -115,7 +136,10 @@ export const MEDIA_OPS: Record<string, Op> = {
       }
     }
     for (const { key, value } of keyed) if (o.ctx.state.get(key) !== value) await setState(o, key, value);
-    o.ctx.logger.info({ stream: s.name, by: o.caller!.username, changes: Object.fromEntries(keyed.map((k) => [k.key, k.value])) }, 'onvif: encoder configuration set');
+    o.ctx.logger.info(
+      { stream: s.name, by: o.caller!.username, changes: Object.fromEntries(keyed.map((k) => [k.key, k.value])) },
+      'onvif: encoder configuration set',
+    );
     return '<trt:SetVideoEncoderConfigurationResponse/>';
   },
 
@@ -160,10 +184,12 @@ export const MEDIA_OPS: Record<string, Op> = {
   GetStreamUri: (o) => {
     read(o);
     const s = streamOf(o, o.params.ProfileToken);
-    const protocol = text((((o.params.StreamSetup as Record<string, unknown> | undefined)?.Transport as Record<string, unknown> | undefined) ?? {}).Protocol);
+    const protocol = text(((o.params.StreamSetup as Record<string, unknown> | undefined)?.Transport as Record<string, unknown> | undefined)?.Protocol);
     // UDP, TCP, RTSP and HTTP (RTSP tunnelled over HTTP) are all served on the RTSP port: one URI.
-    if (protocol !== undefined && !['UDP', 'TCP', 'RTSP', 'HTTP'].includes(protocol)) throw fault.invalidArg('ter:InvalidStreamSetup', `transport protocol ${protocol} is not one of UDP, TCP, RTSP, HTTP`);
-    if (!o.ctx.state.has('rtspPort')) throw new SoapFault(400, 'env:Receiver', 'ter:ActionNotSupported/ter:NoRTSPStreaming', 'RTSP streaming is not installed on this device');
+    if (protocol !== undefined && !['UDP', 'TCP', 'RTSP', 'HTTP'].includes(protocol))
+      throw fault.invalidArg('ter:InvalidStreamSetup', `transport protocol ${protocol} is not one of UDP, TCP, RTSP, HTTP`);
+    if (!o.ctx.state.has('rtspPort'))
+      throw new SoapFault(400, 'env:Receiver', 'ter:ActionNotSupported/ter:NoRTSPStreaming', 'RTSP streaming is not installed on this device');
     return uri('trt:GetStreamUriResponse', `rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}`);
   },
   GetSnapshotUri: (o) => {

@@ -23,7 +23,9 @@ export const NETWORK_OPS: Record<string, Op> = {
     const out = Object.entries(networkInterfaces()).flatMap(([name, addrs]) => {
       const v4 = (addrs ?? []).filter((a) => a.family === 'IPv4');
       if (v4.length === 0) return [];
-      const manual = v4.map((a) => `<tt:Manual><tt:Address>${a.address}</tt:Address><tt:PrefixLength>${prefixLength(a.netmask)}</tt:PrefixLength></tt:Manual>`).join('');
+      const manual = v4
+        .map((a) => `<tt:Manual><tt:Address>${a.address}</tt:Address><tt:PrefixLength>${prefixLength(a.netmask)}</tt:PrefixLength></tt:Manual>`)
+        .join('');
       return [
         `<tds:NetworkInterfaces token="${xmlEscape(name)}"><tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>${xmlEscape(name)}</tt:Name><tt:HwAddress>${v4[0]!.mac}</tt:HwAddress></tt:Info>` +
           `<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>${manual}<tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4></tds:NetworkInterfaces>`,
@@ -38,14 +40,20 @@ export const NETWORK_OPS: Record<string, Op> = {
     const protocol = (name: string, enabled: boolean, port: number) =>
       `<tds:NetworkProtocols><tt:Name>${name}</tt:Name><tt:Enabled>${enabled}</tt:Enabled><tt:Port>${port}</tt:Port></tds:NetworkProtocols>`;
     const state = o.ctx.state;
-    const rtsp = state.has('rtspPort') ? protocol('RTSP', state.has('rtspEnabled') ? state.get<boolean>('rtspEnabled') : true, state.get<number>('rtspPort')) : '';
+    const rtsp = state.has('rtspPort')
+      ? protocol('RTSP', state.has('rtspEnabled') ? state.get<boolean>('rtspEnabled') : true, state.get<number>('rtspPort'))
+      : '';
     return `<tds:GetNetworkProtocolsResponse>${protocol('HTTP', true, o.ctx.http.port)}${rtsp}</tds:GetNetworkProtocolsResponse>`;
   },
 
   GetDNS: (o) => {
     read(o);
     const { servers, search } = resolvConf();
-    const manual = servers.map((a) => (a.includes(':') ? `<tt:DNSManual><tt:Type>IPv6</tt:Type><tt:IPv6Address>${xmlEscape(a)}</tt:IPv6Address></tt:DNSManual>` : `<tt:DNSManual><tt:Type>IPv4</tt:Type><tt:IPv4Address>${xmlEscape(a)}</tt:IPv4Address></tt:DNSManual>`));
+    const manual = servers.map((a) =>
+      a.includes(':')
+        ? `<tt:DNSManual><tt:Type>IPv6</tt:Type><tt:IPv6Address>${xmlEscape(a)}</tt:IPv6Address></tt:DNSManual>`
+        : `<tt:DNSManual><tt:Type>IPv4</tt:Type><tt:IPv4Address>${xmlEscape(a)}</tt:IPv4Address></tt:DNSManual>`,
+    );
     return `<tds:GetDNSResponse><tds:DNSInformation><tt:FromDHCP>false</tt:FromDHCP>${search.map((d) => `<tt:SearchDomain>${xmlEscape(d)}</tt:SearchDomain>`).join('')}${manual.join('')}</tds:DNSInformation></tds:GetDNSResponse>`;
   },
 

@@ -23,7 +23,13 @@ describe('plugin-onvif: what NVRs ask while adding a camera', () => {
   beforeAll(async () => {
     rtspPort = await freePort();
     // A 20 s GOP, so that a keyframe within seconds can only be one asked for.
-    h = await createTestHost({ plugins: [{ def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } }, { def: onvif, options: { discoveryPort: 0 } }], config: { streams: [testStream({ gop: 300 })] } });
+    h = await createTestHost({
+      plugins: [
+        { def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } },
+        { def: onvif, options: { discoveryPort: 0 } },
+      ],
+      config: { streams: [testStream({ gop: 300 })] },
+    });
     await h.host.hub.waitForParameters('stream1', 15_000);
     camera = await OnvifManager.connect('127.0.0.1', h.httpPort, 'viewer', 'viewer-secret');
   });
@@ -31,7 +37,9 @@ describe('plugin-onvif: what NVRs ask while adding a camera', () => {
 
   it('network protocols name the live HTTP and RTSP ports, and follow rtspEnabled', async () => {
     const protocols = async () =>
-      Object.fromEntries(asList<any>((await camera.core.getNetworkProtocols()).data.GetNetworkProtocolsResponse.NetworkProtocols).map((p) => [p.Name, `${p.Enabled}:${p.Port}`]));
+      Object.fromEntries(
+        asList<any>((await camera.core.getNetworkProtocols()).data.GetNetworkProtocolsResponse.NetworkProtocols).map((p) => [p.Name, `${p.Enabled}:${p.Port}`]),
+      );
     expect(await protocols()).toEqual({ HTTP: `true:${h.httpPort}`, RTSP: `true:${rtspPort}` });
     await h.host.state.set('rtspEnabled', false);
     expect((await protocols()).RTSP).toBe(`false:${rtspPort}`);
@@ -47,7 +55,21 @@ describe('plugin-onvif: what NVRs ask while adding a camera', () => {
     );
     const [uri] = values(res.text, 'Uri');
     expect(uri).toBe(`rtsp://127.0.0.1:${rtspPort}/stream1`);
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'http', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', uri!.replace('rtsp://', 'rtsp://viewer:viewer-secret@')], { timeout: 30_000 });
+    const { stdout } = await run(
+      'ffprobe',
+      [
+        '-v',
+        'error',
+        '-rtsp_transport',
+        'http',
+        '-show_entries',
+        'stream=codec_name,width,height',
+        '-of',
+        'csv=p=0',
+        uri!.replace('rtsp://', 'rtsp://viewer:viewer-secret@'),
+      ],
+      { timeout: 30_000 },
+    );
     expect(stdout.trim()).toBe('h264,320,240');
   });
 
@@ -70,7 +92,12 @@ describe('plugin-onvif: what NVRs ask while adding a camera', () => {
       const res = (await camera.media[call]()).data;
       expect(Object.keys(res)).toEqual([`${call[0]!.toUpperCase()}${call.slice(1)}Response`]);
     }
-    const unknown = await soap(h.baseUrl, 'media', '<trt:GetGuaranteedNumberOfVideoEncoderInstances><trt:ConfigurationToken>vsc_nope</trt:ConfigurationToken></trt:GetGuaranteedNumberOfVideoEncoderInstances>', h.users.viewer);
+    const unknown = await soap(
+      h.baseUrl,
+      'media',
+      '<trt:GetGuaranteedNumberOfVideoEncoderInstances><trt:ConfigurationToken>vsc_nope</trt:ConfigurationToken></trt:GetGuaranteedNumberOfVideoEncoderInstances>',
+      h.users.viewer,
+    );
     expect(unknown.status).toBe(400);
     expect(unknown.text).toMatch(/ter:InvalidArgVal[\s\S]*no profile or configuration &quot;vsc_nope&quot;/);
   });
@@ -100,7 +127,10 @@ describe('plugin-onvif: what NVRs ask while adding a camera', () => {
 
 describe('host network facts', () => {
   it('reads name servers and search domains from resolv.conf', () => {
-    expect(resolvConf('# comment\nnameserver 10.0.0.2\nnameserver fd00::1\nsearch lan example.org\nnameserver bogus;rm\noptions ndots:1\n')).toEqual({ servers: ['10.0.0.2', 'fd00::1'], search: ['lan', 'example.org'] });
+    expect(resolvConf('# comment\nnameserver 10.0.0.2\nnameserver fd00::1\nsearch lan example.org\nnameserver bogus;rm\noptions ndots:1\n')).toEqual({
+      servers: ['10.0.0.2', 'fd00::1'],
+      search: ['lan', 'example.org'],
+    });
     expect(resolvConf('')).toEqual({ servers: [], search: [] });
   });
   it('reads default gateways from the kernel routing table', () => {
@@ -119,7 +149,12 @@ describe('plugin-onvif: an NVR keeps logging in after the daemon restarts', () =
     const start = () => createTestHost({ stateDir, media: false, plugins: [{ def: onvif, options: { discoveryPort: 0 } }] });
     try {
       let h = await start();
-      const created = await soap(h.baseUrl, 'device', '<tds:CreateUsers><tds:User><tt:Username>nvr</tt:Username><tt:Password>nvr-secret-1</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>', h.users.admin);
+      const created = await soap(
+        h.baseUrl,
+        'device',
+        '<tds:CreateUsers><tds:User><tt:Username>nvr</tt:Username><tt:Password>nvr-secret-1</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>',
+        h.users.admin,
+      );
       expect(created.status).toBe(200);
       await h.close();
       h = await start();

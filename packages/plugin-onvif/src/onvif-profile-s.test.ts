@@ -12,7 +12,9 @@ const run = promisify(execFile);
 const OnvifManager = createRequire(import.meta.url)('onvif-nvt') as { connect(address: string, port: number, user?: string, pass?: string): Promise<any> };
 
 async function probeSize(url: string): Promise<string> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', url], { timeout: 30_000 });
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', url], {
+    timeout: 30_000,
+  });
   return stdout.trim();
 }
 
@@ -21,7 +23,13 @@ describe('plugin-onvif Profile S operations', () => {
   let rtspPort: number;
   beforeAll(async () => {
     rtspPort = await freePort();
-    h = await createTestHost({ plugins: [{ def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } }, { def: onvif, options: { discoveryPort: 0 } }], config: { streams: [testStream(), testStream({ path: '/stream2' })] } });
+    h = await createTestHost({
+      plugins: [
+        { def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } },
+        { def: onvif, options: { discoveryPort: 0 } },
+      ],
+      config: { streams: [testStream(), testStream({ path: '/stream2' })] },
+    });
     await h.host.hub.waitForParameters('stream1', 15_000);
   });
   afterAll(async () => h?.close());
@@ -52,7 +60,12 @@ describe('plugin-onvif Profile S operations', () => {
     const state = async (k: string) => (await h.fetch(`/api/state/stream2.${k}`).then((r) => r.json())).value;
     expect([await state('streamResolution'), await state('streamFramerate'), await state('streamBitrate')]).toEqual(['640x360', 10, 400_000]);
     await expect.poll(() => probeSize(`rtsp://viewer:viewer-secret@127.0.0.1:${rtspPort}/stream2`), { timeout: 30_000, interval: 1000 }).toBe('640,360');
-    const after = await soap(h.baseUrl, 'media', '<trt:GetVideoEncoderConfiguration><trt:ConfigurationToken>vec_stream2</trt:ConfigurationToken></trt:GetVideoEncoderConfiguration>', h.users.viewer);
+    const after = await soap(
+      h.baseUrl,
+      'media',
+      '<trt:GetVideoEncoderConfiguration><trt:ConfigurationToken>vec_stream2</trt:ConfigurationToken></trt:GetVideoEncoderConfiguration>',
+      h.users.viewer,
+    );
     expect(values(after.text, 'Width')).toEqual(['640']);
     expect(values(after.text, 'FrameRateLimit')).toEqual(['10']);
   });
@@ -61,10 +74,25 @@ describe('plugin-onvif Profile S operations', () => {
     const get = (body: string) => soap(h.baseUrl, 'media', body, h.users.viewer);
     expect(values((await get('<trt:GetVideoSources/>')).text, 'Width')).toHaveLength(2);
     expect((await get('<trt:GetVideoSourceConfigurations/>')).text).toMatch(/token="vsc_stream1"[\s\S]*token="vsc_stream2"/);
-    expect(values((await get('<trt:GetVideoSourceConfiguration><trt:ConfigurationToken>vsc_stream1</trt:ConfigurationToken></trt:GetVideoSourceConfiguration>')).text, 'SourceToken')).toEqual(['vs_stream1']);
+    expect(
+      values(
+        (await get('<trt:GetVideoSourceConfiguration><trt:ConfigurationToken>vsc_stream1</trt:ConfigurationToken></trt:GetVideoSourceConfiguration>')).text,
+        'SourceToken',
+      ),
+    ).toEqual(['vs_stream1']);
     expect((await get('<trt:GetVideoEncoderConfigurations/>')).text).toMatch(/token="vec_stream1"[\s\S]*token="vec_stream2"/);
-    expect((await get('<trt:GetCompatibleVideoEncoderConfigurations><trt:ProfileToken>profile_stream1</trt:ProfileToken></trt:GetCompatibleVideoEncoderConfigurations>')).text).toMatch(/token="vec_stream1"/);
-    const options = (await get('<trt:GetVideoEncoderConfigurationOptions><trt:ConfigurationToken>vec_stream1</trt:ConfigurationToken></trt:GetVideoEncoderConfigurationOptions>')).text;
+    expect(
+      (
+        await get(
+          '<trt:GetCompatibleVideoEncoderConfigurations><trt:ProfileToken>profile_stream1</trt:ProfileToken></trt:GetCompatibleVideoEncoderConfigurations>',
+        )
+      ).text,
+    ).toMatch(/token="vec_stream1"/);
+    const options = (
+      await get(
+        '<trt:GetVideoEncoderConfigurationOptions><trt:ConfigurationToken>vec_stream1</trt:ConfigurationToken></trt:GetVideoEncoderConfigurationOptions>',
+      )
+    ).text;
     expect(values(options, 'H264ProfilesSupported')).toEqual(expect.arrayContaining(['Baseline', 'Main', 'High']));
     expect(options).toMatch(/<tt:Width>1920<\/tt:Width><tt:Height>1080<\/tt:Height>/);
     const missing = await get('<trt:GetVideoEncoderConfiguration><trt:ConfigurationToken>nope</trt:ConfigurationToken></trt:GetVideoEncoderConfiguration>');
@@ -78,19 +106,41 @@ describe('plugin-onvif Profile S operations', () => {
     const admin = h.users.admin;
     const scopes = async () => values((await soap(h.baseUrl, 'device', '<tds:GetScopes/>', h.users.viewer)).text, 'ScopeItem');
     expect(await scopes()).toEqual(expect.arrayContaining(['onvif://www.onvif.org/Profile/Streaming', 'onvif://www.onvif.org/name/camd']));
-    expect((await soap(h.baseUrl, 'device', '<tds:AddScopes><tds:ScopeItem>onvif://www.onvif.org/location/hall</tds:ScopeItem></tds:AddScopes>', h.users.operator)).text).toMatch(/ter:NotAuthorized/);
-    expect((await soap(h.baseUrl, 'device', '<tds:AddScopes><tds:ScopeItem>onvif://www.onvif.org/location/hall</tds:ScopeItem></tds:AddScopes>', admin)).status).toBe(200);
+    expect(
+      (await soap(h.baseUrl, 'device', '<tds:AddScopes><tds:ScopeItem>onvif://www.onvif.org/location/hall</tds:ScopeItem></tds:AddScopes>', h.users.operator))
+        .text,
+    ).toMatch(/ter:NotAuthorized/);
+    expect(
+      (await soap(h.baseUrl, 'device', '<tds:AddScopes><tds:ScopeItem>onvif://www.onvif.org/location/hall</tds:ScopeItem></tds:AddScopes>', admin)).status,
+    ).toBe(200);
     expect(await scopes()).toContain('onvif://www.onvif.org/location/hall');
-    const fixed = await soap(h.baseUrl, 'device', '<tds:RemoveScopes><tds:ScopeItem>onvif://www.onvif.org/Profile/Streaming</tds:ScopeItem></tds:RemoveScopes>', admin);
+    const fixed = await soap(
+      h.baseUrl,
+      'device',
+      '<tds:RemoveScopes><tds:ScopeItem>onvif://www.onvif.org/Profile/Streaming</tds:ScopeItem></tds:RemoveScopes>',
+      admin,
+    );
     expect(fixed.text).toMatch(/ter:OperationProhibited[\s\S]*ter:FixedScope/);
-    const removed = await soap(h.baseUrl, 'device', '<tds:RemoveScopes><tds:ScopeItem>onvif://www.onvif.org/location/hall</tds:ScopeItem></tds:RemoveScopes>', admin);
+    const removed = await soap(
+      h.baseUrl,
+      'device',
+      '<tds:RemoveScopes><tds:ScopeItem>onvif://www.onvif.org/location/hall</tds:ScopeItem></tds:RemoveScopes>',
+      admin,
+    );
     expect(values(removed.text, 'ScopeItem')).toEqual(['onvif://www.onvif.org/location/hall']);
-    await soap(h.baseUrl, 'device', '<tds:SetScopes><tds:Scopes>onvif://www.onvif.org/name/lobby</tds:Scopes><tds:Scopes>onvif://www.onvif.org/location/door</tds:Scopes></tds:SetScopes>', admin);
+    await soap(
+      h.baseUrl,
+      'device',
+      '<tds:SetScopes><tds:Scopes>onvif://www.onvif.org/name/lobby</tds:Scopes><tds:Scopes>onvif://www.onvif.org/location/door</tds:Scopes></tds:SetScopes>',
+      admin,
+    );
     expect(await scopes()).toEqual(expect.arrayContaining(['onvif://www.onvif.org/name/lobby', 'onvif://www.onvif.org/location/door']));
     expect(await scopes()).not.toContain('onvif://www.onvif.org/name/camd');
 
     expect(values((await soap(h.baseUrl, 'device', '<tds:GetDiscoveryMode/>', h.users.viewer)).text, 'DiscoveryMode')).toEqual(['Discoverable']);
-    expect((await soap(h.baseUrl, 'device', '<tds:SetDiscoveryMode><tds:DiscoveryMode>Hidden</tds:DiscoveryMode></tds:SetDiscoveryMode>', admin)).text).toMatch(/ter:ConfigModify/);
+    expect((await soap(h.baseUrl, 'device', '<tds:SetDiscoveryMode><tds:DiscoveryMode>Hidden</tds:DiscoveryMode></tds:SetDiscoveryMode>', admin)).text).toMatch(
+      /ter:ConfigModify/,
+    );
     await soap(h.baseUrl, 'device', '<tds:SetDiscoveryMode><tds:DiscoveryMode>NonDiscoverable</tds:DiscoveryMode></tds:SetDiscoveryMode>', admin);
     expect((await h.fetch('/api/state/onvifDiscoveryMode').then((r) => r.json())).value).toBe('NonDiscoverable');
     await soap(h.baseUrl, 'device', '<tds:SetDiscoveryMode><tds:DiscoveryMode>Discoverable</tds:DiscoveryMode></tds:SetDiscoveryMode>', admin);
@@ -102,7 +152,9 @@ describe('plugin-onvif Profile S operations', () => {
       const r = await soap(h.baseUrl, 'device', `<tds:${op}/>`);
       expect([op, r.status, r.text]).toEqual([op, 200, expect.stringContaining(`<tds:${op}Response>`)]);
     }
-    expect((await soap(h.baseUrl, 'device', '<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>')).text).toMatch(/<tds:Capabilities><trt:Capabilities SnapshotUri="true"/);
+    expect((await soap(h.baseUrl, 'device', '<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>')).text).toMatch(
+      /<tds:Capabilities><trt:Capabilities SnapshotUri="true"/,
+    );
     expect((await soap(h.baseUrl, 'device', '<tds:GetServiceCapabilities/>')).text).toMatch(/HttpDigest="true"/);
   });
 
@@ -121,13 +173,54 @@ describe('plugin-onvif Profile S operations', () => {
     expect(list).toMatch(/<tt:Username>admin<\/tt:Username><tt:UserLevel>Administrator<\/tt:UserLevel>/);
     expect(list).not.toMatch(/secret/);
     // The new user works everywhere camd authenticates: the HTTP API with its Media_rw permission.
-    expect((await h.fetch('/api/state/streamBitrate', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: 600_000 }), user: { username: 'nvr', password: 'nvr-secret', permissions: [] } })).status).toBe(200);
-    expect((await soap(h.baseUrl, 'device', '<tds:CreateUsers><tds:User><tt:Username>nvr</tt:Username><tt:Password>another-1</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>', admin)).text).toMatch(/ter:UsernameClash/);
-    expect((await soap(h.baseUrl, 'device', '<tds:CreateUsers><tds:User><tt:Username>x</tt:Username><tt:Password>1</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>', admin)).text).toMatch(/ter:Password/);
-    await soap(h.baseUrl, 'device', '<tds:SetUser><tds:User><tt:Username>nvr</tt:Username><tt:Password>nvr-secret-2</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:SetUser>', admin);
+    expect(
+      (
+        await h.fetch('/api/state/streamBitrate', {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ value: 600_000 }),
+          user: { username: 'nvr', password: 'nvr-secret', permissions: [] },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await soap(
+          h.baseUrl,
+          'device',
+          '<tds:CreateUsers><tds:User><tt:Username>nvr</tt:Username><tt:Password>another-1</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>',
+          admin,
+        )
+      ).text,
+    ).toMatch(/ter:UsernameClash/);
+    expect(
+      (
+        await soap(
+          h.baseUrl,
+          'device',
+          '<tds:CreateUsers><tds:User><tt:Username>x</tt:Username><tt:Password>1</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>',
+          admin,
+        )
+      ).text,
+    ).toMatch(/ter:Password/);
+    await soap(
+      h.baseUrl,
+      'device',
+      '<tds:SetUser><tds:User><tt:Username>nvr</tt:Username><tt:Password>nvr-secret-2</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:SetUser>',
+      admin,
+    );
     expect((await soap(h.baseUrl, 'device', '<tds:GetUsers/>', admin)).text).toMatch(/<tt:Username>nvr<\/tt:Username><tt:UserLevel>User<\/tt:UserLevel>/);
     expect((await soap(h.baseUrl, 'media', '<trt:GetProfiles/>', { username: 'nvr', password: 'nvr-secret-2' })).status).toBe(200);
-    expect((await soap(h.baseUrl, 'device', '<tds:SetUser><tds:User><tt:Username>viewer</tt:Username><tt:UserLevel>Administrator</tt:UserLevel></tds:User></tds:SetUser>', admin)).text).toMatch(/ter:FixedUser/);
+    expect(
+      (
+        await soap(
+          h.baseUrl,
+          'device',
+          '<tds:SetUser><tds:User><tt:Username>viewer</tt:Username><tt:UserLevel>Administrator</tt:UserLevel></tds:User></tds:SetUser>',
+          admin,
+        )
+      ).text,
+    ).toMatch(/ter:FixedUser/);
     await soap(h.baseUrl, 'device', '<tds:DeleteUsers><tds:Username>nvr</tds:Username></tds:DeleteUsers>', admin);
     expect((await soap(h.baseUrl, 'media', '<trt:GetProfiles/>', { username: 'nvr', password: 'nvr-secret-2' })).text).toMatch(/ter:NotAuthorized/);
     expect((await soap(h.baseUrl, 'device', '<tds:DeleteUsers><tds:Username>nvr</tds:Username></tds:DeleteUsers>', admin)).text).toMatch(/ter:UsernameMissing/);
@@ -171,11 +264,18 @@ describe('plugin-onvif Profile S operations', () => {
       '<Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">viewer-secret</Password></UsernameToken></Security></s:Header><s:Body><GetProfiles xmlns="http://www.onvif.org/ver10/media/wsdl"/></s:Body></s:Envelope>';
     const r1 = await fetch(`${h.baseUrl}/onvif/media_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body: noNonce });
     expect(await r1.text()).toMatch(/needs a Nonce and a Created/);
-    const huge = await fetch(`${h.baseUrl}/onvif/device_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body: '<a>' + 'x'.repeat(2_000_000) + '</a>' });
+    const huge = await fetch(`${h.baseUrl}/onvif/device_service`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/soap+xml' },
+      body: '<a>' + 'x'.repeat(2_000_000) + '</a>',
+    });
     expect(huge.status).toBe(413);
     expect(await huge.text()).toMatch(/env:Fault/);
-    const billion = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetScopes>&lol2;</GetScopes></s:Body></s:Envelope>';
-    expect((await fetch(`${h.baseUrl}/onvif/device_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body: billion })).status).toBe(400);
+    const billion =
+      '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetScopes>&lol2;</GetScopes></s:Body></s:Envelope>';
+    expect(
+      (await fetch(`${h.baseUrl}/onvif/device_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body: billion })).status,
+    ).toBe(400);
     expect((await soap(h.baseUrl, 'device', '<tds:GetSystemDateAndTime/>')).status).toBe(200);
   });
 });

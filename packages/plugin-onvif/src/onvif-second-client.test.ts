@@ -8,22 +8,33 @@ import onvif from './index.js';
 
 const run = promisify(execFile);
 type Callback = (err: Error | null, result: any) => void;
-const { Cam } = createRequire(import.meta.url)('onvif') as { Cam: new (opts: Record<string, unknown>, cb: (err: Error | null) => void) => Record<string, (...args: any[]) => void> & Record<string, any> };
+const { Cam } = createRequire(import.meta.url)('onvif') as {
+  Cam: new (opts: Record<string, unknown>, cb: (err: Error | null) => void) => Record<string, (...args: any[]) => void> & Record<string, any>;
+};
 
 /** The `onvif` library (agsh/onvif, what many Node NVR projects use): a second client with its own XML reading. */
 async function connect(port: number, username: string, password: string, extra: Record<string, unknown> = {}) {
   return new Promise<any>((resolve, reject) => {
-    const cam = new Cam({ hostname: '127.0.0.1', port, username, password, timeout: 10_000, preserveAddress: true, ...extra }, (err) => (err ? reject(err) : resolve(cam)));
+    const cam = new Cam({ hostname: '127.0.0.1', port, username, password, timeout: 10_000, preserveAddress: true, ...extra }, (err) =>
+      err ? reject(err) : resolve(cam),
+    );
   });
 }
-const call = <T = any>(cam: any, method: string, ...args: unknown[]) => new Promise<T>((resolve, reject) => cam[method](...args, ((err, r) => (err ? reject(err) : resolve(r))) as Callback));
+const call = <T = any>(cam: any, method: string, ...args: unknown[]) =>
+  new Promise<T>((resolve, reject) => cam[method](...args, ((err, r) => (err ? reject(err) : resolve(r))) as Callback));
 
 describe('plugin-onvif with the onvif library', () => {
   let h: TestHost;
   let rtspPort: number;
   beforeAll(async () => {
     rtspPort = await freePort();
-    h = await createTestHost({ plugins: [{ def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } }, { def: onvif, options: { discoveryPort: 0 } }], config: { streams: [testStream()] } });
+    h = await createTestHost({
+      plugins: [
+        { def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } },
+        { def: onvif, options: { discoveryPort: 0 } },
+      ],
+      config: { streams: [testStream()] },
+    });
     await h.host.hub.waitForParameters('stream1', 15_000);
   });
   afterAll(async () => h?.close());
@@ -36,7 +47,21 @@ describe('plugin-onvif with the onvif library', () => {
     const info = await call(cam, 'getDeviceInformation');
     expect(info.manufacturer).toBe('camd');
     const stream = await call(cam, 'getStreamUri', { protocol: 'RTSP' });
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', stream.uri.replace('rtsp://', 'rtsp://operator:operator-secret@')], { timeout: 30_000 });
+    const { stdout } = await run(
+      'ffprobe',
+      [
+        '-v',
+        'error',
+        '-rtsp_transport',
+        'tcp',
+        '-show_entries',
+        'stream=width,height',
+        '-of',
+        'csv=p=0',
+        stream.uri.replace('rtsp://', 'rtsp://operator:operator-secret@'),
+      ],
+      { timeout: 30_000 },
+    );
     expect(stdout.trim()).toBe('320,240');
     expect((await call(cam, 'getSnapshotUri', {})).uri).toBe(`http://127.0.0.1:${h.httpPort}/api/streams/stream1/snapshot.jpg`);
 

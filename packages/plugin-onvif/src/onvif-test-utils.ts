@@ -6,7 +6,9 @@ export function soapRequest(body: string, user?: { username: string; password: s
   if (user) {
     const nonce = opts.nonce ?? randomBytes(16);
     const created = opts.created ?? new Date().toISOString();
-    const digest = createHash('sha1').update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(user.password)])).digest('base64');
+    const digest = createHash('sha1')
+      .update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(user.password)]))
+      .digest('base64');
     header =
       '<s:Header><Security xmlns="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><UsernameToken>' +
       `<Username>${user.username}</Username><Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">${digest}</Password>` +
@@ -17,8 +19,18 @@ export function soapRequest(body: string, user?: { username: string; password: s
 }
 
 /** POSTs a SOAP request to a camd ONVIF service; status and text. */
-export async function soap(baseUrl: string, service: 'device' | 'media', body: string, user?: { username: string; password: string }, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Headers }> {
-  const res = await fetch(`${baseUrl}/onvif/${service}_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml', ...headers }, body: soapRequest(body, user) });
+export async function soap(
+  baseUrl: string,
+  service: 'device' | 'media',
+  body: string,
+  user?: { username: string; password: string },
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await fetch(`${baseUrl}/onvif/${service}_service`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/soap+xml', ...headers },
+    body: soapRequest(body, user),
+  });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 

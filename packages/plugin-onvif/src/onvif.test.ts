@@ -15,7 +15,13 @@ describe('plugin-onvif with onvif-nvt', () => {
   let h: TestHost;
   beforeAll(async () => {
     const port = await freePort();
-    h = await createTestHost({ plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, { def: onvif, options: { discoveryPort: 0 } }], config: { streams: [testStream()] } });
+    h = await createTestHost({
+      plugins: [
+        { def: rtsp, options: { port, host: '127.0.0.1' } },
+        { def: onvif, options: { discoveryPort: 0 } },
+      ],
+      config: { streams: [testStream()] },
+    });
     await h.host.hub.waitForParameters('stream1', 15_000);
   });
   afterAll(async () => h?.close());
@@ -28,7 +34,11 @@ describe('plugin-onvif with onvif-nvt', () => {
     const uri: string = profile.StreamUri.Uri;
     expect(uri).toMatch(/^rtsp:\/\/127\.0\.0\.1:\d+\/stream1$/);
     const withCreds = uri.replace('rtsp://', 'rtsp://viewer:viewer-secret@');
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', withCreds], { timeout: 30_000 });
+    const { stdout } = await run(
+      'ffprobe',
+      ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', withCreds],
+      { timeout: 30_000 },
+    );
     expect(stdout.trim()).toBe('h264,320,240');
     const snap = await h.fetch(new URL(profile.SnapshotUri.Uri).pathname, { user: h.users.viewer });
     const jpeg = Buffer.from(await snap.arrayBuffer());
@@ -72,7 +82,9 @@ describe('plugin-onvif with onvif-nvt', () => {
 
   it('refuses XXE, entity expansion, garbage and unknown operations with SOAP faults, and keeps answering', async () => {
     const post = (body: string) => fetch(`${h.baseUrl}/onvif/device_service`, { method: 'POST', headers: { 'content-type': 'application/soap+xml' }, body });
-    const xxe = await post('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetScopes>&e;</GetScopes></s:Body></s:Envelope>');
+    const xxe = await post(
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetScopes>&e;</GetScopes></s:Body></s:Envelope>',
+    );
     expect(xxe.status).toBe(400);
     const text = await xxe.text();
     expect(text).toMatch(/ter:WellFormed/);
@@ -80,6 +92,8 @@ describe('plugin-onvif with onvif-nvt', () => {
     expect((await post('<<<garbage')).status).toBe(400);
     const unknown = await post('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><FlyToTheMoon/></s:Body></s:Envelope>');
     expect(await unknown.text()).toMatch(/ter:ActionNotSupported/);
-    expect((await post('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetSystemDateAndTime/></s:Body></s:Envelope>')).status).toBe(200);
+    expect((await post('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetSystemDateAndTime/></s:Body></s:Envelope>')).status).toBe(
+      200,
+    );
   });
 });

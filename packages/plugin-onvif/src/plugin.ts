@@ -1,4 +1,16 @@
-import { definePlugin, digestCaller, digestChallenge, DIGEST_REALM, FAILED_LOGIN_DELAY_MS, NonceManager, parseAuthorization, PLUGIN_API_VERSION, type Caller, type FastifyRequest, type PluginContext } from '@camd/core';
+import {
+  definePlugin,
+  digestCaller,
+  digestChallenge,
+  DIGEST_REALM,
+  FAILED_LOGIN_DELAY_MS,
+  NonceManager,
+  parseAuthorization,
+  PLUGIN_API_VERSION,
+  type Caller,
+  type FastifyRequest,
+  type PluginContext,
+} from '@camd/core';
 import { DEVICE_OPS } from './device-ops.js';
 import { DiscoveryService } from './discovery.js';
 import { EventBroker } from './events.js';
@@ -27,7 +39,10 @@ export default definePlugin<OnvifOptions>({
     ctx.onClose(() => events.stop());
 
     /** The caller of a request: WS-UsernameToken in the envelope, else HTTP Digest, else nobody. */
-    const authenticate = async (req: FastifyRequest, security: Parameters<UsernameTokenVerifier['verify']>[0] | undefined): Promise<{ caller?: Caller; stale?: boolean; failed?: boolean }> => {
+    const authenticate = async (
+      req: FastifyRequest,
+      security: Parameters<UsernameTokenVerifier['verify']>[0] | undefined,
+    ): Promise<{ caller?: Caller; stale?: boolean; failed?: boolean }> => {
       if (security) return { caller: await tokens.verify(security) };
       const auth = parseAuthorization(req.headers.authorization);
       if (auth?.scheme !== 'digest') return {};
@@ -49,13 +64,25 @@ export default definePlugin<OnvifOptions>({
             await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
           }
           // ONVIF Core 5.9.1: no (valid) credentials → HTTP 401 with the Digest challenge.
-          return soapReply(401, faultEnvelope(new SoapFault(401, 'env:Sender', 'ter:NotAuthorized', 'credentials are required (WS-UsernameToken or HTTP Digest)')), {
-            'WWW-Authenticate': digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: who.stale }),
-          });
+          return soapReply(
+            401,
+            faultEnvelope(new SoapFault(401, 'env:Sender', 'ter:NotAuthorized', 'credentials are required (WS-UsernameToken or HTTP Digest)')),
+            {
+              'WWW-Authenticate': digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: who.stale }),
+            },
+          );
         }
         const host = (req.headers.host ?? req.hostname).replace(/:\d+$/, '');
         const subscription = (req.params as { id?: string } | undefined)?.id;
-        const xml = await op({ ctx, caller: who.caller, params: soap.params, host, origin: `http://${req.headers.host ?? req.hostname}`, events, subscription });
+        const xml = await op({
+          ctx,
+          caller: who.caller,
+          params: soap.params,
+          host,
+          origin: `http://${req.headers.host ?? req.hostname}`,
+          events,
+          subscription,
+        });
         return soapReply(200, envelope(xml));
       } catch (err) {
         const f = err instanceof SoapFault ? err : new SoapFault(500, 'env:Receiver', 'ter:Action', 'internal error');
@@ -65,7 +92,11 @@ export default definePlugin<OnvifOptions>({
           if (/password/.test(f.reason)) await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
         }
         // A 401 tells the client how to authenticate, whichever scheme failed.
-        return soapReply(f.status, faultEnvelope(f), f.status === 401 ? { 'WWW-Authenticate': digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true }) } : undefined);
+        return soapReply(
+          f.status,
+          faultEnvelope(f),
+          f.status === 401 ? { 'WWW-Authenticate': digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true }) } : undefined,
+        );
       }
     };
 
@@ -77,7 +108,10 @@ export default definePlugin<OnvifOptions>({
       app.setErrorHandler(async (err, _req, reply) => {
         const e = err as { statusCode?: number; message: string };
         const status = e.statusCode === 413 ? 413 : e.statusCode === 415 ? 415 : 400;
-        return reply.code(status).type('application/soap+xml; charset=utf-8').send(faultEnvelope(new SoapFault(status, 'env:Sender', status === 413 ? 'ter:InvalidArgVal' : 'ter:WellFormed', e.message)));
+        return reply
+          .code(status)
+          .type('application/soap+xml; charset=utf-8')
+          .send(faultEnvelope(new SoapFault(status, 'env:Sender', status === 413 ? 'ter:InvalidArgVal' : 'ter:WellFormed', e.message)));
       });
       for (const [path, ops] of [
         ['/onvif/device_service', DEVICE_OPS],

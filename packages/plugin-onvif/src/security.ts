@@ -27,7 +27,12 @@ export class UsernameTokenVerifier {
     let caller: Caller | undefined;
     if (sec.passwordType?.endsWith(DIGEST_TYPE) ?? false) {
       const plain = this.users.plaintextPassword(sec.username);
-      const expected = plain === undefined ? undefined : createHash('sha1').update(Buffer.concat([Buffer.from(sec.nonce, 'base64'), Buffer.from(sec.created), Buffer.from(plain)])).digest();
+      const expected =
+        plain === undefined
+          ? undefined
+          : createHash('sha1')
+              .update(Buffer.concat([Buffer.from(sec.nonce, 'base64'), Buffer.from(sec.created), Buffer.from(plain)]))
+              .digest();
       const got = Buffer.from(sec.password, 'base64');
       if (expected && got.length === expected.length && timingSafeEqual(got, expected)) caller = this.users.caller(sec.username);
     } else {

@@ -43,7 +43,8 @@ const parser = new XMLParser({
   trimValues: true,
 });
 
-const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : v && typeof v === 'object' && '#text' in v ? String((v as Record<string, unknown>)['#text']) : undefined);
+const text = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : v && typeof v === 'object' && '#text' in v ? String((v as Record<string, unknown>)['#text']) : undefined;
 
 /**
  * Parses a SOAP 1.2 request. Documents with a DOCTYPE or entity declaration are refused outright:
@@ -64,7 +65,9 @@ export function parseSoap(body: string): SoapRequest {
   const operation = Object.keys(bodyEl).find((k) => !k.startsWith('@_'));
   if (!operation) throw new SoapFault(400, 'env:Sender', 'ter:WellFormed', 'empty SOAP body');
   const params = (typeof bodyEl[operation] === 'object' && bodyEl[operation] !== null ? bodyEl[operation] : {}) as Record<string, unknown>;
-  const token = ((env.Header as Record<string, unknown> | undefined)?.Security as Record<string, unknown> | undefined)?.UsernameToken as Record<string, unknown> | undefined;
+  const token = ((env.Header as Record<string, unknown> | undefined)?.Security as Record<string, unknown> | undefined)?.UsernameToken as
+    | Record<string, unknown>
+    | undefined;
   let security: SoapRequest['security'];
   if (token) {
     const pw = token.Password as Record<string, unknown> | string | undefined;

@@ -17,7 +17,9 @@ afterEach(async () => {
 
 /** One RTSP session kept open for the whole test, decoding to RGB; returns the newest full frame. */
 function reader(url: string) {
-  const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', url, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', url, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const size = W * H * 3;
   let buf = Buffer.alloc(0);
   let latest: Buffer | undefined;
@@ -58,7 +60,9 @@ describe('plugin-pip', () => {
     expect(isRed(mean(r.latest()!, 10, 10, 60, 40))).toBe(false);
 
     const framesBefore = r.count();
-    expect((await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.5, pipBorder: false })).status).toBe(200);
+    expect(
+      (await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.5, pipBorder: false })).status,
+    ).toBe(200);
     // 0.5 top-left → 160x120 at 0,0.
     await until(() => isRed(mean(r.latest()!, 20, 20, 120, 80)), 10_000, 'red inset top-left');
     expect(isRed(mean(r.latest()!, 250, 190, 60, 40))).toBe(false);
@@ -76,7 +80,8 @@ describe('plugin-pip', () => {
       plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, pip, share],
       config: { streams: [testStream({ source: 'videotestsrc:gamut', bitrate: 800_000 }), testStream({ path: '/stream2', source: 'videotestsrc:red' })] },
     });
-    const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { errors: number; capture?: { id: string; streams: string[] } }>;
+    const stats = async () =>
+      (await (await host!.fetch('/api/stats')).json()) as Record<string, { errors: number; capture?: { id: string; streams: string[] } }>;
     expect((await stats()).stream2!.capture).toMatchObject({ id: 'capture1', streams: ['stream2'] });
     expect((await putState(host, 'pipEnabled', true)).status).toBe(200);
     const r = reader(`rtsp://viewer:viewer-secret@127.0.0.1:${port}/stream1`);
@@ -97,7 +102,9 @@ describe('plugin-pip', () => {
     const bad = await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'middle', pipScale: 0.25, pipBorder: true });
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toMatch(/pipLayout.pipPosition: expected one of top-left\|top-right\|bottom-left\|bottom-right/);
-    expect((await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.9, pipBorder: true })).status).toBe(400);
+    expect(
+      (await putState(host, 'pipLayout', { mainSource: 'primary', pipSource: 'secondary', pipPosition: 'top-left', pipScale: 0.9, pipBorder: true })).status,
+    ).toBe(400);
     expect(host.host.state.get('pipLayout')).toMatchObject({ pipPosition: 'bottom-right', pipScale: 0.25 });
     expect((await putState(host, 'pipEnabled', 'yes')).status).toBe(400);
   });

@@ -5,8 +5,22 @@ export const PLUGIN_NAME = '@camd/plugin-pip';
 export const COMPOSITOR = 'camd_pip';
 
 export const pipKeys = {
-  pipEnabled: { key: 'pipEnabled', default: false, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Picture-in-picture of the two sources on the primary stream (a change rebuilds it)' },
-  pipLayout: { key: 'pipLayout', default: DEFAULT_LAYOUT, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: layoutValidator, description: 'Sources, corner, scale (0.1..0.5) and border of the inset (applied live)' },
+  pipEnabled: {
+    key: 'pipEnabled',
+    default: false,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.bool(),
+    description: 'Picture-in-picture of the two sources on the primary stream (a change rebuilds it)',
+  },
+  pipLayout: {
+    key: 'pipLayout',
+    default: DEFAULT_LAYOUT,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: layoutValidator,
+    description: 'Sources, corner, scale (0.1..0.5) and border of the inset (applied live)',
+  },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
 export default definePlugin({
@@ -32,7 +46,10 @@ export default definePlugin({
       const source = second ? await ctx.hooks.resolveSource.promise({ ...second, width: W, height: H, fps }) : undefined;
       if (!source) ctx.logger.warn('pip: no secondary stream configured; the inset shows a test pattern');
       const caps = (w: number, h: number) => `video/x-raw,format=I420,width=${w},height=${h},framerate=${fps}/1`;
-      const padText = (name: string, p: Record<string, number>) => Object.entries(p).map(([k, val]) => `${name}::${k}=${val}`).join(' ');
+      const padText = (name: string, p: Record<string, number>) =>
+        Object.entries(p)
+          .map(([k, val]) => `${name}::${k}=${val}`)
+          .join(' ');
       spec.filters.push({
         owner: PLUGIN_NAME,
         launch: `compositor name=${COMPOSITOR} background=black ${padText('sink_0', pads.sink_0)} ${padText('sink_1', pads.sink_1)} ${padText('sink_2', pads.sink_2)} ! ${caps(W, H)}`,

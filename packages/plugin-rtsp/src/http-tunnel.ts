@@ -30,7 +30,8 @@ export function classifyFirstBytes(buf: Buffer): FirstBytes {
   if (end < 0) return buf.length > MAX_HEAD ? { kind: 'bad', status: 431, reason: 'HTTP request head too large' } : { kind: 'incomplete' };
   const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
   const [method, , version] = lines[0]!.split(' ');
-  if ((method !== 'GET' && method !== 'POST') || !/^HTTP\/1\.[01]$/.test(version ?? '')) return { kind: 'bad', status: 400, reason: 'not an HTTP/1.x GET or POST' };
+  if ((method !== 'GET' && method !== 'POST') || !/^HTTP\/1\.[01]$/.test(version ?? ''))
+    return { kind: 'bad', status: 400, reason: 'not an HTTP/1.x GET or POST' };
   const headers = new Map(
     lines.slice(1).flatMap((l) => {
       const i = l.indexOf(':');
@@ -50,8 +51,13 @@ export const TUNNEL_GET_RESPONSE =
   'HTTP/1.0 200 OK\r\nServer: camd\r\nConnection: close\r\nCache-Control: no-store\r\nPragma: no-cache\r\nContent-Type: application/x-rtsp-tunnelled\r\n\r\n';
 
 export function httpError(socket: Socket, status: number, reason: string): void {
-  const text = { 400: 'Bad Request', 404: 'Not Found', 406: 'Not Acceptable', 409: 'Conflict', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' }[status] ?? 'Error';
-  socket.end(`HTTP/1.0 ${status} ${text}\r\nServer: camd\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason) + 1}\r\n\r\n${reason}\n`);
+  const text =
+    { 400: 'Bad Request', 404: 'Not Found', 406: 'Not Acceptable', 409: 'Conflict', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' }[
+      status
+    ] ?? 'Error';
+  socket.end(
+    `HTTP/1.0 ${status} ${text}\r\nServer: camd\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason) + 1}\r\n\r\n${reason}\n`,
+  );
 }
 
 /**

@@ -6,9 +6,30 @@ export const PLUGIN_NAME = '@camd/plugin-rtsp';
 
 /** RTSP settings: rtspEnabled, rtspPort, rtspPath (read-only). */
 export const rtspKeys = {
-  rtspEnabled: { key: 'rtspEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'RTSP server on/off (off closes every session)' },
-  rtspPort: { key: 'rtspPort', default: 8554, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 1, max: 65535 }), description: 'RTSP TCP port (a change rebinds)' },
-  rtspPath: { key: 'rtspPath', default: '/stream1', permissionRead: MEDIA_READ, permissionWrite: [], validate: v.string({ maxLength: 255 }), description: 'Path of the primary stream (read-only)' },
+  rtspEnabled: {
+    key: 'rtspEnabled',
+    default: true,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.bool(),
+    description: 'RTSP server on/off (off closes every session)',
+  },
+  rtspPort: {
+    key: 'rtspPort',
+    default: 8554,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.int({ min: 1, max: 65535 }),
+    description: 'RTSP TCP port (a change rebinds)',
+  },
+  rtspPath: {
+    key: 'rtspPath',
+    default: '/stream1',
+    permissionRead: MEDIA_READ,
+    permissionWrite: [],
+    validate: v.string({ maxLength: 255 }),
+    description: 'Path of the primary stream (read-only)',
+  },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
 export interface RtspOptions {

@@ -11,16 +11,25 @@ function parse(...chunks: Array<string | Buffer>): ParsedItem[] {
 }
 
 const interleaved = (channel: number, data: Buffer) => Buffer.concat([Buffer.from([0x24, channel, data.length >> 8, data.length & 0xff]), data]);
-const request = (method: string, url: string, headers: string[], body = '') => `${method} ${url} RTSP/1.0${CRLF}${headers.map((h) => h + CRLF).join('')}${CRLF}${body}`;
+const request = (method: string, url: string, headers: string[], body = '') =>
+  `${method} ${url} RTSP/1.0${CRLF}${headers.map((h) => h + CRLF).join('')}${CRLF}${body}`;
 const status = (items: ParsedItem[]) => items.map((i) => (i.kind === 'error' ? i.status : i.kind));
 
 describe('RequestParser: requests (RFC 2326 §6)', () => {
   it('reads the request line, headers (names in lower case, values trimmed) and a body of Content-Length bytes', () => {
-    const [item, ...rest] = parse(request('SET_PARAMETER', URL, ['CSeq: 7', 'Content-Type:text/parameters', 'Session:   abc;timeout=60  ', 'Content-Length: 11'], 'barparam: x'));
+    const [item, ...rest] = parse(
+      request('SET_PARAMETER', URL, ['CSeq: 7', 'Content-Type:text/parameters', 'Session:   abc;timeout=60  ', 'Content-Length: 11'], 'barparam: x'),
+    );
     expect(rest).toEqual([]);
     expect(item).toEqual({
       kind: 'request',
-      request: { method: 'SET_PARAMETER', url: URL, version: 'RTSP/1.0', headers: { cseq: '7', 'content-type': 'text/parameters', session: 'abc;timeout=60', 'content-length': '11' }, body: Buffer.from('barparam: x') },
+      request: {
+        method: 'SET_PARAMETER',
+        url: URL,
+        version: 'RTSP/1.0',
+        headers: { cseq: '7', 'content-type': 'text/parameters', session: 'abc;timeout=60', 'content-length': '11' },
+        body: Buffer.from('barparam: x'),
+      },
     });
   });
 
@@ -60,7 +69,14 @@ describe('RequestParser: requests (RFC 2326 §6)', () => {
 describe('RequestParser: interleaved binary data (RFC 2326 §10.12)', () => {
   it('reads $-frames (channel, 16-bit length, data) between requests', () => {
     const rtcp = Buffer.from([0x80, 201, 0, 1, 1, 2, 3, 4]);
-    const items = parse(Buffer.concat([interleaved(1, rtcp), Buffer.from(request('GET_PARAMETER', URL, ['CSeq: 9'])), interleaved(3, Buffer.alloc(0)), interleaved(255, Buffer.alloc(65535, 7))]));
+    const items = parse(
+      Buffer.concat([
+        interleaved(1, rtcp),
+        Buffer.from(request('GET_PARAMETER', URL, ['CSeq: 9'])),
+        interleaved(3, Buffer.alloc(0)),
+        interleaved(255, Buffer.alloc(65535, 7)),
+      ]),
+    );
     expect(items).toMatchObject([
       { kind: 'interleaved', channel: 1, data: rtcp },
       { kind: 'request', request: { headers: { cseq: '9' } } },
@@ -134,12 +150,16 @@ describe('RequestParser: limits and malformed input', () => {
     const body = 'b'.repeat(65536);
     const [ok] = parse(request('SET_PARAMETER', URL, ['CSeq: 1', `Content-Length: ${body.length}`], body));
     expect(ok?.kind === 'request' && ok.request.body.equals(Buffer.from(body))).toBe(true);
-    expect(parse(request('SET_PARAMETER', URL, ['CSeq: 2', 'Content-Length: 65537']))).toEqual([{ kind: 'error', status: 413, reason: 'Request Entity Too Large', cseq: '2' }]);
+    expect(parse(request('SET_PARAMETER', URL, ['CSeq: 2', 'Content-Length: 65537']))).toEqual([
+      { kind: 'error', status: 413, reason: 'Request Entity Too Large', cseq: '2' },
+    ]);
   });
 
   it('answers 400 to a Content-Length that is not a decimal number', () => {
     for (const v of ['-1', '1e3', 'abc', '', '9999999999']) {
-      expect(parse(request('SET_PARAMETER', URL, ['CSeq: 3', `Content-Length: ${v}`])), v).toEqual([{ kind: 'error', status: 400, reason: 'Bad Request', cseq: '3' }]);
+      expect(parse(request('SET_PARAMETER', URL, ['CSeq: 3', `Content-Length: ${v}`])), v).toEqual([
+        { kind: 'error', status: 400, reason: 'Bad Request', cseq: '3' },
+      ]);
     }
   });
 

@@ -106,7 +106,9 @@ export class RequestParser {
   private tooLongLine(): ParsedItem {
     // A line too long because of its URL is 414; anything else (no method, a long version) is 400.
     const m = /^[A-Z_]{1,32} (\S*)/.exec(this.buf.subarray(0, LIMITS.requestLine + 1).toString('latin1'));
-    return m && m[1]!.length > LIMITS.url ? { kind: 'error', status: 414, reason: 'Request-URI Too Long' } : { kind: 'error', status: 400, reason: 'Bad Request' };
+    return m && m[1]!.length > LIMITS.url
+      ? { kind: 'error', status: 414, reason: 'Request-URI Too Long' }
+      : { kind: 'error', status: 400, reason: 'Bad Request' };
   }
 }
 

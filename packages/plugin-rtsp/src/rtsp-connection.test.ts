@@ -134,7 +134,10 @@ describe('RtspConnection over a ConnParent', () => {
     expect((await c.ask('PLAY', URL1)).status).toBe(454);
     expect((await c.ask('PLAY', URL1, { Session: 'feedfeedfeedfeed' })).status).toBe(454);
     const id = sessionId(await c.ask('SETUP', `${URL1}/trackID=0`, TCP));
-    expect(await c.ask('SETUP', `${URL1}/trackID=0`, { ...TCP, Session: id })).toMatchObject({ status: 455, headers: { allow: 'PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER' } });
+    expect(await c.ask('SETUP', `${URL1}/trackID=0`, { ...TCP, Session: id })).toMatchObject({
+      status: 455,
+      headers: { allow: 'PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER' },
+    });
     expect((await c.ask('SETUP', 'rtsp://127.0.0.1/stream2/trackID=0', { ...TCP, Session: id })).status).toBe(459);
     expect((await c.ask('SETUP', `${URL1}/trackID=1`, TCP)).status).toBe(404);
     expect((await c.ask('SETUP', `${URL1}/trackID=0`, { Transport: 'RTP/AVP;multicast' })).status).toBe(461);

@@ -89,10 +89,12 @@ export class RtspConnection {
         this.socket.end();
       } else {
         const req = item.request;
-        this.queue = this.queue.then(() => this.handle(req)).catch((err) => {
-          this.parent.log.error({ err, client: this.remoteAddress }, 'rtsp: request failed');
-          this.write(500, { CSeq: req.headers.cseq });
-        });
+        this.queue = this.queue
+          .then(() => this.handle(req))
+          .catch((err) => {
+            this.parent.log.error({ err, client: this.remoteAddress }, 'rtsp: request failed');
+            this.write(500, { CSeq: req.headers.cseq });
+          });
       }
     }
   }
@@ -165,7 +167,12 @@ export class RtspConnection {
       'a=tool:camd',
       'a=range:npt=now-',
       'a=control:*',
-      ...h264MediaSection({ payloadType: H264_PAYLOAD_TYPE, params: { ...params, fps: target.settings.fps }, control: 'trackID=0', bitrate: target.settings.bitrate }),
+      ...h264MediaSection({
+        payloadType: H264_PAYLOAD_TYPE,
+        params: { ...params, fps: target.settings.fps },
+        control: 'trackID=0',
+        bitrate: target.settings.bitrate,
+      }),
       '',
     ].join('\r\n');
     return { status: 200, headers: { 'Content-Base': base, 'Content-Type': 'application/sdp' }, body: sdp };

@@ -16,7 +16,20 @@ describe('RTSP over HTTP (tunnelling on the RTSP port)', () => {
     const u = new URL(h.url());
     const gst = await run(
       'gst-launch-1.0',
-      ['-q', 'rtspsrc', `location=rtsph://127.0.0.1:${u.port}${u.pathname}`, `user-id=${h.users.viewer.username}`, `user-pw=${h.users.viewer.password}`, '!', 'rtph264depay', '!', 'h264parse', '!', 'fakesink', 'num-buffers=30'],
+      [
+        '-q',
+        'rtspsrc',
+        `location=rtsph://127.0.0.1:${u.port}${u.pathname}`,
+        `user-id=${h.users.viewer.username}`,
+        `user-pw=${h.users.viewer.password}`,
+        '!',
+        'rtph264depay',
+        '!',
+        'h264parse',
+        '!',
+        'fakesink',
+        'num-buffers=30',
+      ],
       { timeout: 30_000 },
     );
     expect(gst.stderr).toBe('');
@@ -33,13 +46,19 @@ describe('RTSP over HTTP (tunnelling on the RTSP port)', () => {
       await tunnelled.stop();
       await plain.stop();
     }
-    await expect.poll(async () => ((await (await h.fetch('/api/stats')).json()) as Record<string, { clientCount: number }>).stream1!.clientCount, { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(async () => ((await (await h.fetch('/api/stats')).json()) as Record<string, { clientCount: number }>).stream1!.clientCount, { timeout: 10_000 })
+      .toBe(0);
   });
 
   it('refuses wrong credentials, a GET without cookie, a POST without its GET, and non-base64 bodies; plain RTSP keeps serving', async () => {
     expect((await ffprobe(h.url('/stream1', { username: 'viewer', password: 'wrong' }), 'http')).error).toMatch(/401/);
-    expect(await rawExchange(h.rtspPort, 'GET /stream1 HTTP/1.0\r\nAccept: application/x-rtsp-tunnelled\r\n\r\n')).toMatch(/^HTTP\/1\.0 400 Bad Request[\s\S]*x-sessioncookie/);
-    expect(await rawExchange(h.rtspPort, 'POST /stream1 HTTP/1.0\r\nx-sessioncookie: nope\r\nContent-Length: 32767\r\n\r\nT1BUSU9O')).toMatch(/^HTTP\/1\.0 404 Not Found/);
+    expect(await rawExchange(h.rtspPort, 'GET /stream1 HTTP/1.0\r\nAccept: application/x-rtsp-tunnelled\r\n\r\n')).toMatch(
+      /^HTTP\/1\.0 400 Bad Request[\s\S]*x-sessioncookie/,
+    );
+    expect(await rawExchange(h.rtspPort, 'POST /stream1 HTTP/1.0\r\nx-sessioncookie: nope\r\nContent-Length: 32767\r\n\r\nT1BUSU9O')).toMatch(
+      /^HTTP\/1\.0 404 Not Found/,
+    );
     expect(await rawExchange(h.rtspPort, `GET /x HTTP/1.1\r\n${'X-Pad: y\r\n'.repeat(1000)}`)).toMatch(/^HTTP\/1\.0 431/);
 
     // A GET side, then a POST whose body is not base64: the tunnel closes.
@@ -65,7 +84,12 @@ describe('tunnel framing', () => {
     expect(classifyFirstBytes(Buffer.from('GET_PARAMETER rtsp://x/ RTSP/1.0\r\n'))).toEqual({ kind: 'rtsp' });
     expect(classifyFirstBytes(Buffer.from('GE'))).toEqual({ kind: 'incomplete' });
     expect(classifyFirstBytes(Buffer.from('GET / HTTP/1.0\r\nx-sessioncookie: a'))).toEqual({ kind: 'incomplete' });
-    expect(classifyFirstBytes(Buffer.from('POST /s HTTP/1.0\r\nX-SessionCookie: k1\r\n\r\nQUJD'))).toMatchObject({ kind: 'http', method: 'POST', cookie: 'k1', rest: Buffer.from('QUJD') });
+    expect(classifyFirstBytes(Buffer.from('POST /s HTTP/1.0\r\nX-SessionCookie: k1\r\n\r\nQUJD'))).toMatchObject({
+      kind: 'http',
+      method: 'POST',
+      cookie: 'k1',
+      rest: Buffer.from('QUJD'),
+    });
   });
 
   it('decodes base64 split anywhere, with each request padded on its own', () => {

@@ -108,7 +108,8 @@ describe('plugin-rtsp under load', () => {
           for (let i = 0; i < 1 + rand(8); i++) b[rand(b.length)] = rand(256);
           return b;
         }
-        if (kind === 2) return Buffer.concat([b.subarray(0, rand(b.length)), Buffer.from(Array.from({ length: rand(64) }, () => rand(256))), b.subarray(rand(b.length))]);
+        if (kind === 2)
+          return Buffer.concat([b.subarray(0, rand(b.length)), Buffer.from(Array.from({ length: rand(64) }, () => rand(256))), b.subarray(rand(b.length))]);
         if (kind === 3) return Buffer.from(Array.from({ length: 1 + rand(512) }, () => rand(256)));
         return Buffer.from(s.replace(/\r\n/g, rand(2) ? '\n' : '\r'), 'latin1');
       };

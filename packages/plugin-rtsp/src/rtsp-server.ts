@@ -1,6 +1,19 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
-import { acquireStreamPackets, buildSenderReport, parseRtcp, type StreamPackets, type StreamPacketsLease, rttMs, type CamdHooks, type Caller, type CodecParameters, type Logger, type StreamHub, type StreamSettings } from '@camd/core';
+import {
+  acquireStreamPackets,
+  buildSenderReport,
+  parseRtcp,
+  type StreamPackets,
+  type StreamPacketsLease,
+  rttMs,
+  type CamdHooks,
+  type Caller,
+  type CodecParameters,
+  type Logger,
+  type StreamHub,
+  type StreamSettings,
+} from '@camd/core';
 import type { AuthResult, RtspAuth } from './rtsp-auth.js';
 import { RtspConnection, type ConnParent, type StreamTarget } from './rtsp-connection.js';
 import { Base64Stream, classifyFirstBytes, httpError, MAX_TUNNELS, TUNNEL_GET_RESPONSE } from './http-tunnel.js';
@@ -90,7 +103,8 @@ export class RtspServer implements ConnParent {
   private joinTunnel(socket: Socket, cookie: string, rest: Buffer): void {
     const c = this.tunnels.get(cookie);
     // Only from the address that opened the GET side: a cookie alone must not let another host in.
-    if (!c || c.socket.remoteAddress !== socket.remoteAddress) return httpError(socket, 404, 'no RTSP-over-HTTP tunnel with this x-sessioncookie (send its GET first)');
+    if (!c || c.socket.remoteAddress !== socket.remoteAddress)
+      return httpError(socket, 404, 'no RTSP-over-HTTP tunnel with this x-sessioncookie (send its GET first)');
     const decoder = new Base64Stream();
     const feed = (chunk: Buffer) => {
       const data = decoder.push(chunk);
@@ -210,13 +224,19 @@ export class RtspServer implements ConnParent {
     return {
       started: (s) => {
         this.opts.hooks.clientConnected.call(this.clientInfo(s));
-        this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind }, 'rtsp: playing');
+        this.opts.log.info(
+          { session: s.id, stream: s.stream, client: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind },
+          'rtsp: playing',
+        );
       },
       closed: (s, reason, started) => {
         this.sessions.delete(s.id);
         if (!started) return;
         this.opts.hooks.clientDisconnected.call(this.clientInfo(s));
-        this.opts.log.info({ session: s.id, stream: s.stream, client: s.remoteAddress, reason, bytes: s.bytes, drops: s.framesDropped }, 'rtsp: session closed');
+        this.opts.log.info(
+          { session: s.id, stream: s.stream, client: s.remoteAddress, reason, bytes: s.bytes, drops: s.framesDropped },
+          'rtsp: session closed',
+        );
       },
       stalled: (s) => {
         this.opts.log.warn({ session: s.id, client: s.remoteAddress }, 'rtsp: reader stalled; disconnecting it');
@@ -307,15 +327,38 @@ export class RtspServer implements ConnParent {
       if (s.state !== 'playing' || !s.transport) continue;
       const p = this.streamPackets.get(s.stream)?.packets;
       if (!p?.last) continue;
-      s.sendRtcp(buildSenderReport({ ssrc: p.ssrc, ntpMs: p.last.captureTimeMs, rtpTimestamp: p.last.rtpTimestamp, packetCount: s.packets, octetCount: s.payloadOctets, cname: 'camd' }));
+      s.sendRtcp(
+        buildSenderReport({
+          ssrc: p.ssrc,
+          ntpMs: p.last.captureTimeMs,
+          rtpTimestamp: p.last.rtpTimestamp,
+          packetCount: s.packets,
+          octetCount: s.payloadOctets,
+          cname: 'camd',
+        }),
+      );
     }
   }
 
   /** Per-stream figures for `/api/stats`. */
-  statsFor(stream: string): { sessions: number; serverLatencyUs: { p50: number; p99: number; samples: number } | null; clients: Array<Record<string, unknown>> } {
+  statsFor(stream: string): {
+    sessions: number;
+    serverLatencyUs: { p50: number; p99: number; samples: number } | null;
+    clients: Array<Record<string, unknown>>;
+  } {
     const clients = [...this.sessions.values()]
       .filter((s) => s.stream === stream)
-      .map((s) => ({ session: s.id, address: s.remoteAddress, user: s.caller.username, transport: s.transport?.kind, state: s.state, bytes: s.bytes, packets: s.packets, framesDropped: s.framesDropped, since: new Date(s.createdAt).toISOString() }));
+      .map((s) => ({
+        session: s.id,
+        address: s.remoteAddress,
+        user: s.caller.username,
+        transport: s.transport?.kind,
+        state: s.state,
+        bytes: s.bytes,
+        packets: s.packets,
+        framesDropped: s.framesDropped,
+        since: new Date(s.createdAt).toISOString(),
+      }));
     return { sessions: clients.length, serverLatencyUs: this.latency.get(stream)?.percentiles() ?? null, clients };
   }
 

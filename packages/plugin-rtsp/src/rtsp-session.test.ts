@@ -11,7 +11,18 @@ const caller = { username: 'viewer', permissions: ['Media_r'] } as unknown as Ca
 let seq = 0;
 function frame(keyframe = true): EncodedFrame {
   seq++;
-  return { stream: 'stream1', seq, data: Buffer.from([0, 0, 0, 1, keyframe ? 0x65 : 0x41, 1]), keyframe, codec: 'h264', captureTimeMs: seq, rtpTimestamp: seq * 3000, receivedAt: performance.now(), width: 320, height: 240 };
+  return {
+    stream: 'stream1',
+    seq,
+    data: Buffer.from([0, 0, 0, 1, keyframe ? 0x65 : 0x41, 1]),
+    keyframe,
+    codec: 'h264',
+    captureTimeMs: seq,
+    rtpTimestamp: seq * 3000,
+    receivedAt: performance.now(),
+    width: 320,
+    height: 240,
+  };
 }
 
 /** A socket that records what is written and says how much it holds unsent. */
@@ -30,7 +41,10 @@ class FakeSocket {
     this.listeners.set(ev, [...(this.listeners.get(ev) ?? []), fn]);
   }
   off(ev: string, fn: () => void) {
-    this.listeners.set(ev, (this.listeners.get(ev) ?? []).filter((f) => f !== fn));
+    this.listeners.set(
+      ev,
+      (this.listeners.get(ev) ?? []).filter((f) => f !== fn),
+    );
   }
   emit(ev: string) {
     for (const f of this.listeners.get(ev) ?? []) f();

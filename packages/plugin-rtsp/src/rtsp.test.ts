@@ -35,7 +35,29 @@ describe('plugin-rtsp with real clients', () => {
     for (const protocols of ['tcp', 'udp']) {
       const { stdout } = await run(
         'gst-launch-1.0',
-        ['rtspsrc', `location=rtsp://127.0.0.1:${h.rtspPort}/stream1`, 'user-id=viewer', 'user-pw=viewer-secret', `protocols=${protocols}`, 'latency=0', '!', 'rtph264depay', '!', 'h264parse', '!', 'avdec_h264', '!', 'videoconvert', '!', 'video/x-raw,format=I420', '!', 'fakesink', 'num-buffers=20', 'sync=false', '-v'],
+        [
+          'rtspsrc',
+          `location=rtsp://127.0.0.1:${h.rtspPort}/stream1`,
+          'user-id=viewer',
+          'user-pw=viewer-secret',
+          `protocols=${protocols}`,
+          'latency=0',
+          '!',
+          'rtph264depay',
+          '!',
+          'h264parse',
+          '!',
+          'avdec_h264',
+          '!',
+          'videoconvert',
+          '!',
+          'video/x-raw,format=I420',
+          '!',
+          'fakesink',
+          'num-buffers=20',
+          'sync=false',
+          '-v',
+        ],
         { timeout: 30_000 },
       );
       expect(stdout, protocols).toMatch(/width=\(int\)320, height=\(int\)240/);
@@ -53,7 +75,18 @@ describe('plugin-rtsp with real clients', () => {
     try {
       const out = join(dir, 'out.mp4');
       await run('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', h.url('/stream1'), '-c', 'copy', '-t', '5', out], { timeout: 40_000 });
-      const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'json', out]);
+      const { stdout } = await run('ffprobe', [
+        '-v',
+        'error',
+        '-count_frames',
+        '-select_streams',
+        'v:0',
+        '-show_entries',
+        'stream=nb_read_frames,width,height',
+        '-of',
+        'json',
+        out,
+      ]);
       const s = (JSON.parse(stdout) as { streams: Array<{ nb_read_frames: string; width: number }> }).streams[0]!;
       expect(s.width).toBe(320);
       // 5 s at 15 fps = 75 frames, ±5 %.
@@ -67,7 +100,9 @@ describe('plugin-rtsp with real clients', () => {
   it('answers protocol errors with the right status and keeps serving', async () => {
     const p = h.rtspPort;
     const url = `rtsp://127.0.0.1:${p}/stream1`;
-    expect(await rawExchange(p, `OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\n\r\n`)).toMatch(/^RTSP\/1.0 200 OK\r\nCSeq: 1\r\n[\s\S]*Public: OPTIONS, DESCRIBE, SETUP, PLAY/);
+    expect(await rawExchange(p, `OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\n\r\n`)).toMatch(
+      /^RTSP\/1.0 200 OK\r\nCSeq: 1\r\n[\s\S]*Public: OPTIONS, DESCRIBE, SETUP, PLAY/,
+    );
     expect(await rawExchange(p, `FOO ${url} RTSP/1.0\r\nCSeq: 2\r\n\r\n`)).toMatch(/^RTSP\/1.0 501 Not Implemented/);
     expect(await rawExchange(p, `RECORD ${url} RTSP/1.0\r\nCSeq: 2\r\n\r\n`)).toMatch(/^RTSP\/1.0 405/);
     expect(await rawExchange(p, `OPTIONS ${url} RTSP/1.0\r\n\r\n`)).toMatch(/^RTSP\/1.0 400/);
@@ -100,7 +135,9 @@ describe('plugin-rtsp with real clients', () => {
     const setup = await ask(`SETUP ${url}/trackID=0 RTSP/1.0\r\nCSeq: 1\r\n${auth}Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
     expect(setup).toMatch(/^RTSP\/1.0 200/);
     const session = /Session: ([0-9a-f]+)/.exec(setup)![1]!;
-    expect(await ask(`SETUP ${url}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n${auth}Session: ${session}\r\nTransport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n\r\n`)).toMatch(/^RTSP\/1.0 455/);
+    expect(
+      await ask(`SETUP ${url}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n${auth}Session: ${session}\r\nTransport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n\r\n`),
+    ).toMatch(/^RTSP\/1.0 455/);
     // The same session id on another connection, even with valid credentials, is refused.
     expect(await rawExchange(p, `PLAY ${url} RTSP/1.0\r\nCSeq: 3\r\n${auth}Session: ${session}\r\n\r\n`)).toMatch(/^RTSP\/1.0 454/);
     expect(await ask(`TEARDOWN ${url} RTSP/1.0\r\nCSeq: 4\r\n${auth}Session: ${session}\r\n\r\n`)).toMatch(/^RTSP\/1.0 200/);
@@ -121,7 +158,10 @@ describe('plugin-rtsp with real clients', () => {
     const session = /Session: ([0-9a-f]+)/.exec(text)![1];
     reader.write(`PLAY ${url} RTSP/1.0\r\nCSeq: 2\r\n${auth}Session: ${session}\r\n\r\n`);
     await new Promise((r) => setTimeout(r, 1500));
-    const stats = (await (await h.fetch('/api/stats')).json()) as Record<string, { clientCount: number; rtsp: { sessions: number; clients: Array<{ user: string; bytes: number }> } }>;
+    const stats = (await (await h.fetch('/api/stats')).json()) as Record<
+      string,
+      { clientCount: number; rtsp: { sessions: number; clients: Array<{ user: string; bytes: number }> } }
+    >;
     expect(stats.stream1!.clientCount).toBeGreaterThanOrEqual(1);
     expect(stats.stream1!.rtsp.clients.find((c) => c.user === 'viewer' && c.bytes > 0)).toBeDefined();
     reader.destroy();

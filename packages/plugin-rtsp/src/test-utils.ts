@@ -32,7 +32,23 @@ export interface ProbeResult {
 
 export async function ffprobe(url: string, transport: 'tcp' | 'udp' | 'http' = 'tcp'): Promise<ProbeResult> {
   try {
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', transport, '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,profile,r_frame_rate', '-of', 'json', url], { timeout: 30_000 });
+    const { stdout } = await run(
+      'ffprobe',
+      [
+        '-v',
+        'error',
+        '-rtsp_transport',
+        transport,
+        '-select_streams',
+        'v:0',
+        '-show_entries',
+        'stream=codec_name,width,height,profile,r_frame_rate',
+        '-of',
+        'json',
+        url,
+      ],
+      { timeout: 30_000 },
+    );
     return JSON.parse(stdout) as ProbeResult;
   } catch (err) {
     return { error: String((err as { stderr?: string }).stderr ?? err) };
@@ -73,7 +89,11 @@ export async function rawExchange(port: number, data: Buffer | string, quietMs =
 
 /** A long-running ffmpeg reader that counts the frames it receives (reads its progress output). */
 export function ffmpegReader(url: string, transport: 'tcp' | 'udp' | 'http' = 'tcp'): { child: ChildProcess; frames: () => number; stop: () => Promise<void> } {
-  const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', transport, '-i', url, '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', transport, '-i', url, '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let frames = 0;
   child.stdout!.on('data', (d: Buffer) => {
     const m = [...d.toString().matchAll(/^frame=(\d+)/gm)];

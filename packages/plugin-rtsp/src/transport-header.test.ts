@@ -54,7 +54,9 @@ describe('parseTransport (RFC 2326 §12.39)', () => {
   });
 
   it('takes the first transport it serves from a list in order of preference', () => {
-    expect(parse('RTP/AVP;multicast, RTP/SAVP;unicast;client_port=5000-5001, RTP/AVP/TCP;unicast;interleaved=2-3, RTP/AVP;unicast;client_port=7000-7001')).toEqual({ kind: 'tcp', rtpChannel: 2, rtcpChannel: 3 });
+    expect(
+      parse('RTP/AVP;multicast, RTP/SAVP;unicast;client_port=5000-5001, RTP/AVP/TCP;unicast;interleaved=2-3, RTP/AVP;unicast;client_port=7000-7001'),
+    ).toEqual({ kind: 'tcp', rtpChannel: 2, rtcpChannel: 3 });
     expect(parse('RTP/AVP;unicast;client_port=7000-7001,RTP/AVP/TCP;unicast;interleaved=0-1')).toMatchObject({ kind: 'udp', rtpPort: 7000 });
   });
 
@@ -64,7 +66,19 @@ describe('parseTransport (RFC 2326 §12.39)', () => {
   });
 
   it('refuses garbage: nothing, empty, separators only, junk, and headers longer than 1 KiB', () => {
-    for (const h of [undefined, '', ';', ',', ';;,;;', 'garbage', '=', 'RTP/AVP/TCP;interleaved=x', 'RTP/AVP/TCP;interleaved=0-1-2', 'RTP/AVP;client_port=1-2-3', '\u0000\u0001']) {
+    for (const h of [
+      undefined,
+      '',
+      ';',
+      ',',
+      ';;,;;',
+      'garbage',
+      '=',
+      'RTP/AVP/TCP;interleaved=x',
+      'RTP/AVP/TCP;interleaved=0-1-2',
+      'RTP/AVP;client_port=1-2-3',
+      '\u0000\u0001',
+    ]) {
       expect(parse(h), JSON.stringify(h)).toBeUndefined();
     }
     const long = `RTP/AVP/TCP;unicast;interleaved=0-1;${'x'.repeat(MAX_TRANSPORT_HEADER)}`;
@@ -78,11 +92,16 @@ describe('formatTransport (the SETUP answer)', () => {
   });
 
   it('states the client and server ports for UDP', () => {
-    expect(formatTransport({ kind: 'udp', address: CLIENT, rtpPort: 5000, rtcpPort: 5001 }, 0xdeadbeef, { rtp: 40000, rtcp: 40001 })).toBe('RTP/AVP;unicast;client_port=5000-5001;server_port=40000-40001;ssrc=deadbeef');
+    expect(formatTransport({ kind: 'udp', address: CLIENT, rtpPort: 5000, rtcpPort: 5001 }, 0xdeadbeef, { rtp: 40000, rtcp: 40001 })).toBe(
+      'RTP/AVP;unicast;client_port=5000-5001;server_port=40000-40001;ssrc=deadbeef',
+    );
   });
 
   it('is read back as the same transport', () => {
-    for (const t of [{ kind: 'tcp', rtpChannel: 8, rtcpChannel: 9 }, { kind: 'udp', address: CLIENT, rtpPort: 6000, rtcpPort: 6001 }] as const) {
+    for (const t of [
+      { kind: 'tcp', rtpChannel: 8, rtcpChannel: 9 },
+      { kind: 'udp', address: CLIENT, rtpPort: 6000, rtcpPort: 6001 },
+    ] as const) {
       expect(parse(formatTransport(t, 1, { rtp: 2, rtcp: 3 }))).toEqual(t);
     }
   });

@@ -3,9 +3,7 @@
  * answer. camd serves unicast RTP/AVP, interleaved in the RTSP connection (TCP) or over UDP.
  */
 
-export type Transport =
-  | { kind: 'tcp'; rtpChannel: number; rtcpChannel: number }
-  | { kind: 'udp'; address: string; rtpPort: number; rtcpPort: number };
+export type Transport = { kind: 'tcp'; rtpChannel: number; rtcpChannel: number } | { kind: 'udp'; address: string; rtpPort: number; rtcpPort: number };
 
 /** Longer headers are refused unread. */
 export const MAX_TRANSPORT_HEADER = 1024;
@@ -19,7 +17,10 @@ export const MAX_TRANSPORT_HEADER = 1024;
 export function parseTransport(header: string | undefined, remoteAddress: string): Transport | undefined {
   if (!header || header.length > MAX_TRANSPORT_HEADER) return undefined;
   for (const spec of header.split(',')) {
-    const parts = spec.trim().split(';').map((p) => p.trim());
+    const parts = spec
+      .trim()
+      .split(';')
+      .map((p) => p.trim());
     const proto = parts[0]!.toUpperCase();
     const param = (k: string) => parts.find((p) => p.toLowerCase().startsWith(`${k}=`))?.slice(k.length + 1);
     if (parts.some((p) => p.toLowerCase() === 'multicast')) continue;

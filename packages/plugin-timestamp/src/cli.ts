@@ -14,7 +14,9 @@ const samples = await readTimecodes(url, {
   frames: Number(framesArg ?? 100),
   transport: transport === 'udp' ? 'udp' : 'tcp',
   onSample: (s) =>
-    process.stdout.write(`${s.frame}\t${s.embeddedMs === undefined ? '-' : new Date(s.embeddedMs).toISOString()}\t${new Date(s.arrivalMs).toISOString()}\t${s.latencyMs === undefined ? 'unreadable' : `${s.latencyMs.toFixed(0)} ms`}\n`),
+    process.stdout.write(
+      `${s.frame}\t${s.embeddedMs === undefined ? '-' : new Date(s.embeddedMs).toISOString()}\t${new Date(s.arrivalMs).toISOString()}\t${s.latencyMs === undefined ? 'unreadable' : `${s.latencyMs.toFixed(0)} ms`}\n`,
+    ),
 });
 const lat = samples.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs])).sort((a, b) => a - b);
 const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]?.toFixed(0);

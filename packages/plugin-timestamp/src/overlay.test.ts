@@ -32,7 +32,13 @@ async function startHub(stream: Record<string, unknown>) {
 }
 
 /** `count` frames from the next keyframe on, decoded, with the capture time the pipeline reported. */
-async function decodedFrames(h: TestHost, count: number, width: number, height: number, stream = 'stream1'): Promise<Array<{ frame: GrayFrame; captureMs: number }>> {
+async function decodedFrames(
+  h: TestHost,
+  count: number,
+  width: number,
+  height: number,
+  stream = 'stream1',
+): Promise<Array<{ frame: GrayFrame; captureMs: number }>> {
   const frames = await collectFrames(h.host.hub, stream, count, 20_000);
   const decoded = await decodeH264(Buffer.concat(frames.map((f) => f.data)), width, height);
   expect(decoded.length).toBe(frames.length);
@@ -82,7 +88,12 @@ describe('plugin-timestamp through camd', () => {
   it('shows the capture time on streams that read a shared capture (shmsrc do-timestamp=true)', async () => {
     host = await createTestHost({
       plugins: [timestamp],
-      config: { streams: [testStream({ source: 'videotestsrc:ball' }), testStream({ path: '/stream2', resolution: '640x480', bitrate: 1_500_000, source: 'videotestsrc:ball' })] },
+      config: {
+        streams: [
+          testStream({ source: 'videotestsrc:ball' }),
+          testStream({ path: '/stream2', resolution: '640x480', bitrate: 1_500_000, source: 'videotestsrc:ball' }),
+        ],
+      },
     });
     await host.host.hub.waitForParameters('stream2', 20_000);
     const frames = await decodedFrames(host, 6, 640, 480, 'stream2');
@@ -108,7 +119,11 @@ describe('plugin-timestamp through camd', () => {
   it('applies every setting live: text off and on, format, corner, time code off and on (no restart)', async () => {
     const h = await startHub({ resolution: '640x480', bitrate: 1_500_000 });
     const restarts = async () => {
-      const { restarts: n, errors, lastError } = ((await (await h.fetch('/api/stats')).json()) as Record<string, { restarts: number; errors: number; lastError: string | null }>).stream1!;
+      const {
+        restarts: n,
+        errors,
+        lastError,
+      } = ((await (await h.fetch('/api/stats')).json()) as Record<string, { restarts: number; errors: number; lastError: string | null }>).stream1!;
       return { restarts: n, errors, lastError };
     };
     const before = await restarts();

@@ -1,4 +1,14 @@
-import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, STAGE, v, type PipelineFragment, type PipelineHandle, type StateKeyDefinition } from '@camd/core';
+import {
+  definePlugin,
+  MEDIA_READ,
+  MEDIA_WRITE,
+  PLUGIN_API_VERSION,
+  STAGE,
+  v,
+  type PipelineFragment,
+  type PipelineHandle,
+  type StateKeyDefinition,
+} from '@camd/core';
 import { CODE_ELEMENT, codeLaunch } from './timecode.js';
 import { DEFAULT_FORMAT, FORMAT_PATTERN, glibFormat } from './format.js';
 import { CORNERS, textLayout, type Corner } from './layout.js';
@@ -10,7 +20,14 @@ export type { Corner } from './layout.js';
 export const ELEMENT = { text: 'camd_ts_text', code: CODE_ELEMENT } as const;
 
 export const timestampKeys = {
-  timestampEnabled: { key: 'timestampEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Burn the capture date and time into every frame' },
+  timestampEnabled: {
+    key: 'timestampEnabled',
+    default: true,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.bool(),
+    description: 'Burn the capture date and time into every frame',
+  },
   timestampFormat: {
     key: 'timestampFormat',
     default: DEFAULT_FORMAT,
@@ -19,7 +36,14 @@ export const timestampKeys = {
     validate: v.string({ maxLength: 64, pattern: FORMAT_PATTERN, describe: 'pattern of YYYY MM DD HH mm ss SSS and separators " .:/T_-"' }),
     description: 'Text of the timestamp (local time of the camera); SSS shows six digits, milliseconds then microseconds',
   },
-  timestampPosition: { key: 'timestampPosition', default: 'top-left', permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.oneOf(CORNERS), description: 'Corner of the timestamp text (top-right: below the time code)' },
+  timestampPosition: {
+    key: 'timestampPosition',
+    default: 'top-left',
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.oneOf(CORNERS),
+    description: 'Corner of the timestamp text (top-right: below the time code)',
+  },
   timestampSize: {
     key: 'timestampSize',
     default: 0,
@@ -28,7 +52,14 @@ export const timestampKeys = {
     validate: v.int({ min: 0, max: 200 }),
     description: 'Font size in px (0: 1/20 of the picture height); smaller when the whole text would not fit',
   },
-  timecodeEnabled: { key: 'timecodeEnabled', default: true, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'Machine-readable capture time code (µs since the epoch, top-right), for glass-to-glass latency' },
+  timecodeEnabled: {
+    key: 'timecodeEnabled',
+    default: true,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.bool(),
+    description: 'Machine-readable capture time code (µs since the epoch, top-right), for glass-to-glass latency',
+  },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
 export interface OverlaySettings {

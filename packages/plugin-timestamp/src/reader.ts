@@ -19,13 +19,43 @@ export interface TimecodeSample {
  * Pulls frames from an RTSP URL with ffmpeg (decoded to grey), reads the time code of each, and
  * reports the latency. ffmpeg runs with its low-delay flags so its own buffering is not measured.
  */
-export async function readTimecodes(url: string, opts: { frames: number; transport?: 'tcp' | 'udp'; timeoutMs?: number; onSample?: (s: TimecodeSample) => void }): Promise<TimecodeSample[]> {
+export async function readTimecodes(
+  url: string,
+  opts: { frames: number; transport?: 'tcp' | 'udp'; timeoutMs?: number; onSample?: (s: TimecodeSample) => void },
+): Promise<TimecodeSample[]> {
   const transport = opts.transport ?? 'tcp';
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-rtsp_transport', transport, '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', url], { timeout: opts.timeoutMs ?? 30_000 });
+  const { stdout } = await run(
+    'ffprobe',
+    ['-v', 'error', '-rtsp_transport', transport, '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', url],
+    { timeout: opts.timeoutMs ?? 30_000 },
+  );
   const [width, height] = stdout.trim().split(',').map(Number) as [number, number];
   if (!width || !height) throw new Error(`cannot read the picture size of ${url.replace(/\/\/[^@/]*@/, '//')}`);
   const frameBytes = width * height;
-  const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-rtsp_transport', transport, '-i', url, '-frames:v', String(opts.frames), '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ff = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-fflags',
+      'nobuffer',
+      '-flags',
+      'low_delay',
+      '-rtsp_transport',
+      transport,
+      '-i',
+      url,
+      '-frames:v',
+      String(opts.frames),
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'gray',
+      'pipe:1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const samples: TimecodeSample[] = [];
   let pending: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => ff.kill('SIGKILL'), opts.timeoutMs ?? 60_000);

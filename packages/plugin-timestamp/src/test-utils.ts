@@ -19,7 +19,9 @@ export interface GrayFrame {
 
 /** Decodes an H.264 Annex-B stream to grey frames (one per access unit, in order) with ffmpeg. */
 export async function decodeH264(h264: Buffer, width: number, height: number): Promise<GrayFrame[]> {
-  const ff = spawn('ffmpeg', ['-v', 'error', '-f', 'h264', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const ff = spawn('ffmpeg', ['-v', 'error', '-f', 'h264', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const out: Buffer[] = [];
   let err = '';
   ff.stdout.on('data', (d: Buffer) => out.push(d));
@@ -33,7 +35,12 @@ export async function decodeH264(h264: Buffer, width: number, height: number): P
 }
 
 /** Frames of a stream from its next keyframe on, as published by the hub (with their capture times). */
-export function collectFrames(hub: { subscribe(stream: string, opts: { name: string; internal?: boolean; onFrame: (f: EncodedFrame) => void }): { close(): void } }, stream: string, count: number, timeoutMs = 15_000): Promise<EncodedFrame[]> {
+export function collectFrames(
+  hub: { subscribe(stream: string, opts: { name: string; internal?: boolean; onFrame: (f: EncodedFrame) => void }): { close(): void } },
+  stream: string,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<EncodedFrame[]> {
   return new Promise((resolve, reject) => {
     const frames: EncodedFrame[] = [];
     const timer = setTimeout(() => {

@@ -25,7 +25,9 @@ function overlays(width: number, height: number): string {
 describe('time code', () => {
   it('is the capture time in µs, read from grey, I420 and RGB frames', async () => {
     const [w, h, fps] = [320, 240, 30];
-    const raw = await gstLaunch(`videotestsrc num-buffers=3 ! video/x-raw,width=${w},height=${h},framerate=${fps}/1,format=I420 ! ${overlays(w, h)} ! fdsink fd=1`);
+    const raw = await gstLaunch(
+      `videotestsrc num-buffers=3 ! video/x-raw,width=${w},height=${h},framerate=${fps}/1,format=I420 ! ${overlays(w, h)} ! fdsink fd=1`,
+    );
     const size = (w * h * 3) / 2;
     expect(raw.length).toBe(3 * size);
     for (let i = 0; i < 3; i++) {
@@ -68,7 +70,11 @@ describe('time code', () => {
   });
 
   // The code on every frame of an H.264 stream at the bitrates camd streams use, over a moving picture.
-  for (const [w, h, kbps] of [[320, 240, 500], [1280, 720, 4000], [1920, 1080, 8000]] as const) {
+  for (const [w, h, kbps] of [
+    [320, 240, 500],
+    [1280, 720, 4000],
+    [1920, 1080, 8000],
+  ] as const) {
     it(`survives H.264 at ${w}x${h}, ${kbps} kbit/s, and the text is read back by OCR`, async () => {
       const fps = 15;
       const n = 8;
@@ -89,7 +95,16 @@ describe('time code', () => {
 });
 
 describe('text layout', () => {
-  const sizes = [[320, 240], [640, 360], [640, 480], [1280, 720], [1920, 1080], [2560, 1440], [3840, 2160], [480, 640]] as const;
+  const sizes = [
+    [320, 240],
+    [640, 360],
+    [640, 480],
+    [1280, 720],
+    [1920, 1080],
+    [2560, 1440],
+    [3840, 2160],
+    [480, 640],
+  ] as const;
   const formats = ['YYYY-MM-DD HH:mm:ss.SSS', 'HH:mm:ss.SSS', 'DD/MM/YYYY HH:mm:ss.SSS', 'YYYY-MM-DDTHH:mm:ss.SSS SSS'];
   it('fits the whole text in the picture and never under the time code, for any size setting', () => {
     for (const [w, h] of sizes) {
@@ -120,7 +135,13 @@ describe('text layout', () => {
   it('as rendered, from 320x240 to 3840x2160: the text whole and inside the picture, never on the code', async () => {
     // timeoverlay reports where it drew (text-x/-y/-width/-height); python3-gi runs the pipelines.
     const cases: Array<{ w: number; h: number; corner: string; size: number; launch: string }> = [];
-    for (const [w, h] of [[320, 240], [640, 360], [1280, 720], [1920, 1080], [3840, 2160]] as const) {
+    for (const [w, h] of [
+      [320, 240],
+      [640, 360],
+      [1280, 720],
+      [1920, 1080],
+      [3840, 2160],
+    ] as const) {
       for (const corner of CORNERS) {
         for (const size of [0, 200]) {
           const f = overlayFragment(w, h, { enabled: true, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner, size, timecode: true });
@@ -161,11 +182,12 @@ print(json.dumps(out))
   }, 30_000);
 
   it('follows the picture height: 1/20 of it unless the text would not fit', () => {
-    const px = (w: number, h: number) => textLayout({ width: w, height: h, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true }).fontPx;
+    const px = (w: number, h: number) =>
+      textLayout({ width: w, height: h, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true }).fontPx;
     expect([px(320, 240), px(1280, 720), px(1920, 1080), px(3840, 2160)]).toEqual([12, 36, 54, 108]);
   });
 
-  it("places the code top-right, its digits height/21 px (11 to 48 px)", () => {
+  it('places the code top-right, its digits height/21 px (11 to 48 px)', () => {
     expect(codeGeometry(1920, 1080)).toMatchObject({ fontPx: 48, xpad: 9, ypad: 9, y: 0 });
     expect(codeGeometry(320, 240)).toMatchObject({ fontPx: 11, xpad: 2, ypad: 2 });
     expect(codeGeometry(3840, 2160)).toMatchObject({ fontPx: 48 });

@@ -200,8 +200,8 @@ class Patch {
   private readonly px: Float32Array;
   constructor(
     luma: (x: number, y: number) => number,
-    private readonly x0: number,
-    private readonly y0: number,
+    readonly x0: number,
+    readonly y0: number,
     private readonly w: number,
     private readonly h: number,
   ) {
@@ -245,5 +245,3 @@ function dot(p: Float64Array, q: Float64Array): number {
   for (let k = 0; k < p.length; k++) s += p[k]! * q[k]!;
   return s;
 }
-
-

@@ -37,7 +37,12 @@ describe('plugin-webrtc error answers', () => {
   afterAll(() => h?.close());
 
   const post = async (body: string, opts: { type?: string; query?: string; path?: string } = {}) => {
-    const res = await h.fetch(opts.path ?? `/api/webrtc/offer${opts.query ?? ''}`, { method: 'POST', headers: { 'content-type': opts.type ?? 'text/plain' }, body, user: h.users.viewer });
+    const res = await h.fetch(opts.path ?? `/api/webrtc/offer${opts.query ?? ''}`, {
+      method: 'POST',
+      headers: { 'content-type': opts.type ?? 'text/plain' },
+      body,
+      user: h.users.viewer,
+    });
     return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
   };
   const answer = (status: number, error: string, code: string, message: string) => ({ status, retryAfter: null, body: { error, code, message } });
@@ -46,12 +51,23 @@ describe('plugin-webrtc error answers', () => {
     expect(await post(JSON.stringify({ type: 'offer', sdp: offer }))).toEqual(
       answer(503, 'Service Unavailable', 'CAMD_ERR_WEBRTC_DISABLED', 'WebRTC is disabled: a Media_rw user can set webrtcEnabled to true'),
     );
-    const on = await h.fetch('/api/state/webrtcEnabled', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: true }), user: h.users.operator });
+    const on = await h.fetch('/api/state/webrtcEnabled', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ value: true }),
+      user: h.users.operator,
+    });
     expect(on.status).toBe(200);
 
-    expect(await post('{"type":"offer","sdp":')).toEqual(answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_BAD_OFFER', 'the body is not JSON: expected {"type":"offer","sdp":"v=0..."}'));
-    expect(await post(JSON.stringify({ type: 'answer', sdp: offer }))).toEqual(answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_BAD_OFFER', '"type" must be "offer" (got "answer")'));
-    expect(await post(JSON.stringify({ type: 'offer', sdp: 'hello' }))).toEqual(answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_BAD_SDP', 'the SDP must start with "v=0"'));
+    expect(await post('{"type":"offer","sdp":')).toEqual(
+      answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_BAD_OFFER', 'the body is not JSON: expected {"type":"offer","sdp":"v=0..."}'),
+    );
+    expect(await post(JSON.stringify({ type: 'answer', sdp: offer }))).toEqual(
+      answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_BAD_OFFER', '"type" must be "offer" (got "answer")'),
+    );
+    expect(await post(JSON.stringify({ type: 'offer', sdp: 'hello' }))).toEqual(
+      answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_BAD_SDP', 'the SDP must start with "v=0"'),
+    );
     expect(await post(JSON.stringify({ type: 'offer', sdp: offer.replace(/a=fingerprint:.*\r\n/g, '') }))).toEqual(
       answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_BAD_SDP', "the offer's video section has no a DTLS fingerprint (a=fingerprint)"),
     );
@@ -59,9 +75,16 @@ describe('plugin-webrtc error answers', () => {
       answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_NO_VIDEO', `the offer's video is "sendonly": it must receive video (recvonly)`),
     );
     expect(await post(JSON.stringify({ type: 'offer', sdp: offer.replace(/packetization-mode=1/g, 'packetization-mode=0') }))).toEqual(
-      answer(422, 'Unprocessable Entity', 'CAMD_ERR_WEBRTC_CODEC', 'the offer has no H.264 video with packetization-mode=1: camd streams H.264 as encoded, without transcoding'),
+      answer(
+        422,
+        'Unprocessable Entity',
+        'CAMD_ERR_WEBRTC_CODEC',
+        'the offer has no H.264 video with packetization-mode=1: camd streams H.264 as encoded, without transcoding',
+      ),
     );
-    expect(await post(JSON.stringify({ type: 'offer', sdp: offer }), { query: '?stream=nope' })).toEqual(answer(404, 'Not Found', 'CAMD_ERR_STREAM_UNKNOWN', 'no stream "nope" (streams: stream1)'));
+    expect(await post(JSON.stringify({ type: 'offer', sdp: offer }), { query: '?stream=nope' })).toEqual(
+      answer(404, 'Not Found', 'CAMD_ERR_STREAM_UNKNOWN', 'no stream "nope" (streams: stream1)'),
+    );
     expect(await post(offer, { path: '/whep/stream1', type: 'text/plain' })).toEqual(
       answer(415, 'Unsupported Media Type', 'CAMD_ERR_WEBRTC_BAD_OFFER', 'WHEP offers are sent as Content-Type: application/sdp'),
     );
@@ -82,7 +105,12 @@ describe('plugin-webrtc error answers', () => {
   });
 
   it('answers 429 with Retry-After beyond maxViewers', async () => {
-    const first = await h.fetch('/api/webrtc/offer', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ type: 'offer', sdp: offer }), user: h.users.viewer });
+    const first = await h.fetch('/api/webrtc/offer', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ type: 'offer', sdp: offer }),
+      user: h.users.viewer,
+    });
     expect(first.status).toBe(200);
     expect(await post(JSON.stringify({ type: 'offer', sdp: offer }))).toEqual({
       ...answer(429, 'Too Many Requests', 'CAMD_ERR_WEBRTC_LIMIT', '1 WebRTC viewers are connected, the limit is 1 (option maxViewers)'),

@@ -13,7 +13,11 @@ export const iceServersValidator: Validator<IceServer[]> = {
       type: 'object',
       required: ['urls'],
       additionalProperties: false,
-      properties: { urls: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }, username: { type: 'string' }, credential: { type: 'string' } },
+      properties: {
+        urls: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+        username: { type: 'string' },
+        credential: { type: 'string' },
+      },
     },
   },
   parse(value, path) {

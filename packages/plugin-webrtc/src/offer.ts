@@ -53,15 +53,21 @@ export function prepareOffer(sdp: string, profile: EncoderProfile): { sdp: strin
   // DTLS-SRTP needs the peer's certificate fingerprint and ICE its credentials (RFC 8829 §5.8).
   const has = (prefix: string, section: MediaSection) => session.some((l) => l.startsWith(prefix)) || section.lines.some((l) => l.startsWith(prefix));
   for (const section of sections) {
-    for (const [prefix, what] of [['a=fingerprint:', 'a DTLS fingerprint (a=fingerprint)'], ['a=ice-ufrag:', 'ICE credentials (a=ice-ufrag)'], ['a=ice-pwd:', 'ICE credentials (a=ice-pwd)']] as const) {
+    for (const [prefix, what] of [
+      ['a=fingerprint:', 'a DTLS fingerprint (a=fingerprint)'],
+      ['a=ice-ufrag:', 'ICE credentials (a=ice-ufrag)'],
+      ['a=ice-pwd:', 'ICE credentials (a=ice-pwd)'],
+    ] as const) {
       if (!has(prefix, section)) throw new WebRtcErrors.BAD_SDP(`the offer's ${section.kind} section has no ${what}`);
     }
   }
   const videos = sections.filter((s) => s.kind === 'video' && !/^m=video 0 /.test(s.lines[0]!));
-  if (videos.length === 0) throw new WebRtcErrors.NO_VIDEO('the offer has no video section: add a recvonly video transceiver (pc.addTransceiver("video", {direction: "recvonly"}))');
+  if (videos.length === 0)
+    throw new WebRtcErrors.NO_VIDEO('the offer has no video section: add a recvonly video transceiver (pc.addTransceiver("video", {direction: "recvonly"}))');
   const video = videos[0]!;
   const direction = video.lines.find((l) => /^a=(sendrecv|recvonly|sendonly|inactive)$/.test(l))?.slice(2) ?? 'sendrecv';
-  if (direction !== 'recvonly' && direction !== 'sendrecv') throw new WebRtcErrors.NO_VIDEO(`the offer's video is "${direction}": it must receive video (recvonly)`);
+  if (direction !== 'recvonly' && direction !== 'sendrecv')
+    throw new WebRtcErrors.NO_VIDEO(`the offer's video is "${direction}": it must receive video (recvonly)`);
 
   const h264 = video.lines
     .map((l) => /^a=rtpmap:(\d+) H264\/90000$/i.exec(l))
@@ -73,7 +79,8 @@ export function prepareOffer(sdp: string, profile: EncoderProfile): { sdp: strin
       return { pt, fmtp, mode: params.get('packetization-mode') ?? '0', profileIdc: parseInt((params.get('profile-level-id') ?? '42').slice(0, 2), 16) };
     })
     .filter((c) => c.mode === '1');
-  if (h264.length === 0) throw new WebRtcErrors.CODEC('the offer has no H.264 video with packetization-mode=1: camd streams H.264 as encoded, without transcoding');
+  if (h264.length === 0)
+    throw new WebRtcErrors.CODEC('the offer has no H.264 video with packetization-mode=1: camd streams H.264 as encoded, without transcoding');
   const chosen = h264.find((c) => c.profileIdc === PROFILE_IDC[profile]) ?? h264[0]!;
 
   // Keep only the chosen format in the video section (and the lines that are not per-format).

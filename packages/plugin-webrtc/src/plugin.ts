@@ -1,4 +1,14 @@
-import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, v, type Caller, type FastifyReply, type FastifyRequest, type StateKeyDefinition } from '@camd/core';
+import {
+  definePlugin,
+  MEDIA_READ,
+  MEDIA_WRITE,
+  PLUGIN_API_VERSION,
+  v,
+  type Caller,
+  type FastifyReply,
+  type FastifyRequest,
+  type StateKeyDefinition,
+} from '@camd/core';
 import { iceServersValidator } from './ice-servers.js';
 import { WebRtcErrors } from './errors.js';
 import { MAX_SDP_BYTES, parseOfferJson } from './offer.js';
@@ -11,7 +21,14 @@ export const PLUGIN_NAME = '@camd/plugin-webrtc';
 
 /** WebRTC settings: webrtcEnabled (default off), webrtcIceServers (default one public STUN server). */
 export const webrtcKeys = {
-  webrtcEnabled: { key: 'webrtcEnabled', default: false, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.bool(), description: 'WebRTC playback on/off (off closes every peer connection)' },
+  webrtcEnabled: {
+    key: 'webrtcEnabled',
+    default: false,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.bool(),
+    description: 'WebRTC playback on/off (off closes every peer connection)',
+  },
   webrtcIceServers: {
     key: 'webrtcIceServers',
     default: [{ urls: ['stun:stun.l.google.com:19302'] }] as IceServer[],
@@ -64,7 +81,8 @@ export default definePlugin<WebRtcOptions>({
           preHandler: auth,
           bodyLimit: MAX_SDP_BYTES,
           schema: {
-            summary: "Starts a WebRTC session: POST the browser's offer {type, sdp} (JSON.stringify(offer)), get the answer {type, sdp}; Location names the session",
+            summary:
+              "Starts a WebRTC session: POST the browser's offer {type, sdp} (JSON.stringify(offer)), get the answer {type, sdp}; Location names the session",
             querystring: { type: 'object', properties: { stream: { type: 'string', maxLength: 64 } } },
           },
         },
@@ -77,33 +95,56 @@ export default definePlugin<WebRtcOptions>({
           }
         },
       );
-      app.delete<{ Params: { id: string } }>('/api/webrtc/sessions/:id', { preHandler: auth, schema: { summary: 'Ends a session started with the offer endpoint' } }, async (req, reply) => {
-        const viewer = owned(req, req.params.id);
-        if (!viewer) throw new WebRtcErrors.SESSION('session');
-        await viewer.close('closed by the client');
-        return reply.code(204).send();
-      });
+      app.delete<{ Params: { id: string } }>(
+        '/api/webrtc/sessions/:id',
+        { preHandler: auth, schema: { summary: 'Ends a session started with the offer endpoint' } },
+        async (req, reply) => {
+          const viewer = owned(req, req.params.id);
+          if (!viewer) throw new WebRtcErrors.SESSION('session');
+          await viewer.close('closed by the client');
+          return reply.code(204).send();
+        },
+      );
 
       // WHEP (RFC 9725): SDP in, 201 + Location + SDP out; DELETE on the location ends the session.
-      app.post<{ Params: { stream: string } }>('/whep/:stream', { preHandler: auth, schema: { summary: 'WHEP endpoint (RFC 9725): POST application/sdp' } }, async (req, reply) => {
-        if (!String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/sdp') || typeof req.body !== 'string') {
-          throw new WebRtcErrors.WHEP_NOT_SDP();
-        }
-        try {
-          const { viewer, answer } = await open(req, req.params.stream, req.body);
-          const links = ctx.state.get<IceServer[]>('webrtcIceServers').flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((u) => `<${u}>; rel="ice-server"`));
-          if (links.length) reply.header('Link', links.join(', '));
-          return reply.code(201).header('Location', `/whep/${encodeURIComponent(viewer.stream)}/sessions/${viewer.id}`).type('application/sdp').send(answer);
-        } catch (err) {
-          return fail(reply, err);
-        }
-      });
-      app.delete<{ Params: { stream: string; id: string } }>('/whep/:stream/sessions/:id', { preHandler: auth, schema: { summary: 'Ends a WHEP session' } }, async (req, reply) => {
-        const viewer = owned(req, req.params.id);
-        if (!viewer || viewer.stream !== req.params.stream) throw new WebRtcErrors.SESSION('WHEP session');
-        await viewer.close('WHEP DELETE');
-        return reply.code(200).send();
-      });
+      app.post<{ Params: { stream: string } }>(
+        '/whep/:stream',
+        { preHandler: auth, schema: { summary: 'WHEP endpoint (RFC 9725): POST application/sdp' } },
+        async (req, reply) => {
+          if (
+            !String(req.headers['content-type'] ?? '')
+              .toLowerCase()
+              .startsWith('application/sdp') ||
+            typeof req.body !== 'string'
+          ) {
+            throw new WebRtcErrors.WHEP_NOT_SDP();
+          }
+          try {
+            const { viewer, answer } = await open(req, req.params.stream, req.body);
+            const links = ctx.state
+              .get<IceServer[]>('webrtcIceServers')
+              .flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((u) => `<${u}>; rel="ice-server"`));
+            if (links.length) reply.header('Link', links.join(', '));
+            return reply
+              .code(201)
+              .header('Location', `/whep/${encodeURIComponent(viewer.stream)}/sessions/${viewer.id}`)
+              .type('application/sdp')
+              .send(answer);
+          } catch (err) {
+            return fail(reply, err);
+          }
+        },
+      );
+      app.delete<{ Params: { stream: string; id: string } }>(
+        '/whep/:stream/sessions/:id',
+        { preHandler: auth, schema: { summary: 'Ends a WHEP session' } },
+        async (req, reply) => {
+          const viewer = owned(req, req.params.id);
+          if (!viewer || viewer.stream !== req.params.stream) throw new WebRtcErrors.SESSION('WHEP session');
+          await viewer.close('WHEP DELETE');
+          return reply.code(200).send();
+        },
+      );
       // Trickle ICE and ICE restarts are not offered: the answer carries every candidate (RFC 9725 §4.3.1).
       app.patch('/whep/:stream/sessions/:id', { schema: { hide: true } }, async (_req, reply) => {
         reply.header('Allow', 'DELETE');
@@ -111,7 +152,11 @@ export default definePlugin<WebRtcOptions>({
       });
 
       app.get('/view', { preHandler: auth, schema: { summary: 'Viewer page: live video, statistics and settings' } }, async (_req, reply) =>
-        reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store').header('Content-Security-Policy', "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; media-src 'self' blob:").send(VIEWER_PAGE),
+        reply
+          .type('text/html; charset=utf-8')
+          .header('Cache-Control', 'no-store')
+          .header('Content-Security-Policy', "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; media-src 'self' blob:")
+          .send(VIEWER_PAGE),
       );
       app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/view'));
       app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
@@ -144,7 +189,10 @@ export default definePlugin<WebRtcOptions>({
       return report;
     });
     ctx.hooks.started.tapPromise(PLUGIN_NAME, async () => {
-      ctx.logger.info({ enabled: ctx.state.get('webrtcEnabled'), maxViewers: ctx.options.maxViewers }, 'webrtc: offer endpoint /api/webrtc/offer, WHEP /whep/<stream>, viewer /view');
+      ctx.logger.info(
+        { enabled: ctx.state.get('webrtcEnabled'), maxViewers: ctx.options.maxViewers },
+        'webrtc: offer endpoint /api/webrtc/offer, WHEP /whep/<stream>, viewer /view',
+      );
       if (ctx.state.get<boolean>('webrtcEnabled')) await announce(true);
     });
     ctx.onClose(async () => {

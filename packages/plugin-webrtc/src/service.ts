@@ -27,7 +27,13 @@ export class WebRtcService {
       throw new WebRtcErrors.DISABLED();
     }
     const settings = args.stream === undefined ? this.ctx.streams.list()[0] : this.ctx.streams.get(args.stream);
-    if (!settings) throw new CoreErrors.STREAM_UNKNOWN(`no stream "${args.stream}" (streams: ${this.ctx.streams.list().map((s) => s.name).join(', ')})`);
+    if (!settings)
+      throw new CoreErrors.STREAM_UNKNOWN(
+        `no stream "${args.stream}" (streams: ${this.ctx.streams
+          .list()
+          .map((s) => s.name)
+          .join(', ')})`,
+      );
     if (settings.codec !== 'h264') throw new WebRtcErrors.CODEC(`stream "${settings.name}" is ${settings.codec}; WebRTC playback needs H.264`);
     const offer = prepareOffer(args.offerSdp, settings.profile);
     if (this.viewers.size >= this.ctx.options.maxViewers) {

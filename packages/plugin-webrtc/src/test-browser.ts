@@ -14,7 +14,10 @@ const TEST_LINK = 'camdwrtc0';
 export function ensureBrowserNetwork(): () => void {
   const hasLan = Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv4' && !a.internal));
   if (hasLan) return () => {};
-  if (process.getuid?.() !== 0) throw new Error('Chromium needs a non-loopback interface for WebRTC; run the tests as root (a veth pair is added) or on a machine with a network interface');
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      'Chromium needs a non-loopback interface for WebRTC; run the tests as root (a veth pair is added) or on a machine with a network interface',
+    );
   const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
   ip('link', 'add', TEST_LINK, 'type', 'veth', 'peer', 'name', `${TEST_LINK}p`);
   ip('addr', 'add', '10.213.0.1/24', 'dev', TEST_LINK);
@@ -60,21 +63,29 @@ export async function newPage(browser: Browser, credentials?: { username: string
 }
 
 /** Inbound video figures of the page's peer connection (`window.camd.pc` on the viewer page, or `pcExpr`). */
-export async function inboundVideo(page: Page, pcExpr = 'window.camd.pc'): Promise<{ framesDecoded: number; frameWidth?: number; frameHeight?: number; timestamp: number } | undefined> {
+export async function inboundVideo(
+  page: Page,
+  pcExpr = 'window.camd.pc',
+): Promise<{ framesDecoded: number; frameWidth?: number; frameHeight?: number; timestamp: number } | undefined> {
   return page.evaluate(async (expr) => {
     const pc = (0, eval)(expr) as RTCPeerConnection | null;
     if (!pc) return undefined;
     const stats = await pc.getStats();
     let out: { framesDecoded: number; frameWidth?: number; frameHeight?: number; timestamp: number } | undefined;
     stats.forEach((s: any) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') out = { framesDecoded: s.framesDecoded ?? 0, frameWidth: s.frameWidth, frameHeight: s.frameHeight, timestamp: s.timestamp };
+      if (s.type === 'inbound-rtp' && s.kind === 'video')
+        out = { framesDecoded: s.framesDecoded ?? 0, frameWidth: s.frameWidth, frameHeight: s.frameHeight, timestamp: s.timestamp };
     });
     return out;
   }, pcExpr);
 }
 
 /** Waits until the page decodes video, then measures the decode rate over `windowMs`. */
-export async function measureDecoding(page: Page, pcExpr?: string, windowMs = 3000): Promise<{ fps: number; width?: number; height?: number; framesDecoded: number }> {
+export async function measureDecoding(
+  page: Page,
+  pcExpr?: string,
+  windowMs = 3000,
+): Promise<{ fps: number; width?: number; height?: number; framesDecoded: number }> {
   const deadline = Date.now() + 20_000;
   let first = await inboundVideo(page, pcExpr);
   while (!first || first.framesDecoded < 5) {

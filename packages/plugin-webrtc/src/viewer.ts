@@ -165,7 +165,10 @@ export class Viewer {
     if (this.closed) return;
     if (s === 'connected' && !this.consumer) {
       this.connectedAt = Date.now();
-      this.o.log.info({ viewer: this.id, stream: this.o.stream, user: this.o.caller.username, ms: this.connectedAt - this.createdAt }, 'webrtc: viewer connected');
+      this.o.log.info(
+        { viewer: this.id, stream: this.o.stream, user: this.o.caller.username, ms: this.connectedAt - this.createdAt },
+        'webrtc: viewer connected',
+      );
       this.consumer = this.o.hub.subscribe(this.o.stream, {
         name: `webrtc ${this.o.remoteAddress} ${this.o.caller.username}`,
         maxQueue: this.o.maxQueueFrames,

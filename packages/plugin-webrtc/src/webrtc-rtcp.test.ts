@@ -29,12 +29,23 @@ describe('plugin-webrtc RTCP with a werift receiver', () => {
     await h.host.hub.waitForParameters('stream1', 15_000);
     // Let the stream's first keyframe go by: a viewer joining now must get a fresh one on request.
     await new Promise((r) => setTimeout(r, 1500));
-    pc = new RTCPeerConnection({ iceServers: [], iceAdditionalHostAddresses: ['127.0.0.1'], codecs: { video: [useH264({ rtcpFeedback: [useNACK(), usePLI()] })] } });
+    pc = new RTCPeerConnection({
+      iceServers: [],
+      iceAdditionalHostAddresses: ['127.0.0.1'],
+      codecs: { video: [useH264({ rtcpFeedback: [useNACK(), usePLI()] })] },
+    });
     const gotTrack = new Promise<MediaStreamTrack>((resolve) => pc.onTrack.subscribe((t) => resolve(t)));
     pc.addTransceiver('video', { direction: 'recvonly' });
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => (pc.iceGatheringState === 'complete' ? resolve() : pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve())));
-    const res = await h.fetch('/api/webrtc/offer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'offer', sdp: pc.localDescription!.sdp }), user: h.users.viewer });
+    await new Promise<void>((resolve) =>
+      pc.iceGatheringState === 'complete' ? resolve() : pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve()),
+    );
+    const res = await h.fetch('/api/webrtc/offer', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'offer', sdp: pc.localDescription!.sdp }),
+      user: h.users.viewer,
+    });
     expect(res.status).toBe(200);
     await pc.setRemoteDescription((await res.json()) as { type: 'answer'; sdp: string });
     pc.connectionStateChange.subscribe((s) => s === 'connected' && (connectedAt = Date.now()));

@@ -105,7 +105,16 @@ describe('plugin-webrtc with headless Chromium', () => {
     await a.page.waitForFunction(() => (window as any).camd.eventsOpen === true);
     await input.fill('400000');
     await input.blur(); // as a user leaves the field: the browser fires one change event (and the page no longer holds the field)
-    await expect.poll(() => h.fetch('/api/state/stream2.streamBitrate').then((r) => r.json()).then((b) => b.value), { timeout: 5000 }).toBe(400_000);
+    await expect
+      .poll(
+        () =>
+          h
+            .fetch('/api/state/stream2.streamBitrate')
+            .then((r) => r.json())
+            .then((b) => b.value),
+        { timeout: 5000 },
+      )
+      .toBe(400_000);
     await h.fetch('/api/state/stream2.streamBitrate', json(450_000));
     await expect.poll(() => input.inputValue(), { timeout: 5000 }).toBe('450000');
     // A value the daemon refuses: the page shows why, and nothing changes.
@@ -128,7 +137,11 @@ describe('plugin-webrtc with headless Chromium', () => {
         pc.addTransceiver('video', { direction: 'recvonly' });
         pc.addTransceiver('audio', { direction: 'recvonly' });
         await pc.setLocalDescription(await pc.createOffer());
-        const res = await fetch(base + '/whep/stream2', { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: auth }, body: pc.localDescription!.sdp });
+        const res = await fetch(base + '/whep/stream2', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/sdp', Authorization: auth },
+          body: pc.localDescription!.sdp,
+        });
         const sdp = await res.text();
         if (res.status !== 201) return { status: res.status, body: sdp };
         await pc.setRemoteDescription({ type: 'answer', sdp });
@@ -142,7 +155,10 @@ describe('plugin-webrtc with headless Chromium', () => {
     expect([m.width, m.height]).toEqual([320, 240]);
     expect(m.fps).toBeGreaterThan(12);
     await until(async () => (await viewerCount(h, 'stream2')) === 1, 10_000, 'the WHEP viewer to count');
-    const del = await page.evaluate(async ({ url, auth }) => (await fetch(url, { method: 'DELETE', headers: { Authorization: auth } })).status, { url: h.baseUrl + session.location, auth });
+    const del = await page.evaluate(async ({ url, auth }) => (await fetch(url, { method: 'DELETE', headers: { Authorization: auth } })).status, {
+      url: h.baseUrl + session.location,
+      auth,
+    });
     expect(del).toBe(200);
     await until(async () => (await viewerCount(h, 'stream2')) === 0, 10_000, 'the deleted WHEP session to leave');
     expect((await h.fetch(session.location!, { method: 'DELETE', user: h.users.viewer })).status).toBe(404);
@@ -178,7 +194,12 @@ describe('plugin-webrtc with headless Chromium', () => {
     const { context, page } = await newPage(chromium.browser);
     const offer = await browserOffer(page);
     const post = (body: string, opts: { user?: (typeof h.users)[keyof typeof h.users] | null; type?: string; query?: string } = {}) =>
-      h.fetch(`/api/webrtc/offer${opts.query ?? ''}`, { method: 'POST', body, headers: { 'content-type': opts.type ?? 'text/plain;charset=UTF-8' }, user: opts.user === undefined ? h.users.viewer : opts.user });
+      h.fetch(`/api/webrtc/offer${opts.query ?? ''}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': opts.type ?? 'text/plain;charset=UTF-8' },
+        user: opts.user === undefined ? h.users.viewer : opts.user,
+      });
     const status = async (r: Promise<Response>) => {
       const res = await r;
       return [res.status, ((await res.json()) as { code: string }).code];
@@ -190,15 +211,25 @@ describe('plugin-webrtc with headless Chromium', () => {
     expect(await status(post('{"type":"offer","sdp":', { type: 'application/json' }))).toEqual([400, expect.any(String)]);
     expect(await status(post(JSON.stringify({ type: 'answer', sdp: offer.sdp })))).toEqual([400, 'CAMD_ERR_WEBRTC_BAD_OFFER']);
     expect(await status(post(JSON.stringify({ type: 'offer', sdp: 'hello' })))).toEqual([400, 'CAMD_ERR_WEBRTC_BAD_SDP']);
-    expect(await status(post(JSON.stringify({ type: 'offer', sdp: offer.sdp.replace(/a=fingerprint:.*\r\n/g, '') })))).toEqual([400, 'CAMD_ERR_WEBRTC_BAD_SDP']);
+    expect(await status(post(JSON.stringify({ type: 'offer', sdp: offer.sdp.replace(/a=fingerprint:.*\r\n/g, '') })))).toEqual([
+      400,
+      'CAMD_ERR_WEBRTC_BAD_SDP',
+    ]);
     expect(await status(post(JSON.stringify(await browserOffer(page, ['audio']))))).toEqual([400, 'CAMD_ERR_WEBRTC_NO_VIDEO']);
     const vp8Only = offer.sdp.replace(/a=rtpmap:\d+ H264\/90000\r\n/g, '');
     expect(await status(post(JSON.stringify({ type: 'offer', sdp: vp8Only })))).toEqual([422, 'CAMD_ERR_WEBRTC_CODEC']);
     expect(await status(post(JSON.stringify(offer), { query: '?stream=nope' }))).toEqual([404, 'CAMD_ERR_STREAM_UNKNOWN']);
     expect(await status(post('x'.repeat(70_000)))).toEqual([413, expect.any(String)]);
-    const whep = await h.fetch('/whep/stream1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(offer), user: h.users.viewer });
+    const whep = await h.fetch('/whep/stream1', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(offer),
+      user: h.users.viewer,
+    });
     expect(whep.status).toBe(415);
-    expect((await h.fetch('/whep/stream1/sessions/x', { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=x' })).status).toBe(405);
+    expect(
+      (await h.fetch('/whep/stream1/sessions/x', { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=x' })).status,
+    ).toBe(405);
 
     // Too many viewers: offers that never connect hold their slot, then time out and leave no state.
     const base = await viewerCount(h);

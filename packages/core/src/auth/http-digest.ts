@@ -3,9 +3,7 @@ import type { Caller } from './permissions.js';
 import { DIGEST_REALM, type UserStore } from './users.js';
 
 /** Parsed `Authorization` header: Basic credentials, or Digest parameters. */
-export type AuthorizationHeader =
-  | { scheme: 'basic'; username: string; password: string }
-  | { scheme: 'digest'; params: Record<string, string> };
+export type AuthorizationHeader = { scheme: 'basic'; username: string; password: string } | { scheme: 'digest'; params: Record<string, string> };
 
 const MAX_HEADER = 4096;
 

@@ -81,11 +81,7 @@ export class UserStore {
    * Loads users from the config and the state dir. With none at all, creates an administrator with a
    * random password, reports it once through `announce`, and stores only its hashes.
    */
-  static async open(opts: {
-    stateDir?: string;
-    configUsers?: UserConfig[];
-    announce?: (username: string, password: string) => void;
-  }): Promise<UserStore> {
+  static async open(opts: { stateDir?: string; configUsers?: UserConfig[]; announce?: (username: string, password: string) => void }): Promise<UserStore> {
     const store = new UserStore(opts.stateDir);
     const persisted = store.file?.readSync()?.users ?? [];
     for (const u of persisted) {
@@ -158,7 +154,14 @@ export class UserStore {
 
   async create(username: string, password: string, permissions: Permission[]): Promise<void> {
     if (this.users.has(username)) throw new CamdError(ErrorCodes.USER_EXISTS, `user "${username}" exists`);
-    this.users.set(username, { username, permissions, hash: await hashPassword(password), ha1: digestHA1(username, password), origin: 'runtime', sealed: this.seal(password) });
+    this.users.set(username, {
+      username,
+      permissions,
+      hash: await hashPassword(password),
+      ha1: digestHA1(username, password),
+      origin: 'runtime',
+      sealed: this.seal(password),
+    });
     this.plaintext.set(username, password);
     await this.save();
   }

@@ -5,7 +5,11 @@ describe('cachedJson (the /api/stats report)', () => {
   it('builds once per interval whatever the number of callers, and again after invalidate', () => {
     let now = 0;
     let builds = 0;
-    const get = cachedJson(250, () => ({ n: ++builds }), () => now);
+    const get = cachedJson(
+      250,
+      () => ({ n: ++builds }),
+      () => now,
+    );
     const bodies = Array.from({ length: 1000 }, () => get());
     expect(new Set(bodies)).toEqual(new Set(['{"n":1}']));
     now = 249;

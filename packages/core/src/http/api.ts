@@ -95,8 +95,16 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   deps.state.subscribe(() => stats.invalidate());
   deps.hooks.clientConnected.tap({ name: 'core', stage: STAGE.DEFAULT }, () => stats.invalidate());
   deps.hooks.clientDisconnected.tap({ name: 'core', stage: STAGE.DEFAULT }, () => stats.invalidate());
-  app.get('/api/stats', { preHandler: mediaRead, schema: { summary: "Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures" } }, async (_req, reply) =>
-    reply.type('application/json; charset=utf-8').send(stats()),
+  app.get(
+    '/api/stats',
+    {
+      preHandler: mediaRead,
+      schema: {
+        summary:
+          'Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures',
+      },
+    },
+    async (_req, reply) => reply.type('application/json; charset=utf-8').send(stats()),
   );
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({

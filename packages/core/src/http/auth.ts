@@ -44,23 +44,31 @@ function digestRequestCaller(users: UserStore, request: FastifyRequest): { calle
 export const AUTH_HANDLER = Symbol.for('camd.authHandler');
 
 export function requirePermission(users: UserStore, required: readonly Permission[]): preHandlerAsyncHookHandler {
-  return Object.assign(async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
-    const digest = digestRequestCaller(users, request);
-    const result = digest ? (digest.caller ?? (digest.stale ? undefined : 'invalid')) : await basicCaller(users, request.headers.authorization);
-    if (result === undefined || result === 'invalid') {
-      if (result === 'invalid') {
-        request.log.warn({ url: request.url, ip: request.ip }, 'authentication failed');
-        await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
+  return Object.assign(
+    async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
+      const digest = digestRequestCaller(users, request);
+      const result = digest ? (digest.caller ?? (digest.stale ? undefined : 'invalid')) : await basicCaller(users, request.headers.authorization);
+      if (result === undefined || result === 'invalid') {
+        if (result === 'invalid') {
+          request.log.warn({ url: request.url, ip: request.ip }, 'authentication failed');
+          await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
+        }
+        // Basic first: browsers and curl keep using it; Digest clients (NVRs, ffmpeg) find their challenge.
+        return reply
+          .code(401)
+          .header('WWW-Authenticate', [
+            'Basic realm="camd", charset="UTF-8"',
+            digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: digest?.stale }),
+          ])
+          .send({ error: 'Unauthorized', code: 'CAMD_ERR_AUTH_REQUIRED', message: 'valid credentials are required (HTTP Basic or Digest)' });
       }
-      // Basic first: browsers and curl keep using it; Digest clients (NVRs, ffmpeg) find their challenge.
-      return reply
-        .code(401)
-        .header('WWW-Authenticate', ['Basic realm="camd", charset="UTF-8"', digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: digest?.stale })])
-        .send({ error: 'Unauthorized', code: 'CAMD_ERR_AUTH_REQUIRED', message: 'valid credentials are required (HTTP Basic or Digest)' });
-    }
-    (request as WithCaller)[CALLER] = result;
-    if (required.length > 0 && !allows(result, required)) {
-      return reply.code(403).send({ error: 'Forbidden', code: 'CAMD_ERR_AUTH_FORBIDDEN', message: `${result.username} lacks one of: ${required.join(', ')}` });
-    }
-  }, { [AUTH_HANDLER]: true });
+      (request as WithCaller)[CALLER] = result;
+      if (required.length > 0 && !allows(result, required)) {
+        return reply
+          .code(403)
+          .send({ error: 'Forbidden', code: 'CAMD_ERR_AUTH_FORBIDDEN', message: `${result.username} lacks one of: ${required.join(', ')}` });
+      }
+    },
+    { [AUTH_HANDLER]: true },
+  );
 }

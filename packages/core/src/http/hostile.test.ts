@@ -31,7 +31,8 @@ describe('HTTP API against bad requests', () => {
   afterAll(async () => h?.close());
 
   it('asks for credentials before reading or judging a body', async () => {
-    const put = (body: string | undefined, headers: Record<string, string>) => h.fetch('/api/state/streamBitrate', { method: 'PUT', user: null, headers, body });
+    const put = (body: string | undefined, headers: Record<string, string>) =>
+      h.fetch('/api/state/streamBitrate', { method: 'PUT', user: null, headers, body });
     for (const [body, headers] of [
       ['{not json', { 'content-type': 'application/json' }],
       ['{}', { 'content-type': 'application/json' }],

@@ -36,7 +36,10 @@ export function registerMetrics(app: FastifyInstance, src: MetricsSource): void 
     '/metrics',
     {
       ...(auth ? { preHandler: requirePermission(src.users, MEDIA_READ) } : {}),
-      schema: { summary: `Prometheus metrics: streams, transports, processes${auth ? ' (Media_r)' : ' (no auth; config metrics.auth: true requires Media_r)'}`, ...(auth ? {} : { security: [] }) },
+      schema: {
+        summary: `Prometheus metrics: streams, transports, processes${auth ? ' (Media_r)' : ' (no auth; config metrics.auth: true requires Media_r)'}`,
+        ...(auth ? {} : { security: [] }),
+      },
     },
     async (_req, reply) => reply.header('Content-Type', CONTENT_TYPE).send(await metrics.scrape()),
   );
@@ -66,7 +69,11 @@ export function createMetrics(src: MetricsSource): { registry: Registry; scrape(
     keyframe: gauge('camd_stream_keyframe_interval_seconds', 'Time between the last two keyframes', S),
     uptime: gauge('camd_stream_uptime_seconds', "Time since the running pipeline's first frame", S),
     latency: gauge('camd_stream_capture_latency_seconds', 'Median capture-to-daemon latency (alignment monitor)', S),
-    abrTarget: gauge('camd_stream_abr_target_bitrate_bytes_per_second', 'Rate adaptive bitrate (plugin-abr) currently sets for the stream (its bit/s target / 8)', S),
+    abrTarget: gauge(
+      'camd_stream_abr_target_bitrate_bytes_per_second',
+      'Rate adaptive bitrate (plugin-abr) currently sets for the stream (its bit/s target / 8)',
+      S,
+    ),
     abrEnabled: gauge('camd_stream_abr_enabled', '1 when adaptive bitrate is on (plugin-abr)', S),
     captureRestarts: counter('camd_capture_restarts_total', 'Restarts of a shared capture since the daemon started', ['capture']),
     tClients: gauge('camd_transport_clients', 'Clients of the stream per transport', ['stream', 'transport']),

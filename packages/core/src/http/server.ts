@@ -22,7 +22,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const app = Fastify({
     // Per-request access logs would drown the daemon log (health polls, SSE): fastify's own logger
     // speaks from 'warn' up; camd's routes log what matters through the daemon logger.
-    loggerInstance: opts.logger.child({ component: 'http' }, { level: opts.logger.level === 'debug' || opts.logger.level === 'trace' ? opts.logger.level : 'warn' }) as unknown as FastifyBaseLogger,
+    loggerInstance: opts.logger.child(
+      { component: 'http' },
+      { level: opts.logger.level === 'debug' || opts.logger.level === 'trace' ? opts.logger.level : 'warn' },
+    ) as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: true,
@@ -124,5 +127,7 @@ function answerClientError(err: Error & { code?: string }, socket: import('node:
         ? [408, 'CAMD_ERR_REQUEST_TIMEOUT', 'the request did not arrive in time']
         : [400, 'CAMD_ERR_BAD_REQUEST', 'the bytes received are not an HTTP request'];
   const body = JSON.stringify({ error: statusText(status), code, message });
-  socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

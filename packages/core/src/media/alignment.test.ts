@@ -16,7 +16,13 @@ const delayedCamera = (ms: number) =>
     apiVersion: PLUGIN_API_VERSION,
     setup(ctx) {
       ctx.hooks.resolveSource.tapPromise({ name: 'test-skewed-camera', stage: STAGE.EARLY }, async (s) =>
-        s.name === 'stream2' ? { owner: 'test', launch: `videotestsrc is-live=true pattern=ball ! queue min-threshold-time=${ms * 1_000_000} max-size-time=0 max-size-buffers=0 max-size-bytes=0`, elements: ['videotestsrc', 'queue'] } : undefined,
+        s.name === 'stream2'
+          ? {
+              owner: 'test',
+              launch: `videotestsrc is-live=true pattern=ball ! queue min-threshold-time=${ms * 1_000_000} max-size-time=0 max-size-buffers=0 max-size-bytes=0`,
+              elements: ['videotestsrc', 'queue'],
+            }
+          : undefined,
       );
     },
   });
@@ -27,7 +33,11 @@ const stats = async (h: TestHost) => (await (await h.fetch('/api/stats')).json()
 describe('multi-camera alignment', () => {
   it('measures an injected skew between two cameras and reports it beyond syncTolerance', async () => {
     host = await createTestHost({ plugins: [delayedCamera(200)], config: { streams: [testStream({ fps: 30 }), testStream({ path: '/stream2', fps: 30 })] } });
-    await until(async () => (await stats(host!)).stream2?.alignment?.skewMs !== null && (await stats(host!)).stream2?.alignment?.skewMs !== undefined, 15_000, 'a skew figure');
+    await until(
+      async () => (await stats(host!)).stream2?.alignment?.skewMs !== null && (await stats(host!)).stream2?.alignment?.skewMs !== undefined,
+      15_000,
+      'a skew figure',
+    );
     await new Promise((r) => setTimeout(r, 2000));
     const a = (await stats(host)).stream2!.alignment;
     // Its frames arrive 200 ms later than their capture times say, relative to the primary camera
@@ -35,8 +45,14 @@ describe('multi-camera alignment', () => {
     expect(a.skewMs).toBeLessThan(-140);
     expect(a.skewMs).toBeGreaterThan(-260);
     expect(Math.abs((await stats(host)).stream1!.alignment.skewMs)).toBeLessThan(5);
-    const health = (await (await host.fetch('/api/health', { user: null })).json()) as { healthy: boolean; checks: Array<{ name: string; healthy: boolean; detail?: string }> };
-    expect(health.checks.find((c) => c.name === 'alignment')).toMatchObject({ healthy: false, detail: expect.stringMatching(/stream2: skew -\d+ ms against the primary camera > 33 ms/) });
+    const health = (await (await host.fetch('/api/health', { user: null })).json()) as {
+      healthy: boolean;
+      checks: Array<{ name: string; healthy: boolean; detail?: string }>;
+    };
+    expect(health.checks.find((c) => c.name === 'alignment')).toMatchObject({
+      healthy: false,
+      detail: expect.stringMatching(/stream2: skew -\d+ ms against the primary camera > 33 ms/),
+    });
   });
 
   it('software alignment delays the earlier stream until paired frames arrive together', { timeout: 90_000 }, async () => {
@@ -47,8 +63,14 @@ describe('multi-camera alignment', () => {
     // A consumer of each stream: frames with the same capture time now arrive (nearly) together.
     const arrivals = new Map<string, { s1?: number; s2?: number }>();
     const key = (t: number) => String(Math.round(t / (1000 / 15)));
-    const c1 = host.host.hub.subscribe('stream1', { name: 't1', onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s1 = performance.now()) });
-    const c2 = host.host.hub.subscribe('stream2', { name: 't2', onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s2 = performance.now()) });
+    const c1 = host.host.hub.subscribe('stream1', {
+      name: 't1',
+      onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s1 = performance.now()),
+    });
+    const c2 = host.host.hub.subscribe('stream2', {
+      name: 't2',
+      onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s2 = performance.now()),
+    });
     await new Promise((r) => setTimeout(r, 3000));
     c1.close();
     c2.close();

@@ -82,7 +82,8 @@ export class AlignmentMonitor {
   health(): HealthCheck[] {
     const c = this.config();
     if (!c.enabled || this.streams().length === 0) return [];
-    if (c.method === 'hardware') return [{ name: 'alignment', healthy: true, detail: 'hardware sync is not available on this device; timestamps are still measured' }];
+    if (c.method === 'hardware')
+      return [{ name: 'alignment', healthy: true, detail: 'hardware sync is not available on this device; timestamps are still measured' }];
     const problems = [...this.problems.values()];
     return [{ name: 'alignment', healthy: problems.length === 0, detail: problems.join('; ') || undefined }];
   }
@@ -93,8 +94,10 @@ export class AlignmentMonitor {
     const now = new Map<string, string>();
     if (c.enabled) {
       for (const [name, s] of Object.entries(stats)) {
-        if (s.latencyMs !== null && s.latencyMs > c.maxLatencyMs) now.set(`latency:${name}`, `${name}: capture-to-daemon latency ${s.latencyMs} ms > ${c.maxLatencyMs} ms`);
-        if (s.skewMs !== null && Math.abs(s.skewMs) > c.syncTolerance) now.set(`skew:${name}`, `${name}: skew ${s.skewMs} ms against the primary camera > ${c.syncTolerance} ms`);
+        if (s.latencyMs !== null && s.latencyMs > c.maxLatencyMs)
+          now.set(`latency:${name}`, `${name}: capture-to-daemon latency ${s.latencyMs} ms > ${c.maxLatencyMs} ms`);
+        if (s.skewMs !== null && Math.abs(s.skewMs) > c.syncTolerance)
+          now.set(`skew:${name}`, `${name}: skew ${s.skewMs} ms against the primary camera > ${c.syncTolerance} ms`);
       }
     }
     // Log transitions only, not every second.

@@ -64,7 +64,13 @@ describe('StreamHub', () => {
     const hub = new StreamHub();
     const errors: unknown[] = [];
     const ok: number[] = [];
-    hub.subscribe('s', { name: 'bad', onFrame: () => { throw new Error('bug'); }, onError: (e) => errors.push(e) });
+    hub.subscribe('s', {
+      name: 'bad',
+      onFrame: () => {
+        throw new Error('bug');
+      },
+      onError: (e) => errors.push(e),
+    });
     hub.subscribe('s', { name: 'good', onFrame: (f) => void ok.push(f.seq) });
     hub.publish(frame(1, true));
     expect(ok).toEqual([1]);

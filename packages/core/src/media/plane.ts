@@ -36,7 +36,9 @@ export class StaticMediaPlane implements MediaPlane {
   async restart(): Promise<void> {}
   shareSource(): void {}
   stats(name: string): Record<string, unknown> | undefined {
-    return this.get(name) ? { clientCount: 0, totalBytesStreamed: 0, currentBitrate: 0, frameDrops: 0, errors: 0, uptime: 0, fps: 0, running: false } : undefined;
+    return this.get(name)
+      ? { clientCount: 0, totalBytesStreamed: 0, currentBitrate: 0, frameDrops: 0, errors: 0, uptime: 0, fps: 0, running: false }
+      : undefined;
   }
   async start(): Promise<void> {}
   async stop(): Promise<void> {}

@@ -10,9 +10,7 @@ export type EncoderProfile = 'baseline' | 'main' | 'high';
 export type EncoderPreset = 'ultrafast' | 'fast' | 'medium' | 'slow';
 
 /** Where a stream's pictures come from, as named in the config. */
-export type SourceSpec =
-  | { kind: 'device'; device: string }
-  | { kind: 'test'; pattern: string };
+export type SourceSpec = { kind: 'device'; device: string } | { kind: 'test'; pattern: string };
 
 /**
  * A capture shared by streams that name the same source: one worker opens the source and writes raw

@@ -45,7 +45,9 @@ export function pluginState(store: StateStore, plugin: string, permissions: read
       if (owner === plugin) return store.set<T>(key, value, SYSTEM);
       if (!allows(asPlugin, store.definition(key).permissionWrite)) {
         return Promise.reject(
-          new CamdError(ErrorCodes.STATE_FORBIDDEN, `plugin "${plugin}" may not write "${key}" (owned by ${owner}): declare a permission that allows it`, { plugin }),
+          new CamdError(ErrorCodes.STATE_FORBIDDEN, `plugin "${plugin}" may not write "${key}" (owned by ${owner}): declare a permission that allows it`, {
+            plugin,
+          }),
         );
       }
       return store.set<T>(key, value, asPlugin);
@@ -92,11 +94,17 @@ export function pluginHooks(hooks: CamdHooks, plugin: string): CamdHooks {
 }
 
 /** Rejects a `stateKeys` record whose property names differ from the keys they define. */
-export function checkStateKeys(plugin: string, keys: Record<string, StateKeyDefinition<any>> | readonly StateKeyDefinition<any>[] | undefined): StateKeyDefinition<any>[] {
+export function checkStateKeys(
+  plugin: string,
+  keys: Record<string, StateKeyDefinition<any>> | readonly StateKeyDefinition<any>[] | undefined,
+): StateKeyDefinition<any>[] {
   if (!keys) return [];
   if (Array.isArray(keys)) return [...keys];
   for (const [name, def] of Object.entries(keys)) {
-    if (def.key !== name) throw new CamdError(ErrorCodes.PLUGIN_INVALID, `plugin "${plugin}": stateKeys.${name} defines "${def.key}"; the property must be named after its key`, { plugin });
+    if (def.key !== name)
+      throw new CamdError(ErrorCodes.PLUGIN_INVALID, `plugin "${plugin}": stateKeys.${name} defines "${def.key}"; the property must be named after its key`, {
+        plugin,
+      });
   }
   return Object.values(keys);
 }

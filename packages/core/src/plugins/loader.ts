@@ -30,7 +30,11 @@ export async function resolvePlugin(name: string, searchFrom: readonly string[])
     }
   }
   if (!file) {
-    throw new CamdError(ErrorCodes.PLUGIN_NOT_FOUND, `plugin "${name}" is not installed (looked from ${tried.join(', ')}); install the package or remove it from "plugins"`, { plugin: name });
+    throw new CamdError(
+      ErrorCodes.PLUGIN_NOT_FOUND,
+      `plugin "${name}" is not installed (looked from ${tried.join(', ')}); install the package or remove it from "plugins"`,
+      { plugin: name },
+    );
   }
   let mod: Record<string, unknown>;
   try {
@@ -47,7 +51,9 @@ export async function resolvePlugin(name: string, searchFrom: readonly string[])
 export function checkDefinition(def: unknown, name: string): asserts def is PluginDefinition<any> {
   const d = def as Partial<PluginDefinition> | undefined;
   if (!d || typeof d !== 'object' || typeof d.name !== 'string' || typeof d.setup !== 'function' || typeof d.apiVersion !== 'number') {
-    throw new CamdError(ErrorCodes.PLUGIN_INVALID, `plugin "${name}" does not export a plugin definition (default export with name, apiVersion and setup)`, { plugin: name });
+    throw new CamdError(ErrorCodes.PLUGIN_INVALID, `plugin "${name}" does not export a plugin definition (default export with name, apiVersion and setup)`, {
+      plugin: name,
+    });
   }
   if (d.apiVersion !== PLUGIN_API_VERSION) {
     throw new CamdError(
@@ -80,11 +86,13 @@ export function orderByRequirements<T extends { def: PluginDefinition<any> }>(pl
   const visit = (p: T, chain: string[]) => {
     const s = state.get(p.def.name);
     if (s === 'done') return;
-    if (s === 'visiting') throw new CamdError(ErrorCodes.PLUGIN_INVALID, `plugins require each other in a cycle: ${[...chain, p.def.name].join(' → ')}`, { plugin: p.def.name });
+    if (s === 'visiting')
+      throw new CamdError(ErrorCodes.PLUGIN_INVALID, `plugins require each other in a cycle: ${[...chain, p.def.name].join(' → ')}`, { plugin: p.def.name });
     state.set(p.def.name, 'visiting');
     for (const r of p.def.requires ?? []) {
       const dep = byName.get(r);
-      if (!dep) throw new CamdError(ErrorCodes.PLUGIN_NOT_FOUND, `plugin "${p.def.name}" requires plugin "${r}", which is not in "plugins"`, { plugin: p.def.name });
+      if (!dep)
+        throw new CamdError(ErrorCodes.PLUGIN_NOT_FOUND, `plugin "${p.def.name}" requires plugin "${r}", which is not in "plugins"`, { plugin: p.def.name });
       visit(dep, [...chain, p.def.name]);
     }
     state.set(p.def.name, 'done');

@@ -21,7 +21,18 @@ function nal(header: number, size: number): Buffer {
 function frame(nals: Buffer[], opts: { keyframe?: boolean; rtpTimestamp?: number } = {}): EncodedFrame {
   const data = Buffer.concat(nals.flatMap((n) => [Buffer.from([0, 0, 0, 1]), n]));
   const keyframe = opts.keyframe ?? nals.some((n) => (n[0]! & 0x1f) === 5);
-  return { stream: 's', seq: 0, data, keyframe, codec: 'h264', captureTimeMs: 0, rtpTimestamp: opts.rtpTimestamp ?? 90_000, receivedAt: 0, width: 320, height: 240 };
+  return {
+    stream: 's',
+    seq: 0,
+    data,
+    keyframe,
+    codec: 'h264',
+    captureTimeMs: 0,
+    rtpTimestamp: opts.rtpTimestamp ?? 90_000,
+    receivedAt: 0,
+    width: 320,
+    height: 240,
+  };
 }
 
 /** The fields of an RTP fixed header (RFC 3550 §5.1). */
@@ -40,19 +51,33 @@ function rtp(p: Buffer) {
   };
 }
 
-const packetizer = (opts: { mtu?: number; initialSequence?: number } = {}) => new H264Packetizer({ payloadType: 96, ssrc: 0xdeadbeef, initialSequence: 1000, ...opts });
+const packetizer = (opts: { mtu?: number; initialSequence?: number } = {}) =>
+  new H264Packetizer({ payloadType: 96, ssrc: 0xdeadbeef, initialSequence: 1000, ...opts });
 
 describe('H264Packetizer (RFC 6184, packetization-mode=1)', () => {
   it('sends a small NAL as a single NAL unit packet: a plain RTP header, then the NAL itself', () => {
     const n = slice(100);
     const [p, ...rest] = packetizer().packetize(frame([n], { rtpTimestamp: 123_456 }));
     expect(rest).toEqual([]);
-    expect(rtp(p!)).toEqual({ version: 2, padding: false, extension: false, csrcCount: 0, marker: true, payloadType: 96, sequence: 1000, timestamp: 123_456, ssrc: 0xdeadbeef, payload: n });
+    expect(rtp(p!)).toEqual({
+      version: 2,
+      padding: false,
+      extension: false,
+      csrcCount: 0,
+      marker: true,
+      payloadType: 96,
+      sequence: 1000,
+      timestamp: 123_456,
+      ssrc: 0xdeadbeef,
+      payload: n,
+    });
   });
 
   it('sends each NAL of an access unit in its own packet, same timestamp, marker on the last only (§5.1)', () => {
     const nals = [SEI, slice(200), slice(300)];
-    const packets = packetizer().packetize(frame(nals, { rtpTimestamp: 3000 })).map(rtp);
+    const packets = packetizer()
+      .packetize(frame(nals, { rtpTimestamp: 3000 }))
+      .map(rtp);
     expect(packets.map((p) => p.payload)).toEqual(nals);
     expect(packets.map((p) => p.timestamp)).toEqual([3000, 3000, 3000]);
     expect(packets.map((p) => p.marker)).toEqual([false, false, true]);
@@ -60,7 +85,9 @@ describe('H264Packetizer (RFC 6184, packetization-mode=1)', () => {
   });
 
   it('leaves access unit delimiters out', () => {
-    const packets = packetizer().packetize(frame([AUD, slice(50)])).map(rtp);
+    const packets = packetizer()
+      .packetize(frame([AUD, slice(50)]))
+      .map(rtp);
     expect(packets.map((p) => p.payload)).toEqual([slice(50)]);
     expect(packets[0]!.marker).toBe(true);
   });
@@ -68,7 +95,9 @@ describe('H264Packetizer (RFC 6184, packetization-mode=1)', () => {
   it('fragments a NAL larger than the MTU into FU-A packets (§5.8)', () => {
     const mtu = 1200;
     const n = idr(5000);
-    const packets = packetizer({ mtu }).packetize(frame([n], { keyframe: false })).map(rtp);
+    const packets = packetizer({ mtu })
+      .packetize(frame([n], { keyframe: false }))
+      .map(rtp);
     const max = mtu - RTP_HEADER;
     // ceil((5000 - 1) / (max - 2)) fragments: the NAL header travels in the FU indicator/header instead.
     expect(packets).toHaveLength(Math.ceil(4999 / (max - 2)));
@@ -90,7 +119,9 @@ describe('H264Packetizer (RFC 6184, packetization-mode=1)', () => {
 
   it('keeps F and NRI in the FU indicator (a NAL with NRI=0 and one with F=1)', () => {
     for (const header of [0x01, 0x81, 0x25]) {
-      const packets = packetizer({ mtu: 100 }).packetize(frame([nal(header, 300)], { keyframe: false })).map(rtp);
+      const packets = packetizer({ mtu: 100 })
+        .packetize(frame([nal(header, 300)], { keyframe: false }))
+        .map(rtp);
       expect(packets.every((p) => p.payload[0] === ((header & 0xe0) | 28))).toBe(true);
       expect(packets.every((p) => (p.payload[1]! & 0x1f) === (header & 0x1f))).toBe(true);
     }
@@ -101,13 +132,17 @@ describe('H264Packetizer (RFC 6184, packetization-mode=1)', () => {
     const fits = packetizer({ mtu }).packetize(frame([slice(mtu - RTP_HEADER)]));
     expect(fits).toHaveLength(1);
     expect(fits[0]!.length).toBe(mtu);
-    const over = packetizer({ mtu }).packetize(frame([slice(mtu - RTP_HEADER + 1)])).map(rtp);
+    const over = packetizer({ mtu })
+      .packetize(frame([slice(mtu - RTP_HEADER + 1)]))
+      .map(rtp);
     expect(over).toHaveLength(2);
     expect(over.map((p) => p.payload[1]! & 0xc0)).toEqual([0x80, 0x40]);
   });
 
   it('sets the marker on the last fragment of the last NAL only, when the access unit ends in a fragmented NAL', () => {
-    const packets = packetizer({ mtu: 200 }).packetize(frame([slice(100), slice(1000)])).map(rtp);
+    const packets = packetizer({ mtu: 200 })
+      .packetize(frame([slice(100), slice(1000)]))
+      .map(rtp);
     expect(packets.map((p) => p.marker).lastIndexOf(true)).toBe(packets.length - 1);
     expect(packets.filter((p) => p.marker)).toHaveLength(1);
   });

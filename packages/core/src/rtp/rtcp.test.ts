@@ -41,7 +41,7 @@ describe('NTP timestamps (RFC 3550 §4)', () => {
   it('takes the middle 32 bits: low 16 of the seconds, high 16 of the fraction', () => {
     const ms = 1_700_000_000_750;
     const { seconds, fraction } = ntpFromMs(ms);
-    expect(ntpMiddle32(ms)).toBe((((seconds & 0xffff) * 65536) + (fraction >>> 16)) >>> 0);
+    expect(ntpMiddle32(ms)).toBe(((seconds & 0xffff) * 65536 + (fraction >>> 16)) >>> 0);
     expect(ntpMiddle32(ms) & 0xffff).toBe(0xc000); // .75 s
   });
 });
@@ -54,7 +54,14 @@ describe('buildSenderReport (RFC 3550 §6.4.1)', () => {
     expect(b.length).toBe(28);
     expect(header(b)).toEqual({ version: 2, padding: false, count: 0, type: 200, bytes: 28 });
     const ntp = ntpFromMs(sr.ntpMs);
-    expect([b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12), b.readUInt32BE(16), b.readUInt32BE(20), b.readUInt32BE(24)]).toEqual([sr.ssrc, ntp.seconds, ntp.fraction, sr.rtpTimestamp, 1234, 987_654]);
+    expect([b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12), b.readUInt32BE(16), b.readUInt32BE(20), b.readUInt32BE(24)]).toEqual([
+      sr.ssrc,
+      ntp.seconds,
+      ntp.fraction,
+      sr.rtpTimestamp,
+      1234,
+      987_654,
+    ]);
   });
 
   it('appends an SDES CNAME chunk: one null octet at least, padded to 32 bits, lengths that add up (§6.5)', () => {

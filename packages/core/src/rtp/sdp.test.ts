@@ -10,7 +10,12 @@ const params: CodecParameters = { codec: 'h264', sps, pps, profileLevelId: '6400
 function fmtp(lines: string[], pt: number): Record<string, string> {
   const line = lines.find((l) => l.startsWith(`a=fmtp:${pt} `));
   expect(line).toBeDefined();
-  return Object.fromEntries(line!.slice(`a=fmtp:${pt} `.length).split(';').map((kv) => kv.split(/=(.*)/s, 2) as [string, string]));
+  return Object.fromEntries(
+    line!
+      .slice(`a=fmtp:${pt} `.length)
+      .split(';')
+      .map((kv) => kv.split(/=(.*)/s, 2) as [string, string]),
+  );
 }
 
 describe('h264MediaSection (RFC 6184 §8.2.1, RFC 4566)', () => {

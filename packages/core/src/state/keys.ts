@@ -4,12 +4,54 @@ import { v } from './validate.js';
 
 /** Stream settings (resolution, frame rate, bitrate) and encoding keys (codec, profile, preset), owned by core. */
 export const streamKeys = {
-  streamResolution: { key: 'streamResolution', default: '1920x1080', permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.resolution(), description: 'Picture size WxH' },
-  streamFramerate: { key: 'streamFramerate', default: 60, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 1, max: 240 }), description: 'Frames per second' },
-  streamBitrate: { key: 'streamBitrate', default: 8_000_000, permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.int({ min: 64_000, max: 50_000_000 }), description: 'Encoder target bitrate, bit/s (applied live)' },
-  videoEncoder: { key: 'videoEncoder', default: 'h264', permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.oneOf(['h264', 'h265', 'mjpeg'] as const), description: 'Codec' },
-  encoderProfile: { key: 'encoderProfile', default: 'high', permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.oneOf(['baseline', 'main', 'high'] as const), description: 'H.264 profile' },
-  encoderPreset: { key: 'encoderPreset', default: 'fast', permissionRead: MEDIA_READ, permissionWrite: MEDIA_WRITE, validate: v.oneOf(['ultrafast', 'fast', 'medium', 'slow'] as const), description: 'Speed/quality preset' },
+  streamResolution: {
+    key: 'streamResolution',
+    default: '1920x1080',
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.resolution(),
+    description: 'Picture size WxH',
+  },
+  streamFramerate: {
+    key: 'streamFramerate',
+    default: 60,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.int({ min: 1, max: 240 }),
+    description: 'Frames per second',
+  },
+  streamBitrate: {
+    key: 'streamBitrate',
+    default: 8_000_000,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.int({ min: 64_000, max: 50_000_000 }),
+    description: 'Encoder target bitrate, bit/s (applied live)',
+  },
+  videoEncoder: {
+    key: 'videoEncoder',
+    default: 'h264',
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.oneOf(['h264', 'h265', 'mjpeg'] as const),
+    description: 'Codec',
+  },
+  encoderProfile: {
+    key: 'encoderProfile',
+    default: 'high',
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.oneOf(['baseline', 'main', 'high'] as const),
+    description: 'H.264 profile',
+  },
+  encoderPreset: {
+    key: 'encoderPreset',
+    default: 'fast',
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.oneOf(['ultrafast', 'fast', 'medium', 'slow'] as const),
+    description: 'Speed/quality preset',
+  },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
 export type StreamKeyName = keyof typeof streamKeys;
@@ -75,7 +117,12 @@ export function defineStreamKeys(
     for (const name of STREAM_KEY_NAMES) {
       const base = streamKeys[name] as StateKeyDefinition<unknown>;
       registrar.define(
-        { ...base, key: streamKeyName(name, s.name, i === 0), default: defaults[name], description: i === 0 ? base.description : `${base.description} (${s.name})` },
+        {
+          ...base,
+          key: streamKeyName(name, s.name, i === 0),
+          default: defaults[name],
+          description: i === 0 ? base.description : `${base.description} (${s.name})`,
+        },
         'core',
       );
     }

@@ -66,7 +66,7 @@ export class StateStore implements StateRegistrar {
     }
     def.validate.parse(def.default, def.key); // a default that does not validate is a programming error
     let value: unknown = def.default;
-    if (def.persist !== false && Object.prototype.hasOwnProperty.call(this.stored, def.key)) {
+    if (def.persist !== false && Object.hasOwn(this.stored, def.key)) {
       try {
         value = def.validate.parse(this.stored[def.key], def.key);
       } catch {
@@ -82,8 +82,11 @@ export class StateStore implements StateRegistrar {
 
   /** Defines a key from an option bag, with `validateType` a Validator or a type name: `initObservable("rtspPort", { permissionRead, permissionWrite, default, validateType })`. */
   initObservable<T>(key: string, opts: ObservableOptions<T>): StateKeyDefinition<T> {
-    const validate = (typeof opts.validateType === 'string' ? v.fromSeed(opts.validateType) : opts.validateType ?? v.json()) as Validator<T>;
-    return this.define({ key, default: opts.default, permissionRead: opts.permissionRead, permissionWrite: opts.permissionWrite, validate, description: opts.description }, opts.owner ?? 'core');
+    const validate = (typeof opts.validateType === 'string' ? v.fromSeed(opts.validateType) : (opts.validateType ?? v.json())) as Validator<T>;
+    return this.define(
+      { key, default: opts.default, permissionRead: opts.permissionRead, permissionWrite: opts.permissionWrite, validate, description: opts.description },
+      opts.owner ?? 'core',
+    );
   }
 
   has(key: string): boolean {

@@ -149,7 +149,12 @@ export async function until<T>(check: () => T | Promise<T>, timeoutMs = 20_000, 
  * `PUT /api/state/:key` with `{ value }` as JSON, as `user` (default: the test admin; `null`: no
  * credentials), on a test host or any daemon with a `baseUrl`. Resolves with the response, whatever its status.
  */
-export function putState(target: { readonly baseUrl: string }, key: string, value: unknown, user: { readonly username: string; readonly password: string } | null = TEST_USERS.admin): Promise<Response> {
+export function putState(
+  target: { readonly baseUrl: string },
+  key: string,
+  value: unknown,
+  user: { readonly username: string; readonly password: string } | null = TEST_USERS.admin,
+): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (user) headers.authorization = basicAuth(user);
   return fetch(`${target.baseUrl}/api/state/${key}`, { method: 'PUT', headers, body: JSON.stringify({ value }) });

@@ -15,7 +15,13 @@ describe('shared captures', () => {
     });
     const planned = planSharedCaptures(streams, new Set(), '/run/x');
     expect(planned.map((s) => s.capture?.id)).toEqual(['capture1', 'capture1', undefined, 'capture1']);
-    expect(planned[0]!.capture).toMatchObject({ width: 1920, height: 1080, fps: 60, streams: ['a', 'b', 'd'], source: { kind: 'device', device: '/dev/video7' } });
+    expect(planned[0]!.capture).toMatchObject({
+      width: 1920,
+      height: 1080,
+      fps: 60,
+      streams: ['a', 'b', 'd'],
+      source: { kind: 'device', device: '/dev/video7' },
+    });
     expect(planned[0]!.capture!.socketPath).toMatch(/^\/run\/x\/camd-\d+-capture1\.sock$/);
     // A source a plugin also reads (PiP's inset) is captured once even for one stream.
     expect(planSharedCaptures(streams, new Set(['c']))[2]!.capture).toMatchObject({ streams: ['c'], width: 640, height: 480, fps: 60 });
@@ -24,7 +30,9 @@ describe('shared captures', () => {
   });
 
   it('a missing shared device is reported by each of its streams, naming the device and the streams sharing it', async () => {
-    const host = await createTestHost({ config: { streams: [testStream({ source: '/dev/video-missing' }), testStream({ path: '/stream2', source: '/dev/video-missing' })] } });
+    const host = await createTestHost({
+      config: { streams: [testStream({ source: '/dev/video-missing' }), testStream({ path: '/stream2', source: '/dev/video-missing' })] },
+    });
     try {
       const deadline = Date.now() + 10_000;
       let stats: Record<string, { lastError: string | null; running: boolean; capture: { running: boolean; lastError: string | null } }> = {};

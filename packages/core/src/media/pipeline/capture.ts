@@ -120,7 +120,16 @@ export class SharedCapture {
 
   stats(): SharedCaptureStats {
     const { id, width, height, fps, streams } = this.ref;
-    return { id, source: describe(this.ref.source), streams, width, height, fps, running: this.playing && !!this.pipeline?.running, ...this.supervisor.stats() };
+    return {
+      id,
+      source: describe(this.ref.source),
+      streams,
+      width,
+      height,
+      fps,
+      running: this.playing && !!this.pipeline?.running,
+      ...this.supervisor.stats(),
+    };
   }
 
   private spawn(): Promise<void> {
@@ -162,7 +171,9 @@ export class SharedCapture {
         this.pipeline = undefined;
         this.playing = false;
         const last = this.supervisor.stats().lastError;
-        this.supervisor.failed(signal ? `media process killed by ${signal}` : code === 0 ? 'the capture ended (end of stream)' : (last ?? `media process exited with ${code}`));
+        this.supervisor.failed(
+          signal ? `media process killed by ${signal}` : code === 0 ? 'the capture ended (end of stream)' : (last ?? `media process exited with ${code}`),
+        );
       });
     });
   }

@@ -3,18 +3,32 @@ import { factoriesIn, loadElementRegistry } from './element-registry.js';
 import { isCamdError, ErrorCodes } from '../../errors.js';
 import type { StreamSettings } from '../types.js';
 
-const stream: StreamSettings = { name: 's', path: '/s', source: { kind: 'test', pattern: 'smpte' }, width: 320, height: 240, fps: 15, bitrate: 1_000_000, codec: 'h264', profile: 'main', preset: 'fast', gop: 15 };
+const stream: StreamSettings = {
+  name: 's',
+  path: '/s',
+  source: { kind: 'test', pattern: 'smpte' },
+  width: 320,
+  height: 240,
+  fps: 15,
+  bitrate: 1_000_000,
+  codec: 'h264',
+  profile: 'main',
+  preset: 'fast',
+  gop: 15,
+};
 
 describe('factoriesIn', () => {
   it('finds factories and skips caps, properties, quoted text and pad references', () => {
     expect(
-      factoriesIn('videotestsrc is-live=true ! video/x-raw,width=320 ! textoverlay text="Gate 3 ! x" font-desc="Sans 14" ! compositor name=c sink_1::xpos=4 ! x264enc  videotestsrc pattern=ball ! c.sink_1  fdsrc ! c.'),
+      factoriesIn(
+        'videotestsrc is-live=true ! video/x-raw,width=320 ! textoverlay text="Gate 3 ! x" font-desc="Sans 14" ! compositor name=c sink_1::xpos=4 ! x264enc  videotestsrc pattern=ball ! c.sink_1  fdsrc ! c.',
+      ),
     ).toEqual(['videotestsrc', 'textoverlay', 'compositor', 'x264enc', 'videotestsrc', 'fdsrc']);
   });
 });
 
 describe('GstElementRegistry (this machine)', () => {
-  it("reports what GStreamer has, with rank, class and pad caps", async () => {
+  it('reports what GStreamer has, with rank, class and pad caps', async () => {
     const r = await loadElementRegistry();
     expect(r.list().length).toBeGreaterThan(300);
     const x264 = r.get('x264enc')!;

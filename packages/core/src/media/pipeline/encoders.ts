@@ -89,7 +89,13 @@ function jpeg(_s: StreamSettings): EncoderChoice {
   return { owner: 'core', factory: 'jpegenc', codec: 'mjpeg', hardware: false, launch: 'jpegenc name=encoder quality=85', elements: ['jpegenc'] };
 }
 
-const candidate = (factory: string, codec: EncoderCandidate['codec'], hardware: boolean, priority: number, build: (s: StreamSettings) => EncoderChoice): EncoderCandidate => ({
+const candidate = (
+  factory: string,
+  codec: EncoderCandidate['codec'],
+  hardware: boolean,
+  priority: number,
+  build: (s: StreamSettings) => EncoderChoice,
+): EncoderCandidate => ({
   owner: 'core',
   factory,
   codec,

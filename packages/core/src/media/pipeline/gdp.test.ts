@@ -16,7 +16,9 @@ beforeAll(async () => {
   const file = join(dir, 'out.gdp');
   await run('gst-launch-1.0', [
     '-q',
-    ...'videotestsrc num-buffers=6 ! video/x-raw,format=I420,width=64,height=48,framerate=15/1 ! x264enc key-int-max=3 bframes=0 ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! gdppay ! filesink'.split(' '),
+    ...'videotestsrc num-buffers=6 ! video/x-raw,format=I420,width=64,height=48,framerate=15/1 ! x264enc key-int-max=3 bframes=0 ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! gdppay ! filesink'.split(
+      ' ',
+    ),
     `location=${file}`,
   ]);
   stream = readFileSync(file);

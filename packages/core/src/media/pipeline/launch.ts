@@ -21,10 +21,17 @@ export function defaultSource(stream: StreamSettings): PipelineFragment {
   if (stream.capture) {
     const src = stream.capture.source;
     if (src.kind === 'device' && !existsSync(src.device)) {
-      throw new CamdError(ErrorCodes.PIPELINE_FAILED, `camera device ${src.device} does not exist (stream "${stream.name}", shared with ${stream.capture.streams.filter((n) => n !== stream.name).join(', ')})`);
+      throw new CamdError(
+        ErrorCodes.PIPELINE_FAILED,
+        `camera device ${src.device} does not exist (stream "${stream.name}", shared with ${stream.capture.streams.filter((n) => n !== stream.name).join(', ')})`,
+      );
     }
     // Timestamped on arrival: the capture pipeline hands each frame over within a millisecond.
-    return { owner: CORE, launch: `shmsrc socket-path=${quote(stream.capture.socketPath)} is-live=true do-timestamp=true ! ${captureCaps(stream.capture)}`, elements: ['shmsrc'] };
+    return {
+      owner: CORE,
+      launch: `shmsrc socket-path=${quote(stream.capture.socketPath)} is-live=true do-timestamp=true ! ${captureCaps(stream.capture)}`,
+      elements: ['shmsrc'],
+    };
   }
   if (stream.source.kind === 'device') {
     if (!existsSync(stream.source.device)) {
@@ -47,9 +54,17 @@ function tail(codec: VideoCodec): PipelineFragment {
   const out = `gdppay ! fdsink name=${MEDIA_OUT_ELEMENT} sync=false`;
   switch (codec) {
     case 'h264':
-      return { owner: CORE, launch: `h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! ${out}`, elements: ['h264parse', 'gdppay', 'fdsink'] };
+      return {
+        owner: CORE,
+        launch: `h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! ${out}`,
+        elements: ['h264parse', 'gdppay', 'fdsink'],
+      };
     case 'h265':
-      return { owner: CORE, launch: `h265parse config-interval=-1 ! video/x-h265,stream-format=byte-stream,alignment=au ! ${out}`, elements: ['h265parse', 'gdppay', 'fdsink'] };
+      return {
+        owner: CORE,
+        launch: `h265parse config-interval=-1 ! video/x-h265,stream-format=byte-stream,alignment=au ! ${out}`,
+        elements: ['h265parse', 'gdppay', 'fdsink'],
+      };
     case 'mjpeg':
       return { owner: CORE, launch: out, elements: ['gdppay', 'fdsink'] };
   }
@@ -98,6 +113,9 @@ export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, re
   const spec = await hooks.buildPipeline.promise({ stream, source, encoder, filters: [], branches: [] });
   const launch = composeLaunch(spec);
   const fragments = [spec.source, spec.encoder, ...spec.filters, ...spec.branches, tail(stream.codec)];
-  registry.validateLaunch(launch, fragments.flatMap((f) => f.elements));
+  registry.validateLaunch(
+    launch,
+    fragments.flatMap((f) => f.elements),
+  );
   return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []) };
 }

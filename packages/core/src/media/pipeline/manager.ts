@@ -112,7 +112,15 @@ export class StreamManager implements MediaPlane {
       // Readers that lost the capture wait out their backoff: they retry as soon as it plays again.
       // One that has already reconnected is left alone (shmsink fails when a reader vanishes mid-handshake).
       const onRestarted = () => ref.streams.forEach((n) => this.runner(n).retryNow());
-      this.captures.set(ref.id, new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), { registry: this.deps.registry, logger: this.deps.logger, media: this.mediaFor(ref.id), onRestarted }));
+      this.captures.set(
+        ref.id,
+        new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), {
+          registry: this.deps.registry,
+          logger: this.deps.logger,
+          media: this.mediaFor(ref.id),
+          onRestarted,
+        }),
+      );
     }
   }
 

@@ -39,8 +39,7 @@ function inspect(): void {
     for (const f of reg.getFeatureListByPlugin(p.getName()) as any[]) if (f instanceof Gst.ElementFactory) factories.push(f);
   }
   const out = factories.map((f) => {
-    const caps = (dir: number) =>
-      (f.getStaticPadTemplates() as any[]).filter((t) => t.direction === dir).map((t) => String(t.getCaps().toString()));
+    const caps = (dir: number) => (f.getStaticPadTemplates() as any[]).filter((t) => t.direction === dir).map((t) => String(t.getCaps().toString()));
     return {
       name: String(f.getName()),
       rank: Number(f.getRank()),

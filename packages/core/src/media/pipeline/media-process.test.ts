@@ -72,7 +72,9 @@ describe('media process (real GStreamer)', () => {
 
   it('answers a keyframe request with the next frame, long before the GOP ends', async () => {
     // A 20 s GOP: without the request the second keyframe would come 300 frames later.
-    const w = mediaProcess().start(`videotestsrc is-live=true ! ${RAW} ! x264enc name=encoder tune=zerolatency key-int-max=300 bframes=0 ! ${TAIL}`, { output: true });
+    const w = mediaProcess().start(`videotestsrc is-live=true ! ${RAW} ! x264enc name=encoder tune=zerolatency key-int-max=300 bframes=0 ! ${TAIL}`, {
+      output: true,
+    });
     const first = await framesUntil(w, (_, all) => all.length === 5);
     expect(first.map((f) => f.keyframe)).toEqual([true, false, false, false, false]);
     w.requestKeyframe();

@@ -62,7 +62,12 @@ export class MediaProcess {
   private readonly replies = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private stderr = '';
 
-  constructor(private readonly opts: { onSpawn?: (pid: number) => void; onExit?: (info: { code: number | null; signal: NodeJS.Signals | null; detail?: string }) => void } = {}) {}
+  constructor(
+    private readonly opts: {
+      onSpawn?: (pid: number) => void;
+      onExit?: (info: { code: number | null; signal: NodeJS.Signals | null; detail?: string }) => void;
+    } = {},
+  ) {}
 
   get pid(): number | undefined {
     return this.child?.pid;

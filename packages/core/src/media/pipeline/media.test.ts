@@ -107,7 +107,9 @@ describe('media plane (real GStreamer)', () => {
   });
 
   it('isolation "pipeline": each stream in a process of its own, so a crash takes only that stream along', async () => {
-    host = await createTestHost({ config: { media: { isolation: 'pipeline' }, streams: [testStream(), testStream({ path: '/stream2', source: 'videotestsrc:ball' })] } });
+    host = await createTestHost({
+      config: { media: { isolation: 'pipeline' }, streams: [testStream(), testStream({ path: '/stream2', source: 'videotestsrc:ball' })] },
+    });
     const media = host.host.media as StreamManager;
     const hub = host.host.hub;
     await Promise.all([waitForFrame(hub, 'stream1', (f) => f.keyframe), waitForFrame(hub, 'stream2', (f) => f.keyframe)]);
@@ -125,7 +127,14 @@ describe('media plane (real GStreamer)', () => {
   });
 
   it('a setting read while building reaches only the streams that read it: live where a fragment applies it, by a rebuild otherwise', async () => {
-    const key = (name: string) => ({ key: name, default: 0, permissionRead: ['Media_r'] as const, permissionWrite: ['Media_rw'] as const, validate: v.int({ min: 0, max: 100 }), persist: false });
+    const key = (name: string) => ({
+      key: name,
+      default: 0,
+      permissionRead: ['Media_r'] as const,
+      permissionWrite: ['Media_rw'] as const,
+      validate: v.int({ min: 0, max: 100 }),
+      persist: false,
+    });
     const applied: unknown[] = [];
     const probe = definePlugin({
       name: 'test-reader',
@@ -136,7 +145,12 @@ describe('media plane (real GStreamer)', () => {
           if (spec.stream.name !== 'stream1') return spec; // stream2 reads neither
           const pattern = ctx.settings.testRebuild.get() > 0 ? 'ball' : 'smpte';
           ctx.settings.testLive.get();
-          spec.filters.push({ owner: 'test-reader', launch: `identity name=reader_${pattern}`, elements: ['identity'], live: { testLive: (_h, value) => void applied.push(value) } });
+          spec.filters.push({
+            owner: 'test-reader',
+            launch: `identity name=reader_${pattern}`,
+            elements: ['identity'],
+            live: { testLive: (_h, value) => void applied.push(value) },
+          });
           return spec;
         });
       },
@@ -163,11 +177,25 @@ describe('media plane (real GStreamer)', () => {
     const blocker = definePlugin({
       name: 'test-blocker',
       apiVersion: PLUGIN_API_VERSION,
-      stateKeys: { testBlockUs: { key: 'testBlockUs', default: 0, permissionRead: ['Media_r'], permissionWrite: ['Media_rw'], validate: v.int({ min: 0 }), persist: false } },
+      stateKeys: {
+        testBlockUs: {
+          key: 'testBlockUs',
+          default: 0,
+          permissionRead: ['Media_r'],
+          permissionWrite: ['Media_rw'],
+          validate: v.int({ min: 0 }),
+          persist: false,
+        },
+      },
       setup(ctx) {
         ctx.hooks.buildPipeline.tapPromise({ name: 'ignored: taps carry the plugin name', stage: STAGE.OVERLAY }, async (spec) => {
           ctx.settings.testBlockUs.get();
-          spec.filters.push({ owner: 'test-blocker', launch: 'identity name=blocker sleep-time=0', elements: ['identity'], live: { testBlockUs: (h, us) => h.setProperty('blocker', 'sleep-time', us as number) } });
+          spec.filters.push({
+            owner: 'test-blocker',
+            launch: 'identity name=blocker sleep-time=0',
+            elements: ['identity'],
+            live: { testBlockUs: (h, us) => h.setProperty('blocker', 'sleep-time', us as number) },
+          });
           return spec;
         });
       },
@@ -182,7 +210,9 @@ describe('media plane (real GStreamer)', () => {
     // Applied to the running pipeline, not by a rebuild.
     await new Promise((r) => setTimeout(r, 600));
     expect(media.pipelineId('stream1')).toBe(before);
-    const stats = async () => ((await (await host!.fetch('/api/stats')).json()) as Record<string, { restarts: number; lastError: string | null; state: string; running: boolean }>).stream1!;
+    const stats = async () =>
+      ((await (await host!.fetch('/api/stats')).json()) as Record<string, { restarts: number; lastError: string | null; state: string; running: boolean }>)
+        .stream1!;
     await until(async () => (await stats()).restarts === 1, 15_000);
     expect((await stats()).lastError).toMatch(/^stalled: no frame for \d+\.\d s while playing$/);
     // The rebuilt pipeline does not block: fresh pictures flow again, from a new pipeline.
@@ -207,14 +237,31 @@ describe('media plane (real GStreamer)', () => {
 
   it('streams with the same source share one capture: each keeps its own size and rate, both pause while it is down and resume with it', async () => {
     const same = 'videotestsrc:ball'; // as two streams of one camera device would
-    host = await createTestHost({ config: { streams: [testStream({ resolution: '640x360', fps: 30, source: same }), testStream({ path: '/stream2', resolution: '320x240', fps: 15, source: same })] } });
+    host = await createTestHost({
+      config: {
+        streams: [testStream({ resolution: '640x360', fps: 30, source: same }), testStream({ path: '/stream2', resolution: '320x240', fps: 15, source: same })],
+      },
+    });
     const hub = host.host.hub;
     await Promise.all([waitForFrame(hub, 'stream1', (f) => f.keyframe), waitForFrame(hub, 'stream2', (f) => f.keyframe)]);
     const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { capture?: Record<string, unknown>; fps: number }>;
     const s = await stats();
-    expect(s.stream1!.capture).toMatchObject({ id: 'capture1', source: 'test pattern ball', streams: ['stream1', 'stream2'], width: 640, height: 360, fps: 30, running: true, restarts: 0 });
+    expect(s.stream1!.capture).toMatchObject({
+      id: 'capture1',
+      source: 'test pattern ball',
+      streams: ['stream1', 'stream2'],
+      width: 640,
+      height: 360,
+      fps: 30,
+      running: true,
+      restarts: 0,
+    });
     expect(s.stream2!.capture).toMatchObject({ id: 'capture1' });
-    expect((await (await host.fetch('/api/streams')).json()).streams[1]).toMatchObject({ width: 320, height: 240, capture: { id: 'capture1', streams: ['stream1', 'stream2'] } });
+    expect((await (await host.fetch('/api/streams')).json()).streams[1]).toMatchObject({
+      width: 320,
+      height: 240,
+      capture: { id: 'capture1', streams: ['stream1', 'stream2'] },
+    });
 
     const [f1, f2] = await Promise.all([collectFrames(hub, 'stream1', 3000), collectFrames(hub, 'stream2', 3000)]);
     expect(f1.length).toBeGreaterThanOrEqual(72); // 90 at 30 fps, a loaded machine a few less
@@ -253,7 +300,10 @@ describe('media plane (real GStreamer)', () => {
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { lastError: string; running: boolean }>;
     expect(stats.cam!.lastError).toMatch(/camera device \/dev\/video-nonexistent does not exist/);
     expect(stats.stream2!.running).toBe(true);
-    const health = (await (await host.fetch('/api/health', { user: null })).json()) as { healthy: boolean; checks: Array<{ name: string; healthy: boolean; detail?: string }> };
+    const health = (await (await host.fetch('/api/health', { user: null })).json()) as {
+      healthy: boolean;
+      checks: Array<{ name: string; healthy: boolean; detail?: string }>;
+    };
     expect(health.healthy).toBe(false);
     expect(health.checks.find((c) => c.name === 'stream:cam')).toMatchObject({ healthy: false, detail: expect.stringMatching(/video-nonexistent/) });
     expect(health.checks.find((c) => c.name === 'stream:stream2')).toMatchObject({ healthy: true });

@@ -48,7 +48,11 @@ describe('RestartSupervisor', () => {
 
   it('counts only the last ten minutes of failures as recent', () => {
     let now = 0;
-    const sup = new RestartSupervisor(() => undefined, undefined, () => now);
+    const sup = new RestartSupervisor(
+      () => undefined,
+      undefined,
+      () => now,
+    );
     sup.failed('a');
     now = 5 * 60_000;
     sup.failed('b');

@@ -241,7 +241,12 @@ export class StreamRunner {
    */
   health(): { healthy: boolean; reasons: string[] } {
     const s = this.stats();
-    const verdict = checkStreamHealth({ frameDrops: s.frameDrops, errors: this.supervisor.recentErrors(), currentBitrate: s.currentBitrate, clientCount: s.clientCount });
+    const verdict = checkStreamHealth({
+      frameDrops: s.frameDrops,
+      errors: this.supervisor.recentErrors(),
+      currentBitrate: s.currentBitrate,
+      clientCount: s.clientCount,
+    });
     if (!s.running) verdict.reasons.unshift(s.lastError ? `no frames (${s.state}): ${s.lastError}` : `no frames (${s.state})`);
     return { healthy: verdict.reasons.length === 0, reasons: verdict.reasons };
   }
@@ -283,7 +288,13 @@ export class StreamRunner {
       if (this.pipeline !== pipeline) return; // replaced on purpose
       this.pipeline = undefined;
       if (this.stopped) return;
-      this.supervisor.failed(signal ? `media process killed by ${signal}` : code === 0 ? 'the pipeline ended (end of stream)' : (this.supervisor.stats().lastError ?? `media process exited with ${code}`));
+      this.supervisor.failed(
+        signal
+          ? `media process killed by ${signal}`
+          : code === 0
+            ? 'the pipeline ended (end of stream)'
+            : (this.supervisor.stats().lastError ?? `media process exited with ${code}`),
+      );
     });
   }
 
@@ -313,7 +324,7 @@ export class StreamRunner {
     this.deps.hub.publish(frame);
   }
 
-  private async stopPipeline(reason: string): Promise<void> {
+  private async stopPipeline(_reason: string): Promise<void> {
     const w = this.pipeline;
     this.pipeline = undefined;
     this.generation++;

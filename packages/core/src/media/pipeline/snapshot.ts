@@ -29,9 +29,32 @@ export async function snapshotJpeg(hub: StreamHub, stream: string, timeoutMs = 5
     if (fresh) frames = [fresh];
   }
   return new Promise((resolve, reject) => {
-    const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', codec === 'h265' ? 'hevc' : 'h264', '-i', 'pipe:0', '-vf', `select=eq(n\\,${frames.length - 1})`, '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'mjpeg', '-q:v', '3', 'pipe:1'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const ff = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-f',
+        codec === 'h265' ? 'hevc' : 'h264',
+        '-i',
+        'pipe:0',
+        '-vf',
+        `select=eq(n\\,${frames.length - 1})`,
+        '-frames:v',
+        '1',
+        '-f',
+        'image2pipe',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '3',
+        'pipe:1',
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     const out: Buffer[] = [];
     let err = '';
     const timer = setTimeout(() => ff.kill('SIGKILL'), timeoutMs);

@@ -45,7 +45,17 @@ export async function probe(frames: EncodedFrame[]): Promise<{ width: number; he
   try {
     const file = join(dir, 'v.h264');
     writeFileSync(file, Buffer.concat(frames.slice(start).map((f) => f.data)));
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,profile,codec_name', '-of', 'json', file]);
+    const { stdout } = await run('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=width,height,profile,codec_name',
+      '-of',
+      'json',
+      file,
+    ]);
     return (JSON.parse(stdout) as { streams: Array<{ width: number; height: number; profile: string; codec_name: string }> }).streams[0]!;
   } finally {
     rmSync(dir, { recursive: true, force: true });
