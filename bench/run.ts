@@ -1,6 +1,8 @@
 /**
  * `pnpm bench`: runs every benchmark in this folder (bench/*.ts with an exported `main`) in turn and
- * prints their figures. Benchmarks assert nothing; they measure.
+ * prints their figures. Benchmarks assert nothing; they measure. `pnpm bench native rtsp` runs the
+ * ones whose file name starts with an argument. A benchmark that exports `onlyWhenNamed = true` (a
+ * long soak) runs only when named.
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,12 +11,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
 const files = readdirSync(here)
-  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts'))
+  // tmp-*.ts are someone's scratch reproductions (they run on import), not benchmarks.
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts') && !f.startsWith('tmp-'))
   .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)));
 
 for (const f of files) {
-  const mod = (await import(pathToFileURL(join(here, f)).href)) as { main?: () => Promise<void> };
+  const mod = (await import(pathToFileURL(join(here, f)).href)) as { main?: () => Promise<void>; onlyWhenNamed?: boolean };
   if (typeof mod.main !== 'function') continue;
+  if (mod.onlyWhenNamed && only.length === 0) continue;
   console.log(`\n=== ${f} ===`);
   await mod.main();
 }

@@ -1,0 +1,159 @@
+/**
+ * The camd daemon as a user runs it, for benchmarks: `node apps/daemon/bin/camd.js --config FILE
+ * --state-dir DIR` on free loopback ports, with the launch text of every pipeline it starts (read from
+ * its debug log), its stats API, RTSP readers (ffmpeg), and a stop that leaves no process behind.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnTracked, stopTree } from './proc.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const CAMD_BIN = join(ROOT, 'apps/daemon/bin/camd.js');
+export const DEFAULT_CONFIG = join(ROOT, 'apps/daemon/config/default.json');
+export const BENCH_USER = { username: 'bench', password: 'bench-pass-1', permissions: ['Media_rw'] };
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+let buildChecked: string | undefined;
+/**
+ * How the daemon runs here. When the workspace has a `build` script, `bin/camd.js` runs the built
+ * JavaScript: `pnpm build` first (incremental), so dist/ matches the sources being measured. Without
+ * one, `bin/camd.js` runs the TypeScript sources through tsx.
+ */
+export function daemonMode(): string {
+  if (buildChecked) return buildChecked;
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
+  if (scripts.build) {
+    console.log('(`pnpm build` so that dist/ matches the sources)');
+    execFileSync('pnpm', ['build'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  buildChecked = existsSync(join(ROOT, 'apps/daemon/dist')) ? 'built JS (dist/)' : 'TypeScript sources via tsx (no build step in this checkout)';
+  return buildChecked;
+}
+
+export interface Camd {
+  child: ChildProcess;
+  pid: number;
+  baseUrl: string;
+  rtspPort: number;
+  /** Launch text of each stream's pipeline, by stream name (the latest start). */
+  launches: Map<string, string>;
+  output(): string;
+  /** GET/PUT on the API as the bench user (Media_rw). */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** Per stream `fps` from GET /api/stats. */
+  fps(): Promise<Record<string, number>>;
+  /** Per stream state, fps, restarts and last error from GET /api/stats, one line. */
+  describe(): Promise<string>;
+  rtspUrl(path: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the daemon on `config` (http, rtsp port and the bench user are filled in) and resolves once
+ * /api/health answers 200 (every stream delivers frames).
+ */
+export async function startCamd(config: Record<string, unknown>, opts: { timeoutMs?: number; /** Node flags for the daemon (diagnostics: --trace-gc). */ nodeArgs?: string[] } = {}): Promise<Camd> {
+  daemonMode();
+  const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
+  const port = await freePort();
+  const rtspPort = await freePort();
+  const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort };
+  const full = { ...config, http: { host: '127.0.0.1', port }, rtsp, users: [BENCH_USER] };
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify(full, null, 2));
+  const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), CAMD_BIN, '--config', configPath, '--state-dir', join(dir, 'state')], {
+    cwd: dir,
+    env: { ...process.env, CAMD_LOG_LEVEL: 'debug' },
+  });
+  let out = '';
+  const launches = new Map<string, string>();
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d;
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (!line.includes('starting pipeline')) continue;
+      try {
+        const j = JSON.parse(line) as { stream?: string; launch?: string };
+        if (j.stream && j.launch) launches.set(j.stream, j.launch);
+      } catch {
+        /* not a log line */
+      }
+    }
+  });
+  child.stderr!.on('data', (d) => (out += d));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const auth = 'Basic ' + Buffer.from(`${BENCH_USER.username}:${BENCH_USER.password}`).toString('base64');
+  const api = (path: string, init: RequestInit = {}) => fetch(baseUrl + path, { ...init, headers: { authorization: auth, 'content-type': 'application/json', ...(init.headers as object) } });
+  const stop = async () => {
+    await stopTree(child, 'SIGTERM', 15_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`camd exited with ${child.exitCode}:\n${out.slice(-3000)}`);
+      try {
+        if ((await fetch(`${baseUrl}/api/health`)).status === 200) break;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`camd did not become healthy:\n${out.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    child,
+    pid: child.pid!,
+    baseUrl,
+    rtspPort,
+    launches,
+    output: () => out,
+    api,
+    async fps() {
+      const s = (await (await api('/api/stats')).json()) as Record<string, { fps?: number }>;
+      return Object.fromEntries(Object.entries(s).flatMap(([k, v]) => (typeof v?.fps === 'number' ? [[k, v.fps]] : [])));
+    },
+    async describe() {
+      const s = (await (await api('/api/stats')).json()) as Record<string, { fps?: number; state?: string; restarts?: number; lastError?: string | null; clientCount?: number }>;
+      return Object.entries(s)
+        .filter(([, v]) => typeof v?.fps === 'number')
+        .map(([k, v]) => `${k} ${v.state} ${v.fps} fps, ${v.clientCount ?? 0} clients, ${v.restarts ?? 0} restarts${v.lastError ? ` (${v.lastError})` : ''}`)
+        .join('; ');
+    },
+    rtspUrl: (path: string) => `rtsp://${BENCH_USER.username}:${BENCH_USER.password}@127.0.0.1:${rtspPort}${path}`,
+    stop,
+  };
+}
+
+/** One RTSP/TCP reader that receives and discards (`-c copy -f null`): what a recorder or NVR does. */
+export function startFfmpegReader(url: string): ChildProcess {
+  return spawnTracked('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', url, '-c', 'copy', '-f', 'null', '-']);
+}
+
+/** Waits until `cond` holds (polled), or throws after `ms`. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
