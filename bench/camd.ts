@@ -66,7 +66,10 @@ export interface Camd {
  * Starts the daemon on `config` (http, rtsp port and the bench user are filled in) and resolves once
  * /api/health answers 200 (every stream delivers frames).
  */
-export async function startCamd(config: Record<string, unknown>, opts: { timeoutMs?: number; /** Node flags for the daemon (diagnostics: --trace-gc). */ nodeArgs?: string[] } = {}): Promise<Camd> {
+export async function startCamd(
+  config: Record<string, unknown>,
+  opts: { timeoutMs?: number /** Node flags for the daemon (diagnostics: --trace-gc). */; nodeArgs?: string[] } = {},
+): Promise<Camd> {
   daemonMode();
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
   const port = await freePort();
@@ -99,7 +102,8 @@ export async function startCamd(config: Record<string, unknown>, opts: { timeout
   child.stderr!.on('data', (d) => (out += d));
   const baseUrl = `http://127.0.0.1:${port}`;
   const auth = 'Basic ' + Buffer.from(`${BENCH_USER.username}:${BENCH_USER.password}`).toString('base64');
-  const api = (path: string, init: RequestInit = {}) => fetch(baseUrl + path, { ...init, headers: { authorization: auth, 'content-type': 'application/json', ...(init.headers as object) } });
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(baseUrl + path, { ...init, headers: { authorization: auth, 'content-type': 'application/json', ...(init.headers as object) } });
   const stop = async () => {
     await stopTree(child, 'SIGTERM', 15_000);
     rmSync(dir, { recursive: true, force: true });
@@ -133,7 +137,10 @@ export async function startCamd(config: Record<string, unknown>, opts: { timeout
       return Object.fromEntries(Object.entries(s).flatMap(([k, v]) => (typeof v?.fps === 'number' ? [[k, v.fps]] : [])));
     },
     async describe() {
-      const s = (await (await api('/api/stats')).json()) as Record<string, { fps?: number; state?: string; restarts?: number; lastError?: string | null; clientCount?: number }>;
+      const s = (await (await api('/api/stats')).json()) as Record<
+        string,
+        { fps?: number; state?: string; restarts?: number; lastError?: string | null; clientCount?: number }
+      >;
       return Object.entries(s)
         .filter(([, v]) => typeof v?.fps === 'number')
         .map(([k, v]) => `${k} ${v.state} ${v.fps} fps, ${v.clientCount ?? 0} clients, ${v.restarts ?? 0} restarts${v.lastError ? ` (${v.lastError})` : ''}`)

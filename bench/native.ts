@@ -133,12 +133,16 @@ async function measureGst(launch: string, all?: Record<string, number[]>, everyS
     await sleep(WARMUP);
     const w = await quietWindow(g.pid, [], () => {
       let last = g.rendered();
-      return minFps(async () => {
-        const now = g.rendered();
-        const f = fpsBetween(last, now);
-        last = now;
-        return f;
-      }, everyS, all);
+      return minFps(
+        async () => {
+          const now = g.rendered();
+          const f = fpsBetween(last, now);
+          last = now;
+          return f;
+        },
+        everyS,
+        all,
+      );
     });
     const mem = treeMemory(g.pid);
     if (g.child.exitCode !== null) throw new Error(`gst-launch-1.0 ended early:\n${g.output().slice(-1500)}`);
@@ -154,7 +158,10 @@ async function measureGst(launch: string, all?: Record<string, number[]>, everyS
  * load) leaves the row unsure.
  */
 function cpuVerdict(ratio: number, camdFps: Record<string, number>, gstFps: Record<string, number>, expected: Record<string, number>): string {
-  const below = (f: Record<string, number>) => Object.entries(expected).filter(([k, e]) => !((f[k] ?? 0) >= 0.9 * e)).map(([k]) => k);
+  const below = (f: Record<string, number>) =>
+    Object.entries(expected)
+      .filter(([k, e]) => !((f[k] ?? 0) >= 0.9 * e))
+      .map(([k]) => k);
   const c = below(camdFps);
   if (c.length) return `FAIL (camd below rate: ${c.join(', ')})`;
   const g = below(gstFps);
@@ -195,7 +202,11 @@ async function cpuCase(label: string, config: { plugins: string[]; streams: Stre
     try {
       const launches = await waitLaunches(camd, paths.length);
       if (!equivalent) {
-        const streams: NativeStream[] = [...camd.launches].map(([name, launch]) => ({ name, launch, sharedSource: shared ? 'videotestsrc is-live=true pattern=smpte' : undefined }));
+        const streams: NativeStream[] = [...camd.launches].map(([name, launch]) => ({
+          name,
+          launch,
+          sharedSource: shared ? 'videotestsrc is-live=true pattern=smpte' : undefined,
+        }));
         equivalent = nativeLaunch(streams);
         camdLaunch = launches.join('  ');
         console.log(`  camd's pipelines:\n${launches.map((l) => `    ${l}`).join('\n')}\n  gst-launch-1.0 equivalent:\n    ${equivalent}`);
@@ -208,14 +219,32 @@ async function cpuCase(label: string, config: { plugins: string[]; streams: Stre
   };
   for (let rep = 1; rep <= REPEAT; rep++) {
     const idle = await onCamd(async (camd) => ({ ...(await measureCamd(camd)), pss: treeMemory(camd.pid) }));
-    console.log(`  rep ${rep} camd, no reader: ${idle.cores.toFixed(2)} cores, ${fmtMem(idle.pss)} PSS; busiest threads: ${idle.threads.join(', ')}\n    stats: ${idle.stats}`);
+    console.log(
+      `  rep ${rep} camd, no reader: ${idle.cores.toFixed(2)} cores, ${fmtMem(idle.pss)} PSS; busiest threads: ${idle.threads.join(', ')}\n    stats: ${idle.stats}`,
+    );
     const read = await onCamd((camd) => withReaders(camd, paths, (pids) => measureCamd(camd, pids)));
-    console.log(`  rep ${rep} camd, ${paths.length} RTSP reader(s): ${read.cores.toFixed(2)} cores; busiest threads: ${read.threads.join(', ')}\n    stats: ${read.stats}`);
+    console.log(
+      `  rep ${rep} camd, ${paths.length} RTSP reader(s): ${read.cores.toFixed(2)} cores; busiest threads: ${read.threads.join(', ')}\n    stats: ${read.stats}`,
+    );
     const gst = await measureGst(equivalent!);
     console.log(`  rep ${rep} gst-launch: ${gst.cores.toFixed(2)} cores, ${fmtMem(gst.mem)} PSS; busiest threads: ${gst.threads.join(', ')}`);
     const g = fmtCores(gst, gst.fps);
-    row(`${label}, no reader, rep ${rep}`, fmtCores(idle, idle.fps), g, idle.cores / gst.cores, `≤ ${CPU_TARGET}`, cpuVerdict(idle.cores / gst.cores, idle.fps, gst.fps, expected));
-    row(`${label}, 1 RTSP reader/stream, rep ${rep}`, fmtCores(read, read.fps), g, read.cores / gst.cores, `≤ ${CPU_TARGET}`, cpuVerdict(read.cores / gst.cores, read.fps, gst.fps, expected));
+    row(
+      `${label}, no reader, rep ${rep}`,
+      fmtCores(idle, idle.fps),
+      g,
+      idle.cores / gst.cores,
+      `≤ ${CPU_TARGET}`,
+      cpuVerdict(idle.cores / gst.cores, idle.fps, gst.fps, expected),
+    );
+    row(
+      `${label}, 1 RTSP reader/stream, rep ${rep}`,
+      fmtCores(read, read.fps),
+      g,
+      read.cores / gst.cores,
+      `≤ ${CPU_TARGET}`,
+      cpuVerdict(read.cores / gst.cores, read.fps, gst.fps, expected),
+    );
   }
   const reference = overlayReference(camdLaunch, equivalent!);
   if (reference) {
@@ -272,7 +301,9 @@ async function pipCase(): Promise<void> {
     console.log(`  camd PSS ${fmtTree(mem)}, RSS sum ${MiB(mem.rssKiB).toFixed(0)} MiB`);
     // fps: GET /api/stats every 2 s over the window.
     camdRun = await measureCamd(camd, [], samples, 2);
-    console.log(`  camd ${camdRun.cores.toFixed(2)} cores (others ${camdRun.otherCores.toFixed(2)}); fps samples ${JSON.stringify(samples)}; busiest threads: ${camdRun.threads.join(', ')}\n    stats: ${camdRun.stats}`);
+    console.log(
+      `  camd ${camdRun.cores.toFixed(2)} cores (others ${camdRun.otherCores.toFixed(2)}); fps samples ${JSON.stringify(samples)}; busiest threads: ${camdRun.threads.join(', ')}\n    stats: ${camdRun.stats}`,
+    );
     // After the window: ffmpeg decoding 1080p60 takes a good part of a core of its own.
     latency = await timecodeLatency(camd.rtspUrl('/stream1'));
   } finally {
@@ -283,14 +314,23 @@ async function pipCase(): Promise<void> {
   const gstSamples: Record<string, number[]> = {};
   const gst = await measureGst(equivalent, gstSamples, 2);
   const rounded = Object.fromEntries(Object.entries(gstSamples).map(([k, v]) => [k, v.map((x) => Math.round(x * 10) / 10)]));
-  console.log(`  gst-launch PSS ${fmtMem(gst.mem)}, ${gst.cores.toFixed(2)} cores, fps samples ${JSON.stringify(rounded)}; busiest threads: ${gst.threads.join(', ')}`);
+  console.log(
+    `  gst-launch PSS ${fmtMem(gst.mem)}, ${gst.cores.toFixed(2)} cores, fps samples ${JSON.stringify(rounded)}; busiest threads: ${gst.threads.join(', ')}`,
+  );
   row('PSS, default config + PiP', fmtTree(mem), fmtMem(gst.mem), mem.pssKiB / gst.mem.pssKiB, '≤ 240 MiB', MiB(mem.pssKiB) <= 240);
   const mm = (xs: number[] = []) => `min ${Math.min(...xs).toFixed(1)} / median ${median(xs).toFixed(1)}`;
   row('fps stream1 (1080p60 + PiP + overlays)', mm(samples.stream1), mm(gstSamples.stream1), undefined, '≥ 59', Math.min(...(samples.stream1 ?? [0])) >= 59);
   // The stats count frames in a 2 s window (one decimal): 29.5 is one frame short of 30.
   row('fps stream2 (720p30 + overlays)', mm(samples.stream2), mm(gstSamples.stream2), undefined, '30 (≥ 29.5)', Math.min(...(samples.stream2 ?? [0])) >= 29.5);
   const expected = { stream1: 60, stream2: 30 };
-  row('CPU, default config + PiP (context)', fmtCores(camdRun, camdRun.fps), fmtCores(gst, gst.fps), camdRun.cores / gst.cores, `≤ ${CPU_TARGET}`, cpuVerdict(camdRun.cores / gst.cores, camdRun.fps, gst.fps, expected));
+  row(
+    'CPU, default config + PiP (context)',
+    fmtCores(camdRun, camdRun.fps),
+    fmtCores(gst, gst.fps),
+    camdRun.cores / gst.cores,
+    `≤ ${CPU_TARGET}`,
+    cpuVerdict(camdRun.cores / gst.cores, camdRun.fps, gst.fps, expected),
+  );
   row('time code → decoded frame, stream1 (RTSP/TCP, ffmpeg)', latency, '', undefined, '', 'info');
 }
 
@@ -312,7 +352,9 @@ async function timecodeLatency(url: string): Promise<string> {
 }
 
 export async function main(): Promise<void> {
-  console.log(`camd runs as: ${daemonMode()}; window ${WINDOW} s after ${WARMUP} s warm-up, ${REPEAT}× each; cores = CPU seconds / wall seconds of the whole process tree`);
+  console.log(
+    `camd runs as: ${daemonMode()}; window ${WINDOW} s after ${WARMUP} s warm-up, ${REPEAT}× each; cores = CPU seconds / wall seconds of the whole process tree`,
+  );
   const run = async (name: string, fn: () => Promise<void>) => {
     if (!CASES.includes(name)) return;
     try {
@@ -323,10 +365,24 @@ export async function main(): Promise<void> {
     }
   };
   await run('cpu-a', () =>
-    cpuCase('CPU (a) 1080p60 high 8M + timestamp + time code', { plugins: ['@camd/plugin-rtsp', '@camd/plugin-timestamp'], streams: [{ ...HD60, source: SOURCE }] }, false),
+    cpuCase(
+      'CPU (a) 1080p60 high 8M + timestamp + time code',
+      { plugins: ['@camd/plugin-rtsp', '@camd/plugin-timestamp'], streams: [{ ...HD60, source: SOURCE }] },
+      false,
+    ),
   );
   await run('cpu-b', () =>
-    cpuCase('CPU (b) 1080p60 8M + 720p30 4M from one source', { plugins: ['@camd/plugin-rtsp'], streams: [{ ...HD60, source: SOURCE }, { ...HD30, source: SOURCE }] }, true),
+    cpuCase(
+      'CPU (b) 1080p60 8M + 720p30 4M from one source',
+      {
+        plugins: ['@camd/plugin-rtsp'],
+        streams: [
+          { ...HD60, source: SOURCE },
+          { ...HD30, source: SOURCE },
+        ],
+      },
+      true,
+    ),
   );
   await run('mem-rtsp', memRtspCase);
   await run('pip', pipCase);

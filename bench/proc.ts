@@ -276,7 +276,10 @@ export function busiestThreads(a: ReturnType<typeof treeThreadCpu>, b: ReturnTyp
   const byName = new Map<string, number>();
   for (const [k, v] of b) {
     const d = v.seconds - (a.get(k)?.seconds ?? 0);
-    const name = `${v.process.split(' ').pop()!.replace(/\.[cm]?[jt]s$/, '')}/${v.thread}`;
+    const name = `${v.process
+      .split(' ')
+      .pop()!
+      .replace(/\.[cm]?[jt]s$/, '')}/${v.thread}`;
     byName.set(name, (byName.get(name) ?? 0) + d);
   }
   return [...byName]

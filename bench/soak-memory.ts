@@ -20,7 +20,9 @@ const TARGET_PERCENT = 5;
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 export async function main(): Promise<void> {
-  console.log(`camd runs as: ${daemonMode()}; default config${process.env.SOAK_SHARED === '1' ? ' with both streams on one source' : ''}, 1 RTSP reader per stream; ${MINUTES} min after ${WARMUP_S} s warm-up, a sample every ${INTERVAL_S} s`);
+  console.log(
+    `camd runs as: ${daemonMode()}; default config${process.env.SOAK_SHARED === '1' ? ' with both streams on one source' : ''}, 1 RTSP reader per stream; ${MINUTES} min after ${WARMUP_S} s warm-up, a sample every ${INTERVAL_S} s`,
+  );
   const config = JSON.parse(readFileSync(DEFAULT_CONFIG, 'utf8')) as { rtsp: { streams: Array<Record<string, unknown>> } };
   if (process.env.SOAK_SHARED === '1') config.rtsp.streams = config.rtsp.streams.map((s) => ({ ...s, source: 'videotestsrc:smpte' }));
   const camd = await startCamd(config);
@@ -70,7 +72,11 @@ export async function main(): Promise<void> {
     };
   });
   console.table(rows);
-  console.log(`fps over the run (min per stream): ${Object.entries(fpsSeen).map(([k, v]) => `${k} ${Math.min(...v)}`).join(', ')}`);
+  console.log(
+    `fps over the run (min per stream): ${Object.entries(fpsSeen)
+      .map(([k, v]) => `${k} ${Math.min(...v)}`)
+      .join(', ')}`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
