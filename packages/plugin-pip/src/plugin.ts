@@ -23,6 +23,8 @@ export const pipKeys = {
   },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
+const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
+
 export default definePlugin({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
@@ -40,7 +42,13 @@ export default definePlugin({
       // Only the primary stream reads pipEnabled, so only it is rebuilt when PiP is switched.
       if (spec.stream.name !== primary()?.name || !ctx.settings.pipEnabled.get()) return spec;
       const { width: W, height: H, fps } = spec.stream;
-      const pads = padProperties(ctx.settings.pipLayout.get(), W, H);
+      const layout = ctx.settings.pipLayout.get();
+      const pads = padProperties(layout, W, H);
+      // The secondary source is made at the size it is drawn at: the whole picture when it is the
+      // main source, else the largest inset (scale 0.5; the compositor shrinks it to the current
+      // scale). A test pattern rendered at 1080p60 only to be shrunk to an inset cost a third of a core.
+      const secondaryIsMain = layout.mainSource === 'secondary';
+      const [sw, sh] = secondaryIsMain ? [W, H] : [even(W / 2), even(H / 2)];
       const second = secondary();
       // The secondary source as its own stream would open it (its device, or its test pattern).
       const source = second ? await ctx.hooks.resolveSource.promise({ ...second, width: W, height: H, fps }) : undefined;
@@ -56,8 +64,11 @@ export default definePlugin({
         elements: ['compositor'],
         // A new layout moves the inset in the running compositor: no rebuild, no gap.
         live: {
-          pipLayout: async (handle, layout) => {
-            for (const [pad, values] of Object.entries(padProperties(layout as PipLayout, W, H))) {
+          pipLayout: async (handle, value) => {
+            const next = value as PipLayout;
+            // Which source fills the picture decides the size the secondary is made at: a rebuild.
+            if ((next.mainSource === 'secondary') !== secondaryIsMain) throw new Error('the main source changed');
+            for (const [pad, values] of Object.entries(padProperties(next, W, H))) {
               for (const [k, val] of Object.entries(values)) await handle.setPadProperty(COMPOSITOR, pad, k, val);
             }
           },
@@ -67,7 +78,7 @@ export default definePlugin({
         { owner: PLUGIN_NAME, launch: `videotestsrc is-live=true pattern=white ! ${caps(16, 16)} ! ${COMPOSITOR}.sink_1`, elements: ['videotestsrc'] },
         {
           owner: PLUGIN_NAME,
-          launch: `${source?.launch ?? 'videotestsrc is-live=true pattern=ball'} ! videoconvert ! videoscale ! videorate ! ${caps(W, H)} ! queue max-size-buffers=2 leaky=downstream ! ${COMPOSITOR}.sink_2`,
+          launch: `${source?.launch ?? 'videotestsrc is-live=true pattern=ball'} ! videoconvert ! videoscale ! videorate ! ${caps(sw, sh)} ! queue max-size-buffers=2 leaky=downstream ! ${COMPOSITOR}.sink_2`,
           elements: [...(source?.elements ?? ['videotestsrc']), 'videoconvert', 'videoscale', 'videorate', 'queue'],
         },
       );
