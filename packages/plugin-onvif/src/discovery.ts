@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { hostname, networkInterfaces } from 'node:os';
-import { XMLParser } from 'fast-xml-parser';
 import type { Logger } from '@camd/core';
-import { xmlEscape } from './soap.js';
+import { xmlEscape, xmlParser } from './soap.js';
 import { scopeMatches } from './scopes.js';
 import { text as textOf } from './operations.js';
 
@@ -34,14 +33,6 @@ export interface DiscoveryOptions {
   log: Logger;
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  processEntities: false,
-  parseTagValue: false,
-  trimValues: true,
-});
 
 /**
  * WS-Discovery 2005/04 target service as ONVIF Core 7 asks: Hello when it starts (and when it becomes
@@ -124,7 +115,7 @@ export class DiscoveryService {
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return drop('DTD');
     let env: Record<string, any>;
     try {
-      env = (parser.parse(xml, true) as Record<string, any>).Envelope;
+      env = (xmlParser.parse(xml, true) as Record<string, any>).Envelope;
     } catch {
       return drop('not XML');
     }

@@ -34,7 +34,8 @@ export class SoapFault extends Error {
   }
 }
 
-const parser = new XMLParser({
+/** The one XML parser of the plugin (SOAP requests and WS-Discovery datagrams): entities are never expanded. */
+export const xmlParser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   removeNSPrefix: true,
@@ -55,7 +56,7 @@ export function parseSoap(body: string): SoapRequest {
   if (/<!DOCTYPE|<!ENTITY/i.test(body)) throw new SoapFault(400, 'env:Sender', 'ter:WellFormed', 'DTDs and entity declarations are not accepted');
   let doc: Record<string, unknown>;
   try {
-    doc = parser.parse(body, true) as Record<string, unknown>;
+    doc = xmlParser.parse(body, true) as Record<string, unknown>;
   } catch (err) {
     throw new SoapFault(400, 'env:Sender', 'ter:WellFormed', `malformed XML: ${(err as Error).message.split('\n')[0]}`);
   }
