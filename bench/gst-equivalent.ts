@@ -60,7 +60,7 @@ export function streamParts(launch: string): StreamParts {
   const q1 = el.findIndex((e) => e.startsWith('queue '));
   const raw = el.findIndex((e, i) => i > q1 && e.startsWith('video/x-raw,format=I420,width='));
   const enc = el.findIndex((e) => /\bname=encoder\b/.test(e));
-  const sink = el.findIndex((e) => e === 'gdppay');
+  const sink = el.indexOf('gdppay');
   if (q1 < 1 || raw < 0 || enc < 0 || sink < 0) throw new Error(`unexpected camd launch text: ${launch}`);
   // Before the encoder camd has `videoconvert ! video/x-raw,format=I420 ! queue …`: its own glue.
   let fEnd = enc;

@@ -33,7 +33,6 @@ export interface DiscoveryOptions {
   log: Logger;
 }
 
-
 /**
  * WS-Discovery 2005/04 target service as ONVIF Core 7 asks: Hello when it starts (and when it becomes
  * discoverable), Bye when it stops, ProbeMatches (unicast to the prober) for probes of
