@@ -43,6 +43,7 @@ export interface RtspOptions {
   maxConnections: number;
   /** A connection without a session that sends nothing for this long is closed. */
   idleTimeoutMs: number;
+  headTimeoutMs: number;
   maxQueueFrames: number;
   highWaterBytes: number;
   stallMs: number;
@@ -64,6 +65,7 @@ export default definePlugin<RtspOptions>({
       maxSessions: { type: 'integer', minimum: 1, default: 256 },
       maxConnections: { type: 'integer', minimum: 1, default: 1024 },
       idleTimeoutMs: { type: 'integer', minimum: 100, default: 60_000 },
+      headTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
       maxQueueFrames: { type: 'integer', minimum: 2, default: 90 },
       highWaterBytes: { type: 'integer', minimum: 16384, default: 1_048_576 },
       stallMs: { type: 'integer', minimum: 100, default: 10_000 },
@@ -89,6 +91,7 @@ export default definePlugin<RtspOptions>({
         maxSessions: ctx.options.maxSessions,
         maxConnections: ctx.options.maxConnections,
         idleTimeoutMs: ctx.options.idleTimeoutMs,
+        headTimeoutMs: ctx.options.headTimeoutMs,
         limits: { maxQueue: ctx.options.maxQueueFrames, highWater: ctx.options.highWaterBytes, stallMs: ctx.options.stallMs },
       });
       try {

@@ -33,9 +33,17 @@ export type ParsedItem =
   | { kind: 'interleaved'; channel: number; data: Buffer }
   | { kind: 'error'; status: number; reason: string; cseq?: string };
 
+/** `METHOD url RTSP/x.y`: what a request line must be (another version is answered 505 later). */
+const REQUEST_LINE = /^[A-Z_]{1,32} \S+ RTSP\/\d\.\d$/;
+
 export class RequestParser {
   private buf: Buffer = Buffer.alloc(0);
   private failed = false;
+
+  /** Bytes of an unfinished request (or interleaved frame) are waiting for the rest. */
+  get partial(): boolean {
+    return this.buf.length > 0;
+  }
 
   push(chunk: Buffer): ParsedItem[] {
     if (this.failed) return [];
@@ -72,6 +80,9 @@ export class RequestParser {
     // Without its CRLF yet, the line is at least as long as what arrived (bar a CR at the very end).
     const lineLength = lineEnd >= 0 ? lineEnd : this.buf.length - (this.buf[this.buf.length - 1] === 0x0d ? 1 : 0);
     if (lineLength > LIMITS.requestLine) return this.tooLongLine();
+    // The request line is judged as soon as it is whole: a line that is no RTSP request (a mangled
+    // version, bytes of another protocol) is answered now, not after a head that may never end.
+    if (lineEnd >= 0 && !REQUEST_LINE.test(this.buf.subarray(0, lineEnd).toString('latin1'))) return { kind: 'error', status: 400, reason: 'Bad Request' };
     const end = this.buf.indexOf('\r\n\r\n');
     if (end < 0) {
       // The longest acceptable head (line, headers, blank line) would have ended by now.
@@ -118,6 +129,7 @@ export const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
   413: 'Request Entity Too Large',

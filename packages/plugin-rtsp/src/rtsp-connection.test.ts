@@ -16,6 +16,7 @@ function fakeParent(over: Partial<ConnParent> = {}) {
   const parent: ConnParent = {
     log: createLogger({ level: 'silent' }),
     idleTimeoutMs: 60_000,
+    headTimeoutMs: 10_000,
     authenticate: async () => ({ ok: true, caller }),
     resolve(url) {
       const m = /^rtsp:\/\/[^/]+\/(stream\d)(?:\/(.*))?$/.exec(url);

@@ -26,6 +26,8 @@ export interface ConnParent {
   readonly log: Logger;
   /** A connection without a live session that is quiet this long is closed. */
   readonly idleTimeoutMs: number;
+  /** A request begun must be whole within this time, or the connection is answered 408 and closed. */
+  readonly headTimeoutMs: number;
   authenticate(method: string, authorization: string | undefined): Promise<AuthResult>;
   /** The configured stream a request URL names (its path, optionally followed by `/trackID=0`). */
   resolve(url: string): StreamTarget | undefined;
@@ -50,6 +52,7 @@ export class RtspConnection {
   /** Sessions this connection created (a TEARDOWN, timeout or BYE closes them; see `live()`). */
   private readonly sessions = new Set<RtspSession>();
   private closed = false;
+  private headTimer?: NodeJS.Timeout;
 
   constructor(
     readonly socket: Socket,
@@ -77,8 +80,30 @@ export class RtspConnection {
     return this.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
   }
 
+  /** Sends what was written, then closes at once: a client that never closes its side holds nothing. */
+  private closeAfterAnswer(): void {
+    clearTimeout(this.headTimer);
+    this.socket.end(() => this.socket.destroy());
+  }
+
   /** What the client sent: from its socket, or decoded from the POST side of an HTTP tunnel. */
   feed(chunk: Buffer): void {
+    this.parseItems(chunk);
+    // A request that was begun must be finished in time: trickling a head is not a way to hold a connection.
+    if (!this.parser.partial || this.socket.destroyed) {
+      clearTimeout(this.headTimer);
+      this.headTimer = undefined;
+    } else if (!this.headTimer) {
+      this.headTimer = setTimeout(() => {
+        this.parent.log.info({ client: this.remoteAddress }, 'rtsp: request not finished in time; closing');
+        this.write(408, { Connection: 'close' });
+        this.closeAfterAnswer();
+      }, this.parent.headTimeoutMs);
+      this.headTimer.unref();
+    }
+  }
+
+  private parseItems(chunk: Buffer): void {
     for (const item of this.parser.push(chunk)) {
       if (item.kind === 'interleaved') {
         const s = [...this.live()].find((x) => x.transport?.kind === 'tcp' && x.transport.rtcpChannel === item.channel);
@@ -86,7 +111,8 @@ export class RtspConnection {
       } else if (item.kind === 'error') {
         this.parent.log.info({ client: this.remoteAddress, status: item.status }, `rtsp: malformed request: ${item.reason}`);
         this.write(item.status, { CSeq: item.cseq, Connection: 'close' });
-        this.socket.end();
+        this.closeAfterAnswer();
+        return;
       } else {
         const req = item.request;
         this.queue = this.queue
@@ -238,6 +264,7 @@ export class RtspConnection {
   }
 
   private onClose(): void {
+    clearTimeout(this.headTimer);
     this.closed = true;
     for (const s of this.live()) {
       // UDP sessions may outlive their control connection (until TEARDOWN or timeout).

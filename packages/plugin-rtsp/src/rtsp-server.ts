@@ -31,12 +31,16 @@ export interface RtspServerOptions {
   maxSessions: number;
   maxConnections: number;
   idleTimeoutMs: number;
+  /** A request begun must be whole within this time (default 10 s). */
+  headTimeoutMs?: number;
   limits: SessionLimits;
 }
 
 const SR_INTERVAL_MS = 5000;
 /** A new connection must say what it is (RTSP, or a side of an HTTP tunnel) within this time. */
 const FIRST_BYTES_TIMEOUT_MS = 10_000;
+/** A request head begun on a connection must be complete within this time. */
+const HEAD_TIMEOUT_MS = 10_000;
 
 /**
  * The RTSP server: connections, sessions, the shared UDP socket pair, sender reports and timeouts.
@@ -131,6 +135,10 @@ export class RtspServer implements ConnParent {
   }
   get idleTimeoutMs(): number {
     return this.opts.idleTimeoutMs;
+  }
+
+  get headTimeoutMs(): number {
+    return this.opts.headTimeoutMs ?? HEAD_TIMEOUT_MS;
   }
 
   get port(): number {
