@@ -79,6 +79,9 @@ export function pluginHooks(hooks: CamdHooks, plugin: string): CamdHooks {
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(hooks) as HookName[]) {
     const hook = hooks[name] as unknown as Tappable & object;
+    // Bound methods are kept while the hook keeps the same function (tapable swaps `call` when it
+    // recompiles after a new tap), so a plugin calling a hook often allocates nothing per call.
+    const bound = new Map<PropertyKey, { fn: (...a: unknown[]) => unknown; bound: (...a: unknown[]) => unknown }>();
     out[name] = new Proxy(hook, {
       get(target, prop) {
         if (prop === 'tap' || prop === 'tapAsync' || prop === 'tapPromise') {
@@ -86,7 +89,12 @@ export function pluginHooks(hooks: CamdHooks, plugin: string): CamdHooks {
           return (opts: unknown, tapFn: unknown) => fn.call(target, named(opts), tapFn);
         }
         const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
+        if (typeof v !== 'function') return v;
+        const cached = bound.get(prop);
+        if (cached && cached.fn === v) return cached.bound;
+        const b = v.bind(target);
+        bound.set(prop, { fn: v, bound: b });
+        return b;
       },
     });
   }

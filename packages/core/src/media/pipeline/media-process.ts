@@ -245,6 +245,9 @@ function lastErrorLine(stderr: string): string | undefined {
 export class MediaPipeline extends EventEmitter<PipelineEvents> {
   private readonly reader = new GdpReader();
   private baseTimeNs: bigint | undefined;
+  /** The base time in ms, added to every frame's running time. */
+  private baseMs = 0;
+  private corrupt = false;
   private segment = { start: 0n, base: 0n };
   private caps: { width?: number; height?: number } = {};
   private pending: RawFrame[] = [];
@@ -322,7 +325,8 @@ export class MediaPipeline extends EventEmitter<PipelineEvents> {
   /** @internal */
   started(baseTimeNs: bigint): void {
     this.baseTimeNs = baseTimeNs;
-    for (const f of this.pending.splice(0)) this.emit('frame', this.stamp(f));
+    this.baseMs = Number(baseTimeNs / 1000n) / 1000;
+    for (const f of this.pending.splice(0)) this.emitFrame(f);
   }
 
   /** @internal */
@@ -342,11 +346,13 @@ export class MediaPipeline extends EventEmitter<PipelineEvents> {
 
   /** @internal */
   onMedia(chunk: Buffer): void {
-    if (this.exited) return;
+    if (this.exited || this.corrupt) return;
     let packets;
     try {
       packets = this.reader.push(chunk);
     } catch (err) {
+      // Framing is lost: nothing more of this run can be trusted; the pipeline is failed once.
+      this.corrupt = true;
       this.emit('gstError', { message: `corrupt media stream from the pipeline: ${(err as Error).message}` });
       this.fail('corrupt media stream');
       return;
@@ -370,12 +376,14 @@ export class MediaPipeline extends EventEmitter<PipelineEvents> {
           height: this.caps.height,
         };
         if (this.baseTimeNs === undefined) this.pending.push(frame);
-        else this.emit('frame', this.stamp(frame));
+        else this.emitFrame(frame);
       }
     }
   }
 
-  private stamp(f: RawFrame): RawFrame {
-    return { ...f, captureTimeMs: f.captureTimeMs + Number(this.baseTimeNs! / 1000n) / 1000 };
+  /** Running time → wall-clock capture time (base time + running time), then out. */
+  private emitFrame(f: RawFrame): void {
+    f.captureTimeMs += this.baseMs;
+    this.emit('frame', f);
   }
 }
