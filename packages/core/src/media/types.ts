@@ -140,9 +140,19 @@ export interface CodecParameters {
   readonly sps?: Buffer;
   readonly pps?: Buffer;
   readonly vps?: Buffer;
-  /** `profile-level-id` hex string (H.264), e.g. `640028`. */
+  /** `profile-level-id` hex string (H.264), e.g. `640028`: bytes 1–3 of the SPS. */
   readonly profileLevelId?: string;
+  /** Profile, tier and level of the SPS (H.265). */
+  readonly h265?: H265ProfileTierLevel;
   readonly width: number;
   readonly height: number;
   readonly fps: number;
+}
+
+/** The general profile_tier_level of an H.265 SPS, as RFC 7798's SDP parameters name them. */
+export interface H265ProfileTierLevel {
+  readonly profileSpace: number;
+  readonly tierFlag: number;
+  readonly profileId: number;
+  readonly levelId: number;
 }

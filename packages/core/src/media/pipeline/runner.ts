@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import type { CamdHooks } from '../../hooks.js';
 import type { StreamHub } from '../hub.js';
 import type { ElementRegistry } from '../registry.js';
-import type { EncodedFrame, LiveApplier, StreamSettings } from '../types.js';
+import type { EncodedFrame, LiveApplier, StreamSettings, VideoCodec } from '../types.js';
 import type { PipelineHandle } from '../pipeline-handle.js';
 import { checkStreamHealth } from '../../rules.js';
 import { buildPipeline, type BuiltPipeline } from './launch.js';
 import { trackReads } from '../../state/reads.js';
 import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
-import { NAL, nalType, splitAnnexB } from '../h264.js';
+import { isJoinPoint } from '../codec.js';
 import { RestartSupervisor } from './restart-policy.js';
 
 export { BACKOFF_MS } from './restart-policy.js';
@@ -73,6 +73,8 @@ export class StreamRunner {
   private readonly meter = new ProductionMeter();
   private lastKeyframeRequest = 0;
   private generation = 0;
+  /** Codec of the frames the running pipeline delivers. */
+  private runCodec?: VideoCodec;
 
   constructor(
     private settings: StreamSettings,
@@ -231,6 +233,7 @@ export class StreamRunner {
       width: this.settings.width,
       height: this.settings.height,
       targetBitrate: this.settings.bitrate,
+      codec: (this.pipeline?.running ? this.runCodec : undefined) ?? this.settings.codec,
       consumers,
     };
   }
@@ -274,7 +277,10 @@ export class StreamRunner {
     this.firstFrameAt = undefined;
     this.playingAt = undefined;
     this.meter.reset();
-    pipeline.on('frame', (f) => this.onFrame(f, pipeline));
+    // Frames carry the codec of the pipeline that made them, not of the settings (already the next ones during a rebuild).
+    const codec = built.spec.encoder.codec;
+    this.runCodec = codec;
+    pipeline.on('frame', (f) => this.onFrame(f, pipeline, codec));
     pipeline.on('playing', () => {
       this.playingAt = performance.now();
       this.deps.logger.info({ stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
@@ -298,23 +304,23 @@ export class StreamRunner {
     });
   }
 
-  private onFrame(f: RawFrame, pipeline: MediaPipeline): void {
+  private onFrame(f: RawFrame, pipeline: MediaPipeline, codec: VideoCodec): void {
     if (this.pipeline !== pipeline) return;
     const now = performance.now();
     this.lastFrameAt = now;
     this.stallsInARow = 0;
     if (this.firstFrameAt === undefined) this.firstFrameAt = now;
     this.supervisor.running(now - this.firstFrameAt);
-    // A join point is an IDR: h264parse also clears DELTA_UNIT on non-IDR I frames, which a decoder
-    // cannot start from (no parameter sets, references may precede them).
-    const keyframe = f.keyframe && (this.settings.codec !== 'h264' || splitAnnexB(f.data).some((n) => nalType(n) === NAL.IDR));
+    // A join point is an IDR (IRAP in H.265): parsers also clear DELTA_UNIT on non-IDR I frames, which a
+    // decoder cannot start from (no parameter sets, references may precede them).
+    const keyframe = f.keyframe && isJoinPoint(codec, f.data);
     this.meter.add(now, f.data.length, keyframe);
     const frame: EncodedFrame = {
       stream: this.settings.name,
       seq: ++this.seq,
       data: f.data,
       keyframe,
-      codec: this.settings.codec,
+      codec,
       captureTimeMs: f.captureTimeMs,
       rtpTimestamp: Math.round(f.captureTimeMs * 90) % 4294967296,
       receivedAt: now,
