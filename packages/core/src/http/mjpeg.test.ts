@@ -85,6 +85,12 @@ describe('GET /api/streams/:name/mjpeg', () => {
       'the response to end',
     );
     expect(ended).toBe('ended');
+    // The snapshot follows the codec: an MJPEG stream's is its newest JPEG, an H.264 one's is decoded.
+    await h.host.hub.waitForParameters('stream1', 20_000);
+    await until(() => h.host.hub.parameters('stream1')?.codec === 'h264', 20_000, 'H.264 parameters');
+    const snap = await h.fetch('/api/streams/stream1/snapshot.jpg');
+    expect([snap.status, snap.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+    expect([...Buffer.from(await snap.arrayBuffer()).subarray(0, 2)]).toEqual([0xff, 0xd8]);
     await putState(h, 'videoEncoder', 'mjpeg');
   });
 });
