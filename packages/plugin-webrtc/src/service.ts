@@ -1,8 +1,12 @@
 import { acquireStreamPackets, CoreErrors, type Caller, type CodecParameters, type PluginContext } from '@camd/core';
 import { WebRtcErrors } from './errors.js';
 import { checkOffer, prepareOffer } from './offer.js';
-import { Viewer, type IceServer } from './viewer.js';
+import type { IceServer, Viewer } from './viewer.js';
 import type { WebRtcOptions } from './options.js';
+
+/** werift (about 30 MiB) loads with the first viewer: a daemon with WebRTC off, the default, never holds it. */
+let viewerModule: Promise<typeof import('./viewer.js')> | undefined;
+const loadViewer = () => (viewerModule ??= import('./viewer.js'));
 
 /**
  * Every viewer of the daemon: admission (enabled, limit, stream), a packet lease per viewer,
@@ -26,6 +30,8 @@ export class WebRtcService {
     if (!this.ctx.state.get<boolean>('webrtcEnabled')) {
       throw new WebRtcErrors.DISABLED();
     }
+    // Before the checks below, so that no other offer can slip in between them and the viewer's creation.
+    const { Viewer } = await loadViewer();
     const settings = args.stream === undefined ? this.ctx.streams.list()[0] : this.ctx.streams.get(args.stream);
     if (!settings)
       throw new CoreErrors.STREAM_UNKNOWN(

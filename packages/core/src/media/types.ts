@@ -13,11 +13,15 @@ export type EncoderPreset = 'ultrafast' | 'fast' | 'medium' | 'slow';
 export type SourceSpec = { kind: 'device'; device: string } | { kind: 'test'; pattern: string };
 
 /**
- * A capture shared by streams that name the same source: one worker opens the source and writes raw
- * I420 frames of this size and rate to shared memory at `socketPath`; each stream reads them there.
+ * A capture shared by streams that name the same source: one pipeline opens the source and hands raw
+ * I420 frames of this size and rate to every stream that reads it. With `fanout: 'memory'` (one media
+ * process) the readers take the very same buffers through `tee` → `proxysink`/`proxysrc`, no copy;
+ * with `'shm'` (a process per pipeline) the capture writes them to shared memory at `socketPath`.
  */
 export interface SharedCaptureRef {
   readonly id: string;
+  readonly fanout: 'memory' | 'shm';
+  /** The shared-memory socket (`fanout: 'shm'` only). */
   readonly socketPath: string;
   readonly source: SourceSpec;
   readonly width: number;
