@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { basicAuth, putState, TEST_USERS, testStream, until } from '@camd/core/testing';
 import { ffprobe, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
@@ -54,11 +55,15 @@ function player(cmd: string, args: string[], countFrames: (chunk: string, prev: 
 }
 
 /** ffmpeg decoding the stream to nothing, reporting frames on stdout. */
-function ffmpegPlayer(url: string): Player {
-  return player('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', url, '-f', 'null', '-progress', 'pipe:1', '-'], (s, prev) => {
-    const m = [...s.matchAll(/^frame=(\d+)/gm)];
-    return m.length ? Number(m.at(-1)![1]) : prev;
-  });
+function ffmpegPlayer(url: string, transport: 'tcp' | 'udp' = 'tcp'): Player {
+  return player(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', transport, '-i', url, '-f', 'null', '-progress', 'pipe:1', '-'],
+    (s, prev) => {
+      const m = [...s.matchAll(/^frame=(\d+)/gm)];
+      return m.length ? Number(m.at(-1)![1]) : prev;
+    },
+  );
 }
 
 /** GStreamer's rtspsrc with whatever depayloader and decoder the SDP calls for; every decoded frame prints a line. */
@@ -89,6 +94,7 @@ describe('RTSP: H.265 (RFC 7798)', () => {
 
     const probe = await ffprobe(h.url());
     expect(probe.streams?.[0]).toMatchObject({ codec_name: 'hevc', width: 320, height: 240, profile: 'Main', r_frame_rate: '15/1' });
+    expect((await ffprobe(h.url(), 'udp')).streams?.[0]).toMatchObject({ codec_name: 'hevc', width: 320, height: 240 });
 
     const gst = await run(
       'nice',
@@ -139,13 +145,22 @@ describe('RTSP: H.265 (RFC 7798)', () => {
 });
 
 describe('RTSP: MJPEG (RFC 2435)', () => {
-  it('serves JPEG/90000 on the static payload type 26 that ffprobe and GStreamer play, tables in-band', async () => {
+  it('serves JPEG/90000 on the static payload type 26 that ffprobe (TCP and UDP), GStreamer and OpenCV play, tables in-band', async () => {
     h = await rtspHost([testStream({ codec: 'mjpeg' })]);
     await h.host.hub.waitForParameters('stream1', 20_000);
     const sdp = await describeSdp(h);
     expect(sdp).toMatch(/^m=video 0 RTP\/AVP 26$/m);
     expect(sdp).toMatch(/^a=rtpmap:26 JPEG\/90000$/m);
     expect((await ffprobe(h.url())).streams?.[0]).toMatchObject({ codec_name: 'mjpeg', width: 320, height: 240 });
+    expect((await ffprobe(h.url(), 'udp')).streams?.[0]).toMatchObject({ codec_name: 'mjpeg', width: 320, height: 240 });
+    const cv = await run(
+      '/usr/bin/python3',
+      ['-c', `import cv2; c = cv2.VideoCapture(${JSON.stringify(h.url())}); ok, f = c.read(); print(ok, f.shape if ok else None)`],
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(cv.stdout.trim()).toBe('True (240, 320, 3)');
     const gst = await run(
       'nice',
       [
@@ -189,7 +204,7 @@ describe('RTSP: profile-level-id', () => {
 });
 
 describe('RTSP: a codec change never feeds a reader a codec it did not negotiate', () => {
-  it('h264 → h265 → mjpeg → h264: connected ffmpeg and GStreamer readers end cleanly with the reason, new readers get the new codec, stats and health tell the truth', async () => {
+  it('h264 → h265 → mjpeg → h264: connected ffmpeg (TCP, UDP) and GStreamer readers end cleanly with the reason, new readers get the new codec, stats and health tell the truth', async () => {
     h = await rtspHost([testStream()]);
     await h.host.hub.waitForParameters('stream1', 20_000);
     const host = h;
@@ -199,20 +214,20 @@ describe('RTSP: a codec change never feeds a reader a codec it did not negotiate
       ['mjpeg', 'h264', 'h264'],
     ] as const;
     for (const [from, to, probeName] of steps) {
-      const players = [ffmpegPlayer(host.url()), gstPlayer(host.url('/stream1', null))];
+      const players = [ffmpegPlayer(host.url()), ffmpegPlayer(host.url(), 'udp'), gstPlayer(host.url('/stream1', null))];
       try {
-        await until(() => players.every((p) => p.frames() >= 10), 30_000, `both players to decode ${from}`);
-        await until(async () => (await stats(host)).stream1!.clientCount === 2, 10_000, 'two clients in the stats');
+        await until(() => players.every((p) => p.frames() >= 10), 30_000, `every player to decode ${from}`);
+        await until(async () => (await stats(host)).stream1!.clientCount === 3, 10_000, 'three clients in the stats');
         const before = await stats(host);
         expect(before.stream1!.codec).toBe(from);
-        expect(before.stream1!.rtsp.clients.map((c) => c.codec)).toEqual([from, from]);
+        expect(before.stream1!.rtsp.clients.map((c) => c.codec)).toEqual([from, from, from]);
         expect((await putState(host, 'videoEncoder', to)).status).toBe(200);
-        // Both players end by themselves (RTCP BYE, then the connection closes).
+        // Every player ends by itself (RTCP BYE, over UDP too, then the connection closes).
         const codes = await Promise.race([
           Promise.all(players.map((p) => p.exited())),
           new Promise<never>((_, reject) => setTimeout(() => reject(new Error('players still running 20 s after the codec change')), 20_000)),
         ]);
-        expect(codes).toHaveLength(2);
+        expect(codes).toHaveLength(3);
         // No frame of the new codec reached a decoder set up for the old one.
         for (const p of players) expect(p.stderr()).not.toMatch(/\[(h264|hevc|mjpeg) @|data partitioning|no frame|Invalid data|decoding error/i);
         await until(async () => (await stats(host)).stream1!.codec === to, 20_000, `the stream to run ${to}`);
@@ -225,4 +240,40 @@ describe('RTSP: a codec change never feeds a reader a codec it did not negotiate
       }
     }
   }, 240_000);
+});
+
+describe('RTSP: the reason a session ended', () => {
+  it('reaches the client as the reason of an RTCP BYE on its RTCP channel, then the connection closes', async () => {
+    h = await rtspHost([testStream()]);
+    await h.host.hub.waitForParameters('stream1', 20_000);
+    const url = `rtsp://127.0.0.1:${h.rtspPort}/stream1`;
+    const auth = `Authorization: ${basicAuth(TEST_USERS.viewer)}\r\n`;
+    const socket = connect(h.rtspPort, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    socket.on('data', (d) => void (data = Buffer.concat([data, d])));
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    const answer = async (n: number) => until(() => (data.toString('latin1').match(/RTSP\/1.0 200 OK/g)?.length ?? 0) >= n, 10_000, `answer ${n}`);
+    socket.write(`DESCRIBE ${url} RTSP/1.0\r\nCSeq: 1\r\n${auth}\r\n`);
+    await answer(1);
+    socket.write(`SETUP ${url}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n${auth}Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
+    await answer(2);
+    const session = /Session: ([0-9a-f]+)/.exec(data.toString('latin1'))![1]!;
+    socket.write(`PLAY ${url} RTSP/1.0\r\nCSeq: 3\r\n${auth}Session: ${session}\r\n\r\n`);
+    await answer(3);
+    await until(() => data.length > 20_000, 10_000, 'media');
+    expect((await putState(h, 'videoEncoder', 'mjpeg')).status).toBe(200);
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('connection still open')), 20_000))]);
+    // Interleaved frames from the end: the last one on channel 1 is SR + BYE with the reason.
+    const reason = 'stream stream1 changed from H.264 to MJPEG; this session negotiated H.264: DESCRIBE again';
+    const at = data.lastIndexOf(Buffer.from(reason));
+    expect(at).toBeGreaterThan(0);
+    const frame = data.lastIndexOf(Buffer.from([0x24, 0x01]), at);
+    const rtcp = data.subarray(frame + 4, frame + 4 + data.readUInt16BE(frame + 2));
+    const bye = rtcp.indexOf(Buffer.from([0x81, 203]));
+    expect(bye).toBeGreaterThan(0);
+    expect(rtcp.subarray(bye + 9, bye + 9 + rtcp[bye + 8]!).toString()).toBe(reason);
+    // The codec change reached this client as the end of its session, not as JPEG in its H.264 track.
+    expect(data.subarray(frame).includes(Buffer.from([0x24, 0x00]))).toBe(false);
+    await putState(h, 'videoEncoder', 'h264');
+  });
 });
