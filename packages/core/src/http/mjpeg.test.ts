@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, createTestHost, putState, testStream, until, type TestHost } from '../testing/index.js';
+import type { StreamManager } from '../media/pipeline/manager.js';
 
 /** Reads `ms` of a multipart/x-mixed-replace response: each part's headers and body. */
 async function readParts(res: Response, ms: number): Promise<Array<{ type: string; length: number; body: Buffer }>> {
@@ -69,6 +70,18 @@ describe('GET /api/streams/:name/mjpeg', () => {
       },
     ]);
     expect((await h.fetch('/api/streams/nope/mjpeg')).status).toBe(404);
+  });
+
+  it('a bitrate change (an operator, ABR) leaves an MJPEG pipeline and its clients alone: JPEG has no bitrate', async () => {
+    const media = h.host.media as StreamManager;
+    const before = media.pipelineId('stream1');
+    expect(before).toBeDefined();
+    const res = await h.fetch('/api/streams/stream1/mjpeg');
+    const reading = readParts(res, 2500);
+    expect((await putState(h, 'streamBitrate', 300_000)).status).toBe(200);
+    const parts = await reading;
+    expect(parts.length).toBeGreaterThanOrEqual(25);
+    expect(media.pipelineId('stream1')).toBe(before);
   });
 
   it('ends the response when the stream changes to another codec', async () => {

@@ -116,6 +116,11 @@ export interface EncoderChoice extends PipelineFragment {
   readonly hardware: boolean;
   /** Property that takes the bitrate at run time, and how to convert bit/s into its unit. */
   readonly bitrateProperty?: { readonly name: string; readonly unitBitsPerSecond: number };
+  /**
+   * The encoder has no bitrate at all (JPEG has a quality): a bitrate change (an operator, ABR) is
+   * then applied by doing nothing, instead of rebuilding the pipeline for an identical one.
+   */
+  readonly noBitrate?: boolean;
 }
 
 /** One encoded access unit as it leaves the encoder. */

@@ -92,8 +92,17 @@ function x265(s: StreamSettings): EncoderChoice {
   };
 }
 
+/** JPEG has a quality, not a bitrate: `streamBitrate` changes (ABR's too) leave the pipeline alone. */
 function jpeg(_s: StreamSettings): EncoderChoice {
-  return { owner: 'core', factory: 'jpegenc', codec: 'mjpeg', hardware: false, launch: 'jpegenc name=encoder quality=85', elements: ['jpegenc'] };
+  return {
+    owner: 'core',
+    factory: 'jpegenc',
+    codec: 'mjpeg',
+    hardware: false,
+    launch: 'jpegenc name=encoder quality=85',
+    elements: ['jpegenc'],
+    noBitrate: true,
+  };
 }
 
 const candidate = (

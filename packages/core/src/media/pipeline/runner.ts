@@ -360,5 +360,6 @@ function liveAppliers(built: BuiltPipeline, bitrateKey: string): Map<string, Liv
   const prop = spec.encoder.bitrateProperty;
   // x264enc's `bitrate` is changeable in PLAYING: no gap, no keyframe.
   if (prop) add(bitrateKey, (h, bitrate) => h.setProperty('encoder', prop.name, Math.max(1, Math.round((bitrate as number) / prop.unitBitsPerSecond))));
+  else if (spec.encoder.noBitrate) add(bitrateKey, () => undefined);
   return out;
 }
