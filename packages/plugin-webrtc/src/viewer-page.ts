@@ -249,7 +249,7 @@ async function main() {
   setInterval(() => refreshStats().catch(() => {}), 1000);
   if (params.get('autoplay') !== '0') await play().catch((e) => setStatus(e.message, 'err'));
 }
-window.addEventListener('pagehide', stop);
+window.addEventListener('pagehide', () => { state.wanted = false; clearTimeout(state.replayTimer); stop(); });
 main().catch((e) => setStatus(e.message, 'err'));
 </script>
 </body>
