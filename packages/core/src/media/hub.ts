@@ -208,7 +208,7 @@ class ConsumerImpl implements Consumer {
   private dropped = 0;
   private readonly maxQueue: number;
   private readonly connectedAt = Date.now();
-  /** The parameters `accept` took last (checked again when the stream's change). */
+  /** The parameters `accept` took last (it is asked again when the stream's parameters change). */
   private accepted?: CodecParameters;
 
   constructor(
@@ -268,10 +268,10 @@ class ConsumerImpl implements Consumer {
    */
   private acceptable(frame: EncodedFrame, params: CodecParameters | undefined): boolean {
     const known = this.accepted;
+    // Parameters change only at keyframes; a delta frame of the accepted codec is what was accepted.
     if (known && known.codec === frame.codec && (!frame.keyframe || params === known || params === undefined)) return true;
+    // A frame of a codec the parameters do not describe yet is judged by its codec and size alone.
     const now: CodecParameters = params && params.codec === frame.codec ? params : { codec: frame.codec, width: frame.width, height: frame.height, fps: 0 };
-    // Without parameter sets yet (a delta frame of a new codec), refuse only a different codec.
-    if (!frame.keyframe && known && known.codec === now.codec) return true;
     const reason = this.opts.accept!(now);
     if (reason === undefined) {
       if (frame.keyframe || !known) this.accepted = now;
