@@ -90,6 +90,12 @@ export async function targetStats(host: TestHost, stream = 'stream1'): Promise<T
   return r[stream]?.publish?.targets ?? [];
 }
 
+/** Frames per second the stream's encoder produces now (`/api/stats`). */
+export async function streamFps(host: TestHost, stream = 'stream1'): Promise<number> {
+  const r = (await (await host.fetch('/api/stats')).json()) as Record<string, { fps: number }>;
+  return r[stream]!.fps;
+}
+
 /** ffprobe's answer about a URL: the first video stream's size and the frames it read in `seconds`. */
 export async function probe(url: string, seconds = 3, extra: string[] = []): Promise<{ width: number; height: number; frames: number; fps: number }> {
   const p = startProc('ffprobe', [
