@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestHost } from '@camd/core/testing';
 import { until } from '@camd/core/testing';
@@ -119,4 +122,44 @@ export async function probe(url: string, seconds = 3, extra: string[] = []): Pro
   const rate = get('r_frame_rate') ?? '0/1';
   const [n, d] = rate.split('/').map(Number) as [number, number];
   return { width: Number(get('width') ?? 0), height: Number(get('height') ?? 0), frames: Number(get('nb_read_frames') ?? 0), fps: d ? n / d : 0 };
+}
+
+/** nginx with libnginx-mod-rtmp on 127.0.0.1:`port`, application `live`, from a config written here. */
+export async function nginxRtmp(port: number): Promise<Proc> {
+  const dir = mkdtempSync(join(tmpdir(), 'camd-nginx-'));
+  mkdirSync(join(dir, 'logs'));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    [
+      'daemon off;',
+      // One process: the test stops it with one signal and nothing lingers.
+      'master_process off;',
+      'worker_processes 1;',
+      `pid ${join(dir, 'nginx.pid')};`,
+      'error_log stderr warn;',
+      'load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;',
+      'events { worker_connections 64; }',
+      `rtmp { server { listen 127.0.0.1:${port}; application live { live on; record off; } } }`,
+      '',
+    ].join('\n'),
+  );
+  const p = startProc('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr']);
+  p.child.once('close', () => rmSync(dir, { recursive: true, force: true }));
+  await until(() => canConnect(port), 10_000, 'nginx to listen');
+  return p;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** srt-live-transmit relaying SRT received on `inPort` (listener, with `passphrase`) to a listener on `outPort` for ffprobe. */
+export function srtRelay(inPort: number, outPort: number, passphrase?: string): Proc {
+  const src = `srt://:${inPort}?mode=listener${passphrase ? `&passphrase=${passphrase}` : ''}`;
+  return startProc('srt-live-transmit', ['-q', src, `srt://:${outPort}?mode=listener`]);
 }
