@@ -42,15 +42,23 @@ describe('a server that stops reading', () => {
     const client = host.host.hub.subscribe('stream1', { name: 'test client', onFrame: (f: EncodedFrame) => void seqs.push(f.seq) });
     try {
       slow.child.kill('SIGSTOP');
-      const stalled = await until(async () => {
-        const s = await slowStats();
-        return s.state === 'stalled' || s.state === 'backoff' ? s : undefined;
-      }, 30_000, 'the slow target to stall');
+      const stalled = await until(
+        async () => {
+          const s = await slowStats();
+          return s.state === 'stalled' || s.state === 'backoff' ? s : undefined;
+        },
+        30_000,
+        'the slow target to stall',
+      );
       expect(['stalled', 'backoff']).toContain(stalled.state);
-      const failed = await until(async () => {
-        const s = await slowStats();
-        return s.errors >= 1 ? s : undefined;
-      }, 30_000, 'the slow target to give up on the server');
+      const failed = await until(
+        async () => {
+          const s = await slowStats();
+          return s.errors >= 1 ? s : undefined;
+        },
+        30_000,
+        'the slow target to give up on the server',
+      );
       expect(failed.lastError).toMatch(/took no data for 4000 ms|closed the connection|no answer/);
       expect(failed.framesDropped).toBeGreaterThan(0);
 

@@ -121,7 +121,7 @@ export class MuxChildSink implements PublishSink {
 
   drained(): Promise<void> {
     const stdin = this.child?.stdin;
-    if (!stdin || !stdin.writableNeedDrain || this.closed || this.failed) return Promise.resolve();
+    if (!stdin?.writableNeedDrain || this.closed || this.failed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         stdin.off('drain', done);

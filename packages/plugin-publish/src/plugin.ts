@@ -15,7 +15,8 @@ export const publishKeys = {
     validate: targetsValidator(),
     // Every reader (Admin included) sees URLs with password, passphrase, stream id and RTMP stream key masked.
     redact: redactTargets,
-    description: 'Media servers each stream is pushed to: [{stream, url}] with rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URLs (credentials hidden on read)',
+    description:
+      'Media servers each stream is pushed to: [{stream, url}] with rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URLs (credentials hidden on read)',
   },
 } satisfies Record<string, StateKeyDefinition<any>>;
 

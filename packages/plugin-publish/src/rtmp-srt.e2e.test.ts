@@ -38,7 +38,7 @@ describe('RTMP to nginx-rtmp', () => {
     expect(again.frames).toBeGreaterThan(5);
   });
 
-  it('nothing listening: the muxer child exits with GStreamer\'s reason and the target backs off', async () => {
+  it("nothing listening: the muxer child exits with GStreamer's reason and the target backs off", async () => {
     const port = await freePort();
     host = await createTestHost({
       plugins: [{ def: publish, options: { targets: [{ stream: 'stream1', url: `rtmp://127.0.0.1:${port}/live/secret-key` }] } }],

@@ -71,7 +71,10 @@ describe('RTSP RECORD to gst-rtsp-server', () => {
     expect((await targetStats(host))[0]!.errors).toBeLessThanOrEqual(3);
     expect(recordFigures(server).frames).toBe(0);
     const health = (await (await host.fetch('/api/health')).json()) as { healthy: boolean; checks: { name: string; healthy: boolean; detail?: string }[] };
-    expect(health.checks.find((c) => c.name.startsWith('publish stream1'))).toMatchObject({ healthy: false, detail: expect.stringMatching(/refused the credentials/) });
+    expect(health.checks.find((c) => c.name.startsWith('publish stream1'))).toMatchObject({
+      healthy: false,
+      detail: expect.stringMatching(/refused the credentials/),
+    });
   });
 
   it('an unreachable port is reported and retried with backoff; a server that comes up later gets the stream', async () => {
@@ -110,7 +113,23 @@ describe('RTSP RECORD to gst-rtsp-server', () => {
 describe('RTSP RECORD to ffmpeg -rtsp_flags listen', () => {
   it('ffmpeg receives and decodes the stream at 320x240, 15 fps', async () => {
     const port = await freePort();
-    const ff = startProc('ffmpeg', ['-hide_banner', '-nostdin', '-rtsp_flags', 'listen', '-i', `rtsp://127.0.0.1:${port}/live`, '-vsync', 'passthrough', '-f', 'null', '-progress', 'pipe:1', '-stats_period', '0.5', '-']);
+    const ff = startProc('ffmpeg', [
+      '-hide_banner',
+      '-nostdin',
+      '-rtsp_flags',
+      'listen',
+      '-i',
+      `rtsp://127.0.0.1:${port}/live`,
+      '-vsync',
+      'passthrough',
+      '-f',
+      'null',
+      '-progress',
+      'pipe:1',
+      '-stats_period',
+      '0.5',
+      '-',
+    ]);
     // ffmpeg listens as soon as it started; the target retries with backoff until it does.
     host = await createTestHost({
       plugins: [{ def: publish, options: { targets: [{ stream: 'stream1', url: `rtsp://127.0.0.1:${port}/live` }] } }],

@@ -91,10 +91,7 @@ export class RtspRecordSink implements PublishSink {
     this.opened = true;
     // Servers drop a session that sends nothing on its control connection for `timeout` s (RTP
     // alone does not count for every server): an OPTIONS at half the timeout keeps it.
-    const keepAlive = setInterval(
-      () => void this.request('OPTIONS', base, {}).catch((err) => this.fail(err)),
-      Math.max(1000, (timeoutS * 1000) / 2),
-    );
+    const keepAlive = setInterval(() => void this.request('OPTIONS', base, {}).catch((err) => this.fail(err)), Math.max(1000, (timeoutS * 1000) / 2));
     const reports = setInterval(() => this.senderReport(), SENDER_REPORT_MS);
     keepAlive.unref();
     reports.unref();
@@ -124,7 +121,7 @@ export class RtspRecordSink implements PublishSink {
 
   drained(): Promise<void> {
     const s = this.socket;
-    if (!s || !s.writableNeedDrain || this.closed || this.failed) return Promise.resolve();
+    if (!s?.writableNeedDrain || this.closed || this.failed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         s.off('drain', done);
@@ -330,5 +327,4 @@ export class RtspRecordSink implements PublishSink {
     this.socket?.destroy();
     if (this.opened) this.onFailure?.(e);
   }
-
 }

@@ -44,13 +44,16 @@ export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarg
   if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new ValidationError(path, 'object {stream, url}', t);
   const extra = Object.keys(t).filter((k) => k !== 'stream' && k !== 'url');
   if (extra.length) throw new ValidationError(`${path}.${extra[0]}`, 'no such field (stream, url)', (t as unknown as Record<string, unknown>)[extra[0]!]);
-  if (typeof t.stream !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(t.stream)) throw new ValidationError(`${path}.stream`, 'stream name (1-64 of A-Z a-z 0-9 _ . -)', t.stream);
+  if (typeof t.stream !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(t.stream))
+    throw new ValidationError(`${path}.stream`, 'stream name (1-64 of A-Z a-z 0-9 _ . -)', t.stream);
   // The error never repeats a URL: it may carry a password.
   const badUrl = (why: string) => new ValidationError(`${path}.url`, why, '<url not shown>');
   if (typeof t.url !== 'string' || t.url.length === 0 || t.url.length > MAX_URL) throw badUrl(`URL of at most ${MAX_URL} characters`);
   // The URL goes into a gst-launch description and RTSP request lines: nothing that could end a
   // quoted property or a line may pass (URL parsing would percent-encode some, not all of them).
-  if (/[\s"'\\<>`]|[\0-\x1f\x7f]/.test(t.url)) throw badUrl('URL without spaces, quotes, backslashes or control characters');
+  if (/[\s"'\\<>`]/.test(t.url) || [...t.url].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+    throw badUrl('URL without spaces, quotes, backslashes or control characters');
+  }
   let u: URL;
   try {
     u = new URL(t.url);
@@ -82,7 +85,9 @@ export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarg
       clean.searchParams.delete('transport');
     }
   } else if (u.username || u.password) {
-    throw badUrl(`${scheme.protocol} URL without user:password@ (${scheme.protocol === 'srt' ? 'use ?passphrase= or ?streamid=' : 'the stream key goes in the path'})`);
+    throw badUrl(
+      `${scheme.protocol} URL without user:password@ (${scheme.protocol === 'srt' ? 'use ?passphrase= or ?streamid=' : 'the stream key goes in the path'})`,
+    );
   }
   if (scheme.protocol === 'srt') {
     const mode = clean.searchParams.get('mode');
