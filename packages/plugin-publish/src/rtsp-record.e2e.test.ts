@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestHost, freePort, until, type TestHost } from '@camd/core/testing';
 import publish from './index.js';
-import { frameRate, recordFigures, recordServer, startProc, stopAll, streamFps, targetStats } from './test-utils.js';
+import { frameRate, listening, recordFigures, recordServer, startProc, stopAll, streamFps, targetStats } from './test-utils.js';
 
 let host: TestHost | undefined;
 afterEach(async () => {
@@ -130,11 +130,14 @@ describe('RTSP RECORD to ffmpeg -rtsp_flags listen', () => {
       '0.5',
       '-',
     ]);
-    // ffmpeg listens as soon as it started; the target retries with backoff until it does.
+    // ffmpeg takes one publisher and exits when it leaves: start the target only once it listens.
+    await until(() => listening(port), 10_000, 'ffmpeg to listen');
     host = await createTestHost({
       plugins: [{ def: publish, options: { targets: [{ stream: 'stream1', url: `rtsp://127.0.0.1:${port}/live` }] } }],
     });
-    const stream = await ff.waitFor(/Stream #0:0.*Video: h264.* (\d+)x(\d+)/, 20_000, 'ffmpeg to see the stream');
+    const stream = await ff.waitFor(/Stream #0:0.*Video: h264.* (\d+)x(\d+)/, 20_000, 'ffmpeg to see the stream').catch(async (err) => {
+      throw new Error(`${(err as Error).message}; target: ${JSON.stringify(await targetStats(host!))}`);
+    });
     expect([Number(stream[1]), Number(stream[2])]).toEqual([320, 240]);
     // Past the start (which may carry the cached GOP in a burst), count decoded frames over 3 s.
     await until(async () => Number((await ff.waitFor(/^frame=(\d+)/, 10_000))[1]) > 20, 10_000, 'ffmpeg to decode frames');

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,4 +162,18 @@ async function canConnect(port: number): Promise<boolean> {
 export function srtRelay(inPort: number, outPort: number, passphrase?: string): Proc {
   const src = `srt://:${inPort}?mode=listener${passphrase ? `&passphrase=${passphrase}` : ''}`;
   return startProc('srt-live-transmit', ['-q', src, `srt://:${outPort}?mode=listener`]);
+}
+
+/**
+ * Whether something listens on 127.0.0.1:`port` (TCP), read from /proc/net/tcp rather than by
+ * connecting: a server that takes one client only (ffmpeg -rtsp_flags listen) must not see a probe.
+ */
+export function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .some((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[1]?.endsWith(`:${hex}`) && f[3] === '0A';
+    });
 }
