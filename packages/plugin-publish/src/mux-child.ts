@@ -148,7 +148,8 @@ export class MuxChildSink implements PublishSink {
 
   private exitMessage(code: number | null, signal: NodeJS.Signals | null): string {
     const lines = this.stderr.split('\n').map((l) => l.trim());
-    const error = lines.find((l) => l.startsWith('ERROR: from element'))?.replace(/^ERROR: from element [^:]+:\s*/, '');
+    // `ERROR: from element /GstPipeline:pipeline0/GstRtmp2Sink:rtmp2sink0: Connection refused: …`
+    const error = lines.find((l) => l.startsWith('ERROR: from element'))?.replace(/^ERROR: from element \S+:\s*/, '');
     const why = error ?? lines.filter(Boolean).at(-1);
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
     return scrub(`${this.o.target.protocol} muxer ${how}${why ? `: ${why}` : ''}`, this.o.target.secrets);

@@ -45,7 +45,7 @@ describe('RTMP to nginx-rtmp', () => {
     });
     const t = await until(async () => (await targetStats(host!)).find((x) => x.errors >= 1), 15_000, 'a failure');
     expect(t.state).toBe('backoff');
-    expect(t.lastError).toMatch(/Connection refused/);
+    expect(t.lastError).toMatch(/^rtmp muxer exited with code 1: Connection refused/);
     expect(t.lastError).not.toContain('secret-key');
   });
 });
@@ -70,5 +70,18 @@ describe('SRT to srt-live-transmit', () => {
     const t = (await targetStats(host))[0]!;
     expect(t.url).toBe(`srt://127.0.0.1:${inPort}?passphrase=***&streamid=***`);
     expect(JSON.stringify(await (await host.fetch('/api/stats')).json())).not.toContain('passphrase-0123');
+  });
+
+  it('a wrong passphrase is refused by the listener: the target backs off with the reason, nothing leaks', async () => {
+    const [inPort, outPort] = [await freePort(), await freePort()];
+    srtRelay(inPort, outPort, 'passphrase-0123');
+    host = await createTestHost({
+      plugins: [{ def: publish, options: { targets: [{ stream: 'stream1', url: `srt://127.0.0.1:${inPort}?passphrase=wrong-phrase-99` }], confirmMs: 3000 } }],
+    });
+    const t = await until(async () => (await targetStats(host!)).find((x) => x.errors >= 1), 20_000, 'a refusal');
+    expect(t.state).toBe('backoff');
+    // srtsink reports a rejected handshake only as a connection that does not exist.
+    expect(t.lastError).toMatch(/^srt muxer exited with code 1: Failed to write to SRT socket/);
+    expect(JSON.stringify(await (await host.fetch('/api/stats')).json())).not.toContain('wrong-phrase-99');
   });
 });
