@@ -1,4 +1,13 @@
-import { acquireStreamPackets, RestartSupervisor, type Consumer, type EncodedFrame, type Logger, type StreamHub, type StreamPacketsLease } from '@camd/core';
+import {
+  acquireStreamPackets,
+  RestartSupervisor,
+  type CodecParameters,
+  type Consumer,
+  type EncodedFrame,
+  type Logger,
+  type StreamHub,
+  type StreamPacketsLease,
+} from '@camd/core';
 import { MuxChildSink } from './mux-child.js';
 import { RtspRecordSink } from './rtsp-record.js';
 import { PublishError, type PublishSink } from './sink.js';
@@ -160,10 +169,12 @@ export class PublishTarget {
     this.retryAt = undefined;
     try {
       this.state = 'waiting';
-      const params = await hub.waitForParameters(target.stream, this.o.timeoutMs).catch(() => {
-        throw new PublishError('network', `stream "${target.stream}" has no keyframe yet`);
-      });
-      if (gen !== this.generation) return;
+      // A stream that is starting or restarting is not a failure of the target: wait, uncounted.
+      let params: CodecParameters | undefined;
+      while (!params) {
+        params = await hub.waitForParameters(target.stream, this.o.timeoutMs).catch(() => undefined);
+        if (gen !== this.generation) return;
+      }
       this.state = 'connecting';
       let sink: PublishSink;
       if (target.protocol === 'rtsp') {
@@ -179,7 +190,7 @@ export class PublishTarget {
         await sink.close();
         return;
       }
-      this.subscribe(gen, sink);
+      this.subscribe(gen, sink, params);
       if (sink.confirmed) void sink.confirmed.then(() => gen === this.generation && this.publishing());
       else this.publishing();
     } catch (err) {
@@ -194,7 +205,7 @@ export class PublishTarget {
     this.o.log.info({ stream: this.o.target.stream, target: this.o.target.display }, 'publish: the server takes the stream');
   }
 
-  private subscribe(gen: number, sink: PublishSink): void {
+  private subscribe(gen: number, sink: PublishSink, params: CodecParameters): void {
     const { hub, target } = this.o;
     const gop = hub.currentGop(target.stream);
     // Start at a keyframe: the cached GOP when it is fresh, otherwise the encoder's next one (asked
@@ -205,13 +216,23 @@ export class PublishTarget {
       name: `publish ${target.display}`,
       maxQueue: this.o.maxQueue,
       startWithCachedGop: fresh,
-      onFrame: (frame) => this.onFrame(gen, sink, frame),
+      onFrame: (frame) => this.onFrame(gen, sink, params, frame),
       onError: (err) => this.failed(gen, err),
     });
   }
 
-  private onFrame(gen: number, sink: PublishSink, frame: EncodedFrame): void | Promise<void> {
+  private onFrame(gen: number, sink: PublishSink, params: CodecParameters, frame: EncodedFrame): void | Promise<void> {
     if (gen !== this.generation) return;
+    if (frame.keyframe && (frame.width !== params.width || frame.height !== params.height)) {
+      // The pipeline was rebuilt with another picture size: the server was told the old one (SDP,
+      // FLV/TS headers), so the stream is announced again, at once and without counting a failure.
+      this.o.log.info({ stream: this.o.target.stream, target: this.o.target.display }, 'publish: the picture size changed; announcing the stream again');
+      this.generation++;
+      void this.teardown().then(() => {
+        if (this.state !== 'stopped') void this.connect();
+      });
+      return;
+    }
     const ok = sink.write(frame);
     this.framesSent++;
     if (this.state === 'publishing') this.supervisor.running(Date.now() - this.connectedAt!);

@@ -108,6 +108,25 @@ describe('RTSP RECORD to gst-rtsp-server', () => {
     expect(t.reconnects).toBeGreaterThanOrEqual(1);
     expect(t.lastError).toBeNull();
   });
+
+  it('a new picture size is announced again at once (no failure counted) and the server decodes the new size', async () => {
+    const port = await freePort();
+    const server = await recordServer(port, '/cam');
+    host = await createTestHost({
+      plugins: [{ def: publish, options: { targets: [{ stream: 'stream1', url: `rtsp://127.0.0.1:${port}/cam` }] } }],
+    });
+    await until(() => recordFigures(server).width === 320, 20_000, 'frames at 320x240');
+    const res = await host.fetch('/api/state/streamResolution', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ value: '352x288' }),
+    });
+    expect(res.status).toBe(200);
+    await until(() => recordFigures(server).width === 352, 30_000, 'frames at 352x288');
+    expect(recordFigures(server).height).toBe(288);
+    const t = (await targetStats(host))[0]!;
+    expect(t).toMatchObject({ state: 'publishing', errors: 0, lastError: null });
+  });
 });
 
 describe('RTSP RECORD to ffmpeg -rtsp_flags listen', () => {
