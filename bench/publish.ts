@@ -44,7 +44,25 @@ function latencyReader(input: string[]): { proc: ChildProcess; latencies: number
   const proc = spawn(
     'ffmpeg',
     // Low-delay flags and a short probe, so that ffmpeg's own buffering is not what we measure.
-    ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '65536', '-analyzeduration', '0', ...input, '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-fflags',
+      'nobuffer',
+      '-flags',
+      'low_delay',
+      '-probesize',
+      '65536',
+      '-analyzeduration',
+      '0',
+      ...input,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'gray',
+      'pipe:1',
+    ],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const latencies: number[] = [];
@@ -182,7 +200,10 @@ export async function main(): Promise<void> {
 }
 
 async function targetStats(h: TestHost): Promise<{ state: string; bitrate: number; framesDropped: number } | undefined> {
-  const r = (await (await h.fetch('/api/stats')).json()) as Record<string, { publish?: { targets: { state: string; bitrate: number; framesDropped: number }[] } }>;
+  const r = (await (await h.fetch('/api/stats')).json()) as Record<
+    string,
+    { publish?: { targets: { state: string; bitrate: number; framesDropped: number }[] } }
+  >;
   return r.stream1?.publish?.targets[0];
 }
 

@@ -66,7 +66,11 @@ export class RtspRecordSink implements PublishSink {
     const base = url.href;
     const sdp = this.sdp();
     await this.request('ANNOUNCE', base, { 'Content-Type': 'application/sdp' }, Buffer.from(sdp));
-    const trackUrl = `${base.replace(/\/$/, '')}/${CONTROL}`;
+    // The track's URL is the base path plus its control name; a query (some servers take options
+    // there) stays at the end, as servers that resolve control URLs expect.
+    const track = new URL(base);
+    track.pathname = `${track.pathname.replace(/\/$/, '')}/${CONTROL}`;
+    const trackUrl = track.href;
     let transport: string;
     if (target.transport === 'udp') {
       const [a, b] = await this.bindUdp();
