@@ -135,7 +135,7 @@ describe('RTSP RECORD to ffmpeg -rtsp_flags listen', () => {
     const ff = startProc('ffmpeg', [
       '-hide_banner',
       '-loglevel',
-      'verbose',
+      'info',
       '-nostdin',
       '-rtsp_flags',
       'listen',

@@ -24,8 +24,14 @@ export function startProc(cmd: string, args: string[], opts: { cwd?: string } = 
   const lines: string[] = [];
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
+  // The first lines (a stream's description) are kept for good; of the rest, the newest 2000.
+  const head: string[] = [];
   const take = (chunk: Buffer) => {
-    for (const l of chunk.toString('utf8').split(/\r?\n|\r/)) if (l.trim()) lines.push(l);
+    for (const l of chunk.toString('utf8').split(/\r?\n|\r/)) {
+      if (!l.trim()) continue;
+      if (head.length < 500) head.push(l);
+      lines.push(l);
+    }
     if (lines.length > 2000) lines.splice(0, lines.length - 2000);
   };
   child.stdout!.on('data', take);
@@ -41,6 +47,10 @@ export function startProc(cmd: string, args: string[], opts: { cwd?: string } = 
         () => {
           for (let i = lines.length - 1; i >= 0; i--) {
             const m = re.exec(lines[i]!);
+            if (m) return m;
+          }
+          for (const l of head) {
+            const m = re.exec(l);
             if (m) return m;
           }
           return undefined;
