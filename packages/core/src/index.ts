@@ -33,6 +33,7 @@ export { httpError } from './http/errors.js';
 export type { PluginListing } from './http/api.js';
 export * from './plugins/loader.js';
 export * from './media/pipeline/index.js';
+export { RestartSupervisor, backoffDelay, STABLE_MS, type SupervisionStats } from './media/pipeline/restart-policy.js';
 export * from './auth/http-digest.js';
 export * from './rtp/index.js';
 export * from './media/alignment.js';

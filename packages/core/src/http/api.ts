@@ -81,7 +81,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       if (!deps.state.has(req.params.key)) throw new CamdError(ErrorCodes.STATE_UNKNOWN_KEY, `no state key "${req.params.key}"`);
       const value = await deps.state.set(req.params.key, req.body.value, caller);
       deps.logger.info({ key: req.params.key, by: caller.username }, 'setting changed');
-      return { key: req.params.key, value };
+      return { key: req.params.key, value: deps.state.present(req.params.key, value, caller) };
     },
   );
 

@@ -249,16 +249,21 @@ function addBranch(capture: Running, reader: string, src: any): Branch {
   if (!tee) throw new Error(`shared capture has no "${CAPTURE_FANOUT_ELEMENT}" element`);
   const sink = Gst.ElementFactory.make('proxysink', null);
   capture.pipeline.add(sink);
+  // Playing before it is linked: a tee that pushes into a pad still inactive gets FLUSHING back and
+  // passes it upstream, which would stop the capture and every reader with it.
+  sink.syncStateWithParent();
   const teePad = tee.requestPadSimple('src_%u');
   teePad.link(sink.getStaticPad('sink'));
-  sink.syncStateWithParent();
   src.proxysink = sink;
   const branch: Branch = { capture, reader, teePad, sink };
   capture.fanout.add(branch);
   return branch;
 }
 
-/** Takes a stopped reader's branch out of its capture (unless the capture has gone first). */
+/**
+ * Takes a stopped reader's branch out of its capture (unless the capture has gone first): unlinked
+ * first (the tee then skips it: not linked) and only then stopped, for the reason in `addBranch`.
+ */
 function removeBranch(b: Branch): void {
   if (!b.capture.fanout.delete(b)) return;
   const tee = b.capture.pipeline.getByName(CAPTURE_FANOUT_ELEMENT);

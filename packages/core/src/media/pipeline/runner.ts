@@ -22,6 +22,7 @@ const STALL_MS = 2000;
  */
 export const STALL_RESTART_MS = 2000;
 const FIRST_FRAME_MS = 8000;
+const FIRST_FRAME_MAX_MS = 30_000;
 const WATCHDOG_INTERVAL_MS = 250;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 250;
 
@@ -122,7 +123,12 @@ export class StreamRunner {
     const now = performance.now();
     // Frames of this run only: a pipeline that never reaches PLAYING or never delivers counts too.
     const last = this.firstFrameAt !== undefined ? this.lastFrameAt : undefined;
-    const limit = last === undefined ? FIRST_FRAME_MS : Math.max(STALL_RESTART_MS, this.deps.latencyBudgetMs?.() ?? 0);
+    // A first frame that is merely slow (an overloaded machine, fonts and encoders warming up in a fresh
+    // media process) gets more time after each such stall, so that restarts never keep it from coming.
+    const limit =
+      last === undefined
+        ? Math.min(FIRST_FRAME_MS * (1 + this.stallsInARow), FIRST_FRAME_MAX_MS)
+        : Math.max(STALL_RESTART_MS, this.deps.latencyBudgetMs?.() ?? 0);
     const silentMs = now - (last ?? this.startedAt);
     if (silentMs <= limit) return;
     this.stallReported = true;
