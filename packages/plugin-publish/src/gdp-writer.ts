@@ -1,7 +1,9 @@
+import type { VideoCodec } from '@camd/core';
+
 /**
  * Writer for the GStreamer data protocol (what `gdpdepay` reads), the mirror of core's `GdpReader`.
  * It is only the framing that carries each access unit's timestamp and keyframe flag into a muxer
- * child (`fdsrc ! gdpdepay ! h264parse ! flvmux|mpegtsmux`): Annex B alone has no timestamps, and a
+ * child (`fdsrc ! gdpdepay ! h264parse|h265parse ! flvmux|mpegtsmux`): Annex B alone has no timestamps, and a
  * muxer that guesses them from arrival or a nominal frame rate drifts.
  *
  * Header (62 bytes, big-endian): 0 version major (1), 1 minor (0), 2 flags (0: no CRCs), 3 pad,
@@ -20,6 +22,11 @@ const CLOCK_TIME_NONE = 0xffffffffffffffffn;
 
 /** Caps of what camd's hub carries: H.264 Annex B, one access unit per buffer. */
 export const H264_AU_CAPS = 'video/x-h264, stream-format=(string)byte-stream, alignment=(string)au';
+/** H.265 as the hub carries it: Annex B, one access unit per buffer. */
+export const H265_AU_CAPS = 'video/x-h265, stream-format=(string)byte-stream, alignment=(string)au';
+
+/** The caps of each codec's access units (JPEG: one picture per buffer). */
+export const AU_CAPS: Record<VideoCodec, string> = { h264: H264_AU_CAPS, h265: H265_AU_CAPS, mjpeg: 'image/jpeg, parsed=(boolean)true' };
 
 function header(type: number, length: number): Buffer {
   const h = Buffer.alloc(GDP_HEADER);

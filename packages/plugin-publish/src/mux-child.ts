@@ -1,22 +1,41 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import type { EncodedFrame } from '@camd/core';
-import { gdpBufferHeader, gdpStreamStart, H264_AU_CAPS } from './gdp-writer.js';
+import { CODEC_LABEL, type EncodedFrame, type VideoCodec } from '@camd/core';
+import { AU_CAPS, gdpBufferHeader, gdpStreamStart } from './gdp-writer.js';
 import { PublishError, type PublishSink } from './sink.js';
 import { scrub, type ParsedTarget } from './targets.js';
 
 export interface MuxChildOptions {
   readonly target: ParsedTarget;
+  /** The stream's codec, H.264 when left out (one the protocol carries: see `muxCodecRefusal`). */
+  readonly codec?: VideoCodec;
   /** The child must have run this long, taking frames, before the target counts as publishing. */
   readonly confirmMs: number;
   /** `gst-launch-1.0` (tests may point elsewhere). */
   readonly gstLaunch?: string;
 }
 
-/** Elements each protocol needs (checked against the element registry before a target starts). */
+/** Elements each protocol needs whatever the codec (checked against the element registry before a target starts). */
 export const MUX_ELEMENTS: Record<'rtmp' | 'srt', readonly string[]> = {
-  rtmp: ['fdsrc', 'gdpdepay', 'h264parse', 'flvmux', 'rtmp2sink'],
-  srt: ['fdsrc', 'gdpdepay', 'h264parse', 'mpegtsmux', 'srtsink'],
+  rtmp: ['fdsrc', 'gdpdepay', 'flvmux', 'rtmp2sink'],
+  srt: ['fdsrc', 'gdpdepay', 'mpegtsmux', 'srtsink'],
 };
+
+/**
+ * The codecs each muxer carries, with the parser that prepares them for it: FLV (RTMP) knows H.264
+ * only; MPEG-TS carries H.265 too. JPEG has no mapping in either.
+ */
+export const MUX_PARSERS: Record<'rtmp' | 'srt', Partial<Record<VideoCodec, string>>> = {
+  rtmp: { h264: 'h264parse' },
+  srt: { h264: 'h264parse', h265: 'h265parse' },
+};
+
+/** Why `protocol` cannot carry `stream` in `codec` (undefined when it can), as the target's `lastError` says it. */
+export function muxCodecRefusal(protocol: 'rtmp' | 'srt', codec: VideoCodec, stream: string): string | undefined {
+  const parsers = MUX_PARSERS[protocol];
+  if (parsers[codec]) return undefined;
+  const carried = (Object.keys(parsers) as VideoCodec[]).map((c) => CODEC_LABEL[c]).join(' and ');
+  return `${protocol === 'rtmp' ? 'RTMP' : 'SRT (MPEG-TS)'} carries ${carried} only; ${stream} is ${CODEC_LABEL[codec]}`;
+}
 
 /**
  * The gst-launch arguments of a muxer child. Frames arrive on stdin as GDP (timestamps and keyframe
@@ -25,24 +44,24 @@ export const MUX_ELEMENTS: Record<'rtmp' | 'srt', readonly string[]> = {
  * once instead of waiting for the pipeline clock (which would add latency and drop "late" frames).
  * Values are quoted; the URL validator admits no quote, space or backslash that could end them.
  */
-export function muxArgs(target: ParsedTarget): string[] {
-  const head = ['-q', 'fdsrc', 'fd=0', 'blocksize=65536', '!', 'gdpdepay', '!', 'h264parse', '!'];
+export function muxArgs(target: ParsedTarget, codec: VideoCodec = 'h264'): string[] {
+  if (target.protocol !== 'rtmp' && target.protocol !== 'srt') throw new Error(`no muxer child for ${target.protocol}`);
+  const parser = MUX_PARSERS[target.protocol][codec];
+  if (!parser) throw new Error(muxCodecRefusal(target.protocol, codec, target.stream));
+  const head = ['-q', 'fdsrc', 'fd=0', 'blocksize=65536', '!', 'gdpdepay', '!', parser, '!'];
   if (target.protocol === 'rtmp') {
     return [...head, 'flvmux', 'streamable=true', '!', 'rtmp2sink', `location="${target.url.href}"`, 'sync=false', 'timeout=10'];
   }
-  if (target.protocol === 'srt') {
-    const uri = new URL(target.url.href);
-    uri.searchParams.set('mode', 'caller');
-    // alignment=7: seven 188-byte TS packets per write, one SRT payload of 1316 bytes (its default).
-    // auto-reconnect=false: a lost listener fails the child, so the target counts it and backs off.
-    return [...head, 'mpegtsmux', 'alignment=7', '!', 'srtsink', `uri="${uri.href}"`, 'sync=false', 'auto-reconnect=false', 'wait-for-connection=false'];
-  }
-  throw new Error(`no muxer child for ${target.protocol}`);
+  const uri = new URL(target.url.href);
+  uri.searchParams.set('mode', 'caller');
+  // alignment=7: seven 188-byte TS packets per write, one SRT payload of 1316 bytes (its default).
+  // auto-reconnect=false: a lost listener fails the child, so the target counts it and backs off.
+  return [...head, 'mpegtsmux', 'alignment=7', '!', 'srtsink', `uri="${uri.href}"`, 'sync=false', 'auto-reconnect=false', 'wait-for-connection=false'];
 }
 
 /**
- * RTMP and SRT through one `gst-launch-1.0` child per target: no re-encode (h264parse only repacks
- * Annex B for FLV's AVC format), and a crash of the muxer or the network library ends that child
+ * RTMP and SRT through one `gst-launch-1.0` child per target: no re-encode (h264parse/h265parse only
+ * repack Annex B for the muxer, e.g. into FLV's AVC format), and a crash of the muxer or the network library ends that child
  * only. The pipe to its stdin is the bounded queue: when it is full, `write` returns false and the
  * target's hub queue takes over (and drops to the next keyframe when that fills).
  */
@@ -73,7 +92,7 @@ export class MuxChildSink implements PublishSink {
   }
 
   open(): Promise<void> {
-    const child = spawn(this.o.gstLaunch ?? 'gst-launch-1.0', muxArgs(this.o.target), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(this.o.gstLaunch ?? 'gst-launch-1.0', muxArgs(this.o.target, this.o.codec ?? 'h264'), { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     child.stdout.resume();
@@ -84,7 +103,7 @@ export class MuxChildSink implements PublishSink {
     });
     // EPIPE after the child died is reported by its exit, with its own message.
     child.stdin.on('error', () => undefined);
-    child.stdin.write(gdpStreamStart(H264_AU_CAPS, `camd-${this.o.target.stream}`));
+    child.stdin.write(gdpStreamStart(AU_CAPS[this.o.codec ?? 'h264'], `camd-${this.o.target.stream}`));
     child.once('close', (code, signal) => this.fail(new PublishError('exited', this.exitMessage(code, signal))));
     return new Promise((resolve, reject) => {
       child.once('spawn', () => {

@@ -58,7 +58,10 @@ export default definePlugin<PublishOptions, typeof publishKeys>({
     const invalidReason = (t: ParsedTarget): string | undefined => {
       if (!ctx.streams.get(t.stream)) return `no stream "${t.stream}" is configured`;
       if (t.protocol === 'rtsp') return undefined;
-      const missing = MUX_ELEMENTS[t.protocol].filter((f) => !ctx.registry.has(f));
+      return missingElements(MUX_ELEMENTS[t.protocol]);
+    };
+    const missingElements = (factories: readonly string[]): string | undefined => {
+      const missing = factories.filter((f) => !ctx.registry.has(f));
       if (missing.length === 0) return undefined;
       const pkgs = [...new Set(missing.map((f) => ctx.registry.packageFor(f)).filter(Boolean))];
       return `GStreamer element${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing${pkgs.length ? ` (install ${pkgs.join(', ')})` : ''}`;
@@ -83,6 +86,7 @@ export default definePlugin<PublishOptions, typeof publishKeys>({
             stallMs: ctx.options.stallMs,
             confirmMs: ctx.options.confirmMs,
             invalid: invalidReason(target),
+            missingElements,
           });
           running.set(id, t);
           t.start();

@@ -1,5 +1,6 @@
 import {
   acquireStreamPackets,
+  CODEC_LABEL,
   RestartSupervisor,
   type CodecParameters,
   type Consumer,
@@ -7,8 +8,9 @@ import {
   type Logger,
   type StreamHub,
   type StreamPacketsLease,
+  type VideoCodec,
 } from '@camd/core';
-import { MuxChildSink } from './mux-child.js';
+import { muxCodecRefusal, MuxChildSink, MUX_PARSERS } from './mux-child.js';
 import { RtspRecordSink } from './rtsp-record.js';
 import { PublishError, type PublishSink } from './sink.js';
 import { scrub, type ParsedTarget } from './targets.js';
@@ -20,10 +22,13 @@ import { scrub, type ParsedTarget } from './targets.js';
  * - `stalled`: publishing, but the server has taken no data for a second (frames queue, then drop
  *   to the next keyframe; after `stallMs` the connection is dropped and retried);
  * - `backoff`: failed, retrying after 1, 2, 5, 10, then every 30 s;
+ * - `unsupported`: the stream's codec cannot travel over this protocol (RTMP: anything but H.264;
+ *   SRT: MJPEG), or its parser is missing; `lastError` says which. No connection is attempted: the
+ *   target waits, without retries, for the stream's codec to change, then connects by itself;
  * - `invalid`: cannot work as configured (no such stream, a GStreamer element missing); not retried;
  * - `stopped`: removed or the daemon stops.
  */
-export type TargetState = 'waiting' | 'connecting' | 'publishing' | 'stalled' | 'backoff' | 'invalid' | 'stopped';
+export type TargetState = 'waiting' | 'connecting' | 'publishing' | 'stalled' | 'backoff' | 'unsupported' | 'invalid' | 'stopped';
 
 /** What `/api/stats` shows of a target (under the stream, `publish.targets[]`). */
 export interface TargetStats {
@@ -31,6 +36,8 @@ export interface TargetStats {
   protocol: string;
   transport?: 'tcp' | 'udp';
   state: TargetState;
+  /** The codec the server was told (or, `unsupported`, the one it cannot carry); null before the stream's first keyframe. */
+  codec: VideoCodec | null;
   bytesSent: number;
   /** bit/s over the last second. */
   bitrate: number;
@@ -56,6 +63,8 @@ export interface PublishTargetOptions {
   readonly confirmMs: number;
   /** Set when the target cannot work (no such stream, elements missing): reported, never retried. */
   readonly invalid?: string;
+  /** Why GStreamer elements are unusable here (the codec's parser for RTMP/SRT), undefined when all are present. */
+  readonly missingElements?: (factories: readonly string[]) => string | undefined;
 }
 
 /** A cached GOP whose keyframe is older than this would reach the server as a burst of stale frames. */
@@ -72,6 +81,8 @@ export class PublishTarget {
   private state: TargetState = 'waiting';
   private sink?: PublishSink;
   private consumer?: Consumer;
+  /** While `unsupported`: the consumer that watches for a codec this protocol carries. */
+  private watcher?: Consumer;
   private lease?: StreamPacketsLease;
   private generation = 0;
   private bytesBefore = 0;
@@ -81,6 +92,7 @@ export class PublishTarget {
   private blockedSince?: number;
   private retryAt?: number;
   private lastError: string | null = null;
+  private codec: VideoCodec | null = null;
   private rate = { at: Date.now(), bytes: 0, bitrate: 0 };
   private readonly supervisor: RestartSupervisor;
 
@@ -126,6 +138,7 @@ export class PublishTarget {
       protocol: this.o.target.protocol,
       ...(this.o.target.protocol === 'rtsp' ? { transport: this.o.target.transport } : {}),
       state: this.currentState(),
+      codec: this.codec,
       bytesSent: sent,
       bitrate: this.rate.bitrate,
       framesSent: this.framesSent,
@@ -138,7 +151,10 @@ export class PublishTarget {
     };
   }
 
-  /** Healthy while publishing, and while a first connection is under way; unhealthy after a failure. */
+  /**
+   * Healthy while publishing, and while a first connection is under way; unhealthy after a failure
+   * and while the stream's codec cannot travel over the protocol (`unsupported`: nothing is sent).
+   */
   health(): { healthy: boolean; detail?: string } {
     const s = this.currentState();
     if (s === 'publishing') return { healthy: true };
@@ -175,13 +191,19 @@ export class PublishTarget {
         params = await hub.waitForParameters(target.stream, this.o.timeoutMs).catch(() => undefined);
         if (gen !== this.generation) return;
       }
+      this.codec = params.codec;
+      const refusal = this.codecRefusal(params.codec);
+      if (refusal) {
+        this.unsupported(gen, refusal);
+        return;
+      }
       this.state = 'connecting';
       let sink: PublishSink;
       if (target.protocol === 'rtsp') {
         this.lease ??= acquireStreamPackets(hub, target.stream);
         sink = new RtspRecordSink({ target, params, packets: this.lease.packets, timeoutMs: this.o.timeoutMs });
       } else {
-        sink = new MuxChildSink({ target, confirmMs: this.o.confirmMs });
+        sink = new MuxChildSink({ target, codec: params.codec, confirmMs: this.o.confirmMs });
       }
       this.sink = sink;
       sink.onFailure = (err) => this.failed(gen, err);
@@ -195,6 +217,53 @@ export class PublishTarget {
       else this.publishing();
     } catch (err) {
       this.failed(gen, err);
+    }
+  }
+
+  /** Why this target cannot carry `codec` (undefined when it can): RTSP takes every codec core packetises. */
+  private codecRefusal(codec: CodecParameters['codec']): string | undefined {
+    const { protocol, stream } = this.o.target;
+    if (protocol === 'rtsp') return undefined;
+    const refusal = muxCodecRefusal(protocol, codec, stream);
+    if (refusal) return refusal;
+    const missing = this.o.missingElements?.([MUX_PARSERS[protocol][codec]!]);
+    return missing && `${missing}: ${protocol.toUpperCase()} cannot carry ${stream}'s ${CODEC_LABEL[codec]}`;
+  }
+
+  /**
+   * The stream's codec does not fit the protocol: say so (state and `lastError`) and wait, without
+   * retrying, for a keyframe of a codec it carries; then connect at once. Not a failure of the
+   * server, so the backoff is not involved and nothing is counted.
+   */
+  private unsupported(gen: number, reason: string): void {
+    const { hub, target } = this.o;
+    if (this.state !== 'unsupported' || this.lastError !== reason) {
+      this.o.log.warn({ stream: target.stream, target: target.display }, `publish: ${reason}; waiting for the stream's codec to change`);
+    }
+    this.state = 'unsupported';
+    this.lastError = reason;
+    this.connectedAt = undefined;
+    this.watcher?.close();
+    const watcher = hub.subscribe(target.stream, {
+      name: `publish ${target.display} (codec watch)`,
+      internal: true,
+      maxQueue: 1,
+      onFrame: (frame) => {
+        if (gen !== this.generation || this.watcher !== watcher) return;
+        if (!frame.keyframe || this.codecRefusal(frame.codec)) return;
+        watcher.close();
+        this.watcher = undefined;
+        this.o.log.info({ stream: target.stream, target: target.display }, `publish: ${target.stream} is ${CODEC_LABEL[frame.codec]} again; connecting`);
+        void this.connect();
+      },
+    });
+    this.watcher = watcher;
+    // The codec may have changed back while this target looked: a keyframe that passed meanwhile is not waited for.
+    const now = hub.parameters(target.stream);
+    if (now && !this.codecRefusal(now.codec)) {
+      watcher.close();
+      this.watcher = undefined;
+      queueMicrotask(() => gen === this.generation && this.state === 'unsupported' && void this.connect());
     }
   }
 
@@ -216,23 +285,34 @@ export class PublishTarget {
       name: `publish ${target.display}`,
       maxQueue: this.o.maxQueue,
       startWithCachedGop: fresh,
-      onFrame: (frame) => this.onFrame(gen, sink, params, frame),
+      // The server was told this format (SDP, FLV/TS headers, the child's parser): a frame of another
+      // codec or picture size (the pipeline was rebuilt after `videoEncoder` or `streamResolution`
+      // changed) never reaches it. The hub closes this consumer before such a frame instead, and the
+      // stream is announced again, at once and without counting a failure (or, in a codec the
+      // protocol cannot carry, the target says so and waits).
+      accept: (p) => (p.codec === params.codec && p.width === params.width && p.height === params.height ? undefined : this.changed(params, p)),
+      onRejected: (reason) => this.reannounce(gen, reason),
+      onFrame: (frame) => this.onFrame(gen, sink, frame),
       onError: (err) => this.failed(gen, err),
     });
   }
 
-  private onFrame(gen: number, sink: PublishSink, params: CodecParameters, frame: EncodedFrame): void | Promise<void> {
+  private changed(was: CodecParameters, now: CodecParameters): string {
+    if (was.codec !== now.codec) return `the codec changed from ${CODEC_LABEL[was.codec]} to ${CODEC_LABEL[now.codec]}`;
+    return `the picture size changed from ${was.width}x${was.height} to ${now.width}x${now.height}`;
+  }
+
+  private reannounce(gen: number, reason: string): void {
+    if (gen !== this.generation || this.state === 'stopped') return;
+    this.o.log.info({ stream: this.o.target.stream, target: this.o.target.display }, `publish: ${reason}; announcing the stream again`);
+    this.generation++;
+    void this.teardown().then(() => {
+      if (this.state !== 'stopped') void this.connect();
+    });
+  }
+
+  private onFrame(gen: number, sink: PublishSink, frame: EncodedFrame): void | Promise<void> {
     if (gen !== this.generation) return;
-    if (frame.keyframe && (frame.width !== params.width || frame.height !== params.height)) {
-      // The pipeline was rebuilt with another picture size: the server was told the old one (SDP,
-      // FLV/TS headers), so the stream is announced again, at once and without counting a failure.
-      this.o.log.info({ stream: this.o.target.stream, target: this.o.target.display }, 'publish: the picture size changed; announcing the stream again');
-      this.generation++;
-      void this.teardown().then(() => {
-        if (this.state !== 'stopped') void this.connect();
-      });
-      return;
-    }
     const ok = sink.write(frame);
     this.framesSent++;
     if (this.state === 'publishing') this.supervisor.running(Date.now() - this.connectedAt!);
@@ -267,6 +347,8 @@ export class PublishTarget {
   private async teardown(): Promise<void> {
     const consumer = this.consumer;
     const sink = this.sink;
+    this.watcher?.close();
+    this.watcher = undefined;
     this.consumer = undefined;
     this.sink = undefined;
     this.blockedSince = undefined;

@@ -78,9 +78,9 @@ afterEach(async () => {
   cleanup = [];
 });
 
-function sink(url: string) {
+function sink(url: string, p: CodecParameters = params) {
   const lease = acquireStreamPackets(new StreamHub(), 'stream1');
-  const s = new RtspRecordSink({ target: parseTarget({ stream: 'stream1', url }), params, packets: lease.packets, timeoutMs: 2000 });
+  const s = new RtspRecordSink({ target: parseTarget({ stream: 'stream1', url }), params: p, packets: lease.packets, timeoutMs: 2000 });
   cleanup.push(
     () => lease.release(),
     () => s.close(),
@@ -129,6 +129,30 @@ describe('RtspRecordSink against a scripted server', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(srv.seen.at(-1)!.method).toBe('TEARDOWN');
     expect(s.bytesSent).toBeGreaterThan(frame.data.length);
+  });
+
+  it("announces the stream's codec: H.265 with its parameter sets on PT 96, JPEG on the static PT 26", async () => {
+    const srv = await fakeServer();
+    cleanup.push(() => srv.server.close());
+    const h265: CodecParameters = {
+      codec: 'h265',
+      width: 320,
+      height: 240,
+      fps: 15,
+      vps: Buffer.from([0x40, 0x01, 0x0c]),
+      sps: Buffer.from([0x42, 0x01, 0x01]),
+      pps: Buffer.from([0x44, 0x01, 0xc1]),
+      h265: { profileSpace: 0, profileId: 1, tierFlag: 0, levelId: 60 },
+    };
+    await sink(`rtsp://pub:pw@127.0.0.1:${srv.port}/cam`, h265).open();
+    const announce = srv.seen.filter((r) => r.method === 'ANNOUNCE').at(-1)!;
+    expect(announce.body).toMatch(/m=video 0 RTP\/AVP 96\r\na=rtpmap:96 H265\/90000\r\n/);
+    expect(announce.body).toMatch(/a=fmtp:96 profile-space=0;profile-id=1;tier-flag=0;level-id=60;sprop-vps=QAEM;sprop-sps=QgEB;sprop-pps=RAHB/);
+    expect(announce.body).not.toMatch(/H264/);
+    await sink(`rtsp://pub:pw@127.0.0.1:${srv.port}/cam`, { codec: 'mjpeg', width: 320, height: 240, fps: 0 }).open();
+    const jpeg = srv.seen.filter((r) => r.method === 'ANNOUNCE').at(-1)!;
+    expect(jpeg.body).toMatch(/m=video 0 RTP\/AVP 26\r\na=rtpmap:26 JPEG\/90000\r\n/);
+    expect(jpeg.body).toMatch(/a=control:stream=0/);
   });
 
   it('wrong credentials: a second 401 is a refusal (kind auth), the password in no message', async () => {

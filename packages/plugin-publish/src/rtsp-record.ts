@@ -1,7 +1,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { buildSenderReport, h264MediaSection, H264_PAYLOAD_TYPE, type CodecParameters, type EncodedFrame, type StreamPackets } from '@camd/core';
+import { buildSenderReport, PAYLOAD_TYPE, videoMediaSection, type CodecParameters, type EncodedFrame, type StreamPackets } from '@camd/core';
 import { ClientAuth, parseChallenges } from './auth-client.js';
 import { header, interleave, parseTransport, RtspReader, RtspWireError, type RtspMessage } from './rtsp-wire.js';
 import { PublishError, type PublishSink } from './sink.js';
@@ -9,6 +9,7 @@ import { scrub, type ParsedTarget } from './targets.js';
 
 export interface RtspRecordOptions {
   readonly target: ParsedTarget;
+  /** The stream's format when the target connected: the SDP announces this codec (a change makes the target announce again). */
   readonly params: CodecParameters;
   /** The stream's shared RTP packets (`acquireStreamPackets`): frames are packetised once for every reader and target. */
   readonly packets: StreamPackets;
@@ -173,7 +174,9 @@ export class RtspRecordSink implements PublishSink {
       's=camd',
       `c=IN ${ipv6 ? 'IP6 ::' : 'IP4 0.0.0.0'}`,
       't=0 0',
-      ...h264MediaSection({ payloadType: H264_PAYLOAD_TYPE, params: this.o.params, control: CONTROL }),
+      // The stream's codec as core describes it to its own RTSP readers (H.264, H.265 or JPEG), with
+      // the payload type its shared packetiser writes.
+      ...videoMediaSection({ payloadType: PAYLOAD_TYPE[this.o.params.codec], params: this.o.params, control: CONTROL }),
       '',
     ].join('\r\n');
   }

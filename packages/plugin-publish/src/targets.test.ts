@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@camd/core';
-import { muxArgs } from './mux-child.js';
+import { muxArgs, muxCodecRefusal } from './mux-child.js';
 import { parseTarget, redactUrl, scrub, targetsValidator } from './targets.js';
 
 const parse = (url: string) => parseTarget({ stream: 'stream1', url });
@@ -85,5 +85,16 @@ describe('muxArgs', () => {
     expect(srt).toContain('mpegtsmux');
     expect(srt.find((a) => a.startsWith('uri='))).toBe('uri="srt://127.0.0.1:9000?passphrase=abcdefghij&mode=caller"');
     expect(srt).toContain('auto-reconnect=false');
+  });
+
+  it('picks the parser by codec: H.264 for both, H.265 for SRT only; MJPEG for neither, with the reason', () => {
+    expect(muxArgs(parse('rtmp://127.0.0.1/live/key'), 'h264')).toContain('h264parse');
+    const srt = muxArgs(parse('srt://127.0.0.1:9000'), 'h265');
+    expect(srt).toContain('h265parse');
+    expect(srt).not.toContain('h264parse');
+    expect(() => muxArgs(parse('rtmp://127.0.0.1/live/key'), 'h265')).toThrow('RTMP carries H.264 only; stream1 is H.265');
+    expect(muxCodecRefusal('rtmp', 'h264', 'stream1')).toBeUndefined();
+    expect(muxCodecRefusal('srt', 'h265', 'stream1')).toBeUndefined();
+    expect(muxCodecRefusal('srt', 'mjpeg', 'stream2')).toBe('SRT (MPEG-TS) carries H.264 and H.265 only; stream2 is MJPEG');
   });
 });

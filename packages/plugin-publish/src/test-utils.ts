@@ -75,9 +75,18 @@ export async function stopAll(): Promise<void> {
 
 const RECORD_SERVER = fileURLToPath(new URL('./fixtures/record_server.py', import.meta.url));
 
-/** gst-rtsp-server in RECORD mode on 127.0.0.1:`port` (Debian's python3 for gi). */
-export async function recordServer(port: number, path: string, creds?: { user: string; password: string }): Promise<Proc> {
-  const p = startProc('/usr/bin/python3', [RECORD_SERVER, String(port), path, ...(creds ? [creds.user, creds.password] : [])]);
+/**
+ * gst-rtsp-server in RECORD mode on 127.0.0.1:`port` (Debian's python3 for gi). H.264 only, unless
+ * `anyCodec`: then it decodes whatever codec each ANNOUNCE names (see `recordCodecs`).
+ */
+export async function recordServer(port: number, path: string, creds?: { user: string; password: string }, opts: { anyCodec?: boolean } = {}): Promise<Proc> {
+  const p = startProc('/usr/bin/python3', [
+    RECORD_SERVER,
+    String(port),
+    path,
+    ...(creds ? [creds.user, creds.password] : []),
+    ...(opts.anyCodec ? ['--any'] : []),
+  ]);
   await p.waitFor(/^ready$/, 15_000, 'the RECORD server to listen');
   return p;
 }
@@ -89,6 +98,24 @@ export function recordFigures(p: Proc): { frames: number; width: number; height:
     if (m) return { frames: Number(m[1]), width: Number(m[2]), height: Number(m[3]) };
   }
   return { frames: 0, width: 0, height: 0 };
+}
+
+/** Of a record server started with `anyCodec`: the newest session's encoding name (`H264`, `H265`, `JPEG`) and the frames decoded per encoding name. */
+export function recordCodecs(p: Proc): { codec: string; by: Record<string, number> } {
+  for (let i = p.lines.length - 1; i >= 0; i--) {
+    const m = /^frames=\d+ .* codec=(\S*) by=(\S*)/.exec(p.lines[i]!);
+    if (m)
+      return {
+        codec: m[1]!,
+        by: Object.fromEntries(
+          m[2]!
+            .split(',')
+            .filter(Boolean)
+            .map((kv) => [kv.split(':')[0]!, Number(kv.split(':')[1])]),
+        ),
+      };
+  }
+  return { codec: '', by: {} };
 }
 
 /** Frames the server decoded over `ms` (the rate at which frames arrive). */
@@ -110,7 +137,11 @@ export async function streamFps(host: TestHost, stream = 'stream1'): Promise<num
 }
 
 /** ffprobe's answer about a URL: the first video stream's size and the frames it read in `seconds`. */
-export async function probe(url: string, seconds = 3, extra: string[] = []): Promise<{ width: number; height: number; frames: number; fps: number }> {
+export async function probe(
+  url: string,
+  seconds = 3,
+  extra: string[] = [],
+): Promise<{ width: number; height: number; frames: number; fps: number; codec: string }> {
   const p = startProc('ffprobe', [
     '-v',
     'error',
@@ -121,7 +152,7 @@ export async function probe(url: string, seconds = 3, extra: string[] = []): Pro
     '-select_streams',
     'v:0',
     '-show_entries',
-    'stream=width,height,nb_read_frames,r_frame_rate',
+    'stream=codec_name,width,height,nb_read_frames,r_frame_rate',
     '-of',
     'default=noprint_wrappers=1',
     url,
@@ -131,7 +162,13 @@ export async function probe(url: string, seconds = 3, extra: string[] = []): Pro
   const get = (k: string) => p.lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1);
   const rate = get('r_frame_rate') ?? '0/1';
   const [n, d] = rate.split('/').map(Number) as [number, number];
-  return { width: Number(get('width') ?? 0), height: Number(get('height') ?? 0), frames: Number(get('nb_read_frames') ?? 0), fps: d ? n / d : 0 };
+  return {
+    width: Number(get('width') ?? 0),
+    height: Number(get('height') ?? 0),
+    frames: Number(get('nb_read_frames') ?? 0),
+    fps: d ? n / d : 0,
+    codec: get('codec_name') ?? '',
+  };
 }
 
 /** nginx with libnginx-mod-rtmp on 127.0.0.1:`port`, application `live`, from a config written here. */
