@@ -76,7 +76,8 @@ function renamer(suffix: string, texts: string[]): (e: string) => string {
   return (e) =>
     e
       .replace(/\bname=([A-Za-z0-9_]+)/g, (_, n: string) => `name=${n}${suffix}`)
-      .replace(/(^|\s)([A-Za-z0-9_]+)\.(?=\S*$)/, (m, pre: string, n: string) => (names.has(n) ? `${pre}${n}${suffix}.` : m));
+      // References: `camd_pip.sink_1` ending a branch, `camd_pip_qos.` starting one.
+      .replace(/(^|\s)([A-Za-z0-9_]+)\.(?=[A-Za-z0-9_%]*(\s|$))/g, (m, pre: string, n: string) => (names.has(n) ? `${pre}${n}${suffix}.` : m));
 }
 
 const capsOf = (caps: string) => {

@@ -11,9 +11,10 @@ echo "test: lint and format (biome check)"
 pnpm exec biome check .
 echo "test: building (tsc -b)"
 pnpm build
-# Tests that measure frame rates at 1080p60 (two encoders, a compositor and overlays on two cores)
+# Tests that measure frame rates at 1080p60 (two encoders, a compositor and overlays on two cores),
+# or overload the machine on purpose,
 # run on their own after the others, so no other test file shares the machine with them.
-RATE_TESTS=(apps/daemon/test/shared-source.test.ts)
+RATE_TESTS=(apps/daemon/test/shared-source.test.ts packages/plugin-pip/src/pip-overload.test.ts)
 if [ $# -gt 0 ]; then
   pnpm exec vitest run "$@"
 else

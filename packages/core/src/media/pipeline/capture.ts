@@ -106,7 +106,9 @@ export class SharedCapture {
       launch: [
         source.launch,
         'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
-        'videoconvert ! videoscale ! videorate drop-only=true',
+        // qos=false: a reader's QoS events travel up through the tee; one late reader must not make
+        // the capture drop frames for every stream.
+        'videoconvert qos=false ! videoscale qos=false ! videorate drop-only=true',
         captureCaps(this.ref),
         out.launch,
       ].join(' ! '),
