@@ -70,8 +70,9 @@ export function prepareOffer(sdp: string, profile: EncoderProfile): { sdp: strin
     throw new WebRtcErrors.NO_VIDEO(`the offer's video is "${direction}": it must receive video (recvonly)`);
 
   const h264 = video.lines
-    .map((l) => /^a=rtpmap:(\d+) H264\/90000$/i.exec(l))
-    .filter((m): m is RegExpExecArray => m !== null)
+    .map((l) => /^a=rtpmap:(\d{1,3}) H264\/90000$/i.exec(l))
+    // An RTP payload type is 7 bits (RFC 3550 §5.1): a larger one cannot be answered (found by `pnpm fuzz`).
+    .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) <= 127)
     .map((m) => {
       const pt = Number(m[1]);
       const fmtp = video.lines.find((l) => l.startsWith(`a=fmtp:${pt} `))?.slice(`a=fmtp:${pt} `.length) ?? '';
