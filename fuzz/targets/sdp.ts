@@ -104,7 +104,8 @@ export const sdpOffer: FuzzTarget<Input> = {
     const r = prepareOffer(sdp, x.profile);
     // What the peer connection is handed must be what an SDP answer can carry: one RTP payload type.
     if (!Number.isInteger(r.payloadType) || r.payloadType < 0 || r.payloadType > 127) throw new Finding(`payload type ${r.payloadType} chosen`);
-    const video = r.sdp.split('\r\n').filter((l) => l.startsWith('m=video') && !l.startsWith('m=video 0 '))[0];
+    // The section prepareOffer narrowed: the first `m=video` whose port is not 0 (as it picks it).
+    const video = r.sdp.split('\r\n').filter((l) => l.split(' ')[0] === 'm=video' && !l.startsWith('m=video 0 '))[0];
     if (!video?.endsWith(` ${r.payloadType}`)) throw new Finding(`video line ${video} does not carry payload type ${r.payloadType}`);
   },
 };
