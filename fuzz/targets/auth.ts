@@ -18,12 +18,20 @@ const users = await UserStore.open({ configUsers: [{ username: 'viewer', passwor
 users.verify = async (u, p) => (u === 'viewer' && p === PASSWORD ? users.caller(u) : undefined);
 const nonces = new NonceManager();
 const rtspAuth = new RtspAuth(users, ['digest', 'basic']);
-// The nonces are RtspAuth's own (private): a fresh one from its challenge, so that valid headers exist.
-const fresh = Array.from({ length: 8 }, () => /nonce="([^"]+)"/.exec((rtspAuthChallenge() ?? '') as string)?.[1] ?? 'none');
-function rtspAuthChallenge(): string | undefined {
-  return (rtspAuth as unknown as { challenge(stale: boolean): Record<string, string> }).challenge(false)['WWW-Authenticate'];
+// The nonces are RtspAuth's own (private): fresh ones from its challenge, so that valid headers exist.
+// They live 5 minutes; a long run issues new ones every minute (inputs are generated just before use).
+let fresh: string[] = [];
+let ownNonces: string[] = [];
+let issuedAt = 0;
+function nonceSets(): { rtsp: string[]; core: string[] } {
+  if (Date.now() - issuedAt > 60_000) {
+    const challenge = () => (rtspAuth as unknown as { challenge(stale: boolean): Record<string, string> }).challenge(false)['WWW-Authenticate'] ?? '';
+    fresh = Array.from({ length: 8 }, () => /nonce="([^"]+)"/.exec(challenge())?.[1] ?? 'none');
+    ownNonces = Array.from({ length: 8 }, () => nonces.issue());
+    issuedAt = Date.now();
+  }
+  return { rtsp: fresh, core: ownNonces };
 }
-const ownNonces = Array.from({ length: 8 }, () => nonces.issue());
 
 interface Digest {
   username: string;
@@ -60,7 +68,7 @@ const digest: fc.Arbitrary<{ header: string; valid: boolean; nonceSet: 'rtsp' | 
     extra: fc.array(fc.tuple(token(), token()), { maxLength: 2 }),
   })
   .map((d) => {
-    const nonce = d.nonceOther ?? (d.nonceSet === 'rtsp' ? fresh : ownNonces)[d.nonceIndex]!;
+    const nonce = d.nonceOther ?? nonceSets()[d.nonceSet][d.nonceIndex]!;
     const x: Digest = { ...d, nonce };
     const ha1 = md5(`${x.username}:${x.realm}:${PASSWORD}`);
     const ha2 = md5(`DESCRIBE:${x.uri}`);
