@@ -112,7 +112,7 @@ export async function main(): Promise<void> {
   const rss = { daemon: [] as number[], media: [] as number[] };
   const fds: string[] = [];
   const disturbances: Disturbance[] = [];
-  const t0 = Date.now();
+  let t0 = Date.now();
   const elapsed = () => (Date.now() - t0) / 1000;
   try {
     for (let i = 0; i < READERS; i++) join(i);
@@ -122,6 +122,8 @@ export async function main(): Promise<void> {
       return undefined;
     });
     console.log(webrtc ? `  ${WEBRTC} WebRTC viewers connected` : `  ${webrtcNote}`);
+    // The run (and its warm-up) starts when everyone is connected.
+    t0 = Date.now();
 
     let joined = READERS;
     let nextChurn = CHURN_S;
@@ -220,7 +222,7 @@ async function startWebrtc(camd: Camd, stream: string): Promise<ChildProcess | u
   const first = await Promise.race([
     new Promise<string>((r) => lines.once('line', r)),
     new Promise<string>((r) => child.once('exit', (code) => r(`exit ${code}`))),
-    sleep(60_000).then(() => 'timeout'),
+    sleep(120_000).then(() => 'timeout after 120 s'),
   ]);
   if (!first.includes('connected')) {
     await stopTree(child, 'SIGKILL', 1000);
