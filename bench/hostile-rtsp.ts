@@ -57,14 +57,19 @@ function probe(port: number, bytes: Buffer): Promise<Outcome> {
         o.answeredMs = Date.now() - t0;
       }
     });
+    let watching = true;
     const timer = setTimeout(() => {
+      // Our own close after the watch is not the server's: the outcome is final before it.
+      watching = false;
+      resolve({ ...o });
       s.destroy();
-      resolve(o);
     }, WATCH_S * 1000);
     s.on('close', () => {
+      if (!watching) return;
+      watching = false;
       clearTimeout(timer);
       o.closedMs = Date.now() - t0;
-      resolve(o);
+      resolve({ ...o });
     });
   });
 }
@@ -105,7 +110,14 @@ export async function main(): Promise<void> {
     rtsp: { enabled: true, streams: [{ path: '/stream1', resolution: '640x360', fps: 30, bitrate: 1_000_000, profile: 'main', source: 'videotestsrc:ball' }] },
   });
   try {
-    rows.push(summary('camd', await runSet(camd.rtspPort, set)));
+    const outcomes = await runSet(camd.rtspPort, set);
+    rows.push(summary('camd', outcomes));
+    // What camd left without an answer: the inputs, to see why.
+    const held = outcomes.flatMap((o, i) => (!o.answered && o.closedMs === undefined ? [i] : []));
+    for (const i of held.slice(0, 12))
+      console.log(
+        `  camd held #${i}: ${JSON.stringify(set[i]!.subarray(0, 160).toString('latin1'))}${set[i]!.length > 160 ? ` (${set[i]!.length} bytes)` : ''}`,
+      );
   } finally {
     await camd.stop();
   }
