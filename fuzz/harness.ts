@@ -32,6 +32,8 @@ export interface FuzzTarget<T> {
   show?(input: T): string;
   /** This parser's own bound on one input's time, when the run's default does not fit it (say why). */
   slowMs?: number;
+  /** Inputs in CI's short pass when the default would make it too long (say why). */
+  ciRuns?: number;
 }
 
 /** A broken invariant a target found (an answer that must not be, a value out of range). */
