@@ -65,6 +65,8 @@ export interface RunOptions {
   keep?: number;
   /** Called every 100,000 inputs (long runs say where they are). */
   progress?(r: FuzzResult): void;
+  /** Called with each finding as it happens (a long run shows them before its end). */
+  finding?(f: { error: string; input: string }): void;
 }
 
 const BATCH = 2000;
@@ -104,7 +106,9 @@ export async function runTarget<T>(t: FuzzTarget<T>, o: RunOptions): Promise<Fuz
         ms = Math.min(ms, again.ms);
         if (ms > slowMs) {
           r.slow++;
-          if (r.examples.length < keep) r.examples.push({ error: `slow: ${ms.toFixed(1)} ms of CPU`, input: show(x) });
+          const f = { error: `slow: ${ms.toFixed(1)} ms of CPU`, input: show(x) };
+          o.finding?.(f);
+          if (r.examples.length < keep) r.examples.push(f);
         }
       }
       if (ms > r.maxMs) r.maxMs = ms;
@@ -114,7 +118,9 @@ export async function runTarget<T>(t: FuzzTarget<T>, o: RunOptions): Promise<Fuz
         continue;
       }
       r.exceptions++;
-      if (r.examples.length < keep) r.examples.push({ error: describe(err), input: show(x) });
+      const f = { error: describe(err), input: show(x) };
+      if (r.exceptions <= 10) o.finding?.(f);
+      if (r.examples.length < keep) r.examples.push(f);
     }
   }
   r.perSecond = Math.round(r.inputs / ((performance.now() - started) / 1000));

@@ -37,6 +37,7 @@ for (const t of targets) {
     runs,
     seed,
     slowMs,
+    finding: (f) => console.error(`  ! ${t.name}: ${f.error}\n    input: ${f.input.slice(0, 300)}`),
     progress: (p) =>
       console.error(`  … ${p.name}: ${p.inputs} inputs, ${p.exceptions} exceptions, ${p.slow} slow, ${((Date.now() - started) / 1000).toFixed(0)} s`),
   });

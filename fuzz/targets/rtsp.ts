@@ -197,11 +197,13 @@ class FakeSocket extends EventEmitter {
 const caller = { username: 'viewer', permissions: ['Media_r'] } as unknown as Caller;
 const settings = (name: string) => ({ name, path: `/${name}`, codec: 'h264', fps: 15, bitrate: 500_000, width: 320, height: 240 }) as unknown as StreamSettings;
 
+/** One logger for every input: each pino instance registers an exit handler, and that would pile up. */
+const logger = createLogger({ level: 'silent' });
+
 /** A parent that is not an RtspServer (as rtsp-connection.test.ts's): real sessions and hub, fake streams; any Authorization passes. */
 function fakeParent(log: string[]): { parent: ConnParent; sessions: Map<string, RtspSession> } {
   const hub = new StreamHub();
   const sessions = new Map<string, RtspSession>();
-  const logger = createLogger({ level: 'silent' });
   // An error logged by the connection is what it does with an exception from its own dispatch: a finding.
   const spy = Object.create(logger) as typeof logger;
   spy.error = ((obj: unknown, msg?: string) => void log.push(`${msg}: ${(obj as { err?: Error }).err?.stack ?? ''}`)) as typeof logger.error;
