@@ -158,10 +158,18 @@ export async function main(): Promise<void> {
         const res = await camd.api(`/api/state/${k}`, { method: 'PUT', body: JSON.stringify({ value }) });
         if (!res.ok) console.log(`  setting ${k}=${value}: ${res.status} ${await res.text()}`);
         if (rebuild) {
-          // A frame of the new pipeline: captured after the change, at the new rate (RTP step 90 kHz / fps).
+          // A frame of the new pipeline: captured after the change, and for the rebuilt stream's readers
+          // at its new rate (RTP step 90 kHz / fps); the other streams' readers only keep getting frames.
           const step = 90_000 / value;
           const at = Date.now();
-          disturbances.push(await recovered(readers, `rebuild (${k}=${value})`, now, (x) => x.lastCapture > at && Math.abs(x.lastStep - step) < step * 0.15));
+          disturbances.push(
+            await recovered(
+              readers,
+              `rebuild (${k}=${value})`,
+              now,
+              (x) => x.lastCapture > at && (x.path !== last || Math.abs(x.lastStep - step) < step * 0.15),
+            ),
+          );
         }
       }
       if (now >= nextCrash) {
