@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import { RtcpPacketConverter, type RtcpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../apps/daemon/src/config-file.js';
-import { CamdError, ErrorCodes } from '../packages/core/src/index.js';
+import { CamdError, type CodecParameters, ErrorCodes } from '../packages/core/src/index.js';
 import { prepareOffer } from '../packages/plugin-webrtc/src/offer.js';
 import { Viewer } from '../packages/plugin-webrtc/src/viewer.js';
+
+const BASELINE: CodecParameters = { codec: 'h264', profileLevelId: '42e01f', width: 320, height: 240, fps: 0 };
 
 describe('inputs found by pnpm fuzz', () => {
   it('Viewer.onRtcp ignores payload-specific feedback of a format werift does not know (PSFB FMT 5)', () => {
@@ -40,10 +42,10 @@ describe('inputs found by pnpm fuzz', () => {
       'a=fmtp:999999 packetization-mode=1;profile-level-id=42e01f',
       '',
     ].join('\r\n');
-    expect(() => prepareOffer(sdp, 'baseline')).toThrow(expect.objectContaining({ code: 'CAMD_ERR_WEBRTC_CODEC' }));
+    expect(() => prepareOffer(sdp, BASELINE)).toThrow(expect.objectContaining({ code: 'CAMD_ERR_WEBRTC_CODEC' }));
     // With a valid format beside it, that one is chosen.
     const both = sdp.replace('SAVPF 999999', 'SAVPF 999999 102') + 'a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e01f\r\n';
-    expect(prepareOffer(both, 'baseline').payloadType).toBe(102);
+    expect(prepareOffer(both, BASELINE).payloadType).toBe(102);
   });
 
   it("a YAML config that overflows the yaml parser's stack is a config error, not a RangeError", () => {

@@ -219,8 +219,9 @@ function fakeParent(log: string[]): { parent: ConnParent; sessions: Map<string, 
       return m ? { settings: settings(m[1]!), base: `rtsp://h/${m[1]}`, track: m[2] } : undefined;
     },
     parameters: async () => ({ codec: 'h264', width: 320, height: 240, fps: 15, sps: Buffer.from([0x67, 0x42, 0, 0x1e]), pps: Buffer.from([0x68, 0xce]) }),
-    createSession(stream, who, conn) {
+    createSession(stream, who, conn, negotiated) {
       const s = new RtspSession({
+        negotiated,
         stream,
         caller: who,
         ownerId: conn.id,
@@ -230,7 +231,7 @@ function fakeParent(log: string[]): { parent: ConnParent; sessions: Map<string, 
         limits: { maxQueue: 10, highWater: 1 << 20, stallMs: 1000 },
         timeoutMs: 30_000,
         sink: { socket: conn.socket, sendUdp: () => undefined, sendUdpRtcp: () => undefined },
-        events: { started: () => undefined, closed: (x) => void sessions.delete(x.id), stalled: () => undefined },
+        events: { started: () => undefined, closed: (x) => void sessions.delete(x.id), stalled: () => undefined, rejected: () => undefined },
       });
       sessions.set(s.id, s);
       return s;

@@ -3,7 +3,7 @@
  * plugin-webrtc offer.ts. A refusal is a `CamdError` with a `CAMD_ERR_WEBRTC_…` code (answered 4xx).
  */
 import fc from 'fast-check';
-import { CamdError } from '../../packages/core/src/index.js';
+import { CamdError, type CodecParameters } from '../../packages/core/src/index.js';
 import { parseOfferJson, prepareOffer } from '../../packages/plugin-webrtc/src/offer.js';
 import { Finding, type FuzzTarget } from '../harness.js';
 import { mutated, showBytes, token, type Mutated } from '../mutate.js';
@@ -17,6 +17,7 @@ const codec = fc.oneof(
     mode: fc.constantFrom('0', '1', '1', '1', undefined),
     profile: fc.constantFrom('42e01f', '42001f', '4d001f', '640032', 'zz', '', undefined),
   }),
+  fc.record({ name: fc.constantFrom('H265'), mode: fc.constant(undefined), profile: fc.constant(undefined) }),
   fc.record({ name: fc.constantFrom('VP8', 'VP9', 'AV1', 'rtx', 'red', 'ulpfec'), mode: fc.constant(undefined), profile: fc.constant(undefined) }),
 );
 
@@ -79,7 +80,16 @@ const offer = fc
     return `${l.join(o.eol)}${o.eol}`;
   });
 
-type Input = { sdp: Mutated; json: 'object' | 'text' | 'raw'; type: string; profile: 'baseline' | 'main' | 'high' };
+/** What the stream sends (prepareOffer answers only with it): H.264 of a profile, H.265 Main, or MJPEG (refused). */
+const STREAMS: Record<string, CodecParameters> = {
+  'h264 baseline': { codec: 'h264', profileLevelId: '42e01f', width: 320, height: 240, fps: 0 },
+  'h264 main': { codec: 'h264', profileLevelId: '4d001f', width: 320, height: 240, fps: 0 },
+  'h264 high': { codec: 'h264', profileLevelId: '640032', width: 320, height: 240, fps: 0 },
+  'h265 main': { codec: 'h265', h265: { profileSpace: 0, tierFlag: 0, profileId: 1, levelId: 93 }, width: 320, height: 240, fps: 0 },
+  mjpeg: { codec: 'mjpeg', width: 320, height: 240, fps: 0 },
+};
+
+type Input = { sdp: Mutated; json: 'object' | 'text' | 'raw'; type: string; profile: string };
 
 const isRefusal = (err: unknown) => err instanceof CamdError && err.code.startsWith('CAMD_ERR_WEBRTC_') && err.statusCode >= 400 && err.statusCode < 500;
 
@@ -90,7 +100,7 @@ export const sdpOffer: FuzzTarget<Input> = {
     sdp: mutated(offer.map((s) => ({ bytes: Buffer.from(s, 'utf8'), meta: undefined }))),
     json: fc.constantFrom('object' as const, 'text' as const, 'raw' as const),
     type: fc.constantFrom('offer', 'offer', 'offer', 'offer', 'offer', 'answer', ''),
-    profile: fc.constantFrom('baseline' as const, 'main' as const, 'high' as const),
+    profile: fc.constantFrom(...Object.keys(STREAMS)),
   }),
   show: (x) => `${x.json} type=${x.type} ${x.profile} ${showBytes(x.sdp.bytes)}`,
   refusal: isRefusal,
@@ -101,7 +111,7 @@ export const sdpOffer: FuzzTarget<Input> = {
       x.json === 'raw'
         ? text
         : parseOfferJson(x.json === 'object' ? { type: x.type, sdp: text } : Buffer.from(`{"type":"${x.type}","sdp":${JSON.stringify(text)}}`));
-    const r = prepareOffer(sdp, x.profile);
+    const r = prepareOffer(sdp, STREAMS[x.profile]!, 'stream1');
     // What the peer connection is handed must be what an SDP answer can carry: one RTP payload type.
     if (!Number.isInteger(r.payloadType) || r.payloadType < 0 || r.payloadType > 127) throw new Finding(`payload type ${r.payloadType} chosen`);
     // The section prepareOffer narrowed: the first `m=video` whose port is not 0 (as it picks it).
