@@ -48,6 +48,25 @@ describe('inputs found by pnpm fuzz', () => {
     expect(prepareOffer(both, BASELINE).payloadType).toBe(102);
   });
 
+  it('an rtpmap whose payload type the m= line does not list (014 for 114) is not chosen', () => {
+    // As found: H.265 (profile-id absent = Main, the stream's), its rtpmap mangled to 014.
+    const sdp = [
+      'v=0',
+      'o=- 1 2 IN IP4 127.0.0.1',
+      's=-',
+      't=0 0',
+      'a=ice-ufrag:abcd',
+      'a=ice-pwd:0123456789abcdefghijkl',
+      'a=fingerprint:sha-256 AB:CD',
+      'm=video 9 UDP/TLS/RTP/SAVPF 114',
+      'a=recvonly',
+      'a=rtpmap:014 H265/90000',
+      '',
+    ].join('\r\n');
+    const h265: CodecParameters = { codec: 'h265', h265: { profileSpace: 0, tierFlag: 0, profileId: 1, levelId: 93 }, width: 320, height: 240, fps: 0 };
+    expect(() => prepareOffer(sdp, h265)).toThrow(expect.objectContaining({ code: 'CAMD_ERR_WEBRTC_CODEC' }));
+  });
+
   it("a YAML config that overflows the yaml parser's stack is a config error, not a RangeError", () => {
     // The generated file as found (a `s: ` run of ~1,250 nested compact mappings among other keys):
     // the yaml package's parser recursed out of stack inside parseDocument.
