@@ -95,7 +95,7 @@ const isRefusal = (err: unknown) => err instanceof CamdError && err.code.startsW
 
 export const sdpOffer: FuzzTarget<Input> = {
   name: 'sdp-offer',
-  what: 'parseOfferJson + prepareOffer (plugin-webrtc offer.ts): offer endpoint JSON and WHEP SDP; the answer must carry one valid payload type of the stream's codec',
+  what: 'parseOfferJson + prepareOffer (plugin-webrtc offer.ts): offer endpoint JSON and WHEP SDP; the answer must carry one valid payload type of the stream codec',
   arbitrary: fc.record({
     sdp: mutated(offer.map((s) => ({ bytes: Buffer.from(s, 'utf8'), meta: undefined }))),
     json: fc.constantFrom('object' as const, 'text' as const, 'raw' as const),
