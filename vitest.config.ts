@@ -8,7 +8,14 @@ export default defineConfig({
   resolve: { conditions: SERVER_CONDITIONS },
   ssr: { resolve: { conditions: SERVER_CONDITIONS } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'apps/*/src/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'test/**/*.test.ts',
+      'examples/*/src/**/*.test.ts',
+      'fuzz/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     // Brings every package's dist/ up to date (incremental `tsc -b`) once per run, for the tests that
     // start the built daemon, pack packages or make a bundle.

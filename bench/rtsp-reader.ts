@@ -7,6 +7,8 @@ import { connect, type Socket } from 'node:net';
 export class BenchReader {
   frames = 0;
   bytes = 0;
+  /** Called with the RTP timestamp of each frame's last packet (marker bit) as it arrives. */
+  onFrame?: (rtpTimestamp: number) => void;
   private socket?: Socket;
 
   constructor(
@@ -29,7 +31,10 @@ export class BenchReader {
         if (playing && buf.length >= 4 && buf[0] === 0x24) {
           const len = buf.readUInt16BE(2);
           if (buf.length < 4 + len) return;
-          if (buf[1] === 0 && len > 12 && buf[5]! & 0x80) this.frames++;
+          if (buf[1] === 0 && len > 12 && buf[5]! & 0x80) {
+            this.frames++;
+            this.onFrame?.(buf.readUInt32BE(8));
+          }
           this.bytes += len;
           buf = buf.subarray(4 + len);
           continue;

@@ -23,6 +23,11 @@ export function loadConfigFile(path: string): CamdConfig {
   } catch (err) {
     throw new CamdError(ErrorCodes.CONFIG, `${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  return parseConfigText(path, text);
+}
+
+/** A config file's text, parsed (YAML or JSON, by the name of `path`) and validated; `path` only names it in errors. */
+export function parseConfigText(path: string, text: string): CamdConfig {
   if (isYamlPath(path)) return loadYaml(path, text);
   let doc: unknown;
   try {
@@ -41,7 +46,13 @@ export function loadConfigFile(path: string): CamdConfig {
 function loadYaml(path: string, text: string): CamdConfig {
   const lines = new LineCounter();
   // YAML 1.2 core schema: `no`/`yes`/`on` stay strings, duplicate keys are errors, aliases are capped.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  } catch (err) {
+    // The parser recurses per nesting level: thousands of nested `key: key: …` overflow its stack (found by `pnpm fuzz`).
+    throw new CamdError(ErrorCodes.CONFIG, `${path}: not valid YAML: ${(err as Error).message}`);
+  }
   const bad = doc.errors[0];
   if (bad) {
     const line = lines.linePos(bad.pos[0]).line;

@@ -41,9 +41,13 @@ interface MediaSection {
  */
 export function prepareOffer(sdp: string, params: CodecParameters, stream = 'the stream'): { sdp: string; payloadType: number; fmtp: string } {
   const { session, sections, video } = checkOffer(sdp);
+  // Formats the m= line lists, as written: an `a=rtpmap:014` for a listed 114 describes nothing offered
+  // (and its fmtp would be inserted before the m= line; found by `pnpm fuzz`).
+  const listed = new Set(video.lines[0]!.split(' ').slice(3));
   const formats = video.lines
-    .map((l) => /^a=rtpmap:(\d+) ([\w-]+)\/90000$/i.exec(l))
-    .filter((m): m is RegExpExecArray => m !== null)
+    .map((l) => /^a=rtpmap:(\d{1,3}) ([\w-]+)\/90000$/i.exec(l))
+    // An RTP payload type is 7 bits (RFC 3550 §5.1): a larger one cannot be answered (found by `pnpm fuzz`).
+    .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) <= 127 && listed.has(m[1]!))
     .map((m) => {
       const pt = Number(m[1]);
       const fmtp = video.lines.find((l) => l.startsWith(`a=fmtp:${pt} `))?.slice(`a=fmtp:${pt} `.length) ?? '';

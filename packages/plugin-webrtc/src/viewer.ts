@@ -272,6 +272,8 @@ export class Viewer {
       this.feedback({ packetLoss: r.fractionLost / 256, jitterMs: r.jitter / 90, receivedAt: now });
     } else if (p instanceof RtcpPayloadSpecificFeedback) {
       const fb = p.feedback;
+      // werift leaves `feedback` undefined for a PSFB format it does not know (found by `pnpm fuzz`).
+      if (!fb) return;
       // PLI (count 1) or FIR (count 4: werift parses it but exports no class for it).
       if (fb instanceof PictureLossIndication || fb.count === FIR_COUNT) {
         this.keyframeRequests++;
