@@ -288,10 +288,23 @@ function connectMedia(id: string, pipeline: any, mediaSocket: string): any {
   return connection;
 }
 
+/** Pipelines already torn down: a start that failed half-way may be torn down twice. */
+const tornDown = new WeakSet<Running>();
+
 function teardown(p: Running): void {
+  if (tornDown.has(p)) return;
+  tornDown.add(p);
   try {
     p.pipeline.setState(Gst.State.NULL);
     for (const b of p.inputs.splice(0)) removeBranch(b);
+    // A capture's branches go with it (its readers must not touch it any more).
+    p.fanout.clear();
+    // node-gtk keeps one reference too many on an object a call hands over when it makes a new
+    // wrapper for it (gst_parse_launch, gst_element_get_bus: once per run). Dropped here, or the
+    // pipeline and its bus would never be freed: each run left the bus's two wakeup sockets behind.
+    // (Elements looked up by name may already have a wrapper, so their count is left alone.)
+    p.pipeline.unref();
+    p.bus.unref();
   } finally {
     try {
       p.connection?.close(null);

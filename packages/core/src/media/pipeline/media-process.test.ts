@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MediaProcess, type MediaPipeline, type RawFrame } from './media-process.js';
 import { MEDIA_OUT_ELEMENT } from './protocol.js';
@@ -118,6 +118,25 @@ describe('media process (real GStreamer)', () => {
     const c = m.start(`videotestsrc is-live=true ! ${RAW} ! ${ENCODE}`, { output: true });
     await framesUntil(c, (_, all) => all.length === 3);
     expect(c.pid).not.toBe(pid);
+  });
+
+  it('a pipeline run leaves nothing behind: ten runs, the same open files in the media process', async () => {
+    const m = mediaProcess();
+    const keep = m.start(`videotestsrc is-live=true ! ${RAW} ! ${ENCODE}`, { output: true });
+    await framesUntil(keep, () => true);
+    const openFiles = () => readdirSync(`/proc/${keep.pid}/fd`).length;
+    const run = async () => {
+      const p = m.start(`videotestsrc is-live=true ! ${RAW} ! ${ENCODE}`, { output: true });
+      await framesUntil(p, () => true);
+      await p.stop();
+    };
+    await run();
+    const before = openFiles();
+    for (let i = 0; i < 10; i++) await run();
+    // Wrappers of bus messages (which hold their source) are collected every 10 s in the media process.
+    await new Promise((r) => setTimeout(r, 11_000));
+    // Each leaked pipeline kept its bus's two wakeup sockets: 20 more after ten runs.
+    expect(openFiles()).toBeLessThanOrEqual(before + 1);
   });
 
   it('stopping a pipeline keeps the process for the others; closing leaves no process behind', async () => {
