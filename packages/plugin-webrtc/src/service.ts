@@ -2,6 +2,7 @@ import { acquireStreamPackets, CoreErrors, type Caller, type PluginContext } fro
 import { WebRtcErrors } from './errors.js';
 import { prepareOffer } from './offer.js';
 import { Viewer, type IceServer } from './viewer.js';
+import { playoutDelayFor } from './playout-delay.js';
 import type { WebRtcOptions } from './options.js';
 
 /**
@@ -59,6 +60,7 @@ export class WebRtcService {
         connectTimeoutMs: o.connectTimeoutMs,
         disconnectTimeoutMs: o.disconnectTimeoutMs,
         maxQueueFrames: o.maxQueueFrames,
+        playoutDelay: () => playoutDelayFor(this.ctx.state.get<string>('streamLatencyMode')),
         onFeedback: (f) => this.ctx.hooks.networkFeedback.call(f),
         onConnected: (v) => this.ctx.hooks.clientConnected.call(this.clientInfo(v)),
         onClose: (v) => {

@@ -1,5 +1,6 @@
 import type { EncoderCandidate } from '../registry.js';
 import type { EncoderChoice, EncoderPreset, StreamSettings } from '../types.js';
+import { getLatencyMs } from '../../rules.js';
 
 /**
  * The `encoderPreset` values (ultrafast, fast, medium, slow) are quality tiers. On a CPU, x264 must stay live at 1080p60 on two cores
@@ -35,6 +36,25 @@ const X264_PROFILE_TOOLS: Record<StreamSettings['profile'], string> = {
  */
 const X264_FIXED_GOP = 'scenecut=0';
 
+/**
+ * x264's buffering by `streamLatencyMode` (see `x264Latency`). B-frames stay off in every mode:
+ * browsers' WebRTC decoders and many NVRs expect none.
+ */
+export function x264Latency(s: StreamSettings): string {
+  const mode = s.latencyMode ?? 'low';
+  // low: tune=zerolatency turns off lookahead, MB-tree and frame threads (sliced threads instead):
+  // a frame leaves the encoder as soon as it is coded.
+  if (mode === 'low') return 'tune=zerolatency vbv-buf-capacity=1000';
+  // normal/high: rate control looks ahead over a quarter of the budget (MB-tree spends bits on what
+  // later frames reference), frame threads; the VBV buffer spans the budget, at least 1 s.
+  const budgetMs = getLatencyMs(mode);
+  const lookahead = Math.min(X264_MAX_LOOKAHEAD, Math.max(1, Math.floor((budgetMs / 4 / 1000) * s.fps)));
+  return `rc-lookahead=${lookahead} mb-tree=true sliced-threads=false vbv-buf-capacity=${Math.max(1000, budgetMs)}`;
+}
+
+/** x264's own limit for rc-lookahead. */
+const X264_MAX_LOOKAHEAD = 250;
+
 function x264(s: StreamSettings): EncoderChoice {
   const kbps = Math.max(1, Math.round(s.bitrate / 1000));
   return {
@@ -43,7 +63,7 @@ function x264(s: StreamSettings): EncoderChoice {
     codec: 'h264',
     hardware: false,
     launch:
-      `x264enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${kbps} vbv-buf-capacity=1000 ` +
+      `x264enc name=encoder ${x264Latency(s)} speed-preset=${X264_PRESET[s.preset]} bitrate=${kbps} ` +
       `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false option-string=${X264_PROFILE_TOOLS[s.profile]}:${X264_FIXED_GOP} ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
     elements: ['x264enc'],
     bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
