@@ -4,7 +4,7 @@ import { parsePlayoutDelay, playoutDelayFor, serializePlayoutDelay } from './pla
 describe('playout-delay header extension', () => {
   it('maps each streamLatencyMode onto min/max playout delay', () => {
     expect(playoutDelayFor('low')).toEqual({ minMs: 0, maxMs: 100 });
-    expect(playoutDelayFor('normal')).toEqual({ minMs: 120, maxMs: 500 });
+    expect(playoutDelayFor('normal')).toEqual({ minMs: 0, maxMs: 500 });
     expect(playoutDelayFor('high')).toEqual({ minMs: 500, maxMs: 2000 });
   });
 
