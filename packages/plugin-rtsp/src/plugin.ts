@@ -54,6 +54,12 @@ export interface RtspOptions {
   idleTimeoutMs: number;
   headTimeoutMs: number;
   maxQueueFrames: number;
+  /**
+   * Bytes a reader's socket may hold beyond what the kernel took before the session tells the hub
+   * it is busy. Past it, frames wait in the hub, where streamLatencyMode's lag budget decides when
+   * the reader skips to the next keyframe. 16 KiB (Node's own high-water mark) keeps that budget
+   * true: 1 MiB, the former default, hid 2 s of a 4 Mbit/s stream from it (and 16 s at 500 kbit/s).
+   */
   highWaterBytes: number;
   stallMs: number;
 }
@@ -76,7 +82,7 @@ export default definePlugin<RtspOptions>({
       idleTimeoutMs: { type: 'integer', minimum: 100, default: 60_000 },
       headTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
       maxQueueFrames: { type: 'integer', minimum: 2, default: 90 },
-      highWaterBytes: { type: 'integer', minimum: 16384, default: 1_048_576 },
+      highWaterBytes: { type: 'integer', minimum: 16384, default: 16384 },
       stallMs: { type: 'integer', minimum: 100, default: 10_000 },
     },
   },
