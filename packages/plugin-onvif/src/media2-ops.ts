@@ -199,14 +199,18 @@ export const MEDIA2_OPS: Record<string, Op> = {
 
   // No audio, metadata or analytics on this device: empty lists.
   ...Object.fromEntries(
-    ['GetAudioSourceConfigurations', 'GetAudioEncoderConfigurations', 'GetAudioOutputConfigurations', 'GetAudioDecoderConfigurations', 'GetMetadataConfigurations'].map(
-      (op) => [
-        op,
-        (o: OpContext) => {
-          read(o);
-          return `<tr2:${op}Response/>`;
-        },
-      ],
-    ),
+    [
+      'GetAudioSourceConfigurations',
+      'GetAudioEncoderConfigurations',
+      'GetAudioOutputConfigurations',
+      'GetAudioDecoderConfigurations',
+      'GetMetadataConfigurations',
+    ].map((op) => [
+      op,
+      (o: OpContext) => {
+        read(o);
+        return `<tr2:${op}Response/>`;
+      },
+    ]),
   ),
 };

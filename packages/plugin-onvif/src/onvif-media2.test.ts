@@ -20,7 +20,9 @@ const { Cam } = createRequire(import.meta.url)('onvif') as {
  */
 async function connect(port: number, username: string, password: string) {
   return new Promise<any>((resolve, reject) => {
-    const cam = new Cam({ hostname: '127.0.0.1', port, username, password, timeout: 10_000, preserveAddress: true }, (err) => (err ? reject(err) : resolve(cam)));
+    const cam = new Cam({ hostname: '127.0.0.1', port, username, password, timeout: 10_000, preserveAddress: true }, (err) =>
+      err ? reject(err) : resolve(cam),
+    );
   });
 }
 const call = <T = any>(cam: any, method: string, ...args: unknown[]) =>
@@ -56,7 +58,17 @@ describe('ONVIF Media2 with the onvif library and a real stream', () => {
     expect(stream.uri).toBe(`rtsp://127.0.0.1:${rtspPort}/stream1`);
     const { stdout } = await run(
       'ffprobe',
-      ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', stream.uri.replace('rtsp://', 'rtsp://operator:operator-secret@')],
+      [
+        '-v',
+        'error',
+        '-rtsp_transport',
+        'tcp',
+        '-show_entries',
+        'stream=codec_name,width,height',
+        '-of',
+        'csv=p=0',
+        stream.uri.replace('rtsp://', 'rtsp://operator:operator-secret@'),
+      ],
       { timeout: 30_000 },
     );
     expect(stdout.trim()).toBe('h264,320,240');
@@ -98,7 +110,10 @@ describe('ONVIF Media2 requests and refusals (hand-built SOAP)', () => {
   const media2 = (body: string, user: { username: string; password: string } | null = h.users.operator) => soap(h.baseUrl, 'media2', body, user ?? undefined);
   const state = async (key: string) => (await h.fetch(`/api/state/${key}`).then((r) => r.json())).value;
   const setConfig = (attrs: string, inner: string, user = h.users.operator) =>
-    media2(`<SetVideoEncoderConfiguration ${TR2} ${TT}><Configuration token="vec_stream2"${attrs}>${inner}</Configuration></SetVideoEncoderConfiguration>`, user);
+    media2(
+      `<SetVideoEncoderConfiguration ${TR2} ${TT}><Configuration token="vec_stream2"${attrs}>${inner}</Configuration></SetVideoEncoderConfiguration>`,
+      user,
+    );
 
   it('GetServices lists Media2 with its capabilities', async () => {
     const r = await soap(h.baseUrl, 'device', '<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>');

@@ -40,7 +40,10 @@ describe('streamLatencyMode: glass-to-glass through RTSP', () => {
   async function measure(mode: string): Promise<number> {
     const samples = await readTimecodes(url, { frames: 90 });
     // The first second includes ffmpeg's start (probing, the first GOP arriving at once).
-    const lat = samples.slice(30).flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs])).sort((a, b) => a - b);
+    const lat = samples
+      .slice(30)
+      .flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs]))
+      .sort((a, b) => a - b);
     expect(lat.length).toBeGreaterThan(45);
     const median = lat[Math.floor(lat.length / 2)]!;
     p50[mode] = Math.round(median);

@@ -28,12 +28,16 @@ describe('streamLatencyMode in the pipeline', () => {
     );
     expect(rawQueue(stream({ latencyMode: 'high' }))).toContain('max-size-time=1000000000');
     // 4K: 12 MiB a frame, still two fit.
-    expect(rawQueue(stream({ latencyMode: 'high', width: 3840, height: 2160 }))).toContain(`max-size-bytes=${Math.max(2 * 3840 * 2160 * 1.5, 32 * 1024 * 1024)}`);
+    expect(rawQueue(stream({ latencyMode: 'high', width: 3840, height: 2160 }))).toContain(
+      `max-size-bytes=${Math.max(2 * 3840 * 2160 * 1.5, 32 * 1024 * 1024)}`,
+    );
   });
 
   it('x264: zerolatency in low; lookahead over half the budget in normal and high, at most 30 frames and 64 MiB', () => {
     expect(x264Latency(stream())).toBe('tune=zerolatency vbv-buf-capacity=1000');
-    expect(x264Latency(stream({ latencyMode: 'normal', width: 320, height: 240 }))).toBe('rc-lookahead=7 mb-tree=true sliced-threads=false vbv-buf-capacity=1000');
+    expect(x264Latency(stream({ latencyMode: 'normal', width: 320, height: 240 }))).toBe(
+      'rc-lookahead=7 mb-tree=true sliced-threads=false vbv-buf-capacity=1000',
+    );
     expect(x264Latency(stream({ latencyMode: 'normal', fps: 60, width: 320, height: 240 }))).toContain('rc-lookahead=15 ');
     expect(x264Latency(stream({ latencyMode: 'high', width: 320, height: 240 }))).toContain('rc-lookahead=30 ');
     // 1080p: 3 MiB a frame, 21 fit in 64 MiB.
