@@ -78,10 +78,11 @@ export async function startCamd(
   const full = { ...config, http: { host: '127.0.0.1', port }, rtsp, users: [BENCH_USER] };
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(full, null, 2));
-  const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), CAMD_BIN, '--config', configPath, '--state-dir', join(dir, 'state')], {
-    cwd: dir,
-    env: { ...process.env, CAMD_LOG_LEVEL: 'debug' },
-  });
+  const args = ['--config', configPath, '--state-dir', join(dir, 'state')];
+  // As a program, bin/camd.js's first line sets the daemon's Node flags and malloc arenas (as start.sh
+  // and camd.service do); diagnostics with Node flags of their own run it through node.
+  const [cmd, argv] = opts.nodeArgs?.length ? [process.execPath, [...opts.nodeArgs, CAMD_BIN, ...args]] : [CAMD_BIN, args];
+  const child = spawnTracked(cmd, argv, { cwd: dir, env: { ...process.env, CAMD_LOG_LEVEL: 'debug' } });
   let out = '';
   const launches = new Map<string, string>();
   let partial = '';

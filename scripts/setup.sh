@@ -17,7 +17,8 @@ runtime_pkgs=(
   gir1.2-gdkpixbuf-2.0 libgirepository1.0-dev libcairo2-dev pkg-config g++ make python3
   ffmpeg iproute2
 )
-test_pkgs=(chromium python3-opencv python3-gi curl tesseract-ocr prometheus systemd)
+test_pkgs=(chromium python3-opencv python3-gi curl tesseract-ocr prometheus systemd
+  nginx libnginx-mod-rtmp srt-tools janus)
 
 missing=()
 want=("${runtime_pkgs[@]}")

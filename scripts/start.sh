@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "start: building (tsc -b)"
 pnpm build
-exec node apps/daemon/bin/camd.js "$@"
+# What bin/camd.js's first line sets when it runs as a program (see there): malloc tuned, a small young generation.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1048576}"
+exec node --max-semi-space-size=2 apps/daemon/bin/camd.js "$@"

@@ -84,8 +84,11 @@ async function put(d: DaemonProcess, key: string, value: unknown): Promise<void>
 /** Waits until the daemon says both streams play again (after a rebuild or restart). */
 async function healthy(d: DaemonProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await fetch(`${d.baseUrl}/api/health`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`not healthy again within ${timeoutMs} ms:\n${d.output().slice(-2000)}`);
+  for (;;) {
+    const res = await fetch(`${d.baseUrl}/api/health`);
+    const body = await res.text();
+    if (res.status === 200) return;
+    if (Date.now() > deadline) throw new Error(`not healthy again within ${timeoutMs} ms: ${body}\n${d.output().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

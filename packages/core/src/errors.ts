@@ -146,6 +146,8 @@ export const CoreErrors = {
   STREAM_UNKNOWN: createError('CAMD_ERR_STREAM_UNKNOWN', '%s', 404),
   /** A stream has no picture to give yet (`GET /api/streams/:name/snapshot.jpg`). */
   SNAPSHOT: createError('CAMD_ERR_SNAPSHOT', 'no picture from "%s" yet: %s', 503),
+  /** The stream is not in the codec a route serves (`GET /api/streams/:name/mjpeg` of an H.264 stream). */
+  STREAM_CODEC: createError('CAMD_ERR_STREAM_CODEC', '%s', 409),
   /** No route for the method and URL. */
   NOT_FOUND: createError('CAMD_ERR_NOT_FOUND', 'no route %s %s', 404),
   /** A request fastify refused without a code of its own. */

@@ -164,6 +164,7 @@ export class CamdHost {
       plugins: () => this.listPlugins(),
       health: () => this.health(),
       snapshot: (name) => this.snapshot(name),
+      hub: this.hub,
       logger: this.logger,
     });
     registerMetrics(this.http, this);

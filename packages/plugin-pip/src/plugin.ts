@@ -60,7 +60,10 @@ export default definePlugin({
           .join(' ');
       spec.filters.push({
         owner: PLUGIN_NAME,
-        launch: `compositor name=${COMPOSITOR} background=black ${padText('sink_0', pads.sink_0)} ${padText('sink_1', pads.sink_1)} ${padText('sink_2', pads.sink_2)} ! ${caps(W, H)}`,
+        // Output starts at the first input's running time: the media process gives every pipeline one
+        // base time, so a pipeline started later sees running times far from zero, and the default
+        // (output from zero) would first render a black frame for every moment since.
+        launch: `compositor name=${COMPOSITOR} background=black start-time-selection=first ${padText('sink_0', pads.sink_0)} ${padText('sink_1', pads.sink_1)} ${padText('sink_2', pads.sink_2)} ! ${caps(W, H)}`,
         elements: ['compositor'],
         // A new layout moves the inset in the running compositor: no rebuild, no gap.
         live: {

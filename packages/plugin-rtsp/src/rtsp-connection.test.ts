@@ -23,8 +23,9 @@ function fakeParent(over: Partial<ConnParent> = {}) {
       return m ? { settings: settings(m[1]!), base: `rtsp://h/${m[1]}`, track: m[2] } : undefined;
     },
     parameters: async () => ({ codec: 'h264', width: 320, height: 240, fps: 0 }),
-    createSession(stream, who, conn) {
+    createSession(stream, who, conn, negotiated) {
       const s = new RtspSession({
+        negotiated,
         stream,
         caller: who,
         ownerId: conn.id,
@@ -34,7 +35,12 @@ function fakeParent(over: Partial<ConnParent> = {}) {
         limits: { maxQueue: 10, highWater: 1 << 20, stallMs: 1000 },
         timeoutMs: 30_000,
         sink: { socket: conn.socket, sendUdp: () => undefined, sendUdpRtcp: () => undefined },
-        events: { started: () => undefined, closed: (x, reason) => void (sessions.delete(x.id), closed.push(reason)), stalled: () => undefined },
+        events: {
+          started: () => undefined,
+          closed: (x, reason) => void (sessions.delete(x.id), closed.push(reason)),
+          stalled: () => undefined,
+          rejected: () => undefined,
+        },
       });
       sessions.set(s.id, s);
       return s;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { H264_PAYLOAD_TYPE, h264MediaSection, type Caller, type CodecParameters, type Logger, type StreamSettings } from '@camd/core';
+import { JPEG_RTP_MAX_SIZE, PAYLOAD_TYPE, videoMediaSection, type Caller, type CodecParameters, type Logger, type StreamSettings } from '@camd/core';
 import { formatResponse, RequestParser, type RtspRequest } from './request-parser.js';
 import type { AuthResult } from './rtsp-auth.js';
 import type { RtspSession } from './rtsp-session.js';
@@ -33,8 +33,8 @@ export interface ConnParent {
   resolve(url: string): StreamTarget | undefined;
   /** The stream's codec parameters; rejects when the encoder gives none within `timeoutMs`. */
   parameters(stream: string, timeoutMs: number): Promise<CodecParameters>;
-  /** A new session owned by `conn`, or undefined when the server holds as many as it may. */
-  createSession(stream: string, caller: Caller, conn: RtspConnection): RtspSession | undefined;
+  /** A new session owned by `conn`, bound to the format it `negotiated`, or undefined when the server holds as many as it may. */
+  createSession(stream: string, caller: Caller, conn: RtspConnection, negotiated: CodecParameters): RtspSession | undefined;
   findSession(id: string): RtspSession | undefined;
   /** camd's UDP port pair, or undefined when UDP is unavailable. */
   udpPorts(): { rtp: number; rtcp: number } | undefined;
@@ -53,6 +53,8 @@ export class RtspConnection {
   private readonly sessions = new Set<RtspSession>();
   private closed = false;
   private headTimer?: NodeJS.Timeout;
+  /** What DESCRIBE told this client, by stream: the format its sessions are bound to. */
+  private readonly described = new Map<string, CodecParameters>();
 
   constructor(
     readonly socket: Socket,
@@ -129,6 +131,11 @@ export class RtspConnection {
     this.socket.destroy();
   }
 
+  /** Closes the connection once what was written is sent, unless another session of it still plays. */
+  endIfIdle(): void {
+    if (this.live().size === 0 && !this.socket.destroyed) this.closeAfterAnswer();
+  }
+
   /** The sessions it created that are not closed yet. */
   private live(): Set<RtspSession> {
     for (const s of this.sessions) if (s.state === 'closed') this.sessions.delete(s);
@@ -166,7 +173,7 @@ export class RtspConnection {
       case 'DESCRIBE':
         return this.describe(req);
       case 'SETUP':
-        return this.setup(req, caller);
+        return await this.setup(req, caller);
       default:
         return this.withSession(req, caller);
     }
@@ -175,13 +182,22 @@ export class RtspConnection {
   private async describe(req: RtspRequest): Promise<Reply> {
     const target = this.parent.resolve(req.url);
     if (!target) return { status: 404 };
-    if (target.settings.codec !== 'h264') return { status: 415, headers: { 'X-Reason': `${target.settings.codec} is not served over RTSP` } };
-    let params;
+    let params: CodecParameters;
     try {
       params = await this.parent.parameters(target.settings.name, 5000);
     } catch {
       return { status: 503, headers: { 'Retry-After': 2 } };
     }
+    // The SDP describes what the encoder sends now (its parameter sets), not what the settings say.
+    if (params.codec === 'mjpeg' && (params.width > JPEG_RTP_MAX_SIZE || params.height > JPEG_RTP_MAX_SIZE)) {
+      return {
+        status: 415,
+        headers: {
+          'X-Reason': `RTP/JPEG (RFC 2435) carries at most ${JPEG_RTP_MAX_SIZE}x${JPEG_RTP_MAX_SIZE}; this MJPEG stream is ${params.width}x${params.height}`,
+        },
+      };
+    }
+    this.described.set(target.settings.name, params);
     const base = `${target.base}/`;
     const host = this.socket.localAddress?.replace(/^::ffff:/, '') ?? '0.0.0.0';
     const sdp = [
@@ -193,8 +209,8 @@ export class RtspConnection {
       'a=tool:camd',
       'a=range:npt=now-',
       'a=control:*',
-      ...h264MediaSection({
-        payloadType: H264_PAYLOAD_TYPE,
+      ...videoMediaSection({
+        payloadType: PAYLOAD_TYPE[params.codec],
         params: { ...params, fps: target.settings.fps },
         control: 'trackID=0',
         bitrate: target.settings.bitrate,
@@ -204,7 +220,7 @@ export class RtspConnection {
     return { status: 200, headers: { 'Content-Base': base, 'Content-Type': 'application/sdp' }, body: sdp };
   }
 
-  private setup(req: RtspRequest, caller: Caller): Reply {
+  private async setup(req: RtspRequest, caller: Caller): Promise<Reply> {
     const target = this.parent.resolve(req.url);
     if (!target || (target.track !== undefined && target.track !== 'trackID=0')) return { status: 404 };
     const transport = parseTransport(req.headers.transport, this.remoteAddress);
@@ -219,7 +235,16 @@ export class RtspConnection {
       if (session.stream !== target.settings.name) return { status: 459 };
     } else {
       if (this.live().size >= MAX_SESSIONS_PER_CONNECTION) return { status: 503 };
-      session = this.parent.createSession(target.settings.name, caller, this);
+      // A session is bound to the format its client was told about (a client that skipped DESCRIBE: the current one).
+      let negotiated = this.described.get(target.settings.name);
+      if (!negotiated) {
+        try {
+          negotiated = await this.parent.parameters(target.settings.name, 5000);
+        } catch {
+          return { status: 503, headers: { 'Retry-After': 2 } };
+        }
+      }
+      session = this.parent.createSession(target.settings.name, caller, this, negotiated);
       if (!session) return { status: 503 };
       this.sessions.add(session);
     }

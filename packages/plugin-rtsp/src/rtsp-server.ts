@@ -2,6 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   acquireStreamPackets,
+  buildBye,
   buildSenderReport,
   parseRtcp,
   type StreamPackets,
@@ -198,7 +199,7 @@ export class RtspServer implements ConnParent {
     return this.opts.hub.waitForParameters(stream, timeoutMs);
   }
 
-  createSession(stream: string, caller: Caller, conn: RtspConnection): RtspSession | undefined {
+  createSession(stream: string, caller: Caller, conn: RtspConnection, negotiated: CodecParameters): RtspSession | undefined {
     if (this.sessions.size >= this.opts.maxSessions) return undefined;
     let samples = this.latency.get(stream);
     if (!samples) this.latency.set(stream, (samples = new LatencySamples()));
@@ -210,6 +211,7 @@ export class RtspServer implements ConnParent {
       hub: this.opts.hub,
       packets: this.packets(stream),
       limits: this.opts.limits,
+      negotiated,
       timeoutMs: this.opts.sessionTimeoutMs,
       sink: {
         socket: conn.socket,
@@ -249,6 +251,26 @@ export class RtspServer implements ConnParent {
       stalled: (s) => {
         this.opts.log.warn({ session: s.id, client: s.remoteAddress }, 'rtsp: reader stalled; disconnecting it');
         conn.close();
+      },
+      rejected: (s, reason) => {
+        // RTSP 1.0 has no way to renegotiate a playing session: the session ends. The client hears it
+        // as an RTCP BYE carrying the reason (ffmpeg ends its input, GStreamer its stream), then its
+        // connection closes; a new DESCRIBE gets the new codec.
+        this.opts.log.warn({ session: s.id, stream: s.stream, client: s.remoteAddress, reason }, 'rtsp: ending a session: codec changed');
+        const p = this.streamPackets.get(s.stream)?.packets;
+        if (p) {
+          const sr = buildSenderReport({
+            ssrc: p.ssrc,
+            ntpMs: p.last?.captureTimeMs ?? Date.now(),
+            rtpTimestamp: p.last?.rtpTimestamp ?? 0,
+            packetCount: s.packets,
+            octetCount: s.payloadOctets,
+            cname: 'camd',
+          });
+          s.sendRtcp(Buffer.concat([sr, buildBye(p.ssrc, reason)]));
+        }
+        s.teardown(reason);
+        conn.endIfIdle();
       },
     };
   }
@@ -361,6 +383,7 @@ export class RtspServer implements ConnParent {
         address: s.remoteAddress,
         user: s.caller.username,
         transport: s.transport?.kind,
+        codec: s.codec,
         state: s.state,
         bytes: s.bytes,
         packets: s.packets,

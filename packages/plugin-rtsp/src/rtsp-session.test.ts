@@ -66,6 +66,7 @@ function session(opts: Partial<SessionOptions> = {}) {
     started: (s) => void log.push(`started ${s.state}`),
     closed: (_s, reason, started) => void log.push(`closed ${reason} ${started}`),
     stalled: () => void log.push('stalled'),
+    rejected: (_s, reason) => void log.push(`rejected ${reason}`),
   };
   const s = new RtspSession({
     stream: 'stream1',
@@ -75,6 +76,7 @@ function session(opts: Partial<SessionOptions> = {}) {
     hub,
     packets: { ssrc: 0x1234abcd, packetsOf: (f) => [Buffer.from(`rtp-${f.seq}-a`), Buffer.from(`rtp-${f.seq}-b`)] },
     limits: { maxQueue: 30, highWater: 1000, stallMs: 50 },
+    negotiated: { codec: 'h264', width: 320, height: 240, fps: 0 },
     timeoutMs: 60_000,
     sink: {
       socket: socket as unknown as Socket,
@@ -156,6 +158,26 @@ describe('RtspSession state (RFC 2326 Appendix A)', () => {
     s.teardown('teardown');
     hub.publish(frame());
     expect(socket.writes.length).toBe(n);
+  });
+
+  it('is bound to the codec it negotiated: a frame of another codec is never written, the session is reported rejected with the reason', async () => {
+    const { s, hub, socket, log } = session();
+    s.setup(TCP);
+    s.play();
+    hub.publish(frame());
+    const n = socket.writes.length;
+    hub.resetParameters('stream1');
+    // An H.265 keyframe: VPS, SPS, PPS, IDR.
+    hub.publish({
+      ...frame(),
+      codec: 'h265',
+      data: Buffer.from([0, 0, 0, 1, 0x40, 1, 0, 0, 0, 1, 0x42, 1, 1, 1, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 90, 0, 0, 0, 1, 0x44, 1, 0, 0, 0, 1, 0x26, 1, 7]),
+    });
+    hub.publish({ ...frame(false), codec: 'h265' });
+    await Promise.resolve();
+    expect(socket.writes.length).toBe(n);
+    expect(s.codec).toBe('h264');
+    expect(log.at(-1)).toBe('rejected stream stream1 changed from H.264 to H.265; this session negotiated H.264: DESCRIBE again');
   });
 
   it('announces its id and timeout in seconds for the Session header (RFC 2326 §12.37)', () => {

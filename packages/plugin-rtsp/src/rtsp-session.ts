@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { RTP_HEADER, type Caller, type Consumer, type EncodedFrame, type StreamHub, type StreamPackets } from '@camd/core';
+import { CODEC_LABEL, RTP_HEADER, type Caller, type CodecParameters, type Consumer, type EncodedFrame, type StreamHub, type StreamPackets } from '@camd/core';
 import type { Transport } from './transport-header.js';
 
 /** Where a session's packets go: its connection's socket (interleaved), or the server's UDP pair. */
@@ -46,6 +46,8 @@ export interface SessionEvents {
   closed(s: RtspSession, reason: string, started: boolean): void;
   /** Its socket did not drain for `limits.stallMs`. */
   stalled(s: RtspSession): void;
+  /** The stream now carries a codec the session did not negotiate: the server ends it with `reason`. */
+  rejected(s: RtspSession, reason: string): void;
 }
 
 export interface SessionOptions {
@@ -58,6 +60,8 @@ export interface SessionOptions {
   /** The stream's shared packets. */
   packets: Pick<StreamPackets, 'packetsOf' | 'ssrc'>;
   limits: SessionLimits;
+  /** The format its client was described (DESCRIBE), which it can decode. */
+  negotiated: CodecParameters;
   /** Announced in the Session header; the server closes a quiet session after it. */
   timeoutMs: number;
   sink: SessionSink;
@@ -118,6 +122,11 @@ export class RtspSession {
     return this.consumer?.stats.framesDropped ?? 0;
   }
 
+  /** The codec this session negotiated (and is sent, or it ends). */
+  get codec(): CodecParameters['codec'] {
+    return this.o.negotiated.codec;
+  }
+
   touch(): void {
     this.lastSeen = Date.now();
   }
@@ -139,6 +148,11 @@ export class RtspSession {
       name: `rtsp ${this.remoteAddress} ${this.caller.username}`,
       maxQueue: this.o.limits.maxQueue,
       onFrame: (f) => this.send(f),
+      // Its client set up a decoder for this codec from the SDP; another codec's packets would be
+      // garbage to it (and its stats would count them as delivered). Size and profile changes of the
+      // same codec travel in-band (parameter sets before each keyframe), which players follow.
+      accept: (p) => (p.codec === this.o.negotiated.codec ? undefined : this.codecChanged(p.codec)),
+      onRejected: (reason) => this.o.events.rejected(this, reason),
     });
     this.o.hub.requestKeyframe(this.stream);
     if (!this.started) {
@@ -173,6 +187,11 @@ export class RtspSession {
     if (!socket || socket.destroyed) return;
     const head = Buffer.from([0x24, t.rtcpChannel, packet.length >> 8, packet.length & 0xff]);
     socket.write(Buffer.concat([head, packet]));
+  }
+
+  private codecChanged(now: CodecParameters['codec']): string {
+    const was = CODEC_LABEL[this.o.negotiated.codec];
+    return `stream ${this.stream} changed from ${was} to ${CODEC_LABEL[now]}; this session negotiated ${was}: DESCRIBE again`;
   }
 
   private stopReading(): void {

@@ -57,11 +57,17 @@ export async function readTimecodes(
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const samples: TimecodeSample[] = [];
-  let pending: Buffer = Buffer.alloc(0);
+  // Frames arrive in pipe-sized chunks (64 KiB): gathered and joined once per frame, so that reading
+  // 1080p60 keeps up with ffmpeg (joining on every chunk copied a frame thirty times over).
+  let chunks: Buffer[] = [];
+  let have = 0;
   const timer = setTimeout(() => ff.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
   ff.stdout.on('data', (chunk: Buffer) => {
     const arrivalMs = Date.now();
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    chunks.push(chunk);
+    have += chunk.length;
+    if (have < frameBytes) return;
+    let pending = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, have);
     while (pending.length >= frameBytes) {
       const data = pending.subarray(0, frameBytes);
       pending = pending.subarray(frameBytes);
@@ -70,6 +76,8 @@ export async function readTimecodes(
       samples.push(s);
       opts.onSample?.(s);
     }
+    chunks = pending.length ? [pending] : [];
+    have = pending.length;
   });
   let stderr = '';
   ff.stderr.on('data', (d) => (stderr += d));

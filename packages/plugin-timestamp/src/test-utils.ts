@@ -18,8 +18,8 @@ export interface GrayFrame {
 }
 
 /** Decodes an H.264 Annex-B stream to grey frames (one per access unit, in order) with ffmpeg. */
-export async function decodeH264(h264: Buffer, width: number, height: number): Promise<GrayFrame[]> {
-  const ff = spawn('ffmpeg', ['-v', 'error', '-f', 'h264', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], {
+export async function decodeH264(h264: Buffer, width: number, height: number, format: 'h264' | 'hevc' = 'h264'): Promise<GrayFrame[]> {
+  const ff = spawn('ffmpeg', ['-v', 'error', '-f', format, '-i', 'pipe:0', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const out: Buffer[] = [];

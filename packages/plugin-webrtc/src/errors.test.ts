@@ -13,6 +13,7 @@ describe('WebRtcErrors', () => {
       BAD_SDP: ['CAMD_ERR_WEBRTC_BAD_SDP', 400],
       NO_VIDEO: ['CAMD_ERR_WEBRTC_NO_VIDEO', 400],
       CODEC: ['CAMD_ERR_WEBRTC_CODEC', 422],
+      NOT_READY: ['CAMD_ERR_WEBRTC_NOT_READY', 503],
       LIMIT: ['CAMD_ERR_WEBRTC_LIMIT', 429],
       DISABLED: ['CAMD_ERR_WEBRTC_DISABLED', 503],
       SESSION: ['CAMD_ERR_WEBRTC_SESSION', 404],
@@ -34,6 +35,20 @@ describe('plugin-webrtc error answers', () => {
     offer = pc.localDescription!.sdp;
     await pc.close();
   });
+  /** Without media, the stream's parameters come from a keyframe published by hand: constrained baseline (42e01e), as werift offers. */
+  const publishKeyframe = () =>
+    h.host.hub.publish({
+      stream: 'stream1',
+      seq: 1,
+      data: Buffer.from([0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1e, 0xab, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84]),
+      keyframe: true,
+      codec: 'h264',
+      captureTimeMs: Date.now(),
+      rtpTimestamp: 0,
+      receivedAt: performance.now(),
+      width: 320,
+      height: 240,
+    });
   afterAll(() => h?.close());
 
   const post = async (body: string, opts: { type?: string; query?: string; path?: string } = {}) => {
@@ -74,12 +89,18 @@ describe('plugin-webrtc error answers', () => {
     expect(await post(JSON.stringify({ type: 'offer', sdp: offer.replace('a=recvonly', 'a=sendonly') }))).toEqual(
       answer(400, 'Bad Request', 'CAMD_ERR_WEBRTC_NO_VIDEO', `the offer's video is "sendonly": it must receive video (recvonly)`),
     );
+    // A good offer before the encoder's first keyframe: what it will send is not known yet.
+    expect(await post(JSON.stringify({ type: 'offer', sdp: offer }))).toEqual({
+      ...answer(503, 'Service Unavailable', 'CAMD_ERR_WEBRTC_NOT_READY', 'stream "stream1" has not delivered a keyframe yet; try again'),
+      retryAfter: '1',
+    });
+    publishKeyframe();
     expect(await post(JSON.stringify({ type: 'offer', sdp: offer.replace(/packetization-mode=1/g, 'packetization-mode=0') }))).toEqual(
       answer(
         422,
         'Unprocessable Entity',
         'CAMD_ERR_WEBRTC_CODEC',
-        'the offer has no H.264 video with packetization-mode=1: camd streams H.264 as encoded, without transcoding',
+        'the offer has no H.264 video with packetization-mode=1: stream "stream1" is H.264, streamed as encoded without transcoding (offered: H264)',
       ),
     );
     expect(await post(JSON.stringify({ type: 'offer', sdp: offer }), { query: '?stream=nope' })).toEqual(

@@ -13,8 +13,10 @@ export const WebRtcErrors = {
   BAD_SDP: createError('CAMD_ERR_WEBRTC_BAD_SDP', '%s', 400),
   /** No video section that receives. */
   NO_VIDEO: createError('CAMD_ERR_WEBRTC_NO_VIDEO', '%s', 400),
-  /** No H.264 with packetization-mode=1 in the offer, or the stream is not H.264. */
+  /** The offer has no format that is the stream's codec and profile (the message names both), or the stream is MJPEG. */
   CODEC: createError('CAMD_ERR_WEBRTC_CODEC', '%s', 422),
+  /** The stream's encoder has given no keyframe yet, so what it sends is not known (the route adds `Retry-After`). */
+  NOT_READY: createError('CAMD_ERR_WEBRTC_NOT_READY', '%s', 503),
   /** `maxViewers` reached (the route adds `Retry-After`). */
   LIMIT: createError('CAMD_ERR_WEBRTC_LIMIT', '%d WebRTC viewers are connected, the limit is %d (option maxViewers)', 429),
   DISABLED: createError('CAMD_ERR_WEBRTC_DISABLED', 'WebRTC is disabled: a Media_rw user can set webrtcEnabled to true', 503),

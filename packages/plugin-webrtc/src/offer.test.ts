@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { isCamdError } from '@camd/core';
+import { isCamdError, type CodecParameters } from '@camd/core';
 import { parseOfferJson, prepareOffer } from './offer.js';
 
-// The video section of a Chromium offer (trimmed): baseline, constrained baseline, main and high, each with RTX.
+// The video section of Debian 12's Chromium 156 offer (trimmed): H.264 baseline, constrained baseline,
+// main and high 4:4:4 predictive in both packetization modes, no High, no H.265.
 const CHROMIUM_OFFER =
   [
     'v=0',
@@ -11,7 +12,7 @@ const CHROMIUM_OFFER =
     't=0 0',
     'a=group:BUNDLE 0',
     'a=msid-semantic: WMS',
-    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 106 107 112 113',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 108 116 41 45',
     'c=IN IP4 0.0.0.0',
     'a=ice-ufrag:abcd',
     'a=ice-pwd:abcdefghijklmnopqrstuvwx',
@@ -29,60 +30,99 @@ const CHROMIUM_OFFER =
     'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f',
     'a=rtpmap:103 rtx/90000',
     'a=fmtp:103 apt=102',
-    'a=rtpmap:106 H264/90000',
-    'a=fmtp:106 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=640c1f',
-    'a=rtpmap:107 H264/90000',
-    'a=fmtp:107 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f',
-    'a=rtpmap:112 H264/90000',
-    'a=rtcp-fb:112 goog-remb',
-    'a=fmtp:112 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f',
-    'a=rtpmap:113 rtx/90000',
-    'a=fmtp:113 apt=112',
+    'a=rtpmap:104 H264/90000',
+    'a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f',
+    'a=rtpmap:108 H264/90000',
+    'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+    'a=rtpmap:116 H264/90000',
+    'a=rtcp-fb:116 goog-remb',
+    'a=fmtp:116 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f',
+    'a=rtpmap:41 H264/90000',
+    'a=fmtp:41 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f',
+    'a=rtpmap:45 AV1/90000',
   ].join('\r\n') + '\r\n';
 
-describe('offer checks', () => {
-  it('keeps only the H.264 format of the stream profile, with packetization-mode=1', () => {
-    const high = prepareOffer(CHROMIUM_OFFER, 'high');
-    expect(high.payloadType).toBe(112);
-    expect(high.sdp).toMatch(/^m=video 9 UDP\/TLS\/RTP\/SAVPF 112\r$/m);
-    expect(high.sdp).not.toMatch(/a=rtpmap:(96|97|102|106|107|113) /);
-    expect(high.sdp).toContain('a=rtcp-fb:112 goog-remb');
-    expect(prepareOffer(CHROMIUM_OFFER, 'main').payloadType).toBe(107);
-    expect(prepareOffer(CHROMIUM_OFFER, 'baseline').payloadType).toBe(102);
+/** Parameters of a stream as the hub reads them from its SPS. */
+const h264 = (profileLevelId: string): CodecParameters => ({ codec: 'h264', profileLevelId, width: 320, height: 240, fps: 0 });
+const h265: CodecParameters = { codec: 'h265', h265: { profileSpace: 0, tierFlag: 0, profileId: 1, levelId: 60 }, width: 320, height: 240, fps: 0 };
+const fmtpOf = (sdp: string, pt: number) => new RegExp(`^a=fmtp:${pt} (.*)\r$`, 'm').exec(sdp)?.[1];
+
+function error(fn: () => unknown) {
+  try {
+    fn();
+  } catch (e) {
+    return isCamdError(e) ? [e.statusCode, e.code, e.message] : e;
+  }
+  return 'no error';
+}
+
+describe('offer checks: the answer names exactly what the stream sends', () => {
+  it("keeps only the offered H.264 format of the stream's profile, with the SPS's profile-level-id (level included)", () => {
+    // x264 main: profile_idc 77 with constraint_set1 (4d40), level 3.0
+    const main = prepareOffer(CHROMIUM_OFFER, h264('4d401e'));
+    expect(main.payloadType).toBe(116);
+    expect(main.sdp).toMatch(/^m=video 9 UDP\/TLS\/RTP\/SAVPF 116\r$/m);
+    expect(main.sdp).not.toMatch(/a=rtpmap:(96|97|102|103|104|108|41|45) /);
+    expect(main.sdp).toContain('a=rtcp-fb:116 goog-remb');
+    expect(fmtpOf(main.sdp, 116)).toBe('level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d401e');
+    // x264 constrained baseline (42c0): the constrained-baseline format, not plain baseline.
+    expect(prepareOffer(CHROMIUM_OFFER, h264('42c01e')).payloadType).toBe(108);
+    expect(fmtpOf(prepareOffer(CHROMIUM_OFFER, h264('42c01e')).sdp, 108)).toMatch(/profile-level-id=42c01e$/);
   });
 
-  it('falls back to any packetization-mode=1 H.264 when the profile is not offered', () => {
-    const noHigh = CHROMIUM_OFFER.replace(/profile-level-id=640c1f/g, 'profile-level-id=f40c1f');
-    expect(prepareOffer(noHigh, 'high').payloadType).toBe(102);
+  it('refuses a High-profile stream when the browser offers no High (Debian Chromium), naming the profiles on both sides', () => {
+    expect(error(() => prepareOffer(CHROMIUM_OFFER, h264('640028'), 'stream "stream1"'))).toEqual([
+      422,
+      'CAMD_ERR_WEBRTC_CODEC',
+      'stream "stream1" is H.264 high (profile-level-id 640028) and this browser offers H.264 baseline, constrained-baseline, main, high-444-predictive only: ' +
+        'camd sends one encoding to every client, so set encoderProfile to one of those or watch another stream',
+    ]);
+    // Constrained High is another profile for a decoder: no answer of it for a High stream either.
+    const constrainedHigh = CHROMIUM_OFFER.replace('profile-level-id=f4001f', 'profile-level-id=640c1f');
+    expect(error(() => prepareOffer(constrainedHigh, h264('640028')))).toEqual([422, 'CAMD_ERR_WEBRTC_CODEC', expect.stringMatching(/constrained-high/)]);
+    const withHigh = CHROMIUM_OFFER.replace('profile-level-id=f4001f', 'profile-level-id=64001f');
+    expect(fmtpOf(prepareOffer(withHigh, h264('640028')).sdp, 41)).toMatch(/profile-level-id=640028$/);
+  });
+
+  it('answers H.265 only where the offer carries it, with the SPS profile, tier and level', () => {
+    expect(error(() => prepareOffer(CHROMIUM_OFFER, h265, 'stream "stream1"'))).toEqual([
+      422,
+      'CAMD_ERR_WEBRTC_CODEC',
+      'stream "stream1" is H.265 main and this browser\'s offer carries no H.265 main (offered: VP8, H264, AV1): set videoEncoder to h264 for WebRTC, or play it over RTSP',
+    ]);
+    const safari = CHROMIUM_OFFER.replace('a=rtpmap:45 AV1/90000', 'a=rtpmap:45 H265/90000\r\na=fmtp:45 level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST');
+    const o = prepareOffer(safari, h265);
+    expect(o.payloadType).toBe(45);
+    expect(fmtpOf(o.sdp, 45)).toBe('profile-id=1;tier-flag=0;level-id=60');
+  });
+
+  it('refuses MJPEG, which WebRTC cannot carry, and points at what can', () => {
+    expect(error(() => prepareOffer(CHROMIUM_OFFER, { codec: 'mjpeg', width: 320, height: 240, fps: 0 }, 'stream "s"'))).toEqual([
+      422,
+      'CAMD_ERR_WEBRTC_CODEC',
+      expect.stringMatching(/^stream "s" is MJPEG, which WebRTC cannot carry: use GET \/api\/streams\/<name>\/mjpeg/),
+    ]);
   });
 
   it('names what is wrong', () => {
-    const error = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        return isCamdError(e) ? [e.statusCode, e.code, e.message] : e;
-      }
-      return 'no error';
-    };
     expect(error(() => parseOfferJson('{'))).toEqual([400, 'CAMD_ERR_WEBRTC_BAD_OFFER', expect.stringMatching(/not JSON/)]);
     expect(error(() => parseOfferJson({ type: 'offer' }))).toEqual([400, 'CAMD_ERR_WEBRTC_BAD_OFFER', '"sdp" must be a string']);
-    expect(error(() => prepareOffer('v=0\r\nhello\r\n', 'high'))).toEqual([400, 'CAMD_ERR_WEBRTC_BAD_SDP', 'malformed SDP line: "hello"']);
-    expect(error(() => prepareOffer(CHROMIUM_OFFER.replace('a=recvonly', 'a=sendonly'), 'high'))).toEqual([
+    expect(error(() => prepareOffer('v=0\r\nhello\r\n', h264('640028')))).toEqual([400, 'CAMD_ERR_WEBRTC_BAD_SDP', 'malformed SDP line: "hello"']);
+    expect(error(() => prepareOffer(CHROMIUM_OFFER.replace('a=recvonly', 'a=sendonly'), h264('640028')))).toEqual([
       400,
       'CAMD_ERR_WEBRTC_NO_VIDEO',
       expect.stringMatching(/sendonly/),
     ]);
-    expect(error(() => prepareOffer(CHROMIUM_OFFER.replace(/packetization-mode=1/g, 'packetization-mode=0'), 'high'))).toEqual([
+    expect(error(() => prepareOffer(CHROMIUM_OFFER.replace(/packetization-mode=1/g, 'packetization-mode=0'), h264('640028')))).toEqual([
       422,
       'CAMD_ERR_WEBRTC_CODEC',
       expect.stringMatching(/packetization-mode=1/),
     ]);
-    expect(error(() => prepareOffer(CHROMIUM_OFFER.replace(/a=ice-pwd:.*\r\n/, ''), 'high'))).toEqual([
+    expect(error(() => prepareOffer(CHROMIUM_OFFER.replace(/a=ice-pwd:.*\r\n/, ''), h264('640028')))).toEqual([
       400,
       'CAMD_ERR_WEBRTC_BAD_SDP',
       expect.stringMatching(/ice-pwd/),
     ]);
-    expect(error(() => prepareOffer('v=0\r\n' + 'a=x\r\n'.repeat(20_000), 'high'))).toEqual([413, 'CAMD_ERR_WEBRTC_BAD_OFFER', expect.any(String)]);
+    expect(error(() => prepareOffer('v=0\r\n' + 'a=x\r\n'.repeat(20_000), h264('640028')))).toEqual([413, 'CAMD_ERR_WEBRTC_BAD_OFFER', expect.any(String)]);
   });
 });

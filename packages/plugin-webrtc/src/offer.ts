@@ -1,4 +1,4 @@
-import type { EncoderProfile } from '@camd/core';
+import { CODEC_LABEL, h264ProfileClass, h265ProfileName, type CodecParameters } from '@camd/core';
 import { WebRtcErrors } from './errors.js';
 
 /** Larger offers are not browsers' (Chromium's full offer with every codec is ~6 KB). */
@@ -26,18 +26,53 @@ interface MediaSection {
   lines: string[];
 }
 
-const PROFILE_IDC: Record<EncoderProfile, number> = { baseline: 0x42, main: 0x4d, high: 0x64 };
+/**
+ * Checks an SDP offer and narrows its video section to the one format that is exactly what the stream
+ * sends, so the browser is told what it will receive (camd never transcodes: one encoder per stream).
+ * Returns the offer to hand to the peer connection, whose answer then names that format.
+ *
+ * - H.264: packetization-mode=1 and the stream's own profile (by profile_idc and constraint flags, as
+ *   browsers match an answer to their offer). The format's `profile-level-id` is rewritten to the
+ *   SPS's, level included, so the answer states the profile and level actually sent. An offer without
+ *   that profile is refused (422, naming the stream's profile and the offered ones): answering another
+ *   profile would ask a decoder (hardware ones in phones and Safari) to take a bitstream it may not.
+ * - H.265: an offered H265/90000 format of the stream's profile (`profile-id`, 1 = Main when absent).
+ * - MJPEG: WebRTC has no JPEG payload: refused.
+ */
+export function prepareOffer(sdp: string, params: CodecParameters, stream = 'the stream'): { sdp: string; payloadType: number; fmtp: string } {
+  const { session, sections, video } = checkOffer(sdp);
+  const formats = video.lines
+    .map((l) => /^a=rtpmap:(\d+) ([\w-]+)\/90000$/i.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => {
+      const pt = Number(m[1]);
+      const fmtp = video.lines.find((l) => l.startsWith(`a=fmtp:${pt} `))?.slice(`a=fmtp:${pt} `.length) ?? '';
+      return { pt, name: m[2]!.toUpperCase(), fmtp, params: new Map(fmtp.split(';').map((kv) => kv.trim().split('=') as [string, string])) };
+    });
+  const chosen = chooseFormat(formats, params, stream);
+  // The chosen format as the stream is: the answer repeats the offer's parameters for it.
+  const fmtpLine = `a=fmtp:${chosen.pt} `;
+  const i = video.lines.findIndex((l) => l.startsWith(fmtpLine));
+  if (chosen.fmtp !== undefined) {
+    if (i >= 0) video.lines[i] = fmtpLine + chosen.fmtp;
+    else video.lines.splice(video.lines.findIndex((l) => l.startsWith(`a=rtpmap:${chosen.pt} `)) + 1, 0, fmtpLine + chosen.fmtp);
+  }
+  // Keep only the chosen format in the video section (and the lines that are not per-format).
+  const m = video.lines[0]!.split(' ');
+  video.lines[0] = [...m.slice(0, 3), String(chosen.pt)].join(' ');
+  video.lines = video.lines.filter((l) => {
+    const f = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+|\*)[ ]/.exec(l);
+    return !f || f[1] === '*' || Number(f[1]) === chosen.pt;
+  });
+  const out = [...session, ...sections.flatMap((s) => s.lines)].join('\r\n') + '\r\n';
+  return { sdp: out, payloadType: chosen.pt, fmtp: chosen.fmtp ?? '' };
+}
 
 /**
- * Checks an SDP offer and narrows its video section to the one H.264 format that fits the stream, so
- * the browser is told exactly what it will receive (camd never transcodes). Returns the offer to hand
- * to the peer connection.
- *
- * Preference: packetization-mode=1 with the stream's profile, then any packetization-mode=1 H.264 (a
- * decoder of one profile decodes the stream's constrained tools in practice; level-asymmetry allows the
- * level to differ).
+ * The checks of an offer that need nothing of the stream (size, SDP syntax, DTLS and ICE
+ * credentials, a receiving video section), done before waiting for the stream's parameters.
  */
-export function prepareOffer(sdp: string, profile: EncoderProfile): { sdp: string; payloadType: number; fmtp: string } {
+export function checkOffer(sdp: string): { session: string[]; sections: MediaSection[]; video: MediaSection } {
   if (Buffer.byteLength(sdp) > MAX_SDP_BYTES) throw new WebRtcErrors.OFFER_TOO_LARGE(MAX_SDP_BYTES);
   const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
   if (lines[0] !== 'v=0') throw new WebRtcErrors.BAD_SDP('the SDP must start with "v=0"');
@@ -69,27 +104,58 @@ export function prepareOffer(sdp: string, profile: EncoderProfile): { sdp: strin
   if (direction !== 'recvonly' && direction !== 'sendrecv')
     throw new WebRtcErrors.NO_VIDEO(`the offer's video is "${direction}": it must receive video (recvonly)`);
 
-  const h264 = video.lines
-    .map((l) => /^a=rtpmap:(\d+) H264\/90000$/i.exec(l))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => {
-      const pt = Number(m[1]);
-      const fmtp = video.lines.find((l) => l.startsWith(`a=fmtp:${pt} `))?.slice(`a=fmtp:${pt} `.length) ?? '';
-      const params = new Map(fmtp.split(';').map((kv) => kv.trim().split('=') as [string, string]));
-      return { pt, fmtp, mode: params.get('packetization-mode') ?? '0', profileIdc: parseInt((params.get('profile-level-id') ?? '42').slice(0, 2), 16) };
-    })
-    .filter((c) => c.mode === '1');
-  if (h264.length === 0)
-    throw new WebRtcErrors.CODEC('the offer has no H.264 video with packetization-mode=1: camd streams H.264 as encoded, without transcoding');
-  const chosen = h264.find((c) => c.profileIdc === PROFILE_IDC[profile]) ?? h264[0]!;
+  return { session, sections, video };
+}
 
-  // Keep only the chosen format in the video section (and the lines that are not per-format).
-  const m = video.lines[0]!.split(' ');
-  video.lines[0] = [...m.slice(0, 3), String(chosen.pt)].join(' ');
-  video.lines = video.lines.filter((l) => {
-    const f = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+|\*)[ ]/.exec(l);
-    return !f || f[1] === '*' || Number(f[1]) === chosen.pt;
-  });
-  const out = [...session, ...sections.flatMap((s) => s.lines)].join('\r\n') + '\r\n';
-  return { sdp: out, payloadType: chosen.pt, fmtp: chosen.fmtp };
+interface OfferedFormat {
+  pt: number;
+  name: string;
+  fmtp: string;
+  params: Map<string, string>;
+}
+
+/** The offered format that is the stream's codec and profile, with the fmtp to answer; throws a 422 naming both sides otherwise. */
+function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream: string): { pt: number; fmtp?: string } {
+  const offered = [...new Set(formats.map((f) => f.name).filter((n) => !['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'].includes(n)))].join(', ') || 'no video codec';
+  switch (params.codec) {
+    case 'h264': {
+      const plid = params.profileLevelId ?? '';
+      const profile = h264ProfileClass(plid);
+      const h264 = formats.filter((f) => f.name === 'H264' && (f.params.get('packetization-mode') ?? '0') === '1');
+      if (h264.length === 0)
+        throw new WebRtcErrors.CODEC(
+          `the offer has no H.264 video with packetization-mode=1: ${stream} is H.264, streamed as encoded without transcoding (offered: ${offered})`,
+        );
+      const same = profile && h264.find((f) => h264ProfileClass(f.params.get('profile-level-id') ?? '42001f') === profile);
+      if (!same) {
+        const names = [...new Set(h264.map((f) => h264ProfileClass(f.params.get('profile-level-id') ?? '42001f') ?? f.params.get('profile-level-id')))].join(
+          ', ',
+        );
+        throw new WebRtcErrors.CODEC(
+          `${stream} is H.264 ${profile ?? 'of an unknown profile'} (profile-level-id ${plid}) and this browser offers H.264 ${names} only: ` +
+            'camd sends one encoding to every client, so set encoderProfile to one of those or watch another stream',
+        );
+      }
+      // Same profile, the stream's level; level-asymmetry-allowed as offered.
+      const fmtp = same.fmtp.replace(/profile-level-id=[0-9a-fA-F]{6}/, `profile-level-id=${plid}`);
+      return { pt: same.pt, fmtp: /profile-level-id=/.test(fmtp) ? fmtp : `${fmtp};profile-level-id=${plid}` };
+    }
+    case 'h265': {
+      const ptl = params.h265;
+      const h265 = formats.filter((f) => f.name === 'H265' && Number(f.params.get('profile-id') ?? '1') === (ptl?.profileId ?? 1));
+      if (h265.length === 0) {
+        const what = `H.265 ${h265ProfileName(ptl?.profileId ?? 1)}`;
+        throw new WebRtcErrors.CODEC(
+          `${stream} is ${what} and this browser's offer carries no ${what} (offered: ${offered}): set videoEncoder to h264 for WebRTC, or play it over RTSP`,
+        );
+      }
+      const f = h265[0]!;
+      const fmtp = ptl ? `profile-id=${ptl.profileId};tier-flag=${ptl.tierFlag};level-id=${ptl.levelId}` : f.fmtp;
+      return { pt: f.pt, fmtp };
+    }
+    case 'mjpeg':
+      throw new WebRtcErrors.CODEC(
+        `${stream} is ${CODEC_LABEL.mjpeg}, which WebRTC cannot carry: use GET /api/streams/<name>/mjpeg (an <img> shows it) or RTSP, or set videoEncoder to h264`,
+      );
+  }
 }

@@ -59,6 +59,7 @@ export default definePlugin<WebRtcOptions>({
     // a full house also says when to come back.
     const fail = (reply: FastifyReply, err: unknown): never => {
       if (err instanceof WebRtcErrors.LIMIT) reply.header('Retry-After', '5');
+      if (err instanceof WebRtcErrors.NOT_READY) reply.header('Retry-After', '1');
       throw err;
     };
     const open = (req: FastifyRequest, stream: string | undefined, offerSdp: string) =>

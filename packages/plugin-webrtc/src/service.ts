@@ -1,9 +1,13 @@
-import { acquireStreamPackets, CoreErrors, type Caller, type PluginContext } from '@camd/core';
+import { acquireStreamPackets, CoreErrors, type Caller, type CodecParameters, type PluginContext } from '@camd/core';
 import { WebRtcErrors } from './errors.js';
-import { prepareOffer } from './offer.js';
-import { Viewer, type IceServer } from './viewer.js';
+import { checkOffer, prepareOffer } from './offer.js';
+import type { IceServer, Viewer } from './viewer.js';
 import { playoutDelayFor } from './playout-delay.js';
 import type { WebRtcOptions } from './options.js';
+
+/** werift (about 30 MiB) loads with the first viewer: a daemon with WebRTC off, the default, never holds it. */
+let viewerModule: Promise<typeof import('./viewer.js')> | undefined;
+const loadViewer = () => (viewerModule ??= import('./viewer.js'));
 
 /**
  * Every viewer of the daemon: admission (enabled, limit, stream), a packet lease per viewer,
@@ -27,6 +31,8 @@ export class WebRtcService {
     if (!this.ctx.state.get<boolean>('webrtcEnabled')) {
       throw new WebRtcErrors.DISABLED();
     }
+    // Before the checks below, so that no other offer can slip in between them and the viewer's creation.
+    const { Viewer } = await loadViewer();
     const settings = args.stream === undefined ? this.ctx.streams.list()[0] : this.ctx.streams.get(args.stream);
     if (!settings)
       throw new CoreErrors.STREAM_UNKNOWN(
@@ -35,8 +41,15 @@ export class WebRtcService {
           .map((s) => s.name)
           .join(', ')})`,
       );
-    if (settings.codec !== 'h264') throw new WebRtcErrors.CODEC(`stream "${settings.name}" is ${settings.codec}; WebRTC playback needs H.264`);
-    const offer = prepareOffer(args.offerSdp, settings.profile);
+    checkOffer(args.offerSdp);
+    // What the encoder sends now (its SPS), not what the settings say: the answer names exactly that.
+    let params: CodecParameters;
+    try {
+      params = await this.ctx.hub.waitForParameters(settings.name, 5000);
+    } catch {
+      throw new WebRtcErrors.NOT_READY(`stream "${settings.name}" has not delivered a keyframe yet; try again`);
+    }
+    const offer = prepareOffer(args.offerSdp, params, `stream "${settings.name}"`);
     if (this.viewers.size >= this.ctx.options.maxViewers) {
       throw new WebRtcErrors.LIMIT(this.viewers.size, this.ctx.options.maxViewers);
     }
@@ -48,6 +61,7 @@ export class WebRtcService {
     try {
       viewer = new Viewer({
         stream,
+        negotiated: params,
         caller: args.caller,
         remoteAddress: args.remoteAddress,
         hub: this.ctx.hub,
@@ -102,6 +116,8 @@ export class WebRtcService {
         connectMs: v.connectedAt ? v.connectedAt - v.createdAt : null,
         packets: v.packetsSent,
         bytes: v.bytesSent,
+        codec: v.negotiated.codec,
+        profile: v.negotiated.profileLevelId ?? null,
         framesDropped: v.framesDropped,
         keyframeRequests: v.keyframeRequests,
         nacks: v.nacks,

@@ -60,6 +60,7 @@ function streamKey(key) {
 }
 
 async function play() {
+  state.wanted = true;
   stop();
   setStatus('connecting…');
   const started = performance.now();
@@ -69,7 +70,11 @@ async function play() {
   state.startedAt = started;
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.ontrack = (event) => { $('video').srcObject = event.streams[0]; };
-  pc.onconnectionstatechange = () => setStatus(pc.connectionState, pc.connectionState === 'connected' ? 'ok' : pc.connectionState === 'failed' ? 'err' : '');
+  pc.onconnectionstatechange = () => {
+    setStatus(pc.connectionState, pc.connectionState === 'connected' ? 'ok' : pc.connectionState === 'failed' ? 'err' : '');
+    // The daemon closes a peer whose stream changed to a codec or profile it did not negotiate: offer again.
+    if (state.pc === pc && (pc.connectionState === 'failed' || pc.connectionState === 'closed')) replay('the connection ended');
+  };
   // The documented browser client code (README, WebRTC), as written:
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
@@ -86,6 +91,18 @@ async function play() {
   await pc.setRemoteDescription(answer);
   $('play').disabled = true;
   $('stop').disabled = false;
+}
+
+/**
+ * Offers again (once things settle) while the user wants to watch: after the stream's codec or
+ * profile changed, or the daemon ended the peer. A refusal (the browser cannot take the new codec)
+ * stays on the page as the status, and the next change tries again.
+ */
+function replay(why) {
+  if (!state.wanted) return;
+  clearTimeout(state.replayTimer);
+  setStatus(why + '; negotiating again…');
+  state.replayTimer = setTimeout(() => play().catch((e) => setStatus(e.message, 'err')), 1500);
 }
 
 function stop() {
@@ -138,8 +155,8 @@ async function refreshStats() {
 }
 
 /** The settings a viewer page offers (when the plugins that own them are loaded and the user may read them). */
-const SETTINGS = ['streamResolution', 'streamFramerate', 'streamBitrate', 'encoderProfile', 'encoderPreset', 'streamLatencyMode', 'timestampEnabled', 'timestampFormat', 'timestampPosition', 'timestampSize', 'timecodeEnabled', 'pipEnabled', 'pipLayout', 'abrEnabled', 'webrtcEnabled'];
-const PER_STREAM = new Set(['streamResolution', 'streamFramerate', 'streamBitrate', 'encoderProfile', 'encoderPreset']);
+const SETTINGS = ['streamResolution', 'streamFramerate', 'streamBitrate', 'videoEncoder', 'encoderProfile', 'encoderPreset', 'streamLatencyMode', 'timestampEnabled', 'timestampFormat', 'timestampPosition', 'timestampSize', 'timecodeEnabled', 'pipEnabled', 'pipLayout', 'abrEnabled', 'webrtcEnabled'];
+const PER_STREAM = new Set(['streamResolution', 'streamFramerate', 'streamBitrate', 'videoEncoder', 'encoderProfile', 'encoderPreset']);
 
 /** An input for a value: checkbox, number, a choice for "one of a|b|c", JSON for objects, else text. */
 function inputFor(entry) {
@@ -214,6 +231,7 @@ function watchSettings() {
   events.addEventListener('state', (e) => {
     const change = JSON.parse(e.data);
     showValue(change.key, change.value);
+    if (change.key === streamKey('videoEncoder') || change.key === streamKey('encoderProfile')) replay(change.key + ' is now ' + change.value);
   });
 }
 
@@ -224,14 +242,14 @@ async function main() {
   $('stream').value = state.stream;
   $('stream').onchange = () => { state.stream = $('stream').value; renderSettings(); if (state.pc) play(); };
   $('play').onclick = () => play().catch((e) => setStatus(e.message, 'err'));
-  $('stop').onclick = stop;
+  $('stop').onclick = () => { state.wanted = false; clearTimeout(state.replayTimer); stop(); };
   state.keys = (await api('/api/state')).keys;
   renderSettings();
   watchSettings();
   setInterval(() => refreshStats().catch(() => {}), 1000);
   if (params.get('autoplay') !== '0') await play().catch((e) => setStatus(e.message, 'err'));
 }
-window.addEventListener('pagehide', stop);
+window.addEventListener('pagehide', () => { state.wanted = false; clearTimeout(state.replayTimer); stop(); });
 main().catch((e) => setStatus(e.message, 'err'));
 </script>
 </body>

@@ -8,6 +8,7 @@ import {
   RtcpPayloadSpecificFeedback,
   RtcpRrPacket,
   RtcpSrPacket,
+  RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
   RtpPacket,
   useAbsSendTime,
@@ -21,7 +22,18 @@ import {
   type RTCRtpSender,
   type RtcpPacket,
 } from 'werift';
-import type { Caller, Consumer, EncodedFrame, Logger, NetworkFeedback, StreamHub, StreamPackets } from '@camd/core';
+import {
+  CODEC_LABEL,
+  h264ProfileClass,
+  type Caller,
+  type CodecParameters,
+  type Consumer,
+  type EncodedFrame,
+  type Logger,
+  type NetworkFeedback,
+  type StreamHub,
+  type StreamPackets,
+} from '@camd/core';
 import { PLAYOUT_DELAY_URI, serializePlayoutDelay, type PlayoutDelay } from './playout-delay.js';
 
 export interface IceServer {
@@ -32,6 +44,8 @@ export interface IceServer {
 
 export interface ViewerOptions {
   stream: string;
+  /** The format the answer named (codec, profile): the viewer is sent this, or closed. */
+  negotiated: CodecParameters;
   caller: Caller;
   remoteAddress: string;
   hub: StreamHub;
@@ -111,6 +125,31 @@ export class Viewer {
     return this.consumer?.stats.framesDropped ?? 0;
   }
 
+  get negotiated(): CodecParameters {
+    return this.o.negotiated;
+  }
+
+  /**
+   * Why the stream's new parameters are not what this peer negotiated (another codec, or another
+   * H.264/H.265 profile after `videoEncoder` or `encoderProfile` changed), or undefined when they are.
+   * A WebRTC peer cannot be switched to a codec its answer did not name: it is closed, and the viewer
+   * page offers again.
+   */
+  private refuses(p: CodecParameters): string | undefined {
+    const n = this.o.negotiated;
+    const name = (x: CodecParameters) =>
+      x.codec === 'h264'
+        ? `H.264 ${h264ProfileClass(x.profileLevelId ?? '') ?? x.profileLevelId}`
+        : x.codec === 'h265'
+          ? `H.265 profile ${x.h265?.profileId}`
+          : CODEC_LABEL[x.codec];
+    const same =
+      p.codec === n.codec &&
+      (p.codec !== 'h264' || h264ProfileClass(p.profileLevelId ?? '') === h264ProfileClass(n.profileLevelId ?? '')) &&
+      (p.codec !== 'h265' || p.h265?.profileId === n.h265?.profileId);
+    return same ? undefined : `stream ${this.o.stream} is now ${name(p)}; this peer negotiated ${name(n)}`;
+  }
+
   /** Applies the (already checked) offer and returns the answer SDP with the gathered candidates. */
   async answer(offerSdp: string): Promise<string> {
     const pc = new RTCPeerConnection({
@@ -119,7 +158,12 @@ export class Viewer {
       icePortRange: this.o.icePortRange,
       iceUseIpv6: false,
       codecs: {
-        video: [useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] })],
+        // Only the stream's codec: the offer was already narrowed to its one format (offer.ts).
+        video: [
+          this.o.negotiated.codec === 'h265'
+            ? new RTCRtpCodecParameters({ mimeType: 'video/H265', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] })
+            : useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
+        ],
         audio: [useOPUS(), usePCMU()],
       },
       headerExtensions: { video: [useAbsSendTime(), new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })], audio: [] },
@@ -182,6 +226,8 @@ export class Viewer {
         name: `webrtc ${this.o.remoteAddress} ${this.o.caller.username}`,
         maxQueue: this.o.maxQueueFrames,
         onFrame: (f) => this.send(f),
+        accept: (p) => this.refuses(p),
+        onRejected: (reason) => void this.close(reason),
       });
       this.o.hub.requestKeyframe(this.o.stream);
       this.o.onConnected(this);

@@ -32,7 +32,10 @@ describe('plugin-webrtc RTCP with a werift receiver', () => {
     pc = new RTCPeerConnection({
       iceServers: [],
       iceAdditionalHostAddresses: ['127.0.0.1'],
-      codecs: { video: [useH264({ rtcpFeedback: [useNACK(), usePLI()] })] },
+      // The test stream's profile (main): camd answers only the profile it sends.
+      codecs: {
+        video: [useH264({ rtcpFeedback: [useNACK(), usePLI()], parameters: 'profile-level-id=4d001f;packetization-mode=1;level-asymmetry-allowed=1' })],
+      },
     });
     const gotTrack = new Promise<MediaStreamTrack>((resolve) => pc.onTrack.subscribe((t) => resolve(t)));
     pc.addTransceiver('video', { direction: 'recvonly' });

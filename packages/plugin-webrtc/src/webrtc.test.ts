@@ -47,7 +47,7 @@ describe('plugin-webrtc with headless Chromium', () => {
     removeNetwork = ensureBrowserNetwork();
     h = await createTestHost({
       plugins: [{ def: webrtc, options: { maxViewers: 3, connectTimeoutMs: 3000, disconnectTimeoutMs: 2000 } }],
-      config: { streams: [testStream({ resolution: '640x360', fps: 30, profile: 'high' }), testStream({ path: '/stream2', resolution: '320x240', fps: 15 })] },
+      config: { streams: [testStream({ resolution: '640x360', fps: 30, profile: 'main' }), testStream({ path: '/stream2', resolution: '320x240', fps: 15 })] },
     });
     h.host.hooks.networkFeedback.tap('test', (f) => void feedback.push(f));
     expect((await h.fetch('/api/state/webrtcEnabled', { user: h.users.operator }).then((r) => r.json())).value).toBe(false);

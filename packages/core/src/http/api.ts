@@ -10,6 +10,8 @@ import { CamdError, CoreErrors, ErrorCodes } from '../errors.js';
 import { gatherStats } from '../collectors.js';
 import { callerOf, requirePermission } from './auth.js';
 import { registerEventFeed } from './events.js';
+import { registerMjpegRoute } from './mjpeg.js';
+import type { StreamHub } from '../media/hub.js';
 
 export interface PluginListing {
   name: string;
@@ -32,6 +34,8 @@ export interface ApiDeps {
   plugins: () => PluginListing[];
   health: () => { healthy: boolean; checks: HealthCheck[] };
   snapshot: (stream: string) => Promise<Buffer>;
+  /** The stream hub, for routes that stream frames (MJPEG over HTTP). */
+  hub: StreamHub;
   logger: Logger;
 }
 
@@ -77,7 +81,7 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       if (!deps.state.has(req.params.key)) throw new CamdError(ErrorCodes.STATE_UNKNOWN_KEY, `no state key "${req.params.key}"`);
       const value = await deps.state.set(req.params.key, req.body.value, caller);
       deps.logger.info({ key: req.params.key, by: caller.username }, 'setting changed');
-      return { key: req.params.key, value };
+      return { key: req.params.key, value: deps.state.present(req.params.key, value, caller) };
     },
   );
 
@@ -127,6 +131,9 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       return reply.header('Content-Type', 'image/jpeg').header('Cache-Control', 'no-store').send(jpeg);
     },
   );
+
+  // Same credentials and permission as the snapshot.
+  registerMjpegRoute(app, { hub: deps.hub, streams: deps.streams, logger: deps.logger, preHandler: mediaRead });
 
   app.get('/api/plugins', { preHandler: authenticated, schema: { summary: 'Loaded plugins: version, plugin API version, state keys, routes' } }, async () => ({
     plugins: deps.plugins(),

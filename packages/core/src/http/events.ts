@@ -24,7 +24,7 @@ export function registerEventFeed(app: FastifyInstance, state: StateStore, auth:
     };
     send('snapshot', Object.fromEntries(state.list(caller).map((e) => [e.key, e.value])));
     const off = state.subscribe((change) => {
-      if (state.canRead(change.key, caller)) send('state', { key: change.key, value: change.value, by: change.by });
+      if (state.canRead(change.key, caller)) send('state', { key: change.key, value: state.present(change.key, change.value, caller), by: change.by });
     });
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     heartbeat.unref();

@@ -33,11 +33,8 @@ export function nalType(nal: Buffer): number {
   return nal[0]! & 0x1f;
 }
 
-/** Extracts SPS/PPS and `profile-level-id` from an H.264 keyframe. */
-export function parseParameterSets(frame: EncodedFrame): CodecParameters | undefined {
-  if (frame.codec !== 'h264') {
-    return { codec: frame.codec, width: frame.width, height: frame.height, fps: 0 };
-  }
+/** Extracts SPS/PPS and `profile-level-id` from an H.264 keyframe (`parseParameterSets` in codec.ts dispatches by codec). */
+export function parseH264Parameters(frame: EncodedFrame): CodecParameters | undefined {
   let sps: Buffer | undefined;
   let pps: Buffer | undefined;
   for (const nal of splitAnnexB(frame.data)) {
@@ -69,4 +66,28 @@ export function h264ProfileName(profileIdc: number, constraintFlags = 0): string
     default:
       return `profile-${profileIdc}`;
   }
+}
+
+/** H.264 profiles as RFC 6184 offer/answer and browsers tell them apart. */
+export type H264ProfileClass = 'constrained-baseline' | 'baseline' | 'main' | 'high' | 'constrained-high' | 'high-444-predictive';
+
+/**
+ * The profile a `profile-level-id` (or an SPS's bytes 1–3) names, by profile_idc and constraint
+ * flags, with the same table WebRTC implementations use to match an answer's format to an offer's
+ * (libwebrtc `h264_profile_level_id.cc`): a browser applies an answer only when the profile is the
+ * one it offered for that payload type. Undefined for profiles browsers do not name.
+ */
+export function h264ProfileClass(profileLevelId: string): H264ProfileClass | undefined {
+  if (!/^[0-9a-f]{6}$/i.test(profileLevelId)) return undefined;
+  const idc = parseInt(profileLevelId.slice(0, 2), 16);
+  const flags = parseInt(profileLevelId.slice(2, 4), 16);
+  // The low four constraint flags must be clear for every pattern but constrained high's.
+  const low = flags & 0x0f;
+  if (idc === 0x42 && low === 0) return flags & 0x40 ? 'constrained-baseline' : 'baseline';
+  if (idc === 0x4d && low === 0) return flags & 0x80 ? 'constrained-baseline' : flags & 0x20 ? undefined : 'main';
+  if (idc === 0x58 && low === 0 && flags & 0x80) return flags & 0x40 ? 'constrained-baseline' : 'baseline';
+  if (idc === 0x64 && flags === 0x00) return 'high';
+  if (idc === 0x64 && flags === 0x0c) return 'constrained-high';
+  if (idc === 0xf4 && flags === 0x00) return 'high-444-predictive';
+  return undefined;
 }

@@ -173,3 +173,69 @@ describe('StreamHub lag budget (streamLatencyMode)', () => {
     expect(b.stats.bytesDelivered).toBe(frame(3, true).data.length);
   });
 });
+
+describe('StreamHub: a consumer bound to what it negotiated', () => {
+  const h265Key = (seq: number): EncodedFrame => ({
+    ...frame(seq, true),
+    codec: 'h265',
+    // VPS, SPS (main profile, level 60), PPS, IDR_W_RADL
+    data: Buffer.from([
+      0, 0, 0, 1, 0x40, 1, 0x0c, 0, 0, 0, 1, 0x42, 1, 1, 0x01, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 60, 0, 0, 0, 1, 0x44, 1, 0xc1, 0, 0, 0, 1, 0x26, 1, 9,
+    ]),
+  });
+
+  it('never hands a frame of another codec to a consumer that accepts only H.264: it is closed with the reason instead', async () => {
+    const hub = new StreamHub();
+    const got: string[] = [];
+    const rejected: string[] = [];
+    const seen: string[] = [];
+    hub.subscribe('s', {
+      name: 'rtsp h264',
+      accept: (p) => {
+        seen.push(p.codec);
+        return p.codec === 'h264' ? undefined : `the stream is now ${p.codec}`;
+      },
+      onRejected: (r) => rejected.push(r),
+      onFrame: (f) => void got.push(`${f.codec}:${f.seq}`),
+    });
+    const all: number[] = [];
+    hub.subscribe('s', { name: 'internal', onFrame: (f) => void all.push(f.seq) });
+    [frame(1, true), frame(2, false), frame(3, true)].forEach((f) => hub.publish(f));
+    hub.resetParameters('s');
+    hub.publish(h265Key(4));
+    hub.publish({ ...frame(5, false), codec: 'h265' });
+    await Promise.resolve();
+    expect(got).toEqual(['h264:1', 'h264:2', 'h264:3']);
+    // Checked once per parameter change (the same SPS again is no change), not per frame.
+    expect(seen).toEqual(['h264', 'h265']);
+    expect(rejected).toEqual(['the stream is now h265']);
+    expect(hub.consumers('s').map((c) => c.name)).toEqual(['internal']);
+    expect(all).toEqual([1, 2, 3, 4, 5]);
+    expect(hub.parameters('s')).toMatchObject({ codec: 'h265', h265: { profileId: 1, levelId: 60 } });
+  });
+
+  it('refuses a delta frame of another codec even before any parameters of it were seen', async () => {
+    const hub = new StreamHub();
+    const rejected: string[] = [];
+    const got: number[] = [];
+    hub.subscribe('s', {
+      name: 'c',
+      accept: (p) => (p.codec === 'h264' ? undefined : 'no'),
+      onRejected: (r) => rejected.push(r),
+      onFrame: (f) => void got.push(f.seq),
+    });
+    hub.publish(frame(1, true));
+    hub.publish({ ...frame(2, false), codec: 'mjpeg' });
+    await Promise.resolve();
+    expect(got).toEqual([1]);
+    expect(rejected).toEqual(['no']);
+  });
+
+  it('keeps one parameters object while they do not change, so a JPEG stream (a keyframe per frame) is checked once', () => {
+    const hub = new StreamHub();
+    let checks = 0;
+    hub.subscribe('s', { name: 'mjpeg', accept: () => void checks++, onFrame: () => undefined });
+    for (let i = 1; i <= 5; i++) hub.publish({ ...frame(i, true), codec: 'mjpeg', data: Buffer.from([0xff, 0xd8]) });
+    expect(checks).toBe(1);
+  });
+});

@@ -1,5 +1,5 @@
 import type { CodecParameters, EncodedFrame } from './types.js';
-import { parseParameterSets } from './h264.js';
+import { parseParameterSets, sameParameters } from './codec.js';
 
 /** What a consumer does with a frame. Return a promise to say "busy until it settles" (backpressure). */
 export type FrameHandler = (frame: EncodedFrame) => void | Promise<void>;
@@ -22,6 +22,16 @@ export interface ConsumerOptions {
   readonly onError?: (err: unknown) => void;
   /** The daemon's own machinery (a shared packetiser, a monitor), not a client: left out of client statistics. */
   readonly internal?: boolean;
+  /**
+   * What the client negotiated, checked before it gets a frame of another format: called with the
+   * stream's parameters at its first keyframe and whenever they change (a new codec, profile or
+   * size after `videoEncoder` or `encoderProfile` changed). Return a reason to refuse them: the
+   * consumer is then closed before that frame, and `onRejected` gets the reason. Without it, a
+   * consumer takes whatever the stream carries.
+   */
+  readonly accept?: (params: CodecParameters) => string | undefined;
+  /** Called once (after the current frame's delivery to others) when `accept` refused the stream's new parameters. */
+  readonly onRejected?: (reason: string) => void;
 }
 
 export interface ConsumerStats {
@@ -99,10 +109,9 @@ export class StreamHub {
     slot.lastFrameAt = frame.receivedAt;
     if (frame.keyframe) {
       const p = parseParameterSets(frame);
-      if (p) {
-        slot.params = p;
-        for (const w of slot.paramWaiters.splice(0)) w(p);
-      }
+      // Kept while unchanged: consumers compare by identity, and a JPEG stream has a keyframe per frame.
+      if (p && !sameParameters(p, slot.params)) slot.params = p;
+      if (p) for (const w of slot.paramWaiters.splice(0)) w(slot.params!);
       slot.gop = [];
       slot.gopBytes = 0;
     }
@@ -111,14 +120,15 @@ export class StreamHub {
       slot.gopBytes += frame.data.length;
     }
     for (const w of slot.frameWaiters.splice(0)) w(frame);
+    const params = slot.params;
     if (slot.delayMs > 0) {
       // Same delay for every frame of the stream: timers fire in publication order.
       setTimeout(() => {
-        for (const c of slot.consumers) c.offer(frame);
+        for (const c of slot.consumers) c.offer(frame, params);
       }, slot.delayMs);
       return;
     }
-    for (const c of slot.consumers) c.offer(frame);
+    for (const c of slot.consumers) c.offer(frame, params);
   }
 
   /**
@@ -140,7 +150,7 @@ export class StreamHub {
     const c = new ConsumerImpl(stream, opts, () => slot.consumers.delete(c), budget, opts.internal ? undefined : slot.delivered);
     slot.consumers.add(c);
     if (opts.startWithCachedGop && slot.gop.length > 0 && slot.gop[0]!.keyframe) {
-      for (const f of slot.gop) c.offer(f);
+      for (const f of slot.gop) c.offer(f, slot.params);
     }
     return c;
   }
@@ -243,6 +253,8 @@ class ConsumerImpl implements Consumer {
   private dropped = 0;
   private readonly maxQueue: number;
   private readonly connectedAt = Date.now();
+  /** The parameters `accept` took last (it is asked again when the stream's parameters change). */
+  private accepted?: CodecParameters;
 
   constructor(
     readonly stream: string,
@@ -270,8 +282,9 @@ class ConsumerImpl implements Consumer {
     };
   }
 
-  offer(frame: EncodedFrame): void {
+  offer(frame: EncodedFrame, params: CodecParameters | undefined): void {
     if (this.closed) return;
+    if (this.opts.accept && !this.acceptable(frame, params)) return;
     if (this.waitingForKeyframe) {
       if (!frame.keyframe) {
         if (this.delivered > 0) this.dropped++;
@@ -296,6 +309,28 @@ class ConsumerImpl implements Consumer {
       return;
     }
     this.queue.push(frame);
+  }
+
+  /**
+   * Checks the stream's format against what the client negotiated before handing it a frame: at a
+   * keyframe with new parameters, and on any frame of another codec (a frame never reaches a client
+   * that cannot decode it, whatever came first after a rebuild).
+   */
+  private acceptable(frame: EncodedFrame, params: CodecParameters | undefined): boolean {
+    const known = this.accepted;
+    // Parameters change only at keyframes; a delta frame of the accepted codec is what was accepted.
+    if (known && known.codec === frame.codec && (!frame.keyframe || params === known || params === undefined)) return true;
+    // A frame of a codec the parameters do not describe yet is judged by its codec and size alone.
+    const now: CodecParameters = params && params.codec === frame.codec ? params : { codec: frame.codec, width: frame.width, height: frame.height, fps: 0 };
+    const reason = this.opts.accept!(now);
+    if (reason === undefined) {
+      if (frame.keyframe || !known) this.accepted = now;
+      return true;
+    }
+    this.close();
+    const cb = this.opts.onRejected;
+    if (cb) queueMicrotask(() => cb(reason));
+    return false;
   }
 
   private run(frame: EncodedFrame): void {

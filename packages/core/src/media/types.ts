@@ -14,11 +14,15 @@ export type EncoderPreset = 'ultrafast' | 'fast' | 'medium' | 'slow';
 export type SourceSpec = { kind: 'device'; device: string } | { kind: 'test'; pattern: string };
 
 /**
- * A capture shared by streams that name the same source: one worker opens the source and writes raw
- * I420 frames of this size and rate to shared memory at `socketPath`; each stream reads them there.
+ * A capture shared by streams that name the same source: one pipeline opens the source and hands raw
+ * I420 frames of this size and rate to every stream that reads it. With `fanout: 'memory'` (one media
+ * process) the readers take the very same buffers through `tee` → `proxysink`/`proxysrc`, no copy;
+ * with `'shm'` (a process per pipeline) the capture writes them to shared memory at `socketPath`.
  */
 export interface SharedCaptureRef {
   readonly id: string;
+  readonly fanout: 'memory' | 'shm';
+  /** The shared-memory socket (`fanout: 'shm'` only). */
   readonly socketPath: string;
   readonly source: SourceSpec;
   readonly width: number;
@@ -118,6 +122,11 @@ export interface EncoderChoice extends PipelineFragment {
   readonly hardware: boolean;
   /** Property that takes the bitrate at run time, and how to convert bit/s into its unit. */
   readonly bitrateProperty?: { readonly name: string; readonly unitBitsPerSecond: number };
+  /**
+   * The encoder has no bitrate at all (JPEG has a quality): a bitrate change (an operator, ABR) is
+   * then applied by doing nothing, instead of rebuilding the pipeline for an identical one.
+   */
+  readonly noBitrate?: boolean;
 }
 
 /** One encoded access unit as it leaves the encoder. */
@@ -146,9 +155,19 @@ export interface CodecParameters {
   readonly sps?: Buffer;
   readonly pps?: Buffer;
   readonly vps?: Buffer;
-  /** `profile-level-id` hex string (H.264), e.g. `640028`. */
+  /** `profile-level-id` hex string (H.264), e.g. `640028`: bytes 1–3 of the SPS. */
   readonly profileLevelId?: string;
+  /** Profile, tier and level of the SPS (H.265). */
+  readonly h265?: H265ProfileTierLevel;
   readonly width: number;
   readonly height: number;
   readonly fps: number;
+}
+
+/** The general profile_tier_level of an H.265 SPS, as RFC 7798's SDP parameters name them. */
+export interface H265ProfileTierLevel {
+  readonly profileSpace: number;
+  readonly tierFlag: number;
+  readonly profileId: number;
+  readonly levelId: number;
 }

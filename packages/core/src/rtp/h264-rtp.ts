@@ -9,26 +9,24 @@ export interface PacketizerOptions {
   /** Largest RTP packet (header included). 1200 keeps a packet under every path MTU including WebRTC's SRTP overhead. */
   mtu?: number;
   initialSequence?: number;
+  /**
+   * The sequence numbers and counters to write with: packetisers of one stream's codecs share one, so
+   * a stream whose codec changed keeps one RTP sequence and SSRC (sender reports count every packet).
+   */
+  writer?: RtpWriter;
 }
 
-/**
- * RFC 6184 packetisation mode 1: single NAL unit packets, FU-A for NALs larger than the MTU, marker
- * bit on the last packet of an access unit, parameter sets before every IDR. One instance per stream:
- * its packets go to every reader, so the work is done once whatever the number of clients.
- */
-export class H264Packetizer {
+/** Writes RTP fixed headers (RFC 3550 §5.1): one sequence, one SSRC, packet and octet counts for sender reports. */
+export class RtpWriter {
   private seq: number;
-  private readonly mtu: number;
-  private sps?: Buffer;
-  private pps?: Buffer;
   packets = 0;
   octets = 0;
 
-  constructor(private readonly opts: PacketizerOptions) {
-    this.mtu = opts.mtu ?? 1200;
-    // An FU-A packet needs the RTP header, the FU indicator and header, and at least one byte of the NAL.
-    if (!(this.mtu >= RTP_HEADER + 3)) throw new RangeError(`H264Packetizer: mtu ${this.mtu} is too small (at least ${RTP_HEADER + 3})`);
-    this.seq = (opts.initialSequence ?? Math.floor(Math.random() * 65536)) & 0xffff;
+  constructor(
+    readonly ssrc: number,
+    initialSequence?: number,
+  ) {
+    this.seq = (initialSequence ?? Math.floor(Math.random() * 65536)) & 0xffff;
   }
 
   /** Sequence number of the next packet. */
@@ -36,8 +34,66 @@ export class H264Packetizer {
     return this.seq;
   }
 
+  packet(payloadType: number, timestamp: number, marker: boolean, ...payload: Buffer[]): Buffer {
+    const len = payload.reduce((a, p) => a + p.length, 0);
+    const b = Buffer.allocUnsafe(RTP_HEADER + len);
+    b[0] = 0x80;
+    b[1] = (marker ? 0x80 : 0) | (payloadType & 0x7f);
+    b.writeUInt16BE(this.seq, 2);
+    b.writeUInt32BE(timestamp >>> 0, 4);
+    b.writeUInt32BE(this.ssrc >>> 0, 8);
+    let o = RTP_HEADER;
+    for (const p of payload) o += p.copy(b, o);
+    this.seq = (this.seq + 1) & 0xffff;
+    this.packets++;
+    this.octets += len;
+    return b;
+  }
+}
+
+/** Turns one access unit of a codec into RTP packets (one instance per stream, see StreamPackets). */
+export interface RtpPacketizer {
+  readonly payloadType: number;
+  packetize(frame: EncodedFrame): Buffer[];
+}
+
+/**
+ * RFC 6184 packetisation mode 1: single NAL unit packets, FU-A for NALs larger than the MTU, marker
+ * bit on the last packet of an access unit, parameter sets before every IDR. One instance per stream:
+ * its packets go to every reader, so the work is done once whatever the number of clients.
+ */
+export class H264Packetizer implements RtpPacketizer {
+  private readonly mtu: number;
+  private readonly writer: RtpWriter;
+  private sps?: Buffer;
+  private pps?: Buffer;
+
+  constructor(private readonly opts: PacketizerOptions) {
+    this.mtu = opts.mtu ?? 1200;
+    // An FU-A packet needs the RTP header, the FU indicator and header, and at least one byte of the NAL.
+    if (!(this.mtu >= RTP_HEADER + 3)) throw new RangeError(`H264Packetizer: mtu ${this.mtu} is too small (at least ${RTP_HEADER + 3})`);
+    this.writer = opts.writer ?? new RtpWriter(opts.ssrc, opts.initialSequence);
+  }
+
+  get payloadType(): number {
+    return this.opts.payloadType;
+  }
+
+  /** Sequence number of the next packet. */
+  get sequence(): number {
+    return this.writer.sequence;
+  }
+
   get ssrc(): number {
-    return this.opts.ssrc;
+    return this.writer.ssrc;
+  }
+
+  get packets(): number {
+    return this.writer.packets;
+  }
+
+  get octets(): number {
+    return this.writer.octets;
   }
 
   packetize(frame: EncodedFrame): Buffer[] {
@@ -70,19 +126,7 @@ export class H264Packetizer {
   }
 
   private packet(timestamp: number, marker: boolean, ...payload: Buffer[]): Buffer {
-    const len = payload.reduce((a, p) => a + p.length, 0);
-    const b = Buffer.allocUnsafe(RTP_HEADER + len);
-    b[0] = 0x80;
-    b[1] = (marker ? 0x80 : 0) | (this.opts.payloadType & 0x7f);
-    b.writeUInt16BE(this.seq, 2);
-    b.writeUInt32BE(timestamp >>> 0, 4);
-    b.writeUInt32BE(this.opts.ssrc >>> 0, 8);
-    let o = RTP_HEADER;
-    for (const p of payload) o += p.copy(b, o);
-    this.seq = (this.seq + 1) & 0xffff;
-    this.packets++;
-    this.octets += len;
-    return b;
+    return this.writer.packet(this.opts.payloadType, timestamp, marker, ...payload);
   }
 }
 

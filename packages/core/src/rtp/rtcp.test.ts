@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSenderReport, ntpFromMs, ntpMiddle32, parseRtcp, rttMs, type ReportBlock } from './rtcp.js';
+import { buildBye, buildSenderReport, ntpFromMs, ntpMiddle32, parseRtcp, rttMs, type ReportBlock } from './rtcp.js';
 
 const NTP_1970 = 2_208_988_800; // seconds from 1900 to 1970 (RFC 868)
 
@@ -179,5 +179,17 @@ describe('rttMs (RFC 3550 §6.4.1: A - LSR - DLSR)', () => {
     const now = 1_700_000_000_000;
     expect(rttMs({ ...base, lsr: ntpMiddle32(now - 10), dlsr: 65536 }, now)).toBeUndefined();
     expect(rttMs({ ...base, lsr: ntpMiddle32(now - 61_000), dlsr: 0 }, now)).toBeUndefined();
+  });
+});
+
+describe('buildBye (RFC 3550 §6.6)', () => {
+  it('is one BYE for the SSRC with its reason, padded to 32 bits, that parseRtcp reads as BYE', () => {
+    const b = buildBye(0x01020304, 'codec changed');
+    expect(b.length % 4).toBe(0);
+    expect([b[0], b[1], b.readUInt16BE(2)]).toEqual([0x81, 203, b.length / 4 - 1]);
+    expect(b.readUInt32BE(4)).toBe(0x01020304);
+    expect(b.subarray(9, 9 + b[8]!).toString()).toBe('codec changed');
+    expect(parseRtcp(Buffer.concat([buildSenderReport({ ssrc: 1, ntpMs: 0, rtpTimestamp: 0, packetCount: 0, octetCount: 0 }), b])).bye).toBe(true);
+    expect(buildBye(1).length).toBe(8);
   });
 });

@@ -53,6 +53,27 @@ export function buildSenderReport(sr: SenderReport): Buffer {
   return Buffer.concat([b, sdes]);
 }
 
+/**
+ * An RTCP BYE (RFC 3550 §6.6) for `ssrc` with a reason text (at most 255 bytes): the sender leaves.
+ * Send it after a sender report in one compound packet; players end the stream on it (ffmpeg returns
+ * end of file, GStreamer's rtpbin signals the SSRC's end).
+ */
+export function buildBye(ssrc: number, reason?: string): Buffer {
+  const text = reason ? Buffer.from(reason).subarray(0, 255) : Buffer.alloc(0);
+  const body = 4 + (text.length ? 1 + text.length : 0);
+  const size = 4 + Math.ceil(body / 4) * 4;
+  const b = Buffer.alloc(size);
+  b[0] = 0x81; // V=2, one SSRC
+  b[1] = 203;
+  b.writeUInt16BE(size / 4 - 1, 2);
+  b.writeUInt32BE(ssrc >>> 0, 4);
+  if (text.length) {
+    b[8] = text.length;
+    text.copy(b, 9);
+  }
+  return b;
+}
+
 export interface ReportBlock {
   ssrc: number;
   /** Fraction lost since the previous report, 0..1. */

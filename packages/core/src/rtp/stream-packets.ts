@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Consumer, StreamHub } from '../media/hub.js';
-import type { EncodedFrame } from '../media/types.js';
-import { H264Packetizer } from './h264-rtp.js';
+import type { EncodedFrame, VideoCodec } from '../media/types.js';
+import { H264Packetizer, RtpWriter, type RtpPacketizer } from './h264-rtp.js';
+import { H265Packetizer } from './h265-rtp.js';
+import { JPEG_PAYLOAD_TYPE, JpegPacketizer } from './jpeg-rtp.js';
 
 /** Dynamic payload type of camd's H.264 packets (WebRTC senders rewrite it to the negotiated one). */
 export const H264_PAYLOAD_TYPE = 96;
+/** Dynamic payload type of camd's H.265 packets (a stream has one codec at a time, so 96 again). */
+export const H265_PAYLOAD_TYPE = 96;
+
+/** The RTP payload type of each codec in camd's SDP: dynamic 96 for H.264 and H.265, static 26 for JPEG. */
+export const PAYLOAD_TYPE: Record<VideoCodec, number> = { h264: H264_PAYLOAD_TYPE, h265: H265_PAYLOAD_TYPE, mjpeg: JPEG_PAYLOAD_TYPE };
 
 /**
  * One packetizer per stream, shared by every reader of every transport: a synchronous hub consumer
@@ -14,7 +21,13 @@ export const H264_PAYLOAD_TYPE = 96;
  */
 export class StreamPackets {
   readonly ssrc = randomBytes(4).readUInt32BE(0);
-  private readonly packetizer = new H264Packetizer({ payloadType: H264_PAYLOAD_TYPE, ssrc: this.ssrc });
+  /** One sequence for every codec the stream carries over time: readers of the old codec are gone by then. */
+  private readonly writer = new RtpWriter(this.ssrc);
+  private readonly packetizers: Record<VideoCodec, RtpPacketizer> = {
+    h264: new H264Packetizer({ payloadType: H264_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
+    h265: new H265Packetizer({ payloadType: H265_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
+    mjpeg: new JpegPacketizer({ payloadType: JPEG_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
+  };
   private readonly cache = new WeakMap<EncodedFrame, Buffer[]>();
   private readonly consumer: Consumer;
   /** The newest frame packetised: what sender reports refer to. */
@@ -26,7 +39,7 @@ export class StreamPackets {
       internal: true,
       maxQueue: 1_000_000,
       onFrame: (f) => {
-        this.cache.set(f, this.packetizer.packetize(f));
+        this.cache.set(f, this.packetizers[f.codec].packetize(f));
         this.last = { rtpTimestamp: f.rtpTimestamp, captureTimeMs: f.captureTimeMs };
       },
     });
@@ -36,19 +49,25 @@ export class StreamPackets {
   packetsOf(frame: EncodedFrame): Buffer[] {
     let p = this.cache.get(frame);
     if (!p) {
-      p = this.packetizer.packetize(frame);
+      p = this.packetizers[frame.codec].packetize(frame);
       this.cache.set(frame, p);
     }
     return p;
   }
 
   get nextSequence(): number {
-    return this.packetizer.sequence;
+    return this.writer.sequence;
   }
 
   /** Packets and bytes produced so far (once per stream, not per reader). */
   get produced(): { packets: number; octets: number } {
-    return { packets: this.packetizer.packets, octets: this.packetizer.octets };
+    return { packets: this.writer.packets, octets: this.writer.octets };
+  }
+
+  /** JPEG frames RTP/JPEG could not describe (too large, not baseline), and why the last one was refused. */
+  get jpegRefused(): { frames: number; lastError?: string } {
+    const j = this.packetizers.mjpeg as JpegPacketizer;
+    return { frames: j.refused, lastError: j.lastError };
   }
 
   close(): void {

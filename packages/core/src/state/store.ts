@@ -104,7 +104,16 @@ export class StateStore implements StateRegistrar {
     if (!allows(caller, e.def.permissionRead)) {
       throw new CamdError(ErrorCodes.STATE_FORBIDDEN, `${caller.username} may not read "${key}"`);
     }
-    return structuredClone(e.value) as T;
+    return this.shown(e, structuredClone(e.value), caller) as T;
+  }
+
+  /** `value` of `key` as `caller` may see it (its definition's `redact` for any caller but the daemon). */
+  present(key: string, value: unknown, caller: Caller): unknown {
+    return this.shown(this.entry(key), structuredClone(value), caller);
+  }
+
+  private shown(e: Entry, value: unknown, caller: Caller): unknown {
+    return caller !== SYSTEM && e.def.redact ? e.def.redact(value) : value;
   }
 
   /** Every key the caller may read. */
@@ -114,7 +123,7 @@ export class StateStore implements StateRegistrar {
       if (!allows(caller, e.def.permissionRead)) continue;
       out.push({
         key,
-        value: structuredClone(e.value),
+        value: this.shown(e, structuredClone(e.value), caller),
         owner: e.owner,
         writable: allows(caller, e.def.permissionWrite),
         description: e.def.description,

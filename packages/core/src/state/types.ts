@@ -19,6 +19,11 @@ export interface StateKeyDefinition<T = unknown> {
   readonly description?: string;
   /** Kept across restarts in the state directory (default true). */
   readonly persist?: boolean;
+  /**
+   * What users see of the value (API reads, the change feed, the answer to a write), e.g. URLs with
+   * their passwords masked. The daemon and plugins reading without a caller get the value itself.
+   */
+  readonly redact?: (value: T) => T;
 }
 
 export interface StateChange<T = unknown> {

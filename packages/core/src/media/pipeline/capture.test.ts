@@ -13,7 +13,7 @@ describe('shared captures', () => {
         { path: '/d', resolution: '640x360', fps: 60, bitrate: 1e6, source: '/dev/video7' },
       ],
     });
-    const planned = planSharedCaptures(streams, new Set(), '/run/x');
+    const planned = planSharedCaptures(streams, new Set(), 'shm', '/run/x');
     expect(planned.map((s) => s.capture?.id)).toEqual(['capture1', 'capture1', undefined, 'capture1']);
     expect(planned[0]!.capture).toMatchObject({
       width: 1920,
@@ -22,6 +22,8 @@ describe('shared captures', () => {
       streams: ['a', 'b', 'd'],
       source: { kind: 'device', device: '/dev/video7' },
     });
+    expect(planned[0]!.capture!.fanout).toBe('shm');
+    expect(planSharedCaptures(streams)[0]!.capture!.fanout).toBe('memory');
     expect(planned[0]!.capture!.socketPath).toMatch(/^\/run\/x\/camd-\d+-capture1\.sock$/);
     // A source a plugin also reads (PiP's inset) is captured once even for one stream.
     expect(planSharedCaptures(streams, new Set(['c']))[2]!.capture).toMatchObject({ streams: ['c'], width: 640, height: 480, fps: 60 });

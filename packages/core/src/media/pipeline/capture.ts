@@ -6,8 +6,9 @@ import type { ElementRegistry } from '../registry.js';
 import type { SharedCaptureRef, SourceSpec, StreamSettings } from '../types.js';
 import { RestartSupervisor, STABLE_MS } from './restart-policy.js';
 import type { MediaPipeline, MediaProcess } from './media-process.js';
+import { CAPTURE_FANOUT_ELEMENT } from './protocol.js';
 
-/** Raw frames the shared memory holds: readers that fall behind this far lose frames, never block capture. */
+/** Raw frames the shared memory holds (`fanout: 'shm'`): readers that fall behind this far lose frames, never block capture. */
 const SHM_FRAMES = 24;
 
 const sourceKey = (s: SourceSpec) => (s.kind === 'device' ? `device:${s.device}` : `test:${s.pattern}`);
@@ -15,12 +16,19 @@ const describe = (s: SourceSpec) => (s.kind === 'device' ? s.device : `test patt
 
 /**
  * Streams that name the same source (a camera device opens once) share one capture: a pipeline that
- * captures, converts to I420 at the largest configured size and rate, and writes the frames to shared
- * memory (`shmsink`); each stream's pipeline reads them (`shmsrc`) and scales, filters and encodes on
- * its own. `alsoRead` names streams whose source a plugin reads too (`shareSource`). Returns each
- * sharing stream with its capture; streams with a source of their own are returned unchanged.
+ * captures and converts to I420 at the largest configured size and rate. Each stream's pipeline takes
+ * its frames and scales, filters and encodes on its own: in one media process through a `tee` branch
+ * the media process adds per reader (see media-host.ts), across processes (`isolation: pipeline`)
+ * through shared memory (`shmsink`/`shmsrc`). `alsoRead` names streams whose source a plugin reads too
+ * (`shareSource`). Returns each sharing stream with its capture; streams with a source of their own are
+ * returned unchanged.
  */
-export function planSharedCaptures(streams: StreamSettings[], alsoRead: ReadonlySet<string> = new Set(), dir = tmpdir()): StreamSettings[] {
+export function planSharedCaptures(
+  streams: StreamSettings[],
+  alsoRead: ReadonlySet<string> = new Set(),
+  fanout: SharedCaptureRef['fanout'] = 'memory',
+  dir = tmpdir(),
+): StreamSettings[] {
   const groups = new Map<string, StreamSettings[]>();
   for (const s of streams) groups.set(sourceKey(s.source), [...(groups.get(sourceKey(s.source)) ?? []), s]);
   const refs = new Map<string, SharedCaptureRef>();
@@ -33,6 +41,7 @@ export function planSharedCaptures(streams: StreamSettings[], alsoRead: Readonly
     const largest = group.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
     refs.set(key, {
       id: `capture${++n}`,
+      fanout,
       socketPath: join(dir, `camd-${process.pid}-capture${n}.sock`),
       source: group[0]!.source,
       width: largest.width,
@@ -51,6 +60,8 @@ export function captureCaps(c: SharedCaptureRef): string {
 
 export interface SharedCaptureStats {
   id: string;
+  /** How readers get the frames: `memory` (the same buffers, one process) or `shm` (shared memory). */
+  fanout: SharedCaptureRef['fanout'];
   source: string;
   streams: readonly string[];
   width: number;
@@ -80,16 +91,27 @@ export class SharedCapture {
     );
   }
 
-  private launchText(source: { launch: string }): string {
+  private launchText(source: { launch: string }): { launch: string; elements: string[] } {
     const frameBytes = (this.ref.width * this.ref.height * 3) / 2;
-    return [
-      source.launch,
-      'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
-      'videoconvert ! videoscale ! videorate drop-only=true',
-      captureCaps(this.ref),
-      // Never waits for readers: a reader that is gone or slow does not hold the camera back.
-      `shmsink socket-path=${this.ref.socketPath} shm-size=${Math.ceil(frameBytes * SHM_FRAMES)} wait-for-connection=false sync=false`,
-    ].join(' ! ');
+    // Never waits for readers: a reader that is gone or slow does not hold the camera back (the
+    // media process gives each reader's branch a leaky queue; shmsink drops when its area is full).
+    const out =
+      this.ref.fanout === 'memory'
+        ? { launch: `tee name=${CAPTURE_FANOUT_ELEMENT} allow-not-linked=true`, element: 'tee' }
+        : {
+            launch: `shmsink socket-path=${this.ref.socketPath} shm-size=${Math.ceil(frameBytes * SHM_FRAMES)} wait-for-connection=false sync=false`,
+            element: 'shmsink',
+          };
+    return {
+      launch: [
+        source.launch,
+        'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
+        'videoconvert ! videoscale ! videorate drop-only=true',
+        captureCaps(this.ref),
+        out.launch,
+      ].join(' ! '),
+      elements: ['queue', 'videoconvert', 'videoscale', 'videorate', out.element],
+    };
   }
 
   /** The pid of the media process running the capture. */
@@ -119,9 +141,10 @@ export class SharedCapture {
   }
 
   stats(): SharedCaptureStats {
-    const { id, width, height, fps, streams } = this.ref;
+    const { id, fanout, width, height, fps, streams } = this.ref;
     return {
       id,
+      fanout,
       source: describe(this.ref.source),
       streams,
       width,
@@ -136,8 +159,9 @@ export class SharedCapture {
     let launch: string;
     try {
       const source = this.source();
-      launch = this.launchText(source);
-      this.deps.registry.validateLaunch(launch, [...source.elements, 'queue', 'videoconvert', 'videoscale', 'videorate', 'shmsink']);
+      const text = this.launchText(source);
+      launch = text.launch;
+      this.deps.registry.validateLaunch(launch, [...source.elements, ...text.elements]);
     } catch (err) {
       // The readers report it too (a missing device names itself there); retried with backoff.
       this.supervisor.failed((err as Error).message);
@@ -145,7 +169,7 @@ export class SharedCapture {
     }
     // A killed capture leaves its socket behind, and shmsink cannot bind over it.
     rmSync(this.ref.socketPath, { force: true });
-    const pipeline = this.deps.media.start(launch, { output: false });
+    const pipeline = this.deps.media.start(launch, { output: false, role: this.ref.id });
     this.pipeline = pipeline;
     this.playing = false;
     const log = this.deps.logger.child({ capture: this.ref.id, source: describe(this.ref.source), streams: this.ref.streams });

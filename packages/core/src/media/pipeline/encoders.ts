@@ -100,20 +100,36 @@ function openh264(s: StreamSettings): EncoderChoice {
   };
 }
 
+/**
+ * x265 as x264 above: a fixed GOP (no scene-cut keyframes), and closed GOPs so that every keyframe is
+ * an IDR with its parameter sets, a point any reader (RTSP, snapshots) can start from; x265's default
+ * open GOP makes CRA pictures instead.
+ */
+const X265_OPTIONS = 'scenecut=0:open-gop=0';
+
 function x265(s: StreamSettings): EncoderChoice {
   return {
     owner: 'core',
     factory: 'x265enc',
     codec: 'h265',
     hardware: false,
-    launch: `x265enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${Math.max(1, Math.round(s.bitrate / 1000))} key-int-max=${s.gop}`,
+    launch: `x265enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${Math.max(1, Math.round(s.bitrate / 1000))} key-int-max=${s.gop} option-string=${X265_OPTIONS}`,
     elements: ['x265enc'],
     bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
   };
 }
 
+/** JPEG has a quality, not a bitrate: `streamBitrate` changes (ABR's too) leave the pipeline alone. */
 function jpeg(_s: StreamSettings): EncoderChoice {
-  return { owner: 'core', factory: 'jpegenc', codec: 'mjpeg', hardware: false, launch: 'jpegenc name=encoder quality=85', elements: ['jpegenc'] };
+  return {
+    owner: 'core',
+    factory: 'jpegenc',
+    codec: 'mjpeg',
+    hardware: false,
+    launch: 'jpegenc name=encoder quality=85',
+    elements: ['jpegenc'],
+    noBitrate: true,
+  };
 }
 
 const candidate = (

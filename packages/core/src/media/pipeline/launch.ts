@@ -3,7 +3,7 @@ import { STAGE, type CamdHooks } from '../../hooks.js';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
-import { MEDIA_OUT_ELEMENT } from './protocol.js';
+import { captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
 import { getLatencyMs } from '../../rules.js';
 import type { PipelineFragment, PipelineSpec, StreamSettings, StartProperty, VideoCodec } from '../types.js';
 
@@ -14,9 +14,13 @@ export function quote(value: string): string {
   return /^[\w./:-]+$/.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
 }
 
+/** Gives every reader of a shared capture in a pipeline its own element name (PiP may read one capture twice). */
+let captureReaders = 0;
+
 /**
  * Core's fragment for a configured source: `v4l2src` for a device, live `videotestsrc` otherwise, or
- * the shared capture's frames (`shmsrc`) when other streams use the same source.
+ * the shared capture's frames when other streams use the same source (`proxysrc`, which the media
+ * process links to the capture's `tee`; `shmsrc` across processes).
  */
 export function defaultSource(stream: StreamSettings): PipelineFragment {
   if (stream.capture) {
@@ -26,6 +30,14 @@ export function defaultSource(stream: StreamSettings): PipelineFragment {
         ErrorCodes.PIPELINE_FAILED,
         `camera device ${src.device} does not exist (stream "${stream.name}", shared with ${stream.capture.streams.filter((n) => n !== stream.name).join(', ')})`,
       );
+    }
+    if (stream.capture.fanout === 'memory') {
+      // The capture's own buffers, timestamps included: every pipeline of a media process shares one base time.
+      return {
+        owner: CORE,
+        launch: `proxysrc name=${captureInputName(stream.capture.id, ++captureReaders)} ! ${captureCaps(stream.capture)}`,
+        elements: ['proxysrc'],
+      };
     }
     // Timestamped on arrival: the capture pipeline hands each frame over within a millisecond.
     return {

@@ -104,7 +104,8 @@ export class StreamManager implements MediaPlane {
 
   /** Streams that share a source get one capture; planned at start, after plugins declared theirs. */
   private planCaptures(): void {
-    this.configured = planSharedCaptures(this.configured, this.alsoRead);
+    // Captures and readers share a process unless every pipeline has its own: then shared memory.
+    this.configured = planSharedCaptures(this.configured, this.alsoRead, this.deps.isolation === 'pipeline' ? 'shm' : 'memory');
     for (const s of this.configured) {
       const ref = s.capture;
       if (!ref) continue;

@@ -11,7 +11,15 @@
  */
 import { createRequire } from 'node:module';
 import type { StartProperty } from '../types.js';
-import { MEDIA_HEADER_PREFIX, MEDIA_OUT_ELEMENT, type FromMediaProcess, type PropertyValue, type ToMediaProcess } from './protocol.js';
+import {
+  CAPTURE_FANOUT_ELEMENT,
+  CAPTURE_INPUT,
+  MEDIA_HEADER_PREFIX,
+  MEDIA_OUT_ELEMENT,
+  type FromMediaProcess,
+  type PropertyValue,
+  type ToMediaProcess,
+} from './protocol.js';
 
 const require = createRequire(import.meta.url);
 const gi = require('node-gtk');
@@ -53,17 +61,35 @@ function inspect(): void {
 }
 
 interface Running {
+  readonly id: string;
   readonly pipeline: any;
   readonly bus: any;
   /** The GSocketConnection carrying this pipeline's media to the daemon. */
   readonly connection?: any;
+  /** A shared capture: the branches of its `tee` that feed readers now. */
+  readonly fanout: Set<Branch>;
+  /** A reader: its branches, one per `proxysrc` that reads a shared capture. */
+  readonly inputs: Branch[];
+}
+
+/** One reader's branch of a shared capture: `tee` request pad → `proxysink` → the reader's `proxysrc`. */
+interface Branch {
+  readonly capture: Running;
+  readonly reader: string;
+  readonly teePad: any;
+  readonly sink: any;
 }
 
 function run(mediaSocket: string): void {
   const pipelines = new Map<string, Running>();
+  /** Shared captures by role (their id in the daemon, `capture1`): where readers' `proxysrc`s find them. */
+  const roles = new Map<string, Running>();
   // The realtime clock makes base time + running time a wall-clock capture time, in every pipeline.
   const clock = Gst.SystemClock.obtain();
   clock.clockType = Gst.ClockType.REALTIME;
+  // One base time for every pipeline of the process: a reader takes a capture's buffers with their
+  // timestamps as they are, so both must mean the same running time.
+  const baseTime = clock.getTime() as bigint;
 
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) setInterval(gc, GC_INTERVAL_MS).unref();
@@ -75,6 +101,14 @@ function run(mediaSocket: string): void {
     const p = pipelines.get(id);
     if (!p) return;
     pipelines.delete(id);
+    for (const [role, r] of roles) if (r === p) roles.delete(role);
+    // A capture that ends takes its readers with it: they fail as they would on a camera fault and
+    // rejoin once it plays again.
+    for (const b of [...p.fanout]) {
+      if (!pipelines.has(b.reader)) continue;
+      send({ type: 'error', id: b.reader, message: 'its shared capture stopped', source: CAPTURE_FANOUT_ELEMENT });
+      end(b.reader, 1);
+    }
     teardown(p);
     send({ type: 'ended', id, code });
   };
@@ -122,8 +156,9 @@ function run(mediaSocket: string): void {
     switch (msg.type) {
       case 'start':
         try {
-          const p = start(msg.id, msg.launch, msg.startProperties, msg.output ? mediaSocket : undefined, clock);
+          const p = start(msg, msg.output ? mediaSocket : undefined, clock, baseTime, roles);
           pipelines.set(msg.id, p);
+          if (msg.role) roles.set(msg.role, p);
         } catch (err) {
           send({ type: 'error', id: msg.id, message: (err as Error).message, source: (err as { source?: string }).source });
           send({ type: 'ended', id: msg.id, code: 1 });
@@ -153,7 +188,14 @@ function run(mediaSocket: string): void {
   });
 }
 
-function start(id: string, launch: string, startProperties: readonly StartProperty[], mediaSocket: string | undefined, clock: any): Running {
+function start(
+  msg: Extract<ToMediaProcess, { type: 'start' }>,
+  mediaSocket: string | undefined,
+  clock: any,
+  base: bigint,
+  roles: ReadonlyMap<string, Running>,
+): Running {
+  const { id, launch } = msg;
   let pipeline: any;
   try {
     pipeline = Gst.parseLaunch(launch);
@@ -162,15 +204,20 @@ function start(id: string, launch: string, startProperties: readonly StartProper
   }
   pipeline.useClock(clock);
   let connection: any;
+  const running: Running = { id, pipeline, bus: pipeline.getBus(), connection: undefined, fanout: new Set(), inputs: [] };
   try {
     if (mediaSocket) connection = connectMedia(id, pipeline, mediaSocket);
+    Object.assign(running, { connection });
     // Fix the base time ourselves so the daemon knows it before the first frame arrives.
     pipeline.setStartTime(Gst.CLOCK_TIME_NONE);
-    const base = clock.getTime() as bigint;
     pipeline.setBaseTime(base);
-    applyStartProperties(pipeline, startProperties, base);
+    applyStartProperties(pipeline, msg.startProperties, base);
+    const readers = [...launch.matchAll(CAPTURE_INPUT)].map((m) => {
+      const capture = roles.get(m[1]!);
+      if (!capture) throw new Error(`shared capture ${m[1]} is not running`);
+      return { src: pipeline.getByName(m[0].slice('name='.length)), capture };
+    });
     send({ type: 'starting', id, baseTimeNs: String(base) });
-    const running: Running = { pipeline, bus: pipeline.getBus(), connection };
     if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
       // The bus holds GStreamer's own reason; report it before giving up.
       const msg = running.bus.popFiltered(Gst.MessageType.ERROR);
@@ -178,12 +225,52 @@ function start(id: string, launch: string, startProperties: readonly StartProper
       if (!msg) throw new Error('the pipeline refused to start');
       throw Object.assign(new Error(String(msg.parseError()[0]?.message)), { source: msg.src?.getName?.() as string | undefined });
     }
+    for (const r of readers) running.inputs.push(addBranch(r.capture, id, r.src));
     return running;
   } catch (err) {
-    pipeline.setState(Gst.State.NULL);
-    connection?.close(null);
+    teardown(running);
     throw err;
   }
+}
+
+/**
+ * Feeds a reader's `proxysrc` from a shared capture: a new `tee` branch ending in a `proxysink`. The
+ * proxysrc's own queue is the only one between them, leaky and two frames deep, so a slow or stopped
+ * reader drops frames and the capture never waits (a proxysink ignores what its reader returns).
+ * Each reader run gets a new proxysink: one hands a new reader its stream's caps only once.
+ */
+function addBranch(capture: Running, reader: string, src: any): Branch {
+  const queue = src.getChildByIndex(0);
+  queue.maxSizeBuffers = 2;
+  queue.maxSizeBytes = 0;
+  queue.maxSizeTime = 0n;
+  Gst.utilSetObjectArg(queue, 'leaky', 'downstream');
+  const tee = capture.pipeline.getByName(CAPTURE_FANOUT_ELEMENT);
+  if (!tee) throw new Error(`shared capture has no "${CAPTURE_FANOUT_ELEMENT}" element`);
+  const sink = Gst.ElementFactory.make('proxysink', null);
+  capture.pipeline.add(sink);
+  // Playing before it is linked: a tee that pushes into a pad still inactive gets FLUSHING back and
+  // passes it upstream, which would stop the capture and every reader with it.
+  sink.syncStateWithParent();
+  const teePad = tee.requestPadSimple('src_%u');
+  teePad.link(sink.getStaticPad('sink'));
+  src.proxysink = sink;
+  const branch: Branch = { capture, reader, teePad, sink };
+  capture.fanout.add(branch);
+  return branch;
+}
+
+/**
+ * Takes a stopped reader's branch out of its capture (unless the capture has gone first): unlinked
+ * first (the tee then skips it: not linked) and only then stopped, for the reason in `addBranch`.
+ */
+function removeBranch(b: Branch): void {
+  if (!b.capture.fanout.delete(b)) return;
+  const tee = b.capture.pipeline.getByName(CAPTURE_FANOUT_ELEMENT);
+  b.teePad.unlink(b.sink.getStaticPad('sink'));
+  tee?.releaseRequestPad(b.teePad);
+  b.sink.setState(Gst.State.NULL);
+  b.capture.pipeline.remove(b.sink);
 }
 
 /**
@@ -204,6 +291,7 @@ function connectMedia(id: string, pipeline: any, mediaSocket: string): any {
 function teardown(p: Running): void {
   try {
     p.pipeline.setState(Gst.State.NULL);
+    for (const b of p.inputs.splice(0)) removeBranch(b);
   } finally {
     try {
       p.connection?.close(null);

@@ -83,12 +83,12 @@ export class MediaProcess {
   }
 
   /** Starts a pipeline; with `output`, its launch text ends in `fdsink name=camd_media_out` and frames arrive as `frame` events. */
-  start(launch: string, opts: { startProperties?: readonly StartProperty[]; output: boolean }): MediaPipeline {
+  start(launch: string, opts: { startProperties?: readonly StartProperty[]; output: boolean; role?: string }): MediaPipeline {
     this.ensureRunning();
     const id = `p${this.nextId++}`;
     const p = new MediaPipeline(id, this);
     this.pipelines.set(id, p);
-    this.send({ type: 'start', id, launch, startProperties: opts.startProperties ?? [], output: opts.output });
+    this.send({ type: 'start', id, launch, startProperties: opts.startProperties ?? [], output: opts.output, role: opts.role });
     return p;
   }
 

@@ -235,57 +235,90 @@ describe('media plane (real GStreamer)', () => {
     expect(hub.currentGop('stream1')[0]!.captureTimeMs).toBeGreaterThan(asked - 100);
   });
 
-  it('streams with the same source share one capture: each keeps its own size and rate, both pause while it is down and resume with it', async () => {
-    const same = 'videotestsrc:ball'; // as two streams of one camera device would
+  // One media process: readers take the capture's buffers through tee/proxysrc; a process per pipeline: shared memory.
+  it.each([
+    ['shared', 'memory'],
+    ['pipeline', 'shm'],
+  ] as const)(
+    'streams with the same source share one capture (isolation %s, %s fan-out): each keeps its own size and rate, both pause while it is down and resume with it',
+    async (isolation, fanout) => {
+      const same = 'videotestsrc:ball'; // as two streams of one camera device would
+      host = await createTestHost({
+        config: {
+          media: { isolation },
+          streams: [
+            testStream({ resolution: '640x360', fps: 30, source: same }),
+            testStream({ path: '/stream2', resolution: '320x240', fps: 15, source: same }),
+          ],
+        },
+      });
+      const hub = host.host.hub;
+      await Promise.all([waitForFrame(hub, 'stream1', (f) => f.keyframe), waitForFrame(hub, 'stream2', (f) => f.keyframe)]);
+      const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { capture?: Record<string, unknown>; fps: number }>;
+      const s = await stats();
+      expect(s.stream1!.capture).toMatchObject({
+        id: 'capture1',
+        fanout,
+        source: 'test pattern ball',
+        streams: ['stream1', 'stream2'],
+        width: 640,
+        height: 360,
+        fps: 30,
+        running: true,
+        restarts: 0,
+      });
+      expect(s.stream2!.capture).toMatchObject({ id: 'capture1' });
+      expect((await (await host.fetch('/api/streams')).json()).streams[1]).toMatchObject({
+        width: 320,
+        height: 240,
+        capture: { id: 'capture1', streams: ['stream1', 'stream2'] },
+      });
+
+      const [f1, f2] = await Promise.all([collectFrames(hub, 'stream1', 3000), collectFrames(hub, 'stream2', 3000)]);
+      expect(f1.length).toBeGreaterThanOrEqual(72); // 90 at 30 fps, a loaded machine a few less
+      expect(f2.length).toBeGreaterThanOrEqual(36); // 45 at 15 fps
+      expect(f2.length).toBeLessThanOrEqual(48);
+      expect(await probe(f1)).toMatchObject({ width: 640, height: 360 });
+      expect(await probe(f2)).toMatchObject({ width: 320, height: 240 });
+      // Both streams depend on that one capture: while it is down (it backs off 1 s), neither has pictures.
+      const seen: Record<string, number[]> = { stream1: [], stream2: [] };
+      const watchers = Object.keys(seen).map((n) => hub.subscribe(n, { name: 'watch', onFrame: (f) => void seen[n]!.push(f.captureTimeMs) }));
+      await until(() => seen.stream1!.length > 0 && seen.stream2!.length > 0);
+      expect((host.host.media as StreamManager).failCapture('capture1')).toBe(true);
+      const killedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 700));
+      watchers.forEach((w) => w.close());
+      expect([...seen.stream1!, ...seen.stream2!].filter((t) => t > killedAt + 150)).toEqual([]);
+      expect((await stats()).stream1!.capture).toMatchObject({ running: false });
+      // Pictures taken after the restart (the capture backs off for a second first), on both streams.
+      const fresh = (f: { captureTimeMs: number }) => f.captureTimeMs > killedAt + 500;
+      await Promise.all([waitForFrame(hub, 'stream1', fresh, 20_000), waitForFrame(hub, 'stream2', fresh, 20_000)]);
+      // (A reader may reconnect a moment before the capture's own "playing" reaches the daemon.)
+      await until(async () => (await stats()).stream1!.capture!.running === true, 5000);
+      const after = await stats();
+      expect(after.stream1!.capture).toMatchObject({ running: true, restarts: 1 });
+    },
+  );
+
+  it('a reader of a shared capture rebuilt again and again: each run gets frames, the other reader keeps every frame', async () => {
+    const same = 'videotestsrc:ball';
     host = await createTestHost({
-      config: {
-        streams: [testStream({ resolution: '640x360', fps: 30, source: same }), testStream({ path: '/stream2', resolution: '320x240', fps: 15, source: same })],
-      },
+      config: { streams: [testStream({ fps: 30, source: same }), testStream({ path: '/stream2', resolution: '320x240', fps: 15, source: same })] },
     });
     const hub = host.host.hub;
     await Promise.all([waitForFrame(hub, 'stream1', (f) => f.keyframe), waitForFrame(hub, 'stream2', (f) => f.keyframe)]);
-    const stats = async () => (await (await host!.fetch('/api/stats')).json()) as Record<string, { capture?: Record<string, unknown>; fps: number }>;
-    const s = await stats();
-    expect(s.stream1!.capture).toMatchObject({
-      id: 'capture1',
-      source: 'test pattern ball',
-      streams: ['stream1', 'stream2'],
-      width: 640,
-      height: 360,
-      fps: 30,
-      running: true,
-      restarts: 0,
-    });
-    expect(s.stream2!.capture).toMatchObject({ id: 'capture1' });
-    expect((await (await host.fetch('/api/streams')).json()).streams[1]).toMatchObject({
-      width: 320,
-      height: 240,
-      capture: { id: 'capture1', streams: ['stream1', 'stream2'] },
-    });
-
-    const [f1, f2] = await Promise.all([collectFrames(hub, 'stream1', 3000), collectFrames(hub, 'stream2', 3000)]);
-    expect(f1.length).toBeGreaterThanOrEqual(72); // 90 at 30 fps, a loaded machine a few less
-    expect(f2.length).toBeGreaterThanOrEqual(36); // 45 at 15 fps
-    expect(f2.length).toBeLessThanOrEqual(48);
-    expect(await probe(f1)).toMatchObject({ width: 640, height: 360 });
-    expect(await probe(f2)).toMatchObject({ width: 320, height: 240 });
-    // Both streams depend on that one capture: while it is down (it backs off 1 s), neither has pictures.
-    const seen: Record<string, number[]> = { stream1: [], stream2: [] };
-    const watchers = Object.keys(seen).map((n) => hub.subscribe(n, { name: 'watch', onFrame: (f) => void seen[n]!.push(f.captureTimeMs) }));
-    await until(() => seen.stream1!.length > 0 && seen.stream2!.length > 0);
-    expect((host.host.media as StreamManager).failCapture('capture1')).toBe(true);
-    const killedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 700));
-    watchers.forEach((w) => w.close());
-    expect([...seen.stream1!, ...seen.stream2!].filter((t) => t > killedAt + 150)).toEqual([]);
-    expect((await stats()).stream1!.capture).toMatchObject({ running: false });
-    // Pictures taken after the restart (the capture backs off for a second first), on both streams.
-    const fresh = (f: { captureTimeMs: number }) => f.captureTimeMs > killedAt + 500;
-    await Promise.all([waitForFrame(hub, 'stream1', fresh, 20_000), waitForFrame(hub, 'stream2', fresh, 20_000)]);
-    // (A reader may reconnect a moment before the capture's own "playing" reaches the daemon.)
-    await until(async () => (await stats()).stream1!.capture!.running === true, 5000);
-    const after = await stats();
-    expect(after.stream1!.capture).toMatchObject({ running: true, restarts: 1 });
+    const steady = collectFrames(hub, 'stream1', 6000);
+    // Each size change rebuilds stream2: its branch of the capture's tee goes, a new one comes.
+    for (const size of ['160x120', '320x240', '240x180', '320x240']) {
+      expect((await putState(host, 'stream2.streamResolution', size)).status).toBe(200);
+      const [w] = size.split('x').map(Number);
+      await waitForFrame(hub, 'stream2', (f) => f.width === w, 15_000);
+    }
+    const frames = await steady;
+    for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
+    expect(largestGapMs(frames)).toBeLessThan(400);
+    const s = (await (await host.fetch('/api/stats')).json()) as Record<string, { capture?: { restarts: number; running: boolean } }>;
+    expect(s.stream1!.capture).toMatchObject({ running: true, restarts: 0 });
   });
 
   it('reports a bad device path clearly while the other stream keeps serving', async () => {

@@ -13,9 +13,22 @@ export const MEDIA_OUT_ELEMENT = 'camd_media_out';
  */
 export const MEDIA_HEADER_PREFIX = 'camd-media ';
 
+/** The `tee` a shared capture ends in (one media process): the media process adds a branch per reader. */
+export const CAPTURE_FANOUT_ELEMENT = 'camd_fanout';
+
+/**
+ * A reader of a shared capture begins with `proxysrc name=camd_in_<capture role>_<n>`; the media
+ * process links it to a new branch of that capture's `tee` while the reader runs.
+ */
+export const captureInputName = (role: string, n: number) => `camd_in_${role}_${n}`;
+export const CAPTURE_INPUT = /\bname=camd_in_([A-Za-z0-9-]+)_(\d+)\b/g;
+
 export type ToMediaProcess =
-  /** `output`: the pipeline ends in `fdsink name=camd_media_out` and gets its own media connection. */
-  | { type: 'start'; id: string; launch: string; startProperties: readonly StartProperty[]; output: boolean }
+  /**
+   * `output`: the pipeline ends in `fdsink name=camd_media_out` and gets its own media connection.
+   * `role`: a shared capture's id (`capture1`), by which its readers' `proxysrc` names find it.
+   */
+  | { type: 'start'; id: string; launch: string; startProperties: readonly StartProperty[]; output: boolean; role?: string }
   | { type: 'stop'; id: string }
   | { type: 'set'; id: string; req: number; element: string; pad?: string; property: string; value: PropertyValue }
   | { type: 'keyframe'; id: string }

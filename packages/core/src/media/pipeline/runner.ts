@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import type { CamdHooks } from '../../hooks.js';
 import type { StreamHub } from '../hub.js';
 import type { ElementRegistry } from '../registry.js';
-import type { EncodedFrame, LiveApplier, StreamSettings } from '../types.js';
+import type { EncodedFrame, LiveApplier, StreamSettings, VideoCodec } from '../types.js';
 import type { PipelineHandle } from '../pipeline-handle.js';
 import { checkStreamHealth } from '../../rules.js';
 import { buildPipeline, type BuiltPipeline } from './launch.js';
 import { trackReads } from '../../state/reads.js';
 import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
-import { NAL, nalType, splitAnnexB } from '../h264.js';
+import { isJoinPoint } from '../codec.js';
 import { RestartSupervisor } from './restart-policy.js';
 
 export { BACKOFF_MS } from './restart-policy.js';
@@ -22,6 +22,7 @@ const STALL_MS = 2000;
  */
 export const STALL_RESTART_MS = 2000;
 const FIRST_FRAME_MS = 8000;
+const FIRST_FRAME_MAX_MS = 30_000;
 const WATCHDOG_INTERVAL_MS = 250;
 const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 250;
 
@@ -73,6 +74,8 @@ export class StreamRunner {
   private readonly meter = new ProductionMeter();
   private lastKeyframeRequest = 0;
   private generation = 0;
+  /** Codec of the frames the running pipeline delivers. */
+  private runCodec?: VideoCodec;
 
   constructor(
     private settings: StreamSettings,
@@ -120,7 +123,12 @@ export class StreamRunner {
     const now = performance.now();
     // Frames of this run only: a pipeline that never reaches PLAYING or never delivers counts too.
     const last = this.firstFrameAt !== undefined ? this.lastFrameAt : undefined;
-    const limit = last === undefined ? FIRST_FRAME_MS : Math.max(STALL_RESTART_MS, this.deps.latencyBudgetMs?.() ?? 0);
+    // A first frame that is merely slow (an overloaded machine, fonts and encoders warming up in a fresh
+    // media process) gets more time after each such stall, so that restarts never keep it from coming.
+    const limit =
+      last === undefined
+        ? Math.min(FIRST_FRAME_MS * (1 + this.stallsInARow), FIRST_FRAME_MAX_MS)
+        : Math.max(STALL_RESTART_MS, this.deps.latencyBudgetMs?.() ?? 0);
     const silentMs = now - (last ?? this.startedAt);
     if (silentMs <= limit) return;
     this.stallReported = true;
@@ -232,6 +240,7 @@ export class StreamRunner {
       width: this.settings.width,
       height: this.settings.height,
       targetBitrate: this.settings.bitrate,
+      codec: (this.pipeline?.running ? this.runCodec : undefined) ?? this.settings.codec,
       consumers,
     };
   }
@@ -275,7 +284,10 @@ export class StreamRunner {
     this.firstFrameAt = undefined;
     this.playingAt = undefined;
     this.meter.reset();
-    pipeline.on('frame', (f) => this.onFrame(f, pipeline));
+    // Frames carry the codec of the pipeline that made them, not of the settings (already the next ones during a rebuild).
+    const codec = built.spec.encoder.codec;
+    this.runCodec = codec;
+    pipeline.on('frame', (f) => this.onFrame(f, pipeline, codec));
     pipeline.on('playing', () => {
       this.playingAt = performance.now();
       this.deps.logger.info({ stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
@@ -299,23 +311,23 @@ export class StreamRunner {
     });
   }
 
-  private onFrame(f: RawFrame, pipeline: MediaPipeline): void {
+  private onFrame(f: RawFrame, pipeline: MediaPipeline, codec: VideoCodec): void {
     if (this.pipeline !== pipeline) return;
     const now = performance.now();
     this.lastFrameAt = now;
     this.stallsInARow = 0;
     if (this.firstFrameAt === undefined) this.firstFrameAt = now;
     this.supervisor.running(now - this.firstFrameAt);
-    // A join point is an IDR: h264parse also clears DELTA_UNIT on non-IDR I frames, which a decoder
-    // cannot start from (no parameter sets, references may precede them).
-    const keyframe = f.keyframe && (this.settings.codec !== 'h264' || splitAnnexB(f.data).some((n) => nalType(n) === NAL.IDR));
+    // A join point is an IDR (IRAP in H.265): parsers also clear DELTA_UNIT on non-IDR I frames, which a
+    // decoder cannot start from (no parameter sets, references may precede them).
+    const keyframe = f.keyframe && isJoinPoint(codec, f.data);
     this.meter.add(now, f.data.length, keyframe);
     const frame: EncodedFrame = {
       stream: this.settings.name,
       seq: ++this.seq,
       data: f.data,
       keyframe,
-      codec: this.settings.codec,
+      codec,
       captureTimeMs: f.captureTimeMs,
       rtpTimestamp: Math.round(f.captureTimeMs * 90) % 4294967296,
       receivedAt: now,
@@ -355,5 +367,6 @@ function liveAppliers(built: BuiltPipeline, bitrateKey: string): Map<string, Liv
   const prop = spec.encoder.bitrateProperty;
   // x264enc's `bitrate` is changeable in PLAYING: no gap, no keyframe.
   if (prop) add(bitrateKey, (h, bitrate) => h.setProperty('encoder', prop.name, Math.max(1, Math.round((bitrate as number) / prop.unitBitsPerSecond))));
+  else if (spec.encoder.noBitrate) add(bitrateKey, () => undefined);
   return out;
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { StreamHub } from '../hub.js';
-import type { EncodedFrame } from '../types.js';
+import { sameParameters } from '../codec.js';
+import type { CodecParameters, EncodedFrame } from '../types.js';
 
 const START_CODE = Buffer.from([0, 0, 0, 1]);
 /**
@@ -101,12 +102,12 @@ export const SNAPSHOT_MAX_AGE_MS = 1000;
  * up to three times that old is served at once while a refresh runs in the background, so a steady
  * poller never waits for ffmpeg; an older one (or none) waits for a fresh decode. Many clients cost
  * about one decode per `maxAgeMs` (measured in bench/snapshot.ts). A picture is reused only while the
- * stream's parameter sets are the ones it was decoded with, so a rebuilt pipeline (new size,
- * profile) is never answered with the old picture.
+ * stream's parameters (codec, size, parameter sets) are the ones it was decoded with, so a rebuilt
+ * pipeline (new codec, size, profile) is never answered with the old picture.
  */
 export class Snapshots {
   /** `at` is when the decode started: the picture is of that moment. */
-  private readonly latest = new Map<string, { at: number; jpeg: Buffer; sps?: Buffer }>();
+  private readonly latest = new Map<string, { at: number; jpeg: Buffer; params?: CodecParameters }>();
   private readonly pending = new Map<string, Promise<Buffer>>();
   decodes = 0;
 
@@ -117,7 +118,7 @@ export class Snapshots {
 
   get(stream: string): Promise<Buffer> {
     const cached = this.latest.get(stream);
-    if (cached && sameBytes(cached.sps, this.hub.parameters(stream)?.sps)) {
+    if (cached && sameParameters(cached.params, this.hub.parameters(stream))) {
       const age = performance.now() - cached.at;
       if (age < this.maxAgeMs) return Promise.resolve(cached.jpeg);
       if (age < 3 * this.maxAgeMs) {
@@ -133,10 +134,10 @@ export class Snapshots {
     if (!p) {
       this.decodes++;
       const at = performance.now();
-      const sps = this.hub.parameters(stream)?.sps;
+      const params = this.hub.parameters(stream);
       p = snapshotJpeg(this.hub, stream)
         .then((jpeg) => {
-          this.latest.set(stream, { at, jpeg, sps });
+          this.latest.set(stream, { at, jpeg, params });
           return jpeg;
         })
         .finally(() => this.pending.delete(stream));
@@ -144,8 +145,4 @@ export class Snapshots {
     }
     return p;
   }
-}
-
-function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
-  return a === b || (a !== undefined && b !== undefined && a.equals(b));
 }

@@ -63,5 +63,7 @@ export interface StreamStats {
   width: number;
   height: number;
   targetBitrate: number;
+  /** What the stream's frames are encoded in now: the running pipeline's codec (the configured one while none runs). */
+  codec: string;
   consumers: ConsumerStats[];
 }

@@ -1,0 +1,49 @@
+import { NAL, nalType, parseH264Parameters, splitAnnexB } from './h264.js';
+import { h265NalType, isH265Irap, parseH265Parameters } from './h265.js';
+import type { CodecParameters, EncodedFrame, VideoCodec } from './types.js';
+
+/**
+ * What a keyframe of each codec tells a client before its first packet (go2rtc's lesson: one codec
+ * description travels with every track): parameter sets and profile for H.264 and H.265; size for
+ * JPEG, whose every frame stands alone.
+ */
+export function parseParameterSets(frame: EncodedFrame): CodecParameters | undefined {
+  switch (frame.codec) {
+    case 'h264':
+      return parseH264Parameters(frame);
+    case 'h265':
+      return parseH265Parameters(frame);
+    case 'mjpeg':
+      return { codec: 'mjpeg', width: frame.width, height: frame.height, fps: 0 };
+  }
+}
+
+/**
+ * Whether an access unit is a point a decoder can start from: an IDR (H.264), an IRAP picture
+ * (H.265), any JPEG. Parsers also clear DELTA_UNIT on non-IDR I frames, which are no join points
+ * (no parameter sets, and references may precede them).
+ */
+export function isJoinPoint(codec: VideoCodec, data: Buffer): boolean {
+  switch (codec) {
+    case 'h264':
+      return splitAnnexB(data).some((n) => nalType(n) === NAL.IDR);
+    case 'h265':
+      return splitAnnexB(data).some((n) => n.length >= 2 && isH265Irap(h265NalType(n)));
+    case 'mjpeg':
+      return true;
+  }
+}
+
+/** Whether two parameter descriptions describe the same bitstream format (same codec, size and parameter sets). */
+export function sameParameters(a: CodecParameters | undefined, b: CodecParameters | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.codec === b.codec && a.width === b.width && a.height === b.height && sameBytes(a.sps, b.sps) && sameBytes(a.pps, b.pps) && sameBytes(a.vps, b.vps);
+}
+
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
+}
+
+/** How a codec is named to people (stats, errors, the viewer page). */
+export const CODEC_LABEL: Record<VideoCodec, string> = { h264: 'H.264', h265: 'H.265', mjpeg: 'MJPEG' };

@@ -1,0 +1,182 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { CODEC_LABEL, type EncodedFrame, type VideoCodec } from '@camd/core';
+import { AU_CAPS, gdpBufferHeader, gdpStreamStart } from './gdp-writer.js';
+import { PublishError, type PublishSink } from './sink.js';
+import { scrub, type ParsedTarget } from './targets.js';
+
+export interface MuxChildOptions {
+  readonly target: ParsedTarget;
+  /** The stream's codec, H.264 when left out (one the protocol carries: see `muxCodecRefusal`). */
+  readonly codec?: VideoCodec;
+  /** The child must have run this long, taking frames, before the target counts as publishing. */
+  readonly confirmMs: number;
+  /** `gst-launch-1.0` (tests may point elsewhere). */
+  readonly gstLaunch?: string;
+}
+
+/** Elements each protocol needs whatever the codec (checked against the element registry before a target starts). */
+export const MUX_ELEMENTS: Record<'rtmp' | 'srt', readonly string[]> = {
+  rtmp: ['fdsrc', 'gdpdepay', 'flvmux', 'rtmp2sink'],
+  srt: ['fdsrc', 'gdpdepay', 'mpegtsmux', 'srtsink'],
+};
+
+/**
+ * The codecs each muxer carries, with the parser that prepares them for it: FLV (RTMP) knows H.264
+ * only; MPEG-TS carries H.265 too. JPEG has no mapping in either.
+ */
+export const MUX_PARSERS: Record<'rtmp' | 'srt', Partial<Record<VideoCodec, string>>> = {
+  rtmp: { h264: 'h264parse' },
+  srt: { h264: 'h264parse', h265: 'h265parse' },
+};
+
+/** Why `protocol` cannot carry `stream` in `codec` (undefined when it can), as the target's `lastError` says it. */
+export function muxCodecRefusal(protocol: 'rtmp' | 'srt', codec: VideoCodec, stream: string): string | undefined {
+  const parsers = MUX_PARSERS[protocol];
+  if (parsers[codec]) return undefined;
+  const carried = (Object.keys(parsers) as VideoCodec[]).map((c) => CODEC_LABEL[c]).join(' and ');
+  return `${protocol === 'rtmp' ? 'RTMP' : 'SRT (MPEG-TS)'} carries ${carried} only; ${stream} is ${CODEC_LABEL[codec]}`;
+}
+
+/**
+ * The gst-launch arguments of a muxer child. Frames arrive on stdin as GDP (timestamps and keyframe
+ * flags travel with each access unit); GStreamer's own muxers write FLV or MPEG-TS and its sinks
+ * speak RTMP and SRT. `sync=false`: frames arrive in real time already, so the sink sends each at
+ * once instead of waiting for the pipeline clock (which would add latency and drop "late" frames).
+ * Values are quoted; the URL validator admits no quote, space or backslash that could end them.
+ */
+export function muxArgs(target: ParsedTarget, codec: VideoCodec = 'h264'): string[] {
+  if (target.protocol !== 'rtmp' && target.protocol !== 'srt') throw new Error(`no muxer child for ${target.protocol}`);
+  const parser = MUX_PARSERS[target.protocol][codec];
+  if (!parser) throw new Error(muxCodecRefusal(target.protocol, codec, target.stream));
+  const head = ['-q', 'fdsrc', 'fd=0', 'blocksize=65536', '!', 'gdpdepay', '!', parser, '!'];
+  if (target.protocol === 'rtmp') {
+    return [...head, 'flvmux', 'streamable=true', '!', 'rtmp2sink', `location="${target.url.href}"`, 'sync=false', 'timeout=10'];
+  }
+  const uri = new URL(target.url.href);
+  uri.searchParams.set('mode', 'caller');
+  // alignment=7: seven 188-byte TS packets per write, one SRT payload of 1316 bytes (its default).
+  // auto-reconnect=false: a lost listener fails the child, so the target counts it and backs off.
+  return [...head, 'mpegtsmux', 'alignment=7', '!', 'srtsink', `uri="${uri.href}"`, 'sync=false', 'auto-reconnect=false', 'wait-for-connection=false'];
+}
+
+/**
+ * RTMP and SRT through one `gst-launch-1.0` child per target: no re-encode (h264parse/h265parse only
+ * repack Annex B for the muxer, e.g. into FLV's AVC format), and a crash of the muxer or the network library ends that child
+ * only. The pipe to its stdin is the bounded queue: when it is full, `write` returns false and the
+ * target's hub queue takes over (and drops to the next keyframe when that fills).
+ */
+export class MuxChildSink implements PublishSink {
+  onFailure?: (err: PublishError) => void;
+  /** Resolves once the child has run and taken frames for `confirmMs`. */
+  readonly confirmed: Promise<void>;
+  private confirm?: () => void;
+  private child?: ChildProcessWithoutNullStreams;
+  private base?: number;
+  private sent = 0;
+  private stderr = '';
+  private closed = false;
+  private failed = false;
+  private exited?: Promise<void>;
+
+  constructor(private readonly o: MuxChildOptions) {
+    this.confirmed = new Promise((resolve) => (this.confirm = resolve));
+  }
+
+  get bytesSent(): number {
+    return this.sent;
+  }
+
+  /** The child's process id (tests stop a child as a crash would). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  open(): Promise<void> {
+    const child = spawn(this.o.gstLaunch ?? 'gst-launch-1.0', muxArgs(this.o.target, this.o.codec ?? 'h264'), { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    child.stdout.resume();
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (t: string) => {
+      // The last few KiB are enough for GStreamer's ERROR line and its debug detail.
+      this.stderr = (this.stderr + t).slice(-4096);
+    });
+    // EPIPE after the child died is reported by its exit, with its own message.
+    child.stdin.on('error', () => undefined);
+    child.stdin.write(gdpStreamStart(AU_CAPS[this.o.codec ?? 'h264'], `camd-${this.o.target.stream}`));
+    child.once('close', (code, signal) => this.fail(new PublishError('exited', this.exitMessage(code, signal))));
+    return new Promise((resolve, reject) => {
+      child.once('spawn', () => {
+        resolve();
+        // Neither rtmp2sink nor srtsink tells gst-launch when its connection is up; a child that
+        // keeps running and taking frames for `confirmMs` has connected (a refused or unreachable
+        // server ends it sooner, with GStreamer's error on stderr).
+        const timer = setTimeout(() => {
+          if (this.failed || this.closed) return;
+          if (child.stdin.writableNeedDrain) child.stdin.once('drain', () => !this.failed && this.confirm?.());
+          else this.confirm?.();
+        }, this.o.confirmMs);
+        child.once('close', () => clearTimeout(timer));
+      });
+      child.once('error', (err) => {
+        // `gst-launch-1.0` itself is missing: no retry will help, but the backoff keeps it cheap.
+        this.failed = true;
+        reject(new PublishError('exited', `cannot start gst-launch-1.0: ${err.message}`));
+      });
+    });
+  }
+
+  write(frame: EncodedFrame): boolean {
+    const child = this.child;
+    if (!child || this.closed || this.failed || child.stdin.destroyed) return true;
+    // Timestamps from capture time, relative to the first frame written: the muxer sees the
+    // camera's own timing, not when frames happened to reach this process.
+    this.base ??= frame.captureTimeMs;
+    const ptsNs = BigInt(Math.max(0, Math.round((frame.captureTimeMs - this.base) * 1e6)));
+    child.stdin.write(gdpBufferHeader(frame.data.length, ptsNs, frame.keyframe));
+    this.sent += 62 + frame.data.length;
+    return child.stdin.write(frame.data);
+  }
+
+  drained(): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (!stdin?.writableNeedDrain || this.closed || this.failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        stdin.off('drain', done);
+        stdin.off('close', done);
+        resolve();
+      };
+      stdin.once('drain', done);
+      stdin.once('close', done);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    // EOS through the pipe lets flvmux/mpegtsmux finish and the sink say goodbye; a child that
+    // does not end within a second (a sink blocked on a dead server) is killed.
+    child.stdin.end();
+    const killer = setTimeout(() => child.kill('SIGKILL'), 1000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+
+  private exitMessage(code: number | null, signal: NodeJS.Signals | null): string {
+    const lines = this.stderr.split('\n').map((l) => l.trim());
+    // `ERROR: from element /GstPipeline:pipeline0/GstRtmp2Sink:rtmp2sink0: Connection refused: …`
+    const error = lines.find((l) => l.startsWith('ERROR: from element'))?.replace(/^ERROR: from element \S+:\s*/, '');
+    const why = error ?? lines.filter(Boolean).at(-1);
+    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    return scrub(`${this.o.target.protocol} muxer ${how}${why ? `: ${why}` : ''}`, this.o.target.secrets);
+  }
+
+  private fail(e: PublishError): void {
+    if (this.failed || this.closed) return;
+    this.failed = true;
+    this.onFailure?.(e);
+  }
+}
