@@ -23,6 +23,7 @@ import { checkDefinition, orderByRequirements, resolvePlugin, validateOptions } 
 import { checkStateKeys, pluginHooks, pluginState, settingsOf } from './plugins/context.js';
 import { PLUGIN_API_VERSION, TOKENS, type PluginContext, type PluginDefinition } from './plugins/contract.js';
 import { ensureDir } from './state/persist.js';
+import { getLatencyMs } from './rules.js';
 
 const CORE_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -98,6 +99,12 @@ export class CamdHost {
     this.state = new StateStore(stateDir);
     this.state.onListenerError = (err, change) => this.logger.error({ err, key: change.key }, 'a state subscriber failed');
     this.state.define(streamLatencyMode, 'core');
+    // streamLatencyMode's budget also bounds how far behind a client may fall before it skips to the
+    // next keyframe (the pipelines read the mode when built: see StreamManager). Live: connected
+    // clients get the new budget with their next frame.
+    const applyLagBudget = () => this.hub.setLagBudget(getLatencyMs(this.state.get<string>(streamLatencyMode.key)));
+    applyLagBudget();
+    this.state.watch(streamLatencyMode.key, applyLagBudget);
     this.state.define(streamAlignment, 'core');
     this.users = await UserStore.open({
       stateDir,

@@ -3,6 +3,7 @@ import { ADMIN_ONLY, CamdError, ErrorCodes, MEDIA_READ, type Permission, type Us
 import { fault, list, text, type Op, type OpContext } from './operations.js';
 import { NETWORK_OPS } from './network-ops.js';
 import { EVENT_SERVICE_PATH, eventServiceCapabilities } from './event-ops.js';
+import { MEDIA2_SERVICE_PATH, media2ServiceCapabilities } from './media2-ops.js';
 import { fixedScopes } from './scopes.js';
 import { require as requirePermission } from './security.js';
 import { xmlEscape } from './soap.js';
@@ -90,6 +91,7 @@ export const DEVICE_OPS: Record<string, Op> = {
       `<tds:GetServicesResponse>` +
       service('http://www.onvif.org/ver10/device/wsdl', '/onvif/device_service', deviceServiceCapabilities()) +
       service('http://www.onvif.org/ver10/media/wsdl', '/onvif/media_service', mediaServiceCapabilities(o)) +
+      service('http://www.onvif.org/ver20/media/wsdl', MEDIA2_SERVICE_PATH, media2ServiceCapabilities(o)) +
       service('http://www.onvif.org/ver10/events/wsdl', EVENT_SERVICE_PATH, eventServiceCapabilities(o)) +
       `</tds:GetServicesResponse>`
     );

@@ -5,7 +5,7 @@ import { SoapFault } from './soap.js';
 import { require as requirePermission } from './security.js';
 
 /** Sizes offered by GetVideoEncoderConfigurationOptions (the encoder scales to any even size). */
-const RESOLUTIONS = [
+export const RESOLUTIONS = [
   [1920, 1080],
   [1280, 720],
   [1024, 576],
@@ -28,6 +28,30 @@ const selected = (o: OpContext) =>
     : o.params.ProfileToken !== undefined
       ? [streamOf(o, o.params.ProfileToken)]
       : o.ctx.streams.list();
+
+export type EncoderChange = [key: Parameters<OpContext['ctx']['streams']['stateKey']>[1], value: unknown];
+
+/**
+ * Applies an encoder configuration (Media and Media2) through the state store as the caller: every
+ * change is checked first (permission and value), then applied, so a refused change changes nothing.
+ */
+export async function applyEncoderChanges(o: OpContext, s: StreamSettings, changes: readonly EncoderChange[]): Promise<void> {
+  const keyed = changes.map(([k, value]) => ({ key: o.ctx.streams.stateKey(s.name, k), value }));
+  for (const { key, value } of keyed) {
+    const def = o.ctx.state.definition(key);
+    if (!allows(o.caller!, def.permissionWrite)) throw fault.notAuthorized(`${o.caller!.username} may not change the encoder configuration (needs Media_rw)`);
+    try {
+      def.validate.parse(value, key);
+    } catch (err) {
+      throw fault.invalidArg('ter:ConfigModify', (err as Error).message);
+    }
+  }
+  for (const { key, value } of keyed) if (o.ctx.state.get(key) !== value) await setState(o, key, value);
+  o.ctx.logger.info(
+    { stream: s.name, by: o.caller!.username, changes: Object.fromEntries(keyed.map((k) => [k.key, k.value])) },
+    'onvif: encoder configuration set',
+  );
+}
 
 export const MEDIA_OPS: Record<string, Op> = {
   GetServiceCapabilities: (o) => `<trt:GetServiceCapabilitiesResponse>${mediaServiceCapabilities(o)}</trt:GetServiceCapabilitiesResponse>`,
@@ -115,7 +139,7 @@ export const MEDIA_OPS: Record<string, Op> = {
       throw fault.invalidArg('ter:ConfigModify', `encoding ${encoding} is not available; this device encodes H264`);
     const res = c.Resolution as Record<string, unknown> | undefined;
     const rate = c.RateControl as Record<string, unknown> | undefined;
-    const changes: [key: Parameters<typeof o.ctx.streams.stateKey>[1], value: unknown][] = [];
+    const changes: EncoderChange[] = [];
     if (res) changes.push(['streamResolution', `${Number(text(res.Width))}x${Number(text(res.Height))}`]);
     if (rate?.FrameRateLimit !== undefined) changes.push(['streamFramerate', Number(text(rate.FrameRateLimit))]);
     if (rate?.BitrateLimit !== undefined) changes.push(['streamBitrate', Number(text(rate.BitrateLimit)) * 1000]);
@@ -124,22 +148,7 @@ export const MEDIA_OPS: Record<string, Op> = {
       if (!(profile in PROFILE_OF)) throw fault.invalidArg('ter:ConfigModify', `H264Profile ${profile} is not one of Baseline, Main, High`);
       changes.push(['encoderProfile', PROFILE_OF[profile]]);
     }
-    // All checked first (permission and value), then applied: a refused change changes nothing.
-    const keyed = changes.map(([k, value]) => ({ key: o.ctx.streams.stateKey(s.name, k), value }));
-    for (const { key, value } of keyed) {
-      const def = o.ctx.state.definition(key);
-      if (!allows(o.caller!, def.permissionWrite)) throw fault.notAuthorized(`${o.caller!.username} may not change the encoder configuration (needs Media_rw)`);
-      try {
-        def.validate.parse(value, key);
-      } catch (err) {
-        throw fault.invalidArg('ter:ConfigModify', (err as Error).message);
-      }
-    }
-    for (const { key, value } of keyed) if (o.ctx.state.get(key) !== value) await setState(o, key, value);
-    o.ctx.logger.info(
-      { stream: s.name, by: o.caller!.username, changes: Object.fromEntries(keyed.map((k) => [k.key, k.value])) },
-      'onvif: encoder configuration set',
-    );
+    await applyEncoderChanges(o, s, changes);
     return '<trt:SetVideoEncoderConfigurationResponse/>';
   },
 

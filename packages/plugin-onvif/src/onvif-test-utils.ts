@@ -21,7 +21,7 @@ export function soapRequest(body: string, user?: { username: string; password: s
 /** POSTs a SOAP request to a camd ONVIF service; status and text. */
 export async function soap(
   baseUrl: string,
-  service: 'device' | 'media',
+  service: 'device' | 'media' | 'media2',
   body: string,
   user?: { username: string; password: string },
   headers: Record<string, string> = {},

@@ -16,6 +16,7 @@ import { DiscoveryService } from './discovery.js';
 import { EventBroker } from './events.js';
 import { EVENT_OPS, EVENT_SERVICE_PATH, SUBSCRIPTION_OPS } from './event-ops.js';
 import { MEDIA_OPS } from './media-ops.js';
+import { MEDIA2_OPS, MEDIA2_SERVICE_PATH } from './media2-ops.js';
 import { PRE_AUTH, type Op } from './operations.js';
 import { optionsSchema, type OnvifOptions } from './options.js';
 import { fixedScopes, onvifKeys } from './scopes.js';
@@ -27,7 +28,7 @@ export const PLUGIN_NAME = '@camd/plugin-onvif';
 export default definePlugin<OnvifOptions>({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
-  description: 'ONVIF Profile S: device and media services (SOAP 1.2, WS-UsernameToken and HTTP Digest) and WS-Discovery',
+  description: 'ONVIF Profile S (and Profile T media): device, media and Media2 services (SOAP 1.2, WS-UsernameToken and HTTP Digest) and WS-Discovery',
   stateKeys: Object.values(onvifKeys),
   optionsSchema,
   setup(ctx) {
@@ -116,6 +117,7 @@ export default definePlugin<OnvifOptions>({
       for (const [path, ops] of [
         ['/onvif/device_service', DEVICE_OPS],
         ['/onvif/media_service', MEDIA_OPS],
+        [MEDIA2_SERVICE_PATH, MEDIA2_OPS],
         [EVENT_SERVICE_PATH, EVENT_OPS],
         [`${EVENT_SERVICE_PATH}/subscription/:id`, SUBSCRIPTION_OPS],
       ] as const) {

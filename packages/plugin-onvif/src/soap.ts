@@ -6,6 +6,7 @@ export const NS = {
   env: 'http://www.w3.org/2003/05/soap-envelope',
   tds: 'http://www.onvif.org/ver10/device/wsdl',
   trt: 'http://www.onvif.org/ver10/media/wsdl',
+  tr2: 'http://www.onvif.org/ver20/media/wsdl',
   tt: 'http://www.onvif.org/ver10/schema',
   ter: 'http://www.onvif.org/ver10/error',
   tev: 'http://www.onvif.org/ver10/events/wsdl',
@@ -85,7 +86,7 @@ export function parseSoap(body: string): SoapRequest {
 
 export function envelope(body: string): string {
   return (
-    `<?xml version="1.0" encoding="UTF-8"?>\n<env:Envelope xmlns:env="${NS.env}" xmlns:tds="${NS.tds}" xmlns:trt="${NS.trt}" xmlns:tt="${NS.tt}" xmlns:ter="${NS.ter}" ` +
+    `<?xml version="1.0" encoding="UTF-8"?>\n<env:Envelope xmlns:env="${NS.env}" xmlns:tds="${NS.tds}" xmlns:trt="${NS.trt}" xmlns:tr2="${NS.tr2}" xmlns:tt="${NS.tt}" xmlns:ter="${NS.ter}" ` +
     `xmlns:tev="${NS.tev}" xmlns:wsnt="${NS.wsnt}" xmlns:wstop="${NS.wstop}" xmlns:wsa="${NS.wsa}" xmlns:tns1="${NS.tns1}">` +
     `<env:Body>${body}</env:Body></env:Envelope>`
   );

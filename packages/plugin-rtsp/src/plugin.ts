@@ -1,4 +1,4 @@
-import { definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, SYSTEM, v, type PluginContext, type StateKeyDefinition } from '@camd/core';
+import { ADMIN_ONLY, definePlugin, MEDIA_READ, MEDIA_WRITE, PLUGIN_API_VERSION, SYSTEM, v, type PluginContext, type StateKeyDefinition } from '@camd/core';
 import { RtspAuth, type AuthMethod } from './rtsp-auth.js';
 import { RtspServer } from './rtsp-server.js';
 
@@ -21,6 +21,15 @@ export const rtspKeys = {
     permissionWrite: MEDIA_WRITE,
     validate: v.int({ min: 1, max: 65535 }),
     description: 'RTSP TCP port (a change rebinds)',
+  },
+  rtspConfigPort: {
+    key: 'rtspConfigPort',
+    default: 0,
+    permissionRead: MEDIA_READ,
+    // Written by the plugin itself at start (as the daemon, which holds Admin); nobody else needs to.
+    permissionWrite: ADMIN_ONLY,
+    validate: v.int({ min: 0, max: 65535 }),
+    description: "The config's rtsp.port as of the last start (0: none); a different one in the config replaces rtspPort",
   },
   rtspPath: {
     key: 'rtspPath',
@@ -45,6 +54,12 @@ export interface RtspOptions {
   idleTimeoutMs: number;
   headTimeoutMs: number;
   maxQueueFrames: number;
+  /**
+   * Bytes a reader's socket may hold beyond what the kernel took before the session tells the hub
+   * it is busy. Past it, frames wait in the hub, where streamLatencyMode's lag budget decides when
+   * the reader skips to the next keyframe. 16 KiB (Node's own high-water mark) keeps that budget
+   * true: 1 MiB, the former default, hid 2 s of a 4 Mbit/s stream from it (and 16 s at 500 kbit/s).
+   */
   highWaterBytes: number;
   stallMs: number;
 }
@@ -67,7 +82,7 @@ export default definePlugin<RtspOptions>({
       idleTimeoutMs: { type: 'integer', minimum: 100, default: 60_000 },
       headTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
       maxQueueFrames: { type: 'integer', minimum: 2, default: 90 },
-      highWaterBytes: { type: 'integer', minimum: 16384, default: 1_048_576 },
+      highWaterBytes: { type: 'integer', minimum: 16384, default: 16384 },
       stallMs: { type: 'integer', minimum: 100, default: 10_000 },
     },
   },
@@ -146,13 +161,22 @@ export default definePlugin<RtspOptions>({
   },
 });
 
-/** The config's `rtsp.enabled`/`rtsp.port` (and the plugin's `port` option) seed the state keys. */
+/**
+ * The config's `rtsp.enabled`/`rtsp.port` (and the plugin's `port` option) seed the state keys.
+ * A port set through the API wins over the config at the next start, as every setting does, until
+ * the config's `rtsp.port` itself changes: an edited config is the newer wish and replaces it.
+ * `rtspConfigPort` remembers the config's port of the last start to tell the two apart.
+ */
 async function applyConfig(ctx: PluginContext<RtspOptions>): Promise<void> {
   const cfg = (ctx.config.rtsp ?? {}) as { enabled?: boolean; port?: number };
   const primary = ctx.streams.list()[0];
   if (primary && ctx.state.get('rtspPath') !== primary.path) ctx.logger.debug({ path: primary.path }, 'rtsp: primary path from config');
-  const port = ctx.options.port ?? cfg.port;
-  if (port !== undefined && ctx.state.get('rtspPort') === rtspKeys.rtspPort.default) await ctx.state.set('rtspPort', port, SYSTEM);
+  if (cfg.port !== undefined && cfg.port !== ctx.state.get<number>('rtspConfigPort')) {
+    const previous = ctx.state.get<number>('rtspPort');
+    await ctx.state.set('rtspPort', cfg.port, SYSTEM);
+    await ctx.state.set('rtspConfigPort', cfg.port, SYSTEM);
+    if (previous !== cfg.port) ctx.logger.info({ port: cfg.port, previous }, "rtsp: the config's rtsp.port changed; it replaces the stored rtspPort");
+  }
   if (ctx.options.port !== undefined) await ctx.state.set('rtspPort', ctx.options.port, SYSTEM);
   if (cfg.enabled === false && ctx.state.get('rtspEnabled') === true) await ctx.state.set('rtspEnabled', false, SYSTEM);
 }

@@ -2,6 +2,7 @@ import { acquireStreamPackets, CoreErrors, type Caller, type CodecParameters, ty
 import { WebRtcErrors } from './errors.js';
 import { checkOffer, prepareOffer } from './offer.js';
 import type { IceServer, Viewer } from './viewer.js';
+import { playoutDelayFor } from './playout-delay.js';
 import type { WebRtcOptions } from './options.js';
 
 /** werift (about 30 MiB) loads with the first viewer: a daemon with WebRTC off, the default, never holds it. */
@@ -73,6 +74,7 @@ export class WebRtcService {
         connectTimeoutMs: o.connectTimeoutMs,
         disconnectTimeoutMs: o.disconnectTimeoutMs,
         maxQueueFrames: o.maxQueueFrames,
+        playoutDelay: () => playoutDelayFor(this.ctx.state.get<string>('streamLatencyMode')),
         onFeedback: (f) => this.ctx.hooks.networkFeedback.call(f),
         onConnected: (v) => this.ctx.hooks.clientConnected.call(this.clientInfo(v)),
         onClose: (v) => {

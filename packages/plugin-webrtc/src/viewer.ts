@@ -9,6 +9,7 @@ import {
   RtcpRrPacket,
   RtcpSrPacket,
   RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
   RtpPacket,
   useAbsSendTime,
   useFIR,
@@ -33,6 +34,7 @@ import {
   type StreamHub,
   type StreamPackets,
 } from '@camd/core';
+import { PLAYOUT_DELAY_URI, serializePlayoutDelay, type PlayoutDelay } from './playout-delay.js';
 
 export interface IceServer {
   urls: string | string[];
@@ -64,6 +66,8 @@ export interface ViewerOptions {
    */
   disconnectTimeoutMs: number;
   maxQueueFrames: number;
+  /** The playout delay to announce now (`streamLatencyMode`), read per frame so a change applies live. */
+  playoutDelay: () => PlayoutDelay;
   onFeedback(f: NetworkFeedback): void;
   onConnected(v: Viewer): void;
   onClose(v: Viewer): void;
@@ -89,6 +93,9 @@ export class Viewer {
   private lastSharedSeq?: number;
   private lastHeardAt = 0;
   private seqOffset = 0;
+  /** The playout-delay extension's id as the browser offered it; undefined when it did not. */
+  private playoutDelayId?: number;
+  private playoutDelayCache?: { key: string; payload: Buffer };
   packetsSent = 0;
   bytesSent = 0;
   keyframeRequests = 0;
@@ -159,7 +166,7 @@ export class Viewer {
         ],
         audio: [useOPUS(), usePCMU()],
       },
-      headerExtensions: { video: [useAbsSendTime()], audio: [] },
+      headerExtensions: { video: [useAbsSendTime(), new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })], audio: [] },
     });
     this.pc = pc;
     const track = new MediaStreamTrack({ kind: 'video' });
@@ -170,6 +177,8 @@ export class Viewer {
     pc.connectionStateChange.subscribe((s) => this.onState(s));
 
     await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    // werift answers the offered extensions it was configured with, under the offer's ids.
+    this.playoutDelayId = transceiver.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     await this.gathered(pc);
@@ -247,6 +256,7 @@ export class Viewer {
     const sender = this.sender;
     if (!sender || this.closed) return;
     const sends: Promise<void>[] = [];
+    const delay = this.playoutDelay();
     for (const buf of this.o.packets.packetsOf(frame)) {
       const packet = RtpPacket.deSerialize(buf);
       const shared = packet.header.sequenceNumber;
@@ -257,11 +267,23 @@ export class Viewer {
       }
       this.lastSharedSeq = shared;
       packet.header.sequenceNumber = (shared + this.seqOffset) & 0xffff;
+      // On every packet: Chromium keeps the last value it saw, and a lost packet must not lose it.
+      if (delay) packet.header.extensions.push({ id: delay.id, payload: delay.payload });
       this.packetsSent++;
       this.bytesSent += buf.length;
       sends.push(sender.sendRtp(packet));
     }
     return Promise.all(sends).then(() => undefined);
+  }
+
+  /** The extension to add to this frame's packets (the budget may have changed since the last one). */
+  private playoutDelay(): { id: number; payload: Buffer } | undefined {
+    const id = this.playoutDelayId;
+    if (id === undefined) return undefined;
+    const d = this.o.playoutDelay();
+    const key = `${d.minMs}/${d.maxMs}`;
+    if (this.playoutDelayCache?.key !== key) this.playoutDelayCache = { key, payload: serializePlayoutDelay(d) };
+    return { id, payload: this.playoutDelayCache.payload };
   }
 
   private onRtcp(p: RtcpPacket): void {

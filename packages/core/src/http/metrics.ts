@@ -58,7 +58,11 @@ export function createMetrics(src: MetricsSource): { registry: Registry; scrape(
     streamInfo: gauge('camd_stream_info', 'Configured streams (always 1)', ['stream', 'path', 'codec']),
     up: gauge('camd_stream_up', '1 while the stream delivers frames, else 0', S),
     clients: gauge('camd_stream_clients', 'Clients of the stream (all transports)', S),
-    bytes: gauge('camd_stream_client_bytes', "Bytes delivered to the stream's current clients (totalBytesStreamed)", S),
+    bytes: gauge(
+      'camd_stream_client_bytes',
+      "Bytes delivered to the stream's clients since the daemon started, departed clients included (totalBytesStreamed)",
+      S,
+    ),
     // Prometheus base units: bytes. Multiply by 8 for the bit/s of /api/stats and the settings.
     bitrate: gauge('camd_stream_bitrate_bytes_per_second', 'Rate the encoder produced over the last 2 s (currentBitrate / 8)', S),
     target: gauge('camd_stream_target_bitrate_bytes_per_second', "The encoder's configured rate (streamBitrate / 8)", S),

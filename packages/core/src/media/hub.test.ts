@@ -78,6 +78,102 @@ describe('StreamHub', () => {
   });
 });
 
+describe('StreamHub lag budget (streamLatencyMode)', () => {
+  /** 30 fps for `seconds`, a keyframe every `gop` frames, arrival times 33.3 ms apart. */
+  function publishFor(hub: StreamHub, seconds: number, gop: number, from = 0): number {
+    const n = Math.round(seconds * 30);
+    for (let i = 0; i < n; i++) {
+      const seq = from + i + 1;
+      hub.publish({ ...frame(seq, (seq - 1) % gop === 0), receivedAt: (seq * 1000) / 30 });
+    }
+    return from + n;
+  }
+
+  /** A consumer that takes the first frame and then stalls until released. */
+  function stalledConsumer(hub: StreamHub) {
+    const got: number[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((r) => (release = r));
+    const consumer = hub.subscribe('s', {
+      name: 'stalled',
+      maxQueue: 8, // a transport's small frame cap: the budget, not the count, decides
+      onFrame: (f) => {
+        got.push(f.seq);
+        return got.length === 1 ? blocked : undefined;
+      },
+    });
+    return { got, consumer, release };
+  }
+
+  it('high (2000 ms): a reader stalled for 1 s keeps every frame', async () => {
+    const hub = new StreamHub();
+    hub.setLagBudget(2000);
+    const r = stalledConsumer(hub);
+    const last = publishFor(hub, 1.0, 30); // frame 1 in flight (stalled), 2..30 wait: 0.93 s behind
+    r.release();
+    await new Promise((res) => setTimeout(res, 10));
+    expect(r.got).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    expect(r.consumer.stats.framesDropped).toBe(0);
+  });
+
+  it('low (100 ms): a reader stalled for 1 s drops to the next keyframe', async () => {
+    const hub = new StreamHub();
+    hub.setLagBudget(100);
+    const r = stalledConsumer(hub);
+    let last = publishFor(hub, 1.0, 30); // 1 in flight; 2.. start waiting, dropped once 100 ms behind
+    last = publishFor(hub, 0.5, 30, last); // 31 is the next keyframe; still stalled: dropped again past 100 ms
+    r.release();
+    await new Promise((res) => setTimeout(res, 10));
+    // After the first frame, what it received starts at a keyframe and is at most 100 ms of frames.
+    expect(r.got[0]).toBe(1);
+    expect(r.consumer.stats.framesDropped).toBeGreaterThan(25);
+    expect(r.got.length - 1).toBeLessThanOrEqual(4);
+    expect(r.consumer.stats.framesDropped + r.got.length).toBe(last);
+    // Once it keeps up again, it resumes at the next keyframe and then gets every frame.
+    const before = r.got.length;
+    last = publishFor(hub, 1.0, 30, last);
+    const resumed = r.got.slice(before);
+    expect(resumed[0]).toBe(61);
+    expect(resumed.at(-1)).toBe(last);
+  });
+
+  it('changes the budget for connected consumers, and a consumer may opt out', async () => {
+    const hub = new StreamHub();
+    hub.setLagBudget(2000);
+    const r = stalledConsumer(hub);
+    // A consumer with its own budget (null: none) ignores the hub's.
+    const own: number[] = [];
+    let releaseOwn!: () => void;
+    const ownBlocked = new Promise<void>((res) => (releaseOwn = res));
+    hub.subscribe('s', { name: 'own', maxQueue: 1000, lagBudgetMs: null, onFrame: (f) => (own.push(f.seq), own.length === 1 ? ownBlocked : undefined) });
+    hub.setLagBudget(100);
+    publishFor(hub, 1.0, 30);
+    r.release();
+    releaseOwn();
+    await new Promise((res) => setTimeout(res, 10));
+    expect(r.consumer.stats.framesDropped).toBeGreaterThan(0);
+    expect(own).toHaveLength(30);
+  });
+
+  it('counts every byte its clients received since start, including clients that left', () => {
+    const hub = new StreamHub();
+    const a = hub.subscribe('s', { name: 'a', onFrame: () => {} });
+    hub.subscribe('s', { name: 'internal', internal: true, onFrame: () => {} });
+    hub.publish(frame(1, true));
+    hub.publish(frame(2, false));
+    const bytes = frame(1, true).data.length + frame(2, false).data.length;
+    expect(hub.totals('s')).toEqual({ framesDelivered: 2, bytesDelivered: bytes });
+    a.close();
+    // The last reader left: the total stays.
+    expect(hub.consumers('s')).toHaveLength(0);
+    expect(hub.totals('s')).toEqual({ framesDelivered: 2, bytesDelivered: bytes });
+    const b = hub.subscribe('s', { name: 'b', onFrame: () => {} });
+    hub.publish(frame(3, true));
+    expect(hub.totals('s').bytesDelivered).toBe(bytes + frame(3, true).data.length);
+    expect(b.stats.bytesDelivered).toBe(frame(3, true).data.length);
+  });
+});
+
 describe('StreamHub: a consumer bound to what it negotiated', () => {
   const h265Key = (seq: number): EncodedFrame => ({
     ...frame(seq, true),

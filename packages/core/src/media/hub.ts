@@ -10,6 +10,12 @@ export interface ConsumerOptions {
   readonly onFrame: FrameHandler;
   /** Frames that may wait while the handler is busy before the consumer drops to the next keyframe. */
   readonly maxQueue?: number;
+  /**
+   * How far behind (ms of stream time waiting in its queue) the consumer may fall before it drops to
+   * the next keyframe. Default: the hub's lag budget (`setLagBudget`, from `streamLatencyMode`);
+   * `null`: none. Internal consumers have none.
+   */
+  readonly lagBudgetMs?: number | null;
   /** Start with the cached GOP (from the last keyframe) instead of waiting for the next keyframe. */
   readonly startWithCachedGop?: boolean;
   /** Called with the error when the handler throws or rejects; the consumer keeps running. */
@@ -56,7 +62,22 @@ interface StreamSlot {
   keyframeRequester?: () => void;
   /** Delivery delay (software alignment): frames reach consumers this long after they arrived. */
   delayMs: number;
+  /** Running totals of what the stream's clients received since the daemon started (departed clients included). */
+  delivered: { frames: number; bytes: number };
 }
+
+/** Running totals of one stream's client deliveries since start (internal consumers excluded). */
+export interface StreamTotals {
+  readonly framesDelivered: number;
+  readonly bytesDelivered: number;
+}
+
+/**
+ * With a lag budget, time decides when a consumer drops, not a frame count: frames are shared by
+ * every consumer (a queue holds references, not copies), so a 2 s budget at 60 fps may hold 120
+ * frames even when a transport asked for fewer. This cap is a safety bound on the queue's length.
+ */
+const BUDGET_QUEUE_CAP = 1024;
 
 const MAX_GOP_BYTES = 16 * 1024 * 1024;
 
@@ -67,6 +88,20 @@ const MAX_GOP_BYTES = 16 * 1024 * 1024;
  */
 export class StreamHub {
   private readonly slots = new Map<string, StreamSlot>();
+  private lagBudgetMs: number | undefined;
+
+  /**
+   * The consumers' lag budget in ms (`streamLatencyMode`: low 100, normal 500, high 2000): a client
+   * whose waiting frames span more than this drops them and resumes at the next keyframe. Applies
+   * at once to connected consumers. `undefined`: only the frame count (`maxQueue`) bounds a queue.
+   */
+  setLagBudget(ms: number | undefined): void {
+    this.lagBudgetMs = ms === undefined ? undefined : Math.max(0, ms);
+  }
+
+  get lagBudget(): number | undefined {
+    return this.lagBudgetMs;
+  }
 
   /** Called by the producer for each encoded access unit. */
   publish(frame: EncodedFrame): void {
@@ -111,7 +146,8 @@ export class StreamHub {
   /** Attaches a consumer. It receives frames from the next keyframe on (or from the cached GOP). */
   subscribe(stream: string, opts: ConsumerOptions): Consumer {
     const slot = this.slot(stream);
-    const c = new ConsumerImpl(stream, opts, () => slot.consumers.delete(c));
+    const budget = opts.internal ? () => undefined : opts.lagBudgetMs !== undefined ? () => opts.lagBudgetMs ?? undefined : () => this.lagBudgetMs;
+    const c = new ConsumerImpl(stream, opts, () => slot.consumers.delete(c), budget, opts.internal ? undefined : slot.delivered);
     slot.consumers.add(c);
     if (opts.startWithCachedGop && slot.gop.length > 0 && slot.gop[0]!.keyframe) {
       for (const f of slot.gop) c.offer(f, slot.params);
@@ -139,6 +175,15 @@ export class StreamHub {
   /** Frames from the most recent keyframe up to the newest one. */
   currentGop(stream: string): readonly EncodedFrame[] {
     return this.slots.get(stream)?.gop ?? [];
+  }
+
+  /**
+   * What the stream's clients received since the daemon started, including clients that have left
+   * (`totalBytesStreamed` is a running total; `consumers()` only has the current ones).
+   */
+  totals(stream: string): StreamTotals {
+    const d = this.slots.get(stream)?.delivered;
+    return { framesDelivered: d?.frames ?? 0, bytesDelivered: d?.bytes ?? 0 };
   }
 
   lastFrameAt(stream: string): number | undefined {
@@ -176,7 +221,7 @@ export class StreamHub {
   private slot(stream: string): StreamSlot {
     let s = this.slots.get(stream);
     if (!s) {
-      s = { consumers: new Set(), gop: [], gopBytes: 0, paramWaiters: [], frameWaiters: [], delayMs: 0 };
+      s = { consumers: new Set(), gop: [], gopBytes: 0, paramWaiters: [], frameWaiters: [], delayMs: 0, delivered: { frames: 0, bytes: 0 } };
       this.slots.set(stream, s);
     }
     return s;
@@ -215,6 +260,8 @@ class ConsumerImpl implements Consumer {
     readonly stream: string,
     private readonly opts: ConsumerOptions,
     private readonly detach: () => void,
+    private readonly lagBudget: () => number | undefined,
+    private readonly totals?: { frames: number; bytes: number },
   ) {
     this.maxQueue = opts.maxQueue ?? 128;
   }
@@ -249,10 +296,13 @@ class ConsumerImpl implements Consumer {
       this.run(frame);
       return;
     }
-    if (this.queue.length >= this.maxQueue) {
+    const budget = this.lagBudget();
+    const behindMs = this.queue.length > 0 ? frame.receivedAt - this.queue[0]!.receivedAt : 0;
+    const cap = budget === undefined ? this.maxQueue : Math.max(this.maxQueue, BUDGET_QUEUE_CAP);
+    if (this.queue.length >= cap || (budget !== undefined && behindMs > budget)) {
       // Too far behind: everything queued is stale. Skip to the next keyframe so the decoder
       // never sees a frame whose references it missed.
-      this.dropped += this.queue.length + 1;
+      this.dropped += this.queue.length + (frame.keyframe ? 0 : 1);
       this.queue.length = 0;
       this.waitingForKeyframe = !frame.keyframe;
       if (frame.keyframe) this.queue.push(frame);
@@ -293,6 +343,10 @@ class ConsumerImpl implements Consumer {
     }
     this.delivered++;
     this.bytes += frame.data.length;
+    if (this.totals) {
+      this.totals.frames++;
+      this.totals.bytes += frame.data.length;
+    }
     if (result && typeof (result as Promise<void>).then === 'function') {
       this.busy = true;
       (result as Promise<void>).then(

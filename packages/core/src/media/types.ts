@@ -1,4 +1,5 @@
 import type { PipelineHandle } from './pipeline-handle.js';
+import type { LatencyMode } from '../rules.js';
 
 /**
  * The media plane's shared vocabulary: stream settings, pipeline fragments, encoded frames.
@@ -48,6 +49,11 @@ export interface StreamSettings {
   readonly preset: EncoderPreset;
   /** Keyframe interval in frames. */
   readonly gop: number;
+  /**
+   * `streamLatencyMode` (low 100 ms, normal 500 ms, high 2000 ms): the raw queues and the encoder
+   * follow it (see launch.ts, encoders.ts). Absent: low, the pipeline as it always was.
+   */
+  readonly latencyMode?: LatencyMode;
   /** Set when the source is shared with other streams: core's source then reads the shared capture. */
   readonly capture?: SharedCaptureRef;
 }

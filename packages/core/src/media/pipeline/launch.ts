@@ -4,6 +4,7 @@ import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
 import { captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
+import { getLatencyMs } from '../../rules.js';
 import type { PipelineFragment, PipelineSpec, StreamSettings, StartProperty, VideoCodec } from '../types.js';
 
 const CORE = 'core';
@@ -87,14 +88,34 @@ export function rawCaps(s: StreamSettings): string {
   return `video/x-raw,format=I420,width=${s.width},height=${s.height},framerate=${s.fps}/1,pixel-aspect-ratio=1/1`;
 }
 
+/**
+ * Raw frames one of the stream's two leaky queues may hold, by `streamLatencyMode`. Each queue gets
+ * half the budget in stream time; when it is full, the oldest frame is dropped (leaky=downstream), so
+ * a slow moment never turns into lasting delay.
+ * - low: at most 2 frames as well (≤ 33 ms at 60 fps), as measured for camd's 73 ms glass-to-glass.
+ * - normal/high: up to the time, so a CPU hiccup of filters or encoder is absorbed instead of dropped;
+ *   raw frames are large (3 MiB at 1080p, 12 MiB at 4K), so the bytes are capped too.
+ */
+export function rawQueue(s: StreamSettings): string {
+  const mode = s.latencyMode ?? 'low';
+  const halfNs = (getLatencyMs(mode) / 2) * 1_000_000;
+  if (mode === 'low') return `queue max-size-buffers=2 max-size-bytes=0 max-size-time=${halfNs} leaky=downstream`;
+  const frameBytes = Math.ceil(s.width * s.height * 1.5);
+  const bytes = Math.max(2 * frameBytes, RAW_QUEUE_MAX_BYTES);
+  return `queue max-size-buffers=0 max-size-bytes=${bytes} max-size-time=${halfNs} leaky=downstream`;
+}
+
+/** Memory bound of a raw queue in normal and high (two per stream): 10 frames at 1080p. */
+const RAW_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+
 /** Composes the launch text of a spec; filters and branches come from plugins through `buildPipeline`. */
 export function composeLaunch(spec: PipelineSpec): string {
   const s = spec.stream;
   const parts = [
     spec.source.launch,
     // Capture never waits for processing: when filters or the encoder fall behind, stale raw frames
-    // are dropped here (bounded latency) instead of the source falling behind real time.
-    'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
+    // are dropped here (bounded latency: the mode's budget) instead of the source falling behind real time.
+    rawQueue(s),
     // drop-only: videorate must never re-create frames the queue above dropped, or an overloaded
     // machine would fall further behind real time instead of dropping.
     'videoconvert ! videoscale ! videorate drop-only=true',
@@ -103,7 +124,7 @@ export function composeLaunch(spec: PipelineSpec): string {
     'videoconvert',
     'video/x-raw,format=I420',
     // Filters and the encoder run in separate threads (two cores); a slow encoder drops here too.
-    'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
+    rawQueue(s),
     spec.encoder.launch,
     tail(s.codec).launch,
   ];

@@ -11,7 +11,7 @@ import { StreamRunner } from './runner.js';
 import { planSharedCaptures, SharedCapture } from './capture.js';
 import { defaultSource } from './launch.js';
 import { MediaProcess } from './media-process.js';
-import { getLatencyMs } from '../../rules.js';
+import { getLatencyMs, type LatencyMode } from '../../rules.js';
 import { streamLatencyMode } from '../../state/keys.js';
 import type { MediaIsolation } from '../../config.js';
 
@@ -61,7 +61,8 @@ export class StreamManager implements MediaPlane {
           registry: deps.registry,
           logger: deps.logger,
           media: this.mediaFor(s.name),
-          ownKeys: STREAM_KEY_NAMES.map((k) => this.stateKey(s.name, k)),
+          // streamLatencyMode (every stream's) shapes queues and encoder: a change rebuilds (latency branch).
+          ownKeys: [...STREAM_KEY_NAMES.map((k) => this.stateKey(s.name, k)), streamLatencyMode.key],
           bitrateKey: this.stateKey(s.name, 'streamBitrate'),
           latencyBudgetMs,
           onRepeatedStall: (name) => this.restartCaptureOf(name),
@@ -233,6 +234,7 @@ export class StreamManager implements MediaPlane {
       codec: get<VideoCodec>('videoEncoder'),
       profile: get<EncoderProfile>('encoderProfile'),
       preset: get<EncoderPreset>('encoderPreset'),
+      latencyMode: this.deps.state.get<LatencyMode>(streamLatencyMode.key),
       // A GOP configured in frames keeps its duration when the frame rate changes.
       gop: Math.max(1, Math.round((base.gop / base.fps) * fps)),
     };

@@ -225,7 +225,8 @@ export class StreamRunner {
     const consumers = this.deps.hub.consumers(this.settings.name);
     return {
       clientCount: consumers.length,
-      totalBytesStreamed: consumers.reduce((a, c) => a + c.bytesDelivered, 0),
+      // A running total since start: clients that left still count (the hub keeps it per stream).
+      totalBytesStreamed: this.deps.hub.totals(this.settings.name).bytesDelivered,
       currentBitrate: this.meter.bitrate(now),
       frameDrops: consumers.reduce((a, c) => a + c.framesDropped, 0),
       errors: supervision.errors,
