@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestHost, freePort, testStream, until, type TestHost } from '../packages/core/src/testing/index.js';
 import publish from '../packages/plugin-publish/src/index.js';
-import timestamp, { decodeTimecode } from '../packages/plugin-timestamp/src/index.js';
+import timestamp, { timecodeFrames } from '../packages/plugin-timestamp/src/index.js';
 import { cpuSeconds, median, percentile, treePids } from './proc.js';
 
 const W = 640;
@@ -66,17 +66,12 @@ function latencyReader(input: string[]): { proc: ChildProcess; latencies: number
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const latencies: number[] = [];
-  const size = W * H;
-  let pending: Buffer = Buffer.alloc(0);
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    const now = Date.now();
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    while (pending.length >= size) {
-      const embedded = decodeTimecode({ width: W, height: H, format: 'GRAY', data: pending.subarray(0, size) });
-      pending = pending.subarray(size);
+  proc.stdout!.on(
+    'data',
+    timecodeFrames(W, H, (embedded, now) => {
       if (embedded !== undefined) latencies.push(now - embedded);
-    }
-  });
+    }),
+  );
   return { proc, latencies };
 }
 

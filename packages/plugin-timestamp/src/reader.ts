@@ -31,7 +31,6 @@ export async function readTimecodes(
   );
   const [width, height] = stdout.trim().split(',').map(Number) as [number, number];
   if (!width || !height) throw new Error(`cannot read the picture size of ${url.replace(/\/\/[^@/]*@/, '//')}`);
-  const frameBytes = width * height;
   const ff = spawn(
     'ffmpeg',
     [
@@ -57,32 +56,44 @@ export async function readTimecodes(
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const samples: TimecodeSample[] = [];
-  // Frames arrive in pipe-sized chunks (64 KiB): gathered and joined once per frame, so that reading
-  // 1080p60 keeps up with ffmpeg (joining on every chunk copied a frame thirty times over).
-  let chunks: Buffer[] = [];
-  let have = 0;
   const timer = setTimeout(() => ff.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-  ff.stdout.on('data', (chunk: Buffer) => {
-    const arrivalMs = Date.now();
-    chunks.push(chunk);
-    have += chunk.length;
-    if (have < frameBytes) return;
-    let pending = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, have);
-    while (pending.length >= frameBytes) {
-      const data = pending.subarray(0, frameBytes);
-      pending = pending.subarray(frameBytes);
-      const embeddedMs = decodeTimecode({ width, height, format: 'GRAY', data });
+  ff.stdout.on(
+    'data',
+    timecodeFrames(width, height, (embeddedMs, arrivalMs) => {
       const s: TimecodeSample = { frame: samples.length, embeddedMs, arrivalMs, latencyMs: embeddedMs === undefined ? undefined : arrivalMs - embeddedMs };
       samples.push(s);
       opts.onSample?.(s);
-    }
-    chunks = pending.length ? [pending] : [];
-    have = pending.length;
-  });
+    }),
+  );
   let stderr = '';
   ff.stderr.on('data', (d) => (stderr += d));
   const code = await new Promise<number | null>((r) => ff.on('close', r));
   clearTimeout(timer);
   if (samples.length === 0) throw new Error(`ffmpeg read no frame (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' ')}`);
   return samples;
+}
+
+/**
+ * A `data` handler for a stream of grey W×H frames (ffmpeg `-f rawvideo -pix_fmt gray`): calls
+ * `onFrame` with each frame's time code (undefined when unreadable) and when its last byte arrived.
+ * Pipe-sized chunks (64 KiB) are gathered and joined once per frame, so that reading 1080p60 keeps up
+ * with ffmpeg (joining on every chunk copied a frame thirty times over).
+ */
+export function timecodeFrames(width: number, height: number, onFrame: (embeddedMs: number | undefined, arrivalMs: number) => void): (chunk: Buffer) => void {
+  const frameBytes = width * height;
+  let chunks: Buffer[] = [];
+  let have = 0;
+  return (chunk) => {
+    const arrivalMs = Date.now();
+    chunks.push(chunk);
+    have += chunk.length;
+    if (have < frameBytes) return;
+    let pending = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, have);
+    while (pending.length >= frameBytes) {
+      onFrame(decodeTimecode({ width, height, format: 'GRAY', data: pending.subarray(0, frameBytes) }), arrivalMs);
+      pending = pending.subarray(frameBytes);
+    }
+    chunks = pending.length ? [pending] : [];
+    have = pending.length;
+  };
 }
