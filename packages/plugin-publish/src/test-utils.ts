@@ -26,16 +26,29 @@ export function startProc(cmd: string, args: string[], opts: { cwd?: string } = 
   const exit = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
   // The first lines (a stream's description) are kept for good; of the rest, the newest 2000.
   const head: string[] = [];
-  const take = (chunk: Buffer) => {
-    for (const l of chunk.toString('utf8').split(/\r?\n|\r/)) {
-      if (!l.trim()) continue;
-      if (head.length < 500) head.push(l);
-      lines.push(l);
-    }
+  const keep = (l: string) => {
+    if (!l.trim()) return;
+    if (head.length < 500) head.push(l);
+    lines.push(l);
     if (lines.length > 2000) lines.splice(0, lines.length - 2000);
   };
-  child.stdout!.on('data', take);
-  child.stderr!.on('data', take);
+  // A line may arrive split over two chunks: each stream carries its unfinished tail to the next.
+  const reader = () => {
+    let tail = '';
+    return {
+      data: (chunk: Buffer) => {
+        const parts = (tail + chunk.toString('utf8')).split(/\r?\n|\r/);
+        tail = parts.pop() ?? '';
+        for (const l of parts) keep(l);
+      },
+      end: () => keep(tail),
+    };
+  };
+  for (const stream of [child.stdout!, child.stderr!]) {
+    const r = reader();
+    stream.on('data', r.data);
+    stream.on('end', r.end);
+  }
   const p: Proc = {
     child,
     lines,
