@@ -32,4 +32,15 @@ describe('UserStore', () => {
     expect(moved.plaintextPassword('nvr')).toBeUndefined();
     expect(await moved.verify('nvr', 'nvr-password-1')).toMatchObject({ username: 'nvr' });
   });
+
+  it('a burst of logins with the same and with wrong credentials: each gets its own right answer', async () => {
+    const store = await UserStore.open({ configUsers: [{ username: 'dash', password: 'dash-password-1', permissions: ['Media_r'] }] });
+    const right = Array.from({ length: 50 }, () => store.verify('dash', 'dash-password-1'));
+    const wrong = Array.from({ length: 50 }, () => store.verify('dash', 'dash-password-2'));
+    expect((await Promise.all(right)).every((c) => c?.username === 'dash')).toBe(true);
+    expect((await Promise.all(wrong)).every((c) => c === undefined)).toBe(true);
+    // Refused once, still refused; accepted once, still accepted (from the cache).
+    expect(await store.verify('dash', 'dash-password-2')).toBeUndefined();
+    expect((await store.verify('dash', 'dash-password-1'))?.username).toBe('dash');
+  });
 });

@@ -70,6 +70,7 @@ export class UserStore {
   private readonly plaintext = new Map<string, string>();
   private readonly file: AtomicJsonFile<{ users: StoredUser[] }> | undefined;
   private readonly verified = new Map<string, { password: string; at: number }>();
+  private readonly checking = new Map<string, Promise<boolean>>();
   private readonly key: Buffer | undefined;
 
   private constructor(stateDir: string | undefined) {
@@ -128,7 +129,15 @@ export class UserStore {
     }
     const cached = this.verified.get(username);
     if (cached && Date.now() - cached.at < 60_000 && safeEqual(cached.password, password)) return this.callerOf(u);
-    if (!(await verifyHash(password, u.hash))) return undefined;
+    // A burst of requests with the same credentials (a dashboard reconnecting, an NVR's parallel
+    // polls) shares one scrypt instead of queueing hundreds on libuv's four threads.
+    const key = `${username}\0${password}`;
+    let check = this.checking.get(key);
+    if (!check) {
+      check = verifyHash(password, u.hash).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    if (!(await check)) return undefined;
     this.verified.set(username, { password, at: Date.now() });
     return this.callerOf(u);
   }

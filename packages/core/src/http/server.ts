@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -8,6 +9,7 @@ import type { HttpScope, RouteInfo } from '../plugins/contract.js';
 import { AUTH_HANDLER, callerOf, requirePermission } from './auth.js';
 import { CoreErrors } from '../errors.js';
 import { httpError, statusText } from './errors.js';
+import { RequestPacer } from './pacer.js';
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -19,7 +21,11 @@ export interface HttpServerOptions {
 
 /** The daemon's fastify instance: JSON errors with codes, OpenAPI at /openapi.json and /docs. */
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
+  // Requests reach the router a few per turn of the event loop, so that a burst of them never holds
+  // the loop that carries frames (see RequestPacer).
+  const pacer = new RequestPacer();
   const app = Fastify({
+    serverFactory: (handler) => createServer((req, res) => pacer.run(() => handler(req, res))),
     // Per-request access logs would drown the daemon log (health polls, SSE): fastify's own logger
     // speaks from 'warn' up; camd's routes log what matters through the daemon logger.
     loggerInstance: opts.logger.child(
