@@ -1,6 +1,11 @@
 import { XMLParser } from 'fast-xml-parser';
 
-export const MAX_BODY = 256 * 1024;
+/**
+ * Largest SOAP request accepted. ONVIF requests are a few KiB (the largest, CreateUsers or
+ * SetVideoEncoderConfiguration, well under 16 KiB); WS-Security sits inside the envelope, so a body is
+ * parsed before its credentials can be checked: the limit bounds what an anonymous caller can cost.
+ */
+export const MAX_BODY = 64 * 1024;
 
 export const NS = {
   env: 'http://www.w3.org/2003/05/soap-envelope',
