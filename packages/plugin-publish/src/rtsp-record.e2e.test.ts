@@ -157,7 +157,9 @@ describe('RTSP RECORD to ffmpeg -rtsp_flags listen', () => {
       plugins: [{ def: publish, options: { targets: [{ stream: 'stream1', url: `rtsp://127.0.0.1:${port}/live` }] } }],
     });
     const stream = await ff.waitFor(/Stream #0:0.*Video: h264.* (\d+)x(\d+)/, 20_000, 'ffmpeg to see the stream').catch(async (err) => {
-      throw new Error(`${(err as Error).message}; target: ${JSON.stringify(await targetStats(host!))}; ffmpeg's first lines: ${ff.lines.slice(0, 20).join(' | ')}; its last: ${ff.lines.slice(-10).join(' | ')}`);
+      throw new Error(
+        `${(err as Error).message}; target: ${JSON.stringify(await targetStats(host!))}; ffmpeg's first lines: ${ff.lines.slice(0, 20).join(' | ')}; its last: ${ff.lines.slice(-10).join(' | ')}`,
+      );
     });
     expect([Number(stream[1]), Number(stream[2])]).toEqual([320, 240]);
     // Past the start (which may carry the cached GOP in a burst), count decoded frames over 3 s.
