@@ -18,7 +18,7 @@ runtime_pkgs=(
   ffmpeg iproute2
 )
 test_pkgs=(chromium python3-opencv python3-gi curl tesseract-ocr prometheus systemd
-  nginx libnginx-mod-rtmp srt-tools janus)
+  nginx libnginx-mod-rtmp libnginx-mod-stream openssl srt-tools janus)
 
 missing=()
 want=("${runtime_pkgs[@]}")

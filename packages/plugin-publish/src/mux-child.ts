@@ -1,8 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { CODEC_LABEL, type EncodedFrame, type VideoCodec } from '@camd/core';
 import { AU_CAPS, gdpBufferHeader, gdpStreamStart } from './gdp-writer.js';
 import { PublishError, type PublishSink } from './sink.js';
 import { scrub, type ParsedTarget } from './targets.js';
+import { connectTls, socketError } from './tls.js';
 
 export interface MuxChildOptions {
   readonly target: ParsedTarget;
@@ -12,6 +15,8 @@ export interface MuxChildOptions {
   readonly confirmMs: number;
   /** `gst-launch-1.0` (tests may point elsewhere). */
   readonly gstLaunch?: string;
+  /** rtmps://: the TLS connection to the server, at most this long (5000 ms when left out). */
+  readonly timeoutMs?: number;
 }
 
 /** Elements each protocol needs whatever the codec (checked against the element registry before a target starts). */
@@ -44,13 +49,16 @@ export function muxCodecRefusal(protocol: 'rtmp' | 'srt', codec: VideoCodec, str
  * once instead of waiting for the pipeline clock (which would add latency and drop "late" frames).
  * Values are quoted; the URL validator admits no quote, space or backslash that could end them.
  */
-export function muxArgs(target: ParsedTarget, codec: VideoCodec = 'h264'): string[] {
+export function muxArgs(target: ParsedTarget, codec: VideoCodec = 'h264', tunnelPort?: number): string[] {
   if (target.protocol !== 'rtmp' && target.protocol !== 'srt') throw new Error(`no muxer child for ${target.protocol}`);
   const parser = MUX_PARSERS[target.protocol][codec];
   if (!parser) throw new Error(muxCodecRefusal(target.protocol, codec, target.stream));
   const head = ['-q', 'fdsrc', 'fd=0', 'blocksize=65536', '!', 'gdpdepay', '!', parser, '!'];
   if (target.protocol === 'rtmp') {
-    return [...head, 'flvmux', 'streamable=true', '!', 'rtmp2sink', `location="${target.url.href}"`, 'sync=false', 'timeout=10'];
+    // rtmps://: the child speaks plain RTMP to camd's loopback end of the TLS connection (see MuxChildSink).
+    if (target.tls && tunnelPort === undefined) throw new Error("rtmps:// goes through camd's TLS connection: muxArgs needs its port");
+    const location = target.tls ? `rtmp://127.0.0.1:${tunnelPort}${target.url.pathname}${target.url.search}` : target.url.href;
+    return [...head, 'flvmux', 'streamable=true', '!', 'rtmp2sink', `location="${location}"`, 'sync=false', 'timeout=10'];
   }
   const uri = new URL(target.url.href);
   uri.searchParams.set('mode', 'caller');
@@ -64,6 +72,11 @@ export function muxArgs(target: ParsedTarget, codec: VideoCodec = 'h264'): strin
  * repack Annex B for the muxer, e.g. into FLV's AVC format), and a crash of the muxer or the network library ends that child
  * only. The pipe to its stdin is the bounded queue: when it is full, `write` returns false and the
  * target's hub queue takes over (and drops to the next keyframe when that fills).
+ *
+ * rtmps://: camd makes the TLS connection itself (Node's TLS, verified as for rtsps://, with the
+ * target's `ca`) before it starts the child, and hands the child a one-connection loopback port
+ * that relays to it. rtmp2sink's own TLS (GLib's) trusts the system store only and cannot be given
+ * a CA, and its error would say no more than "Unacceptable TLS certificate".
  */
 export class MuxChildSink implements PublishSink {
   onFailure?: (err: PublishError) => void;
@@ -77,6 +90,12 @@ export class MuxChildSink implements PublishSink {
   private closed = false;
   private failed = false;
   private exited?: Promise<void>;
+  /** rtmps://: the verified TLS connection to the server, and the loopback server the child connects to. */
+  private upstream?: TLSSocket;
+  private relay?: Server;
+  private local?: Socket;
+  /** rtmps://: why the TLS connection ended first (said instead of the child's consequent error). */
+  private tunnelError?: PublishError;
 
   constructor(private readonly o: MuxChildOptions) {
     this.confirmed = new Promise((resolve) => (this.confirm = resolve));
@@ -91,8 +110,13 @@ export class MuxChildSink implements PublishSink {
     return this.child?.pid;
   }
 
-  open(): Promise<void> {
-    const child = spawn(this.o.gstLaunch ?? 'gst-launch-1.0', muxArgs(this.o.target, this.o.codec ?? 'h264'), { stdio: ['pipe', 'pipe', 'pipe'] });
+  async open(): Promise<void> {
+    const tunnelPort = this.o.target.tls ? await this.openTunnel() : undefined;
+    if (this.closed) {
+      this.closeTunnel();
+      return;
+    }
+    const child = spawn(this.o.gstLaunch ?? 'gst-launch-1.0', muxArgs(this.o.target, this.o.codec ?? 'h264', tunnelPort), { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     child.stdout.resume();
@@ -121,9 +145,60 @@ export class MuxChildSink implements PublishSink {
       child.once('error', (err) => {
         // `gst-launch-1.0` itself is missing: no retry will help, but the backoff keeps it cheap.
         this.failed = true;
+        this.closeTunnel();
         reject(new PublishError('exited', `cannot start gst-launch-1.0: ${err.message}`));
       });
     });
+  }
+
+  /**
+   * The TLS connection to the server first (an untrusted certificate fails here, named as such),
+   * then a loopback listener that takes one connection (the child's) and relays it both ways.
+   * Resolves with the listener's port.
+   */
+  private async openTunnel(): Promise<number> {
+    const { target } = this.o;
+    const upstream = await connectTls(target, this.o.timeoutMs ?? 5000);
+    this.upstream = upstream;
+    const host = target.url.hostname.replace(/^\[|\]$/g, '');
+    // The server's end, or an error, is the cause of what follows; a close that camd made (the child's side ended first) is not.
+    let childEnded = false;
+    upstream.on('error', (err) => {
+      if (!childEnded) this.tunnelError ??= socketError(err, target, host, Number(target.url.port));
+      this.local?.destroy();
+    });
+    upstream.once('end', () => {
+      if (!childEnded) this.tunnelError ??= new PublishError('network', 'the server closed the TLS connection');
+    });
+    upstream.once('close', () => this.local?.destroy());
+    const relay = createServer({ noDelay: true }, (local) => {
+      // One connection, the child's: the listener closes once it has it.
+      relay.close();
+      if (this.local || upstream.destroyed) {
+        local.destroy();
+        return;
+      }
+      this.local = local;
+      local.on('error', () => undefined);
+      local.once('close', () => {
+        childEnded = !upstream.destroyed;
+        upstream.destroy();
+      });
+      local.pipe(upstream);
+      upstream.pipe(local);
+    });
+    this.relay = relay;
+    await new Promise<void>((resolve, reject) => {
+      relay.once('error', reject);
+      relay.listen(0, '127.0.0.1', () => resolve());
+    });
+    return (relay.address() as { port: number }).port;
+  }
+
+  private closeTunnel(): void {
+    this.relay?.close();
+    this.local?.destroy();
+    this.upstream?.destroy();
   }
 
   write(frame: EncodedFrame): boolean {
@@ -156,13 +231,17 @@ export class MuxChildSink implements PublishSink {
     if (this.closed) return;
     this.closed = true;
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.closeTunnel();
+      return;
+    }
     // EOS through the pipe lets flvmux/mpegtsmux finish and the sink say goodbye; a child that
     // does not end within a second (a sink blocked on a dead server) is killed.
     child.stdin.end();
     const killer = setTimeout(() => child.kill('SIGKILL'), 1000);
     await this.exited;
     clearTimeout(killer);
+    this.closeTunnel();
   }
 
   private exitMessage(code: number | null, signal: NodeJS.Signals | null): string {
@@ -171,10 +250,13 @@ export class MuxChildSink implements PublishSink {
     const error = lines.find((l) => l.startsWith('ERROR: from element'))?.replace(/^ERROR: from element \S+:\s*/, '');
     const why = error ?? lines.filter(Boolean).at(-1);
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
-    return scrub(`${this.o.target.protocol} muxer ${how}${why ? `: ${why}` : ''}`, this.o.target.secrets);
+    // rtmps://: a TLS connection that ended first is the cause; the child's error is its consequence.
+    const cause = this.tunnelError ? this.tunnelError.message : why;
+    return scrub(`${this.o.target.protocol} muxer ${how}${cause ? `: ${cause}` : ''}`, this.o.target.secrets);
   }
 
   private fail(e: PublishError): void {
+    this.closeTunnel();
     if (this.failed || this.closed) return;
     this.failed = true;
     this.onFailure?.(e);

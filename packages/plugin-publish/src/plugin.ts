@@ -16,7 +16,7 @@ export const publishKeys = {
     // Every reader (Admin included) sees URLs with password, passphrase, stream id and RTMP stream key masked.
     redact: redactTargets,
     description:
-      'Media servers each stream is pushed to: [{stream, url}] with rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URLs (credentials hidden on read)',
+      "Media servers each stream is pushed to: [{stream, url, ca?}] with rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URLs (credentials hidden on read); ca (TLS only): the CA certificates the server's certificate must chain to, as PEM text or a PEM file's absolute path",
   },
 } satisfies Record<string, StateKeyDefinition<any>>;
 

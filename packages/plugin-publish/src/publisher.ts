@@ -203,7 +203,7 @@ export class PublishTarget {
         this.lease ??= acquireStreamPackets(hub, target.stream);
         sink = new RtspRecordSink({ target, params, packets: this.lease.packets, timeoutMs: this.o.timeoutMs });
       } else {
-        sink = new MuxChildSink({ target, codec: params.codec, confirmMs: this.o.confirmMs });
+        sink = new MuxChildSink({ target, codec: params.codec, confirmMs: this.o.confirmMs, timeoutMs: this.o.timeoutMs });
       }
       this.sink = sink;
       sink.onFailure = (err) => this.failed(gen, err);

@@ -6,6 +6,7 @@ import { ClientAuth, parseChallenges } from './auth-client.js';
 import { header, interleave, parseTransport, RtspReader, RtspWireError, type RtspMessage } from './rtsp-wire.js';
 import { PublishError, type PublishSink } from './sink.js';
 import { scrub, type ParsedTarget } from './targets.js';
+import { socketError, targetCa, tlsOptions } from './tls.js';
 
 export interface RtspRecordOptions {
   readonly target: ParsedTarget;
@@ -181,9 +182,13 @@ export class RtspRecordSink implements PublishSink {
     ].join('\r\n');
   }
 
-  private connect(host: string, port: number): Promise<void> {
+  private async connect(host: string, port: number): Promise<void> {
+    // rtsps://: the server's certificate is verified (chain and name) against the default roots or the target's `ca`.
+    const ca = this.o.target.tls ? await targetCa(this.o.target) : undefined;
+    // Closed while the ca file was read: no socket that nothing would close.
+    if (this.closed) throw new PublishError('network', 'closed');
     return new Promise((resolve, reject) => {
-      const s = this.o.target.tls ? tlsConnect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host }) : netConnect({ host, port });
+      const s = this.o.target.tls ? tlsConnect(tlsOptions(host, port, ca)) : netConnect({ host, port });
       this.socket = s;
       s.setNoDelay(true);
       const timer = setTimeout(() => {
@@ -196,7 +201,7 @@ export class RtspRecordSink implements PublishSink {
       });
       s.on('error', (err) => {
         clearTimeout(timer);
-        const e = new PublishError('network', this.clean(`${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+        const e = socketError(err, this.o.target, host, port);
         reject(e);
         this.fail(e);
       });

@@ -1,7 +1,10 @@
 import type { EncodedFrame } from '@camd/core';
 
-/** Why a connection to a media server failed; `auth` and `refused` are the server's own answer. */
-export type PublishErrorKind = 'auth' | 'refused' | 'network' | 'protocol' | 'stalled' | 'exited';
+/**
+ * Why a connection to a media server failed; `auth` and `refused` are the server's own answer, `tls`
+ * a handshake that failed (most often a server certificate camd does not trust).
+ */
+export type PublishErrorKind = 'auth' | 'refused' | 'network' | 'tls' | 'protocol' | 'stalled' | 'exited';
 
 /** A failure of one target, with a message that never carries the target's credentials. */
 export class PublishError extends Error {

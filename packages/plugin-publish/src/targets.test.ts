@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@camd/core';
 import { muxArgs, muxCodecRefusal } from './mux-child.js';
-import { parseTarget, redactUrl, scrub, targetsValidator } from './targets.js';
+import { parseTarget, redactTargets, redactUrl, scrub, targetId, targetsValidator } from './targets.js';
 
 const parse = (url: string) => parseTarget({ stream: 'stream1', url });
 
@@ -76,6 +76,58 @@ describe('parseTarget', () => {
   });
 });
 
+describe('ca (rtsps://, rtmps://)', () => {
+  // A throwaway self-signed certificate (its key was discarded): any certificate that parses will do.
+  const PEM = `-----BEGIN CERTIFICATE-----
+MIIBiDCCAS+gAwIBAgIULD6f/Q2ckbRQSX28WcmAz83zOjEwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwOY2FtZCB1bml0IHRlc3QwIBcNMjYxMTI5MjMwMjUyWhgPMjEy
+NjExMDUyMzAyNTJaMBkxFzAVBgNVBAMMDmNhbWQgdW5pdCB0ZXN0MFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEFit/JZ1UowYSDNYnEH289BXBAAd0acEsyXn65OdA
+2dLbMYd5G2WfQpFTVF5sQAjOlOWcwNKXP1dXteqtzGdB06NTMFEwHQYDVR0OBBYE
+FMscXYATlRmDB2v2QXguuF2/cCfCMB8GA1UdIwQYMBaAFMscXYATlRmDB2v2QXgu
+uF2/cCfCMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgeav8pwmv
+kpO/RAWU+1IhLiRl4JS4HF3UTznD71q6SJYCIBh99N9lL3rdhZzY0MnWf0R8wuVF
+K8GIBiHmCVocreoy
+-----END CERTIFICATE-----`;
+
+  it('takes the absolute path of a PEM file, for TLS URLs only; a change of ca is a new target', () => {
+    const t = parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: '/etc/camd/ca.pem' });
+    expect(t.ca).toEqual({ file: '/etc/camd/ca.pem' });
+    expect(parseTarget({ stream: 'stream1', url: 'rtmps://h/live/k', ca: '/etc/camd/ca.pem' }).ca).toEqual({ file: '/etc/camd/ca.pem' });
+    expect(parse('rtsps://h/x').ca).toBeUndefined();
+    expect(targetId(t)).not.toBe(targetId(parse('rtsps://h/x')));
+    expect(() => parseTarget({ stream: 'stream1', url: 'rtsp://h/x', ca: '/etc/camd/ca.pem' }, 'k[0]')).toThrow(
+      /k\[0\]\.ca: expected no ca for a URL without TLS/,
+    );
+    expect(() => parseTarget({ stream: 'stream1', url: 'srt://h:9000', ca: '/etc/camd/ca.pem' })).toThrow(/without TLS/);
+    expect(() => parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: 'ca.pem' })).toThrow(/absolute path/);
+    expect(() => parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: '' })).toThrow(/PEM certificates or a file path/);
+    expect(() => parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: 42 as unknown as string })).toThrow(/PEM certificates or a file path/);
+  });
+
+  it('takes PEM text only when every certificate in it parses', () => {
+    expect(parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: `# our CA\n${PEM}\n` }).ca).toEqual({ pem: PEM });
+    expect(parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: `${PEM}\n${PEM}` }).ca).toEqual({ pem: `${PEM}\n${PEM}` });
+    expect(() => parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----' })).toThrow(
+      /PEM certificates \(-----BEGIN CERTIFICATE-----\)/,
+    );
+    expect(() => parseTarget({ stream: 'stream1', url: 'rtsps://h/x', ca: '-----BEGIN CERTIFICATE-----\nnot base64 der\n-----END CERTIFICATE-----' })).toThrow(
+      /PEM certificates that parse/,
+    );
+  });
+
+  it('is kept by the validator and shown on read (a CA certificate is no secret); the URL stays masked', () => {
+    const v = targetsValidator();
+    expect(v.parse([{ stream: 's', url: 'rtsps://u:pw1@h/x', ca: '/etc/camd/ca.pem' }], 'k')).toEqual([
+      { stream: 's', url: 'rtsps://u:pw1@h/x', ca: '/etc/camd/ca.pem' },
+    ]);
+    expect(redactTargets([{ stream: 's', url: 'rtsps://u:pw1@h/x', ca: '/etc/camd/ca.pem' }])).toEqual([
+      { stream: 's', url: 'rtsps://u:***@h/x', ca: '/etc/camd/ca.pem' },
+    ]);
+    expect(v.schema).toMatchObject({ items: { properties: { ca: { type: 'string' } } } });
+  });
+});
+
 describe('muxArgs', () => {
   it('builds one quoted location for gst-launch, FLV for RTMP and MPEG-TS in caller mode for SRT', () => {
     const rtmp = muxArgs(parse('rtmp://127.0.0.1/live/key'));
@@ -85,6 +137,11 @@ describe('muxArgs', () => {
     expect(srt).toContain('mpegtsmux');
     expect(srt.find((a) => a.startsWith('uri='))).toBe('uri="srt://127.0.0.1:9000?passphrase=abcdefghij&mode=caller"');
     expect(srt).toContain('auto-reconnect=false');
+  });
+
+  it("rtmps://: the child speaks plain RTMP to camd's loopback end of the TLS connection, path and key kept", () => {
+    expect(muxArgs(parse('rtmps://live.example.com/app/key?x=1'), 'h264', 40123)).toContain('location="rtmp://127.0.0.1:40123/app/key?x=1"');
+    expect(() => muxArgs(parse('rtmps://live.example.com/app/key'))).toThrow(/needs its port/);
   });
 
   it('picks the parser by codec: H.264 for both, H.265 for SRT only; MJPEG for neither, with the reason', () => {

@@ -1,9 +1,17 @@
+import { X509Certificate } from 'node:crypto';
+import { isAbsolute } from 'node:path';
 import { ValidationError, type Validator } from '@camd/core';
 
 /** Where one stream goes: the stream's name and the media server's URL (credentials included). */
 export interface PublishTargetConfig {
   readonly stream: string;
   readonly url: string;
+  /**
+   * rtsps:// and rtmps:// only: the certificate authorities that this server's certificate must chain
+   * to, instead of the default roots (a private CA, or a self-signed server's own certificate). PEM
+   * text (`-----BEGIN CERTIFICATE-----`…), or the absolute path of a PEM file, read at every connect.
+   */
+  readonly ca?: string;
 }
 
 export type PublishProtocol = 'rtsp' | 'rtmp' | 'srt';
@@ -19,6 +27,8 @@ export interface ParsedTarget {
   readonly username?: string;
   readonly password?: string;
   readonly tls: boolean;
+  /** TLS only: the trusted CAs (see `PublishTargetConfig.ca`): PEM text, or the path of a PEM file. Undefined: the default roots. */
+  readonly ca?: { readonly pem: string } | { readonly file: string };
   /** RTSP only: `?transport=udp` asks for RTP over UDP (TCP interleaved otherwise). */
   readonly transport: 'tcp' | 'udp';
   /** Every secret of the URL, to scrub from text that a server or a child process produced. */
@@ -27,6 +37,9 @@ export interface ParsedTarget {
 
 export const MAX_TARGETS = 16;
 const MAX_URL = 2048;
+/** A CA bundle of a few certificates; the path form is a file name. */
+const MAX_CA = 65_536;
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const MASK = '***';
 const SCHEMES: Record<string, { protocol: PublishProtocol; tls: boolean; port: number | undefined }> = {
   'rtsp:': { protocol: 'rtsp', tls: false, port: 554 },
@@ -41,9 +54,9 @@ const SECRET_QUERY = new Set(['passphrase', 'streamid', 'password', 'pass', 'key
 
 /** Parses and checks one target; throws `ValidationError` naming the field (`path`). */
 export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarget {
-  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new ValidationError(path, 'object {stream, url}', t);
-  const extra = Object.keys(t).filter((k) => k !== 'stream' && k !== 'url');
-  if (extra.length) throw new ValidationError(`${path}.${extra[0]}`, 'no such field (stream, url)', (t as unknown as Record<string, unknown>)[extra[0]!]);
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new ValidationError(path, 'object {stream, url, ca?}', t);
+  const extra = Object.keys(t).filter((k) => k !== 'stream' && k !== 'url' && k !== 'ca');
+  if (extra.length) throw new ValidationError(`${path}.${extra[0]}`, 'no such field (stream, url, ca)', (t as unknown as Record<string, unknown>)[extra[0]!]);
   if (typeof t.stream !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(t.stream))
     throw new ValidationError(`${path}.stream`, 'stream name (1-64 of A-Z a-z 0-9 _ . -)', t.stream);
   // The error never repeats a URL: it may carry a password.
@@ -112,6 +125,7 @@ export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarg
     shown.pathname = `/${parts[0]}/${MASK}`;
   }
   if (!clean.port && scheme.port !== undefined) clean.port = String(scheme.port);
+  const ca = t.ca === undefined ? undefined : parseCa(t.ca, scheme.tls, `${path}.ca`);
   const display = shown.href;
   return {
     stream: t.stream,
@@ -121,9 +135,32 @@ export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarg
     username,
     password,
     tls: scheme.tls,
+    ...(ca ? { ca } : {}),
     transport,
     secrets: [...secrets].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length),
   };
+}
+
+/** A target's `ca`: PEM certificates (each must parse), or the absolute path of a PEM file. */
+function parseCa(ca: unknown, tls: boolean, path: string): { pem: string } | { file: string } {
+  if (!tls) throw new ValidationError(path, 'no ca for a URL without TLS (ca is for rtsps:// and rtmps://)', '<ca not shown>');
+  if (typeof ca !== 'string' || ca.length === 0 || ca.length > MAX_CA)
+    throw new ValidationError(path, `PEM certificates or a file path, at most ${MAX_CA} characters`, typeof ca);
+  if (ca.includes('-----BEGIN')) {
+    const certs = ca.match(PEM_CERT) ?? [];
+    if (certs.length === 0) throw new ValidationError(path, 'PEM certificates (-----BEGIN CERTIFICATE-----)', '<no certificate>');
+    for (const [i, c] of certs.entries()) {
+      try {
+        new X509Certificate(c);
+      } catch {
+        throw new ValidationError(path, 'PEM certificates that parse', `certificate ${i + 1} of ${certs.length}`);
+      }
+    }
+    return { pem: certs.join('\n') };
+  }
+  if (!isAbsolute(ca) || [...ca].some((c) => c.charCodeAt(0) < 0x20))
+    throw new ValidationError(path, 'PEM certificates or the absolute path of a PEM file', ca);
+  return { file: ca };
 }
 
 /** The URL as users may see it (what `publishTargets` answers to reads); an unparseable URL is hidden whole. */
@@ -144,7 +181,7 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 /** The validator of `publishTargets` (and of the plugin's `targets` option): every target parses, no duplicates. */
 export function targetsValidator(): Validator<PublishTargetConfig[]> {
-  const d = `array of at most ${MAX_TARGETS} {stream, url}`;
+  const d = `array of at most ${MAX_TARGETS} {stream, url, ca?}`;
   return {
     describe: d,
     schema: {
@@ -154,7 +191,15 @@ export function targetsValidator(): Validator<PublishTargetConfig[]> {
         type: 'object',
         additionalProperties: false,
         required: ['stream', 'url'],
-        properties: { stream: { type: 'string' }, url: { type: 'string', description: 'rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URL' } },
+        properties: {
+          stream: { type: 'string' },
+          url: { type: 'string', description: 'rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URL' },
+          ca: {
+            type: 'string',
+            description:
+              "rtsps:// and rtmps:// only: the CA certificates the server's certificate must chain to instead of the default roots (a private CA, or a self-signed server's certificate): PEM text or the absolute path of a PEM file",
+          },
+        },
       },
     },
     parse(x, path) {
@@ -165,18 +210,19 @@ export function targetsValidator(): Validator<PublishTargetConfig[]> {
         const id = targetId(p);
         if (seen.has(id)) throw new ValidationError(`${path}[${i}]`, 'a target listed once (same stream and URL twice)', p.display);
         seen.add(id);
-        return { stream: (t as PublishTargetConfig).stream, url: (t as PublishTargetConfig).url };
+        const { stream, url, ca } = t as PublishTargetConfig;
+        return ca === undefined ? { stream, url } : { stream, url, ca };
       });
     },
   };
 }
 
-/** Identity of a target across changes: a target whose stream and URL stay the same keeps running. */
-export function targetId(t: Pick<ParsedTarget, 'stream' | 'url' | 'username' | 'password' | 'transport'>): string {
-  return JSON.stringify([t.stream, t.url.href, t.username ?? '', t.password ?? '', t.transport]);
+/** Identity of a target across changes: a target whose stream, URL and CA stay the same keeps running. */
+export function targetId(t: Pick<ParsedTarget, 'stream' | 'url' | 'username' | 'password' | 'transport' | 'ca'>): string {
+  return JSON.stringify([t.stream, t.url.href, t.username ?? '', t.password ?? '', t.transport, t.ca ?? null]);
 }
 
-/** `publishTargets` as users see it: every URL redacted. */
+/** `publishTargets` as users see it: every URL redacted (a CA certificate is no secret: it is shown). */
 export function redactTargets(targets: readonly PublishTargetConfig[]): PublishTargetConfig[] {
-  return targets.map((t) => ({ stream: t.stream, url: redactUrl(t.url) }));
+  return targets.map((t) => (t.ca === undefined ? { stream: t.stream, url: redactUrl(t.url) } : { stream: t.stream, url: redactUrl(t.url), ca: t.ca }));
 }

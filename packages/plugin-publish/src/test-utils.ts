@@ -92,13 +92,19 @@ const RECORD_SERVER = fileURLToPath(new URL('./fixtures/record_server.py', impor
  * gst-rtsp-server in RECORD mode on 127.0.0.1:`port` (Debian's python3 for gi). H.264 only, unless
  * `anyCodec`: then it decodes whatever codec each ANNOUNCE names (see `recordCodecs`).
  */
-export async function recordServer(port: number, path: string, creds?: { user: string; password: string }, opts: { anyCodec?: boolean } = {}): Promise<Proc> {
+export async function recordServer(
+  port: number,
+  path: string,
+  creds?: { user: string; password: string },
+  opts: { anyCodec?: boolean; tls?: { cert: string; key: string } } = {},
+): Promise<Proc> {
   const p = startProc('/usr/bin/python3', [
     RECORD_SERVER,
     String(port),
     path,
     ...(creds ? [creds.user, creds.password] : []),
     ...(opts.anyCodec ? ['--any'] : []),
+    ...(opts.tls ? [`--tls=${opts.tls.cert},${opts.tls.key}`] : []),
   ]);
   await p.waitFor(/^ready$/, 15_000, 'the RECORD server to listen');
   return p;
@@ -184,8 +190,12 @@ export async function probe(
   };
 }
 
-/** nginx with libnginx-mod-rtmp on 127.0.0.1:`port`, application `live`, from a config written here. */
-export async function nginxRtmp(port: number): Promise<Proc> {
+/**
+ * nginx with libnginx-mod-rtmp on 127.0.0.1:`port`, application `live`, from a config written here.
+ * With `tls`: also nginx's `stream` module (libnginx-mod-stream) terminating TLS on 127.0.0.1:`tls.port`
+ * and passing the plain RTMP to `port`, as rtmps:// ingest is deployed in front of nginx-rtmp.
+ */
+export async function nginxRtmp(port: number, tls?: { port: number; cert: string; key: string }): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), 'camd-nginx-'));
   mkdirSync(join(dir, 'logs'));
   writeFileSync(
@@ -198,15 +208,111 @@ export async function nginxRtmp(port: number): Promise<Proc> {
       `pid ${join(dir, 'nginx.pid')};`,
       'error_log stderr warn;',
       'load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;',
+      ...(tls ? ['load_module /usr/lib/nginx/modules/ngx_stream_module.so;'] : []),
       'events { worker_connections 64; }',
       `rtmp { server { listen 127.0.0.1:${port}; application live { live on; record off; } } }`,
+      ...(tls
+        ? [
+            `stream { server { listen 127.0.0.1:${tls.port} ssl; ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key};`,
+            `  proxy_pass 127.0.0.1:${port}; } }`,
+          ]
+        : []),
       '',
     ].join('\n'),
   );
   const p = startProc('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr']);
   p.child.once('close', () => rmSync(dir, { recursive: true, force: true }));
-  await until(() => canConnect(port), 10_000, 'nginx to listen');
+  await until(async () => (await canConnect(port)) && (!tls || (await canConnect(tls.port))), 10_000, 'nginx to listen');
   return p;
+}
+
+/**
+ * Throwaway certificates for 127.0.0.1 and localhost (openssl CLI), in a temp dir: a private CA and a
+ * server certificate it signed, and a self-signed server certificate (as a camera or a small server makes for itself).
+ */
+export interface TestCerts {
+  readonly dir: string;
+  /** The CA's certificate (what a target's `ca` names). */
+  readonly ca: string;
+  /** The server's certificate (signed by `ca`) and key. */
+  readonly cert: string;
+  readonly key: string;
+  /** A self-signed server certificate and its key: trusted by naming the certificate itself as `ca`. */
+  readonly selfSigned: { readonly cert: string; readonly key: string };
+  remove(): void;
+}
+
+export async function makeCerts(): Promise<TestCerts> {
+  const dir = mkdtempSync(join(tmpdir(), 'camd-tls-'));
+  const f = (n: string) => join(dir, n);
+  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const run = async (args: string[]) => {
+    const p = startProc('openssl', args, { cwd: dir });
+    const code = await new Promise<number | null>((resolve) => p.child.once('close', (c) => resolve(c)));
+    await p.stop();
+    if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${p.lines.slice(-3).join(' | ')}`);
+  };
+  const subj = (cn: string) => ['-subj', `/CN=${cn}`];
+  await run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    ...subj('camd test CA'),
+    '-addext',
+    'basicConstraints=critical,CA:true',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  ]);
+  await run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', ...subj('localhost')]);
+  await run([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+    '-out',
+    'server.pem',
+  ]);
+  await run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'self.key',
+    '-out',
+    'self.pem',
+    '-days',
+    '2',
+    ...subj('localhost'),
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
+  return {
+    dir,
+    ca: f('ca.pem'),
+    cert: f('server.pem'),
+    key: f('server.key'),
+    selfSigned: { cert: f('self.pem'), key: f('self.key') },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 async function canConnect(port: number): Promise<boolean> {
