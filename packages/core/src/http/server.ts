@@ -1,4 +1,5 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -25,7 +26,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // the loop that carries frames (see RequestPacer).
   const pacer = new RequestPacer();
   const app = Fastify({
-    serverFactory: (handler) => createServer((req, res) => pacer.run(() => handler(req, res))),
+    serverFactory: (handler) => pacedServer(pacer, handler),
     // Per-request access logs would drown the daemon log (health polls, SSE): fastify's own logger
     // speaks from 'warn' up; camd's routes log what matters through the daemon logger.
     loggerInstance: opts.logger.child(
@@ -78,6 +79,24 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/**
+ * An HTTP server whose reading and routing go through `pacer`: a new connection, and a kept-alive one
+ * after each answer, is read again only when the pacer gets to it, so a burst of requests is parsed,
+ * not only routed, a slice per turn of the event loop.
+ */
+function pacedServer(pacer: RequestPacer, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const readLater = (socket: Socket) => {
+    socket.pause();
+    pacer.run(() => socket.resume());
+  };
+  const server = createServer((req, res) => {
+    res.once('finish', () => readLater(req.socket));
+    pacer.run(() => handler(req, res));
+  });
+  server.on('connection', readLater);
+  return server;
 }
 
 /** A plugin's encapsulated slice of the server. */
