@@ -5,12 +5,24 @@ import { createTestHost } from '../testing/index.js';
 import { definePlugin, PLUGIN_API_VERSION } from '../index.js';
 
 /** A pacer whose turns of the loop the test runs by hand, on a clock it moves. */
-function manual(opts: { perTurn?: number; budgetMs?: number } = {}) {
+function manual(opts: { perTurn?: number; budgetMs?: number; share?: number } = {}) {
   let now = 0;
   const turns: (() => void)[] = [];
-  const pacer = new RequestPacer({ ...opts, now: () => now, defer: (fn) => turns.push(fn) });
+  const rests: number[] = [];
+  const loop = { active: 0, idle: 0 };
+  const pacer = new RequestPacer({
+    ...opts,
+    now: () => now,
+    loopTime: () => ({ ...loop }),
+    defer: (fn, ms) => {
+      turns.push(fn);
+      rests.push(ms);
+    },
+  });
   return {
     pacer,
+    loop,
+    rests,
     advance: (ms: number) => void (now += ms),
     turn: () => {
       const fn = turns.shift();
@@ -51,6 +63,24 @@ describe('RequestPacer', () => {
     expect(started).toEqual([0, 1, 2, 3]);
     m.turn();
     expect(started).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('while a backlog lasts, rests between slices when the loop has been busy more than half the time', () => {
+    const m = manual({ perTurn: 2, share: 0.5 });
+    for (let i = 0; i < 8; i++) m.pacer.run(() => undefined);
+    m.loop.active += 3; // a quiet loop: 3 ms busy of 10
+    m.loop.idle += 7;
+    m.turn();
+    expect(m.rests.at(-1)).toBe(0);
+    m.loop.active += 8; // a busy one: 8 ms of 10 (frames and HTTP together)
+    m.loop.idle += 2;
+    m.turn();
+    expect(m.rests.at(-1)).toBeCloseTo(6); // 8 busy ms are half of 16: rest 6 more
+    m.loop.active += 100; // never longer than maxRestMs
+    m.turn();
+    expect(m.rests.at(-1)).toBe(20);
+    m.turn();
+    expect(m.pacer.waiting).toBe(0);
   });
 
   it('a request that throws does not strand the ones behind it', () => {
