@@ -132,6 +132,10 @@ export async function ocrTimestamp(frame: GrayFrame, layout: TextLayout, format:
   const raw = await ocrLine(frame, textBox(layout, format, frame.width, frame.height), layout.fontPx);
   // Tesseract sometimes sets a monospace separator apart ("37 .923827"): spaces next to the
   // punctuation of a timestamp are not part of it.
-  const text = (/\d[\d\-:./T_ ]*\d/.exec(raw)?.[0] ?? raw).replace(/\s*([.:\-/])\s*/g, '$1');
+  const read = (/\d[\d\-:./T_ ]*\d/.exec(raw)?.[0] ?? raw).replace(/\s*([.:\-/])\s*/g, '$1');
+  // The crop may catch a stray mark beside the text (OCR reads it as "1" or "|"): the timestamp is
+  // what has the format's shape within what was read.
+  const shape = format.replace(/YYYY|SSS|MM|DD|HH|mm|ss|[.]/g, (t) => (t === '.' ? '\\.' : t === 'YYYY' ? '\\d{4}' : t === 'SSS' ? '\\d{6}' : '\\d{2}'));
+  const text = new RegExp(shape).exec(read)?.[0] ?? read;
   return { text, ms: parseTimestamp(text, format) };
 }
