@@ -57,27 +57,45 @@ describe('multi-camera alignment', () => {
 
   it('software alignment delays the earlier stream until paired frames arrive together', { timeout: 90_000 }, async () => {
     host = await createTestHost({ plugins: [delayedCamera(150)], config: { streams: [testStream(), testStream({ path: '/stream2' })] } });
+    // A consumer of each stream notes when each capture time arrives; the gap between the two
+    // arrivals of a capture time is what alignment is for.
+    const medianGap = async (ms: number) => {
+      const arrivals = new Map<string, { s1?: number; s2?: number }>();
+      const at = (t: number) => {
+        const k = String(Math.round(t / (1000 / 15)));
+        return arrivals.get(k) ?? arrivals.set(k, {}).get(k)!;
+      };
+      const c1 = host!.host.hub.subscribe('stream1', { name: 't1', onFrame: (f) => void (at(f.captureTimeMs).s1 = performance.now()) });
+      const c2 = host!.host.hub.subscribe('stream2', { name: 't2', onFrame: (f) => void (at(f.captureTimeMs).s2 = performance.now()) });
+      await new Promise((r) => setTimeout(r, ms));
+      c1.close();
+      c2.close();
+      const gaps = [...arrivals.values()].filter((a) => a.s1 && a.s2).map((a) => Math.abs(a.s2! - a.s1!));
+      expect(gaps.length).toBeGreaterThan(10);
+      return gaps.sort((x, y) => x - y)[Math.floor(gaps.length / 2)]!;
+    };
+    await until(async () => (await stats(host!)).stream2?.alignment?.skewMs != null, 15_000, 'a skew figure');
+    const apart = await medianGap(2000);
+    expect(apart).toBeGreaterThan(100); // the injected 150 ms, give or take a frame
     expect((await putState(host, 'streamAlignment', { enabled: true, method: 'software', maxLatencyMs: 100, syncTolerance: 33 })).status).toBe(200);
     // The primary stream is the earlier one: it is held back by about the other camera's extra delay.
     await until(async () => (await stats(host!)).stream1!.alignment.delayMs >= 120, 45_000, 'the delivery delay to converge');
-    // A consumer of each stream: frames with the same capture time now arrive (nearly) together.
-    const arrivals = new Map<string, { s1?: number; s2?: number }>();
-    const key = (t: number) => String(Math.round(t / (1000 / 15)));
-    const c1 = host.host.hub.subscribe('stream1', {
-      name: 't1',
-      onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s1 = performance.now()),
-    });
-    const c2 = host.host.hub.subscribe('stream2', {
-      name: 't2',
-      onFrame: (f) => void ((arrivals.get(key(f.captureTimeMs)) ?? arrivals.set(key(f.captureTimeMs), {}).get(key(f.captureTimeMs))!).s2 = performance.now()),
-    });
-    await new Promise((r) => setTimeout(r, 3000));
-    c1.close();
-    c2.close();
-    const gaps = [...arrivals.values()].filter((a) => a.s1 && a.s2).map((a) => Math.abs(a.s2! - a.s1!));
-    expect(gaps.length).toBeGreaterThan(10);
-    gaps.sort((x, y) => x - y);
-    expect(gaps[Math.floor(gaps.length / 2)]!).toBeLessThan(60);
+    // ... and to settle: two readings a second apart within 10 ms (on a loaded machine it may still be climbing).
+    let last = -1;
+    await until(
+      async () => {
+        const d = (await stats(host!)).stream1!.alignment.delayMs;
+        const settled = Math.abs(d - last) < 10;
+        last = d;
+        return settled || (await new Promise((r) => setTimeout(r, 1000, false)));
+      },
+      30_000,
+      'the delivery delay to settle',
+    );
+    const together = await medianGap(3000);
+    // Frames are released on frame boundaries (66 ms at 15 fps) and a loaded machine adds jitter:
+    // "together" is well under half of what they were apart.
+    expect(together, `median gap ${together.toFixed(1)} ms aligned vs ${apart.toFixed(1)} ms before`).toBeLessThan(apart / 2);
   });
 
   it('refuses an invalid alignment setting and reports hardware sync as unavailable', async () => {
