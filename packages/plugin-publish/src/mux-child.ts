@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { CODEC_LABEL, type EncodedFrame, type VideoCodec } from '@camd/core';
 import { AU_CAPS, gdpBufferHeader, gdpStreamStart } from './gdp-writer.js';
-import { PublishError, type PublishSink } from './sink.js';
+import { drainedOrClosed, PublishError, type PublishSink } from './sink.js';
 import { scrub, type ParsedTarget } from './targets.js';
 import { connectTls, socketError } from './tls.js';
 
@@ -215,16 +215,7 @@ export class MuxChildSink implements PublishSink {
 
   drained(): Promise<void> {
     const stdin = this.child?.stdin;
-    if (!stdin?.writableNeedDrain || this.closed || this.failed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        stdin.off('drain', done);
-        stdin.off('close', done);
-        resolve();
-      };
-      stdin.once('drain', done);
-      stdin.once('close', done);
-    });
+    return !stdin || this.closed || this.failed ? Promise.resolve() : drainedOrClosed(stdin);
   }
 
   async close(): Promise<void> {

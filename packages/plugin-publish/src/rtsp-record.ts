@@ -4,7 +4,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { buildSenderReport, PAYLOAD_TYPE, videoMediaSection, type CodecParameters, type EncodedFrame, type StreamPackets } from '@camd/core';
 import { ClientAuth, parseChallenges } from './auth-client.js';
 import { header, interleave, parseTransport, RtspReader, RtspWireError, type RtspMessage } from './rtsp-wire.js';
-import { PublishError, type PublishSink } from './sink.js';
+import { drainedOrClosed, PublishError, type PublishSink } from './sink.js';
 import { scrub, type ParsedTarget } from './targets.js';
 import { socketError, targetCa, tlsOptions } from './tls.js';
 
@@ -127,16 +127,7 @@ export class RtspRecordSink implements PublishSink {
 
   drained(): Promise<void> {
     const s = this.socket;
-    if (!s?.writableNeedDrain || this.closed || this.failed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        s.off('drain', done);
-        s.off('close', done);
-        resolve();
-      };
-      s.once('drain', done);
-      s.once('close', done);
-    });
+    return !s || this.closed || this.failed ? Promise.resolve() : drainedOrClosed(s);
   }
 
   async close(): Promise<void> {

@@ -40,3 +40,17 @@ export interface PublishSink {
   /** Ends the connection (RTSP TEARDOWN; the child gets EOS, then SIGKILL if it lingers). */
   close(): Promise<void>;
 }
+
+/** Resolves when `stream` has drained its write buffer, or closed (whichever comes first). */
+export function drainedOrClosed(stream: NodeJS.WritableStream & { writableNeedDrain?: boolean }): Promise<void> {
+  if (!stream.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
