@@ -253,7 +253,12 @@ export class CamdHost {
   }
 
   private installAlignment(): void {
-    const monitor = new AlignmentMonitor(this.hub, this.state, () => this.media.list().map((s) => s.name), this.logger.child({ component: 'alignment' }));
+    const monitor = new AlignmentMonitor(
+      this.hub,
+      this.state,
+      () => this.media.list().map((s) => ({ name: s.name, camera: s.capture?.id ?? s.name })),
+      this.logger.child({ component: 'alignment' }),
+    );
     this.alignment = monitor;
     this.hooks.collectStats.tap({ name: 'core', stage: -1000 }, (report) => {
       for (const [stream, a] of Object.entries(monitor.stats())) if (report[stream]) (report[stream] as Record<string, unknown>).alignment = a;

@@ -27,6 +27,24 @@ const delayedCamera = (ms: number) =>
     },
   });
 
+/** A test-only filter that holds stream2's frames back `ms` after capture, as a slower encoder would. */
+const slowerStream2 = (ms: number) =>
+  definePlugin({
+    name: 'test-slower-stream2',
+    apiVersion: PLUGIN_API_VERSION,
+    setup(ctx) {
+      ctx.hooks.buildPipeline.tapPromise({ name: 'test-slower-stream2', stage: STAGE.EARLY }, async (spec) => {
+        if (spec.stream.name === 'stream2')
+          spec.filters.push({
+            owner: 'test',
+            launch: `queue min-threshold-time=${ms * 1_000_000} max-size-time=0 max-size-buffers=0 max-size-bytes=0`,
+            elements: ['queue'],
+          });
+        return spec;
+      });
+    },
+  });
+
 type Stats = Record<string, { alignment: { latencyMs: number; skewMs: number; delayMs: number } }>;
 const stats = async (h: TestHost) => (await (await h.fetch('/api/stats')).json()) as Stats;
 
@@ -53,6 +71,33 @@ describe('multi-camera alignment', () => {
       healthy: false,
       detail: expect.stringMatching(/stream2: skew -\d+ ms against the primary camera > 33 ms/),
     });
+  });
+
+  it('streams of one shared capture are one camera: a slower stream is latency, not skew', async () => {
+    const shared = { source: 'videotestsrc:ball' };
+    host = await createTestHost({
+      plugins: [slowerStream2(200)],
+      config: { streams: [testStream({ fps: 30, ...shared }), testStream({ path: '/stream2', fps: 30, ...shared })] },
+    });
+    // The held-back stream's latency shows the extra 200 ms (it is measured, not hidden) ...
+    await until(async () => ((await stats(host!)).stream2?.alignment?.latencyMs ?? 0) > 150, 15_000, 'stream2 latency to show the 200 ms hold');
+    const s = await stats(host);
+    expect(s.stream1!.alignment.latencyMs).toBeLessThan(100);
+    // ... but both streams carry the one camera's capture times: no skew between them.
+    expect(s.stream1!.alignment.skewMs).toBe(0);
+    expect(s.stream2!.alignment.skewMs).toBe(0);
+    // Only the latency limit (100 ms) speaks, naming stream2 (health is evaluated once a second); nothing about skew.
+    let alignment: { healthy: boolean; detail?: string } | undefined;
+    await until(
+      async () => {
+        const h = (await (await host!.fetch('/api/health', { user: null })).json()) as { checks: Array<{ name: string; healthy: boolean; detail?: string }> };
+        alignment = h.checks.find((c) => c.name === 'alignment');
+        return alignment?.healthy === false;
+      },
+      5_000,
+      'health to report the latency',
+    );
+    expect(alignment).toMatchObject({ healthy: false, detail: expect.stringMatching(/^stream2: capture-to-daemon latency \d+ ms > 100 ms$/) });
   });
 
   it('software alignment delays the earlier stream until paired frames arrive together', { timeout: 90_000 }, async () => {

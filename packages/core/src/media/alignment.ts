@@ -10,7 +10,10 @@ const REPORT_EVERY_MS = 1000;
 export interface StreamAlignmentStats {
   /** Median time from capture to arrival in the daemon, ms. */
   latencyMs: number | null;
-  /** Capture-time skew of this stream's camera against the primary's, ms (positive: its timestamps run ahead). */
+  /**
+   * Capture-time skew of this stream's camera against the primary's, ms (positive: its timestamps run
+   * ahead). Streams of one capture are one camera: their skew is the camera's, 0 for the primary's.
+   */
   skewMs: number | null;
   /** Delivery delay applied by software alignment, ms. */
   delayMs: number;
@@ -19,10 +22,18 @@ export interface StreamAlignmentStats {
 /**
  * Multi-camera alignment by capture timestamp (the `streamAlignment` setting). Every stream's frames
  * carry wall-clock capture times from one realtime clock; comparing them with arrival times gives each
- * camera's latency, and the difference between cameras is their skew. `timestamp` measures and
+ * camera's latency, and the difference between cameras is their skew. A camera is a capture: streams
+ * that share one (every stream of a camera device) have the same capture times, so their differing
+ * encode times are latency, never skew, and cannot make health fail on a single-camera device. `timestamp` measures and
  * reports; `software` also delays the earlier streams' delivery so paired frames reach consumers
  * together; `hardware` needs a sync line this device does not have and is reported unavailable.
  */
+/** A stream, and the camera (capture) its frames come from. */
+export interface AlignedStream {
+  name: string;
+  camera: string;
+}
+
 export class AlignmentMonitor {
   private readonly samples = new Map<string, number[]>();
   private readonly consumers: Consumer[] = [];
@@ -32,12 +43,12 @@ export class AlignmentMonitor {
   constructor(
     private readonly hub: StreamHub,
     private readonly state: StateStore,
-    private readonly streams: () => string[],
+    private readonly streams: () => AlignedStream[],
     private readonly logger: Logger,
   ) {}
 
   start(): void {
-    for (const s of this.streams()) {
+    for (const { name: s } of this.streams()) {
       this.samples.set(s, []);
       this.consumers.push(
         this.hub.subscribe(s, {
@@ -60,7 +71,7 @@ export class AlignmentMonitor {
   stop(): void {
     clearInterval(this.timer);
     for (const c of this.consumers.splice(0)) c.close();
-    for (const s of this.streams()) this.hub.setDeliveryDelay(s, 0);
+    for (const s of this.streams()) this.hub.setDeliveryDelay(s.name, 0);
   }
 
   private config(): StreamAlignment {
@@ -68,13 +79,17 @@ export class AlignmentMonitor {
   }
 
   stats(): Record<string, StreamAlignmentStats> {
-    const names = this.streams();
-    const lat = new Map(names.map((n) => [n, median(this.samples.get(n) ?? [])]));
-    const ref = lat.get(names[0]!);
+    const streams = this.streams();
+    const lat = new Map(streams.map(({ name }) => [name, median(this.samples.get(name) ?? [])]));
+    // A camera's latency is that of its first stream; the primary camera is the first stream's.
+    const cameraLatency = new Map<string, number | undefined>();
+    for (const { name, camera } of streams) if (!cameraLatency.has(camera)) cameraLatency.set(camera, lat.get(name));
+    const ref = streams[0] && cameraLatency.get(streams[0].camera);
     return Object.fromEntries(
-      names.map((n) => {
-        const l = lat.get(n);
-        return [n, { latencyMs: round(l), skewMs: l === undefined || ref === undefined ? null : round(ref - l), delayMs: this.hub.deliveryDelay(n) }];
+      streams.map(({ name, camera }) => {
+        const c = cameraLatency.get(camera);
+        const skew = c === undefined || ref === undefined ? undefined : ref - c;
+        return [name, { latencyMs: round(lat.get(name)), skewMs: round(skew), delayMs: this.hub.deliveryDelay(name) }];
       }),
     );
   }

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,8 +58,31 @@ export interface TestHost {
    * clients resume. Returns the pids killed (none with `media: false`).
    */
   killMediaProcess(): number[];
+  /**
+   * The host's last log lines (info and above, up to 400), kept whether or not CAMD_TEST_LOG prints
+   * them: for a failing test's message, since a flaky failure seldom comes back with logging on.
+   */
+  recentLog(): string;
   /** Stops the host and removes the temp state dir it created. */
   close(): Promise<void>;
+}
+
+const RECENT_LOG_LINES = 400;
+
+/** A pino destination that keeps the last lines, and prints those at `printLevel` or above (none when silent). */
+function recentLogDestination(printLevel: string): { stream: { write(line: string): void }; text(): string } {
+  const lines: string[] = [];
+  const printFrom = pino.levels.values[printLevel] ?? Number.POSITIVE_INFINITY;
+  return {
+    stream: {
+      write(line: string) {
+        lines.push(line);
+        if (lines.length > RECENT_LOG_LINES) lines.shift();
+        if (((JSON.parse(line) as { level: number }).level ?? 0) >= printFrom) process.stdout.write(line);
+      },
+    },
+    text: () => lines.join(''),
+  };
 }
 
 export function basicAuth(c: { username: string; password: string }): string {
@@ -91,7 +115,10 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
     ...opts.config,
     http: { host: '127.0.0.1', port: 0, ...opts.config?.http },
   };
-  const logger = createLogger({ level: opts.logLevel ?? process.env.CAMD_TEST_LOG ?? 'silent' });
+  const printLevel = opts.logLevel ?? process.env.CAMD_TEST_LOG ?? 'silent';
+  const recent = recentLogDestination(printLevel);
+  // Info and above are kept; a finer level asked for is kept (and printed) too.
+  const logger = createLogger({ level: printLevel === 'trace' || printLevel === 'debug' ? printLevel : 'info', destination: recent.stream });
   let host: CamdHost;
   try {
     host = await CamdHost.create({ config, stateDir, logger, plugins: opts.plugins, media: opts.media, announceAdmin: () => undefined });
@@ -113,6 +140,7 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
       if (user) headers.set('authorization', basicAuth(user));
       return fetch(baseUrl + path, { ...rest, headers });
     },
+    recentLog: recent.text,
     killPipeline(stream) {
       return (host.media as { failPipeline?(name: string, message?: string): boolean }).failPipeline?.(stream, 'pipeline killed by the test') ?? false;
     },
