@@ -82,17 +82,16 @@ async function put(d: DaemonProcess, key: string, value: unknown): Promise<void>
 }
 
 /**
- * Waits until the daemon says both streams play again (after a rebuild or restart): every health check
- * but `alignment`, whose 100 ms capture-to-daemon limit measures how loaded this machine is (its own
- * tests are in core); whether the streams keep their rate is what `expectBothAtRate` asserts next.
+ * Waits until the daemon says both streams play again (after a rebuild or restart) and keep up: health
+ * includes alignment's capture-to-daemon latency limit (100 ms), which a pipeline still warming up
+ * after a crash exceeds, so the rate measured next is the streams' settled rate.
  */
 async function healthy(d: DaemonProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(`${d.baseUrl}/api/health`);
     const body = await res.text();
-    const checks = (JSON.parse(body) as { checks: Array<{ name: string; healthy: boolean }> }).checks;
-    if (checks.every((c) => c.healthy || c.name === 'alignment')) return;
+    if (res.status === 200) return;
     if (Date.now() > deadline) throw new Error(`not healthy again within ${timeoutMs} ms: ${body}\n${d.output().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
