@@ -78,7 +78,7 @@ function recentLogDestination(printLevel: string): { stream: { write(line: strin
       write(line: string) {
         lines.push(line);
         if (lines.length > RECENT_LOG_LINES) lines.shift();
-        if (((JSON.parse(line) as { level: number }).level ?? 0) >= printFrom) process.stdout.write(line);
+        if (printFrom !== Number.POSITIVE_INFINITY && ((JSON.parse(line) as { level: number }).level ?? 0) >= printFrom) process.stdout.write(line);
       },
     },
     text: () => lines.join(''),
