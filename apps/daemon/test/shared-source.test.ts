@@ -19,7 +19,23 @@ const STREAMS = [
   testStream({ resolution: '1920x1080', fps: 60, bitrate: 8_000_000, profile: 'high', preset: 'ultrafast', source: SAME }),
   testStream({ path: '/stream2', resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'main', preset: 'ultrafast', source: SAME }),
 ];
+/**
+ * Every plugin at once on the same shared source, at 720p30 + 360p30. At 1080p60 this is more than a
+ * 2-core machine of CI's kind does: there plain gst-launch-1.0 of the same pipelines gives stream1
+ * 28–33 fps (`NATIVE_CASES=pip pnpm bench native` prints it next to camd's); the 1080p60 figures with
+ * every plugin are that benchmark's, and the tests above hold each plugin to 1080p60's rate.
+ */
+const LIGHT_STREAMS = [
+  testStream({ resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'high', preset: 'ultrafast', source: SAME }),
+  testStream({ path: '/stream2', resolution: '640x360', fps: 30, bitrate: 1_000_000, profile: 'main', preset: 'ultrafast', source: SAME }),
+];
 const SECONDS = 3;
+/** The streams of the daemon the running test started (sizes and rates to expect). */
+let current = STREAMS;
+const size = (s: (typeof STREAMS)[number]) => {
+  const [width, height] = s.resolution!.split('x').map(Number);
+  return { width, height };
+};
 
 let daemon: DaemonProcess | undefined;
 afterEach(async () => {
@@ -27,9 +43,10 @@ afterEach(async () => {
   daemon = undefined;
 });
 
-async function start(plugins: string[]): Promise<{ d: DaemonProcess; rtsp: number }> {
+async function start(plugins: string[], streams = STREAMS): Promise<{ d: DaemonProcess; rtsp: number }> {
   const rtsp = await freePort();
-  daemon = await startDaemon({ users: [viewer, oper], plugins, rtsp: { enabled: true, port: rtsp, streams: STREAMS } });
+  current = streams;
+  daemon = await startDaemon({ users: [viewer, oper], plugins, rtsp: { enabled: true, port: rtsp, streams } });
   return { d: daemon, rtsp };
 }
 
@@ -69,12 +86,12 @@ async function received(rtsp: number, path: string): Promise<{ frames: number; w
 }
 
 /** Both streams arrive at their size and (within what a loaded two-core runner allows) their rate, and decode. */
-async function expectBothAtRate(rtsp: number, share = 0.8): Promise<void> {
+async function expectBothAtRate(rtsp: number): Promise<void> {
   const [s1, s2] = await Promise.all([received(rtsp, '/stream1'), received(rtsp, '/stream2')]);
-  expect(s1).toMatchObject({ width: 1920, height: 1080, decoded: 10 });
-  expect(s2).toMatchObject({ width: 1280, height: 720, decoded: 10 });
-  expect(s1.frames).toBeGreaterThanOrEqual(share * 60 * SECONDS);
-  expect(s2.frames).toBeGreaterThanOrEqual(share * 30 * SECONDS);
+  expect(s1).toMatchObject({ ...size(current[0]!), decoded: 10 });
+  expect(s2).toMatchObject({ ...size(current[1]!), decoded: 10 });
+  expect(s1.frames).toBeGreaterThanOrEqual(0.8 * current[0]!.fps! * SECONDS);
+  expect(s2.frames).toBeGreaterThanOrEqual(0.8 * current[1]!.fps! * SECONDS);
 }
 
 async function put(d: DaemonProcess, key: string, value: unknown): Promise<void> {
@@ -89,7 +106,7 @@ async function put(d: DaemonProcess, key: string, value: unknown): Promise<void>
  * (100 ms) is not waited for: with PiP at 1080p60 on two cores it sits near 100 ms, and it has tests
  * of its own in core.
  */
-async function healthy(d: DaemonProcess, share = 0.9, timeoutMs = 30_000): Promise<void> {
+async function healthy(d: DaemonProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const stats = async () =>
     (await (await fetch(`${d.baseUrl}/api/stats`, { headers: { authorization: basicAuth(viewer) } })).json()) as Record<string, { fps: number }>;
@@ -98,7 +115,7 @@ async function healthy(d: DaemonProcess, share = 0.9, timeoutMs = 30_000): Promi
     const checks = (JSON.parse(body) as { checks: Array<{ name: string; healthy: boolean }> }).checks;
     const playing = ['stream:stream1', 'stream:stream2'].every((n) => checks.find((c) => c.name === n)?.healthy);
     const s = playing ? await stats() : undefined;
-    if (s && s.stream1!.fps >= share * 60 && s.stream2!.fps >= share * 30) return;
+    if (s && s.stream1!.fps >= 0.9 * current[0]!.fps! && s.stream2!.fps >= 0.9 * current[1]!.fps!) return;
     if (Date.now() > deadline)
       throw new Error(`not back at rate within ${timeoutMs} ms: ${s ? `${s.stream1!.fps} / ${s.stream2!.fps} fps` : body}\n${d.output().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -106,23 +123,13 @@ async function healthy(d: DaemonProcess, share = 0.9, timeoutMs = 30_000): Promi
 }
 
 /** Kills the media process (it holds the shared capture) and waits for both streams to play again. */
-async function crashMedia(d: DaemonProcess, share?: number): Promise<void> {
+async function crashMedia(d: DaemonProcess): Promise<void> {
   const [media] = childPids(d.child.pid!);
   expect(media).toBeDefined();
   process.kill(media!, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 300));
-  await healthy(d, share);
+  await healthy(d);
 }
-
-/**
- * 1080p60 with PiP, two overlays and two encoders, plus the test's own readers, is more than a
- * 2-core machine of CI's kind does: there the same pipelines in plain gst-launch-1.0 give stream1 28–33
- * fps (`NATIVE_CASES=pip pnpm bench native`, which prints camd's rate next to it; camd's stream1 ran
- * 33–59 fps there). With every plugin this test therefore asserts that both
- * streams keep playing and decoding at 40 % of their rate or more over the window (a stream that
- * dies, or stalls for most of it, fails), and leaves the rate figure to the benchmark.
- */
-const EVERY_PLUGIN_SHARE = 0.4;
 
 describe('streams on a shared source (as on a camera)', () => {
   it('timestamp: both streams at their rate from start, after a setting change and after a media crash', async () => {
@@ -153,25 +160,28 @@ describe('streams on a shared source (as on a camera)', () => {
     await expectBothAtRate(rtsp);
   });
 
-  it('every plugin at once (timestamp, PiP, ABR, WebRTC, ONVIF): both streams keep playing, also after a resolution change and a media crash', {
+  it('every plugin at once (timestamp, PiP, ABR, WebRTC, ONVIF): 720p30 + 360p30 at their rate, also after a resolution change and a media crash', {
     timeout: 120_000,
   }, async () => {
-    const { d, rtsp } = await start([
-      '@camd/plugin-rtsp',
-      '@camd/plugin-timestamp',
-      '@camd/plugin-pip',
-      '@camd/plugin-abr',
-      '@camd/plugin-webrtc',
-      { name: '@camd/plugin-onvif', options: { discoveryPort: 0 } },
-    ] as string[]);
+    const { d, rtsp } = await start(
+      [
+        '@camd/plugin-rtsp',
+        '@camd/plugin-timestamp',
+        '@camd/plugin-pip',
+        '@camd/plugin-abr',
+        '@camd/plugin-webrtc',
+        { name: '@camd/plugin-onvif', options: { discoveryPort: 0 } },
+      ] as string[],
+      LIGHT_STREAMS,
+    );
     await put(d, 'pipEnabled', true);
-    await healthy(d, EVERY_PLUGIN_SHARE);
-    await expectBothAtRate(rtsp, EVERY_PLUGIN_SHARE);
-    await put(d, 'stream2.streamResolution', '960x540');
-    await put(d, 'stream2.streamResolution', '1280x720');
-    await healthy(d, EVERY_PLUGIN_SHARE);
-    await expectBothAtRate(rtsp, EVERY_PLUGIN_SHARE);
-    await crashMedia(d, EVERY_PLUGIN_SHARE);
-    await expectBothAtRate(rtsp, EVERY_PLUGIN_SHARE);
+    await healthy(d);
+    await expectBothAtRate(rtsp);
+    await put(d, 'stream2.streamResolution', '480x270');
+    await put(d, 'stream2.streamResolution', '640x360');
+    await healthy(d);
+    await expectBothAtRate(rtsp);
+    await crashMedia(d);
+    await expectBothAtRate(rtsp);
   });
 });

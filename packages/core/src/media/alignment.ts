@@ -19,21 +19,21 @@ export interface StreamAlignmentStats {
   delayMs: number;
 }
 
-/**
- * Multi-camera alignment by capture timestamp (the `streamAlignment` setting). Every stream's frames
- * carry wall-clock capture times from one realtime clock; comparing them with arrival times gives each
- * camera's latency, and the difference between cameras is their skew. A camera is a capture: streams
- * that share one (every stream of a camera device) have the same capture times, so their differing
- * encode times are latency, never skew, and cannot make health fail on a single-camera device. `timestamp` measures and
- * reports; `software` also delays the earlier streams' delivery so paired frames reach consumers
- * together; `hardware` needs a sync line this device does not have and is reported unavailable.
- */
 /** A stream, and the camera (capture) its frames come from. */
 export interface AlignedStream {
   name: string;
   camera: string;
 }
 
+/**
+ * Multi-camera alignment by capture timestamp (the `streamAlignment` setting). Every stream's frames
+ * carry wall-clock capture times from one realtime clock; comparing them with arrival times gives each
+ * camera's latency, and the difference between cameras is their skew. A camera is a capture: streams
+ * that share one (every stream of a camera device) have the same capture times, so their differing
+ * encode times are latency, never skew, and cannot make health fail on a single-camera device.
+ * `timestamp` measures and reports; `software` also delays the earlier streams' delivery so paired
+ * frames reach consumers together; `hardware` needs a sync line this device does not have and is reported unavailable.
+ */
 export class AlignmentMonitor {
   private readonly samples = new Map<string, number[]>();
   private readonly consumers: Consumer[] = [];
