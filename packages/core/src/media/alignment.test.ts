@@ -121,7 +121,9 @@ describe('multi-camera alignment', () => {
     };
     await until(async () => (await stats(host!)).stream2?.alignment?.skewMs != null, 15_000, 'a skew figure');
     const apart = await medianGap(2000);
-    expect(apart).toBeGreaterThan(100); // the injected 150 ms, give or take a frame
+    // The injected 150 ms, give or take a frame; a loaded machine also delays the other stream (93 ms
+    // measured with a core busy): what matters is that there is a gap for alignment to close.
+    expect(apart).toBeGreaterThan(60);
     expect((await putState(host, 'streamAlignment', { enabled: true, method: 'software', maxLatencyMs: 100, syncTolerance: 33 })).status).toBe(200);
     // The primary stream is the earlier one: it is held back by about the other camera's extra delay.
     await until(async () => (await stats(host!)).stream1!.alignment.delayMs >= 120, 45_000, 'the delivery delay to converge');
