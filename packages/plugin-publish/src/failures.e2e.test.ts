@@ -30,8 +30,10 @@ describe('a server that stops reading', () => {
           },
         },
       ],
-      // Noise does not compress: the stream really carries its 2 Mbit/s, so socket buffers fill in seconds.
-      config: { streams: [testStream({ source: 'videotestsrc:snow', bitrate: 2_000_000 })] },
+      // Noise does not compress: the stream really carries its 8 Mbit/s, so the ~4 MB the kernel buffers
+      // between camd and a stopped server fill in about 5 s (at 2 Mbit/s they took 17 s, and on a
+      // loaded machine longer than this test waits).
+      config: { streams: [testStream({ source: 'videotestsrc:snow', resolution: '640x480', bitrate: 8_000_000 })] },
     });
     const slowStats = async () => (await targetStats(host!)).find((t) => t.url.includes(String(slowPort)))!;
     await until(async () => (await targetStats(host!)).every((t) => t.state === 'publishing'), 20_000, 'both targets to publish');
