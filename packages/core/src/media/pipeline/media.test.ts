@@ -3,7 +3,7 @@ import { createTestHost, putState, testStream, until, type TestHost } from '../.
 import type { StreamManager } from './manager.js';
 import { Snapshots } from './snapshot.js';
 import { NAL, nalType, splitAnnexB } from '../h264.js';
-import { collectFrames, largestGapMs, probe, waitForFrame } from './test-utils.js';
+import { collectFrames, continuity, probe, waitForFrame } from './test-utils.js';
 import { definePlugin, PLUGIN_API_VERSION } from '../../plugins/contract.js';
 import { STAGE } from '../../hooks.js';
 import { v } from '../../state/validate.js';
@@ -16,6 +16,19 @@ afterEach(async () => {
 
 async function healthStatus(h: TestHost) {
   return (await h.fetch('/api/health', { user: null })).status;
+}
+
+/**
+ * Every frame, and a picture timeline without a pause: capture times no further apart than a few
+ * frame intervals. Delivery to the daemon may lag more on a loaded machine (see `continuity`); it
+ * is held under a second, less than any pipeline restart takes.
+ */
+function expectUninterrupted(frames: Parameters<typeof continuity>[0]): void {
+  const c = continuity(frames);
+  expect(frames.length).toBeGreaterThan(10);
+  expect(c.seqBreaks).toBe(0);
+  expect(c.captureGapMs).toBeLessThan(250);
+  expect(c.deliveryGapMs).toBeLessThan(1000);
 }
 
 describe('media plane (real GStreamer)', () => {
@@ -66,10 +79,9 @@ describe('media plane (real GStreamer)', () => {
     const after = frames.filter((f) => f.receivedAt > frames[0]!.receivedAt + 3000);
     const rate = (fs: typeof frames) => (fs.reduce((a, f) => a + f.data.length, 0) * 8) / ((fs.at(-1)!.receivedAt - fs[0]!.receivedAt) / 1000);
     expect(rate(after)).toBeGreaterThan(2.5 * rate(before));
-    // Same worker (no restart), every frame delivered, no pause longer than a few frame intervals.
+    // Same worker (no restart), every frame delivered, the picture's timeline without a pause.
     expect((host.host.media as StreamManager).pipelineId('stream1')).toBe(pipeline);
-    for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
-    expect(largestGapMs(frames)).toBeLessThan(400);
+    expectUninterrupted(frames);
   });
 
   it('rebuilds on a resolution change and keeps the same consumer fed with frames of the new size', async () => {
@@ -115,13 +127,15 @@ describe('media plane (real GStreamer)', () => {
     await Promise.all([waitForFrame(hub, 'stream1', (f) => f.keyframe), waitForFrame(hub, 'stream2', (f) => f.keyframe)]);
     const pids = media.mediaPids();
     expect(pids).toHaveLength(2);
+    const stream2Pipeline = media.pipelineId('stream2');
     const survivor = collectFrames(hub, 'stream2', 3000);
     const killedAt = Date.now();
     process.kill(pids[0]!, 'SIGKILL');
     const frames = await survivor;
-    // stream2 did not notice: every frame, no gap.
-    for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
-    expect(largestGapMs(frames)).toBeLessThan(400);
+    // stream2 did not notice: the same process and pipeline, every frame, no pause.
+    expect(media.mediaPids()).toContain(pids[1]);
+    expect(media.pipelineId('stream2')).toBe(stream2Pipeline);
+    expectUninterrupted(frames);
     await waitForFrame(hub, 'stream1', (f) => f.captureTimeMs > killedAt + 500, 20_000);
     expect(media.mediaPids()).not.toContain(pids[0]);
   });
@@ -315,8 +329,7 @@ describe('media plane (real GStreamer)', () => {
       await waitForFrame(hub, 'stream2', (f) => f.width === w, 15_000);
     }
     const frames = await steady;
-    for (let i = 1; i < frames.length; i++) expect(frames[i]!.seq).toBe(frames[i - 1]!.seq + 1);
-    expect(largestGapMs(frames)).toBeLessThan(400);
+    expectUninterrupted(frames);
     const s = (await (await host.fetch('/api/stats')).json()) as Record<string, { capture?: { restarts: number; running: boolean } }>;
     expect(s.stream1!.capture).toMatchObject({ running: true, restarts: 0 });
   });

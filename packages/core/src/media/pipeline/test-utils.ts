@@ -62,9 +62,24 @@ export async function probe(frames: EncodedFrame[]): Promise<{ width: number; he
   }
 }
 
-/** Largest gap between consecutive frames, in ms of arrival time. */
-export function largestGapMs(frames: EncodedFrame[]): number {
-  let gap = 0;
-  for (let i = 1; i < frames.length; i++) gap = Math.max(gap, frames[i]!.receivedAt - frames[i - 1]!.receivedAt);
-  return gap;
+/**
+ * How continuous a run of frames is:
+ * - `seqBreaks`: places where a frame is missing (the hub numbers every frame of a stream);
+ * - `captureGapMs`: the largest gap in capture time, i.e. in the picture's own timeline: a pipeline
+ *   that paused, restarted or dropped frames shows here, whatever the machine's load;
+ * - `deliveryGapMs`: the largest gap in arrival at the daemon, which also holds the time the daemon
+ *   was not scheduled: on a machine with a core kept busy, 482 ms was measured while another stream's
+ *   media process was being started again.
+ */
+export function continuity(frames: EncodedFrame[]): { seqBreaks: number; captureGapMs: number; deliveryGapMs: number } {
+  let seqBreaks = 0;
+  let captureGapMs = 0;
+  let deliveryGapMs = 0;
+  for (let i = 1; i < frames.length; i++) {
+    const [a, b] = [frames[i - 1]!, frames[i]!];
+    if (b.seq !== a.seq + 1) seqBreaks++;
+    captureGapMs = Math.max(captureGapMs, b.captureTimeMs - a.captureTimeMs);
+    deliveryGapMs = Math.max(deliveryGapMs, b.receivedAt - a.receivedAt);
+  }
+  return { seqBreaks, captureGapMs, deliveryGapMs };
 }
