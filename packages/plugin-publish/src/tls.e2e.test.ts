@@ -52,7 +52,10 @@ describe('rtsps:// to gst-rtsp-server with TLS', () => {
 
     // The admin trusts the server's own certificate (a file path): the target restarts at once and publishes.
     expect((await putState(host, 'publishTargets', [{ stream: 'stream1', url, ca: certs.selfSigned.cert }])).status).toBe(200);
-    await until(() => recordFigures(server).frames > 30, 20_000, 'the server to decode frames over TLS');
+    await until(() => recordFigures(server).frames > 30, 20_000, 'the server to decode frames over TLS').catch(async (e: Error) => {
+      // Say what the target and the server last reported (a CI run once lost the server to a GStreamer abort).
+      throw new Error(`${e.message}\ntarget: ${JSON.stringify(await targetStats(host!))}\nserver: ${server.lines.slice(-5).join(' | ')}`);
+    });
     expect(recordFigures(server)).toMatchObject({ width: 320, height: 240 });
     const [ok] = await targetStats(host);
     expect(ok).toMatchObject({ protocol: 'rtsp', state: 'publishing', lastError: null, url: `rtsps://pub:***@127.0.0.1:${port}/cam` });
