@@ -155,8 +155,8 @@ describe('GET /api/streams/:name/mjpeg with a slow client', () => {
         ),
       ]);
       expect(parts.length).toBeGreaterThanOrEqual(60);
-      // Bounded: with a lag budget (streamLatencyMode, normal by default) the queue never spans more
-      // than the budget; without one, MJPEG_MAX_QUEUE frames.
+      // Bounded: with a lag budget (streamLatencyMode: low 100 ms by default, normal 500, high 2000)
+      // the queue never spans more than the budget; without one, MJPEG_MAX_QUEUE frames.
       const budget = big.host.hub.lagBudget;
       expect(slowStats.queued).toBeLessThanOrEqual(budget === undefined ? MJPEG_MAX_QUEUE : Math.ceil((budget * 15) / 1000) + 1);
     } finally {
