@@ -104,9 +104,19 @@ export class StreamBounds {
 
   private readonly captures = new Map<string, { fps: number; streams: readonly string[] }>();
 
-  /** Asks `describeSource` about every stream's source. */
-  async describeSources(hooks: CamdHooks): Promise<void> {
-    for (const s of this.deps.streams) this.setSource(s.name, await hooks.describeSource.promise(s));
+  /** Asks `describeSource` about every stream's source; a probe that fails leaves that source unbounded (logged). */
+  async describeSources(hooks: CamdHooks, logger: Logger): Promise<void> {
+    for (const s of this.deps.streams) {
+      try {
+        this.setSource(s.name, await hooks.describeSource.promise(s));
+      } catch (err) {
+        this.setSource(s.name, undefined);
+        logger.warn(
+          { err, stream: s.name },
+          `what the source of ${s.name} delivers is not known; its size and rate are bounded by the encoder and the pixel budget only`,
+        );
+      }
+    }
   }
 
   /** Refuses writes of the streams' size, rate and codec beyond the bounds (a 400 that says what is allowed). */

@@ -211,7 +211,7 @@ export class StreamManager implements MediaPlane {
     this.planCaptures();
     // Before any pipeline runs: what each source delivers, the config checked against it, and stored
     // values beyond it reset (else a pipeline that cannot negotiate restarts for ever).
-    await this.bounds.describeSources(this.deps.hooks);
+    await this.bounds.describeSources(this.deps.hooks, this.deps.logger);
     await this.bounds.enforceAtStart(this.deps.logger);
     // The runners start with the settings as they are now; a reset above needs no rebuild of its own.
     for (const p of this.pending.values()) clearTimeout(p.timer);
