@@ -33,6 +33,8 @@ export interface ApiDeps {
   streams: StreamCatalog;
   plugins: () => PluginListing[];
   health: () => { healthy: boolean; checks: HealthCheck[] };
+  /** The cameras the device probe sees (`GET /api/devices`). */
+  devices: () => Promise<unknown>;
   snapshot: (stream: string) => Promise<Buffer>;
   /** The stream hub, for routes that stream frames (MJPEG over HTTP). */
   hub: StreamHub;
@@ -109,6 +111,15 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       },
     },
     async (_req, reply) => reply.type('application/json; charset=utf-8').send(stats()),
+  );
+
+  app.get(
+    '/api/devices',
+    {
+      preHandler: mediaRead,
+      schema: { summary: 'Cameras (GstDeviceMonitor, Video/Source): formats, sizes, rates, controls, the streams reading each; configured ones not seen' },
+    },
+    async () => deps.devices(),
   );
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
