@@ -1,5 +1,7 @@
 export interface CliArgs {
-  command: 'run' | 'plugins' | 'hash-password' | 'bundle' | 'help' | 'version';
+  command: 'run' | 'plugins' | 'probe' | 'hash-password' | 'bundle' | 'help' | 'version';
+  /** `camd probe --json`: the report as JSON instead of text. */
+  json?: boolean;
   out?: string;
   plugins?: string[];
   config?: string;
@@ -13,6 +15,9 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR] [--log-format json|pretty]
        camd plugins [--config FILE]      list the plugins the config loads
+       camd probe [--config FILE] [--json]
+                                         cameras, encoders (with a trial encode each) and the source
+                                         path and encoder every stream of the config would get
        camd hash-password                read a password on stdin, print a "passwordHash" for the config
        camd bundle --out DIR --plugins @camd/plugin-rtsp[,…]
                                          a deployable daemon folder with core and only these plugins
@@ -32,7 +37,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) {
     const c = args.shift()!;
-    if (c !== 'run' && c !== 'plugins' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
+    if (c !== 'run' && c !== 'plugins' && c !== 'probe' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
     out.command = c;
   }
   while (args.length) {
@@ -62,6 +67,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
           .split(',')
           .map((p) => p.trim())
           .filter(Boolean);
+        break;
+      case '--json':
+        out.json = true;
         break;
       case '--help':
       case '-h':

@@ -1,12 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamdError, CamdHost, hashPassword, type Logger } from '@camd/core';
+import { CamdError, CamdHost, createLogger, hashPassword, type CamdConfig, type Logger } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
 import { createDaemonLogger } from './log.js';
 import { notifyWhenHealthy } from './notify.js';
+import { formatProbe } from './probe.js';
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = (JSON.parse(readFileSync(resolve(APP_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -59,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
     return 2;
   }
+  if (args.command === 'probe') return probe(config, configPath, stateDir, args.json ?? false);
   const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat });
   // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
   const pluginSearchPaths = [dirname(configPath), process.cwd(), APP_DIR];
@@ -77,6 +80,37 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   return runUntilSignal(host, logger);
+}
+
+/**
+ * `camd probe`: builds the daemon as `run` would (plugins included: they may add encoders or filters)
+ * but starts no pipeline; reads the cameras and tries every encoder. Settings stored by a daemon in
+ * the state dir are used when it exists (a fresh dir is not created for a probe).
+ */
+async function probe(config: CamdConfig, configPath: string, stateDir: string, json: boolean): Promise<number> {
+  const ownDir = !existsSync(stateDir);
+  const dir = ownDir ? mkdtempSync(join(tmpdir(), 'camd-probe-')) : stateDir;
+  // Warnings (a failed trial, a camera that cannot be read) on stderr; the report on stdout.
+  const logger = createLogger({ level: 'warn', destination: process.stderr });
+  let host: CamdHost | undefined;
+  try {
+    host = await CamdHost.create({
+      config,
+      stateDir: dir,
+      logger,
+      pluginSearchPaths: [dirname(configPath), process.cwd(), APP_DIR],
+      announceAdmin: () => undefined,
+    });
+    const report = await host.probe();
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatProbe(report));
+    return 0;
+  } catch (err) {
+    process.stderr.write(`camd: probe failed: ${err instanceof CamdError ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    return 1;
+  } finally {
+    await host?.stop();
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function runUntilSignal(host: CamdHost, logger: Logger): Promise<number> {
