@@ -31,8 +31,8 @@ export interface Standins {
   readonly cameras: string;
   /** The environment the media processes need (already set in `process.env` by `useStandins`). */
   readonly env: Readonly<Record<string, string>>;
-  /** Creates (or removes) a hardware family's device node. */
-  node(name: StandinNode, present: boolean): void;
+  /** Creates (or removes) a hardware family's device node; `'hang'`: its element blocks for good when it opens it. */
+  node(name: StandinNode, present: boolean | 'hang'): void;
   /** Plugs a camera in (writes its file); returns its device path. */
   plug(file: string, camera: StandinCamera): string;
   /** Unplugs a camera: a running pipeline reading it fails as v4l2src does. */
@@ -68,7 +68,7 @@ export function useStandins(opts: { nodes?: readonly StandinNode[] } = {}): Stan
     cameras,
     env,
     node(name, present) {
-      if (present) writeFileSync(join(nodes, name), '');
+      if (present) writeFileSync(join(nodes, name), present === 'hang' ? 'hang' : '');
       else rmSync(join(nodes, name), { force: true });
     },
     plug(file, camera) {

@@ -12,7 +12,8 @@ Loaded by gst-python's plugin loader (Debian gstreamer1.0-python3-plugin-loader,
 from GST_PLUGIN_PATH/python. Environment:
 - CAMD_STANDIN_NODES: folder of the encoders' "device nodes". Each stand-in opens
   <folder>/<basename of the real node> (video11, renderD128, nvhost-msenc, mpp_service) in READY,
-  as the real element opens its node: a missing file fails the element (the trial encode too).
+  as the real element opens its node: a missing file fails the element (the trial encode too); a
+  file that reads "hang" blocks it in READY for good, as a wedged driver does.
 - CAMD_STANDIN_DEVICES: folder of cameras, one JSON file each (its path is the device path):
   {"name", "format": "raw"|"jpeg"|"h264", "modes": [{"width", "height", "rates": [30, 15]}],
    "controls": ["video_bitrate", ...], "pattern": "ball"}. A camera whose file is removed stops with
@@ -24,6 +25,7 @@ same plugin (`Gst.__plugin__`, set by the loader), so that GStreamer's registry 
 import ctypes
 import json
 import os
+import time
 
 import gi
 
@@ -105,6 +107,11 @@ class StandinEncoder(Gst.Bin):
         if transition == Gst.StateChange.NULL_TO_READY and not os.path.exists(self.device):
             post_error(self, Gst.ResourceError.NOT_FOUND, "Cannot identify device '%s'." % self.device, "stand-in: no such file")
             return Gst.StateChangeReturn.FAILURE
+        if transition == Gst.StateChange.NULL_TO_READY and open(self.device).read().strip() == "hang":
+            # A driver whose open() never returns: blocks for good (<node>.blocked says it got here).
+            open(self.device + ".blocked", "w").close()
+            while True:
+                time.sleep(3600)
         return Gst.Bin.do_change_state(self, transition)
 
     def set_inner(self, prop, value):

@@ -6,7 +6,7 @@ import type { EncoderChoice, StreamSettings, VideoCodec } from '../types.js';
 import { codecCeiling, type EncoderLimits } from '../encoder-limits.js';
 import { debianPackageFor } from './packages.js';
 import { childEntry } from './worker-path.js';
-import type { FromMediaProcess, RawDevice } from './protocol.js';
+import type { FromMediaProcess } from './protocol.js';
 import { defaultEncoderCandidates } from './encoders.js';
 import { DECODERS, type DecoderCandidate } from './decoders.js';
 import { decoderTrial, encoderTrial } from './element-trials.js';
@@ -219,20 +219,6 @@ export async function querySourceCaps(launch: string, timeoutMs = 15_000): Promi
   const m = await askMediaHost(['caps', launch], 'caps', `reading the caps of ${launch}`, timeoutMs);
   if (m.caps === undefined) throw new Error(m.error ?? `${launch} reported no caps`);
   return m.caps;
-}
-
-/** How long one element's trial may take (a hardware encoder opens its device and warms up). */
-const TRIAL_TIMEOUT_MS = 8000;
-
-/**
- * One short-lived media process: the cameras GstDeviceMonitor sees (with `devices`), and one-frame
- * trials of elements (hardware encoders and decoders, present but maybe without their device).
- */
-export async function probeMedia(request: { devices: boolean; trials: readonly TrialRequest[] }): Promise<{ devices?: RawDevice[]; trials: ElementTrial[] }> {
-  const arg = JSON.stringify({ devices: request.devices, trials: request.trials, trialTimeoutMs: TRIAL_TIMEOUT_MS });
-  const timeoutMs = 20_000 + request.trials.length * TRIAL_TIMEOUT_MS;
-  const m = await askMediaHost(['probe', arg], 'probe', 'probing cameras and encoders', timeoutMs);
-  return { devices: m.devices, trials: m.trials };
 }
 
 let cached: Promise<ElementInfo[]> | undefined;

@@ -13,7 +13,7 @@ export { hardwareEncoderCandidates, v4l2Controls } from './hw-encoders.js';
 export { DECODERS, type DecoderCandidate } from './decoders.js';
 export { planSourcePath, cameraEncoder, CAMERA_SOURCE, type PathTarget } from './source-path.js';
 export { DeviceDirectory } from './device-directory.js';
-export { probeMedia } from './element-registry.js';
+export { probeMedia, TRIAL_DEADLINE_MS } from './probe-client.js';
 export type { ProbedDevice } from './devices.js';
 export type { DevicesReport, DeviceEntry, ProbeReport, StreamPlan, ElementEntry } from './probe-report.js';
 export type { EncoderStats } from './live-control.js';

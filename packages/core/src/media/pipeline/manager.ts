@@ -17,7 +17,7 @@ import type { MediaIsolation } from '../../config.js';
 import type { PropertyValue } from './protocol.js';
 import { DEFAULT_MAX_PIXEL_RATE, StreamBounds, type StreamLimits } from '../bounds.js';
 import { DeviceDirectory } from './device-directory.js';
-import { probeMedia } from './element-registry.js';
+import { probeMedia } from './probe-client.js';
 import { HotplugWatch } from './hotplug.js';
 import { devicesReport, probeReport, type DevicesReport, type ProbeReport } from './probe-report.js';
 

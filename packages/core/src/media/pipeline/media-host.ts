@@ -8,8 +8,8 @@
  *
  *   media-host inspect        → one `inspect` message with every element factory, then exit
  *   media-host caps <element> → one `caps` message with what a source element can produce, then exit
- *   media-host probe <json>   → one `probe` message: the cameras GstDeviceMonitor sees and the
- *                               results of one-frame trials of elements (media-probe.ts), then exit
+ *   media-host probe <json>   → the cameras GstDeviceMonitor sees, then each one-frame trial of an
+ *                               element as it runs (media-probe.ts), then `probe` and exit
  *   media-host run <socket>   → runs pipelines on request until the daemon disconnects
  */
 import { createRequire } from 'node:module';
@@ -24,6 +24,7 @@ import {
   type ToMediaProcess,
 } from './protocol.js';
 import { inspect, probe, sourceCaps } from './media-probe.js';
+import { dieWithParent } from './parent-watch.js';
 
 const require = createRequire(import.meta.url);
 const gi = require('node-gtk');
@@ -39,9 +40,13 @@ function send(msg: FromMediaProcess): void {
   process.send?.(msg);
 }
 
-if (process.argv[2] === 'inspect') inspect(Gst);
-else if (process.argv[2] === 'caps') sourceCaps(Gst, process.argv[3]!);
-else if (process.argv[2] === 'probe') probe(Gst, JSON.parse(process.argv[3]!));
+const mode = process.argv[2];
+// The one-shot modes block in GStreamer calls (an element opening its device) where no IPC event is
+// seen: a watchdog thread ends them with the daemon. `run` polls its buses and sees `disconnect`.
+if (mode !== 'run') dieWithParent();
+if (mode === 'inspect') inspect(Gst);
+else if (mode === 'caps') sourceCaps(Gst, process.argv[3]!);
+else if (mode === 'probe') void probe(Gst, JSON.parse(process.argv[3]!));
 else run(process.argv[3]!);
 
 interface Running {

@@ -57,11 +57,21 @@ export function sourceCaps(Gst: Gst, launch: string): void {
   answer({ type: 'caps', caps, error });
 }
 
-/** `{ devices: true, trials: [...] }`: the cameras GstDeviceMonitor sees, then each trial in turn. */
-export function probe(Gst: Gst, request: { devices: boolean; trials: TrialRequest[]; trialTimeoutMs: number }): void {
-  const devices = request.devices ? monitorDevices(Gst) : undefined;
-  const trials = request.trials.map((t) => runTrial(Gst, t, request.trialTimeoutMs));
-  answer({ type: 'probe', devices, trials });
+/** Sends a message and resolves once it is written: a trial may then block this thread for good. */
+const post = (msg: FromMediaProcess) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
+
+/**
+ * `{ devices: true, trials: [...] }`: the cameras GstDeviceMonitor sees, then each trial in turn, each
+ * announced before it runs. A trial can block in the element's driver for good: the daemon's deadline
+ * for it starts with `trying`, kills this process when it passes, and asks a new one for the rest.
+ */
+export async function probe(Gst: Gst, request: { devices: boolean; trials: TrialRequest[]; trialTimeoutMs: number }): Promise<void> {
+  if (request.devices) await post({ type: 'devices', devices: monitorDevices(Gst) });
+  for (const t of request.trials) {
+    await post({ type: 'trying', factory: t.factory });
+    await post({ type: 'trial', trial: runTrial(Gst, t, request.trialTimeoutMs) });
+  }
+  answer({ type: 'probe' });
 }
 
 /** GStreamer device properties that say which node or object a device is, and what drives it. */

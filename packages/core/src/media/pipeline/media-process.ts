@@ -220,7 +220,7 @@ export class MediaProcess {
       if (r) m.ok ? r.resolve(m.value) : r.reject(new Error(m.error ?? 'failed'));
       return;
     }
-    if (m.type === 'inspect' || m.type === 'caps' || m.type === 'probe') return;
+    if (!('id' in m)) return; // one-shot answers (inspect, caps, probe) are not for a running pipeline
     const p = this.pipelines.get(m.id);
     if (!p) return;
     switch (m.type) {

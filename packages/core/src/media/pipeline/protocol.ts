@@ -55,8 +55,13 @@ export type FromMediaProcess =
   | { type: 'inspect'; factories: ElementInfo[] }
   /** What a source element produces (its caps in READY), or why it could not be opened. */
   | { type: 'caps'; caps?: string; error?: string }
-  /** The cameras GstDeviceMonitor sees (when asked) and the trials' results. */
-  | { type: 'probe'; devices?: RawDevice[]; trials: ElementTrial[] }
+  /** `media-host probe`: the cameras GstDeviceMonitor sees (when asked), first. */
+  | { type: 'devices'; devices: RawDevice[] }
+  /** A trial begins (sent before it runs: the daemon's deadline for it starts here), then its result. */
+  | { type: 'trying'; factory: string }
+  | { type: 'trial'; trial: ElementTrial }
+  /** Every trial asked for has run. */
+  | { type: 'probe' }
   /** Sent before PLAYING: running time + baseTimeNs = capture time on the realtime clock (ns since the epoch). */
   | { type: 'starting'; id: string; baseTimeNs: string }
   | { type: 'playing'; id: string }
