@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
  */
 
 /** The device nodes the stand-in encoders open, as the real ones do (a missing one fails their trial). */
-export type StandinNode = 'video11' | 'renderD128' | 'nvhost-msenc' | 'mpp_service';
+/** video10: a V4L2 JPEG decoder's (v4l2jpegdec); video11: the V4L2 encoders'. */
+export type StandinNode = 'video10' | 'video11' | 'renderD128' | 'nvhost-msenc' | 'mpp_service';
 
 /** A stand-in camera: one format, its modes, the V4L2 controls its driver has. */
 export interface StandinCamera {

@@ -133,8 +133,8 @@ def props_of(spec):
     return out
 
 
-def encoder(factory, klass_name, inner, node_name, spec, apply, input_caps=None, inner_defaults=None, longname=None):
-    """A stand-in encoder class: `spec` are the real element's properties, `apply(self, name, value)` maps one onto the inner encoder."""
+def encoder(factory, klass_name, inner, node_name, spec, apply, input_caps=None, inner_defaults=None, longname=None, klass="Codec/Encoder/Video/Hardware"):
+    """A stand-in encoder (or decoder) class: `spec` are the real element's properties, `apply(self, name, value)` maps one onto the inner element."""
     defaults = {k: v[1] for k, v in spec.items()}
 
     def do_get_property(self, p):
@@ -154,7 +154,7 @@ def encoder(factory, klass_name, inner, node_name, spec, apply, input_caps=None,
         (StandinEncoder,),
         {
             "__gtype_name__": klass_name,
-            "__gstmetadata__": (longname or factory + " (camd test stand-in)", "Codec/Encoder/Video/Hardware", "camd stand-in for " + factory, "camd"),
+            "__gstmetadata__": (longname or factory + " (camd test stand-in)", klass, "camd stand-in for " + factory, "camd"),
             "__gsttemplates__": (
                 Gst.PadTemplate.new("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, Gst.Caps.new_any()),
                 Gst.PadTemplate.new("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, Gst.Caps.new_any()),
@@ -216,6 +216,8 @@ ENCODERS = [
     encoder("v4l2h264enc", "CamdStandinV4l2H264Enc", "x264enc", "video11", CTRL, v4l2_apply("h264")),
     encoder("v4l2h265enc", "CamdStandinV4l2H265Enc", "x265enc", "video11", CTRL, v4l2_apply("h265")),
     encoder("v4l2jpegenc", "CamdStandinV4l2JpegEnc", "jpegenc", "video11", CTRL, v4l2_apply("jpeg")),
+    # A V4L2 M2M JPEG decoder (i.MX8's, on its own node): the hardware decoder of an MJPEG camera.
+    encoder("v4l2jpegdec", "CamdStandinV4l2JpegDec", "jpegdec", "video10", {}, lambda self, name, value: None, klass="Codec/Decoder/Video/Hardware"),
     # VA (GStreamer's va plugin, Intel/AMD): bitrate in kbit/s, changeable while playing; NV12 in.
     encoder(
         "vah264enc",

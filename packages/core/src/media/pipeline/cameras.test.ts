@@ -116,6 +116,21 @@ describe('cameras from the device probe (stand-ins)', () => {
     expect(sofSize(jpeg)).toEqual({ width: 320, height: 240 });
   });
 
+  it('a hardware JPEG decoder that passed its trial decodes the MJPEG camera; without its device, jpegdec does', async () => {
+    const mjpeg = standins.plug('mjpeg', MJPEG);
+    standins.node('video10', true);
+    try {
+      host = await createTestHost({ config: { streams: [testStream({ source: mjpeg })] } });
+      const s = await playing(host);
+      expect(s.sourcePath).toBe('jpeg-decode');
+      expect(s.source.why).toMatch(/decoded by v4l2jpegdec \(hardware\)/);
+      expect(manager(host).launchText('stream1')).toMatch(/ ! image\/jpeg,width=640,height=480,framerate=30\/1 ! v4l2jpegdec ! /);
+      expect(host.recentLog()).toMatch(/v4l2jpegdec passed its trial/);
+    } finally {
+      standins.node('video10', false);
+    }
+  });
+
   it("passthrough: the camera's H.264 at the stream's size and rate, no encoder; bitrate and keyframes go to its controls, live", async () => {
     const h264 = standins.plug('h264', H264);
     // A GOP of 10 s: a keyframe within it can only come from a request.

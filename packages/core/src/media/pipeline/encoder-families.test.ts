@@ -105,6 +105,20 @@ describe('hardware encoder families (stand-ins)', () => {
     });
   }
 
+  it('openh264enc, the lighter software H.264 fallback: bitrate in bit/s, changed live without a rebuild', async () => {
+    host = await createTestHost({ config: { streams: [testStream({ encoder: 'openh264enc', source: 'videotestsrc:snow' })] } });
+    const before = await playing(host);
+    expect(before.encoder).toMatchObject({ element: 'openh264enc', family: 'software', hardware: false, bitrate: 'live (property bitrate, bit/s)' });
+    expect(before.encoder.reason).toBe('configured (encoder "openh264enc")');
+    const m = manager(host);
+    const pipeline = m.pipelineId('stream1');
+    expect(await m.elementProperty('stream1', 'encoder', 'bitrate')).toBe(500_000);
+    expect((await putState(host, 'streamBitrate', 1_200_000)).status).toBe(200);
+    await until(async () => (await m.elementProperty('stream1', 'encoder', 'bitrate')) === 1_200_000, 10_000, 'openh264enc at 1.2 Mbit/s');
+    expect(m.pipelineId('stream1')).toBe(pipeline);
+    expect(host.recentLog()).not.toContain('rebuilding the pipeline');
+  });
+
   it('the bitrate reaches the encoder in the right units: measured output follows the target (VA, kbit/s)', async () => {
     // Noise does not compress: the encoder spends what it is given.
     host = await createTestHost({ config: { streams: [testStream({ source: 'videotestsrc:snow', bitrate: 300_000 })] } });
