@@ -14,7 +14,7 @@ import { StreamHub } from './media/hub.js';
 import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
-import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
+import { type CamdConfig, configuredStreams, httpLimits, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
@@ -137,7 +137,8 @@ export class CamdHost {
         isolation: config.media?.isolation,
       });
     }
-    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
+    const limits = httpLimits(config);
+    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION, limits });
     for (const [token, value] of [
       [TOKENS.hooks, this.hooks],
       [TOKENS.state, this.state],
@@ -166,6 +167,7 @@ export class CamdHost {
       snapshot: (name) => this.snapshot(name),
       hub: this.hub,
       logger: this.logger,
+      limits,
     });
     registerMetrics(this.http, this);
   }

@@ -53,6 +53,9 @@ export class WebRtcService {
     if (this.viewers.size >= this.ctx.options.maxViewers) {
       throw new WebRtcErrors.LIMIT(this.viewers.size, this.ctx.options.maxViewers);
     }
+    const user = args.caller.username;
+    const mine = [...this.viewers.values()].filter((v) => v.caller.username === user).length;
+    if (mine >= this.ctx.options.maxViewersPerUser) throw new WebRtcErrors.USER_LIMIT(user, mine, this.ctx.options.maxViewersPerUser);
     const stream = settings.name;
     // One lease per viewer: core counts them and packetises each frame once for every transport.
     const lease = acquireStreamPackets(this.ctx.hub, stream);
