@@ -110,11 +110,14 @@ export class RtspConnection {
   /** Sends what was written, then closes at once: a client that never closes its side holds nothing. */
   private closeAfterAnswer(): void {
     clearTimeout(this.headTimer);
+    // Nothing more is read: what a flooding peer sends meanwhile stays in its socket.
+    for (const input of this.inputs) input.pause();
     this.socket.end(() => this.socket.destroy());
   }
 
   /** What the client sent: from its socket, or decoded from the POST side of an HTTP tunnel. */
   feed(chunk: Buffer): void {
+    if (this.closed || !this.socket.writable) return;
     this.parser.append(chunk);
     this.pump();
   }

@@ -136,10 +136,11 @@ function answerRefusal(socket: Socket, reason: string): void {
     const end = buf.indexOf('\r\n\r\n');
     if (end < 0 && buf.length < REFUSED_HEAD) return;
     socket.off('data', onData);
+    socket.pause();
     const head = buf.subarray(0, end < 0 ? REFUSED_HEAD : end).toString('latin1');
     if (/^(?:GET|POST) /.test(head)) return httpError(socket, 503, reason);
     const cseq = /^cseq:[ \t]*(\d{1,10})[ \t]*$/im.exec(head)?.[1];
-    socket.end(formatResponse(503, { CSeq: cseq, Server: 'camd', 'Retry-After': 5, 'X-Reason': reason }));
+    socket.end(formatResponse(503, { CSeq: cseq, Server: 'camd', 'Retry-After': 5, 'X-Reason': reason }), () => socket.destroy());
   };
   socket.on('data', onData);
 }
