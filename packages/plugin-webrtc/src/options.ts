@@ -10,6 +10,11 @@ export interface WebRtcOptions {
   connectTimeoutMs: number;
   disconnectTimeoutMs: number;
   maxQueueFrames: number;
+  /**
+   * Refuse (422) an offer none of whose H.264 profiles decodes the stream's (Annex A), instead of
+   * sending the stream under the closest offered profile (`profileMismatch` in the viewer's stats).
+   */
+  strictProfile: boolean;
 }
 
 export const optionsSchema = {
@@ -24,5 +29,6 @@ export const optionsSchema = {
     connectTimeoutMs: { type: 'integer', minimum: 1000, maximum: 120_000, default: 20_000 },
     disconnectTimeoutMs: { type: 'integer', minimum: 1000, maximum: 120_000, default: 10_000 },
     maxQueueFrames: { type: 'integer', minimum: 2, maximum: 1000, default: 60 },
+    strictProfile: { type: 'boolean', default: false },
   },
 } as const;

@@ -49,7 +49,7 @@ export class WebRtcService {
     } catch {
       throw new WebRtcErrors.NOT_READY(`stream "${settings.name}" has not delivered a keyframe yet; try again`);
     }
-    const offer = prepareOffer(args.offerSdp, params, `stream "${settings.name}"`);
+    const offer = prepareOffer(args.offerSdp, params, `stream "${settings.name}"`, { strictProfile: this.ctx.options.strictProfile });
     if (this.viewers.size >= this.ctx.options.maxViewers) {
       throw new WebRtcErrors.LIMIT(this.viewers.size, this.ctx.options.maxViewers);
     }
@@ -62,6 +62,8 @@ export class WebRtcService {
       viewer = new Viewer({
         stream,
         negotiated: params,
+        answeredFmtp: offer.fmtp,
+        profileMismatch: offer.profileMismatch,
         caller: args.caller,
         remoteAddress: args.remoteAddress,
         hub: this.ctx.hub,
@@ -91,6 +93,12 @@ export class WebRtcService {
     this.viewers.set(viewer.id, viewer);
     try {
       const answer = await viewer.answer(offer.sdp);
+      if (offer.profileMismatch) {
+        this.ctx.logger.warn(
+          { viewer: viewer.id, stream, user: args.caller.username },
+          `webrtc: profileMismatch: ${offer.profileMismatch}; no offered profile decodes it by the standard, sent anyway (option strictProfile refuses such offers)`,
+        );
+      }
       return { viewer, answer };
     } catch (err) {
       await viewer.close('offer failed');
@@ -118,6 +126,10 @@ export class WebRtcService {
         bytes: v.bytesSent,
         codec: v.negotiated.codec,
         profile: v.negotiated.profileLevelId ?? null,
+        // The profile the answer named: another than the stream's when the viewer's decoder covers it
+        // (Annex A) or, with profileMismatch, when nothing it offered did.
+        answeredProfile: /profile-level-id=([0-9a-fA-F]{6})/.exec(v.answeredFmtp)?.[1] ?? null,
+        profileMismatch: v.profileMismatch !== undefined,
         framesDropped: v.framesDropped,
         keyframeRequests: v.keyframeRequests,
         nacks: v.nacks,

@@ -46,6 +46,10 @@ export interface ViewerOptions {
   stream: string;
   /** The format the answer named (codec, profile): the viewer is sent this, or closed. */
   negotiated: CodecParameters;
+  /** The fmtp the answer named for the stream's format. */
+  answeredFmtp: string;
+  /** Set when no profile the peer offered covers the stream's: why (it is sent anyway). */
+  profileMismatch?: string;
   caller: Caller;
   remoteAddress: string;
   hub: StreamHub;
@@ -127,6 +131,14 @@ export class Viewer {
 
   get negotiated(): CodecParameters {
     return this.o.negotiated;
+  }
+
+  get answeredFmtp(): string {
+    return this.o.answeredFmtp;
+  }
+
+  get profileMismatch(): string | undefined {
+    return this.o.profileMismatch;
   }
 
   /**

@@ -67,7 +67,7 @@ describe('plugin-webrtc: codec and profile truth with headless Chromium', () => 
     }
   }, 90_000);
 
-  it('h264 main → h265 → mjpeg → h264 high → h264 main: the page plays what it can, shows the refusal for what it cannot, and no peer outlives its codec', async () => {
+  it('h264 main → h265 → mjpeg → h264 high (Annex A: plays) → h264 main: the page plays what it can, shows the refusal for what it cannot, and no peer outlives its codec', async () => {
     await h.host.hub.waitForParameters('stream1', 20_000);
     const { context, page } = await newPage(browser.browser, h.users.operator);
     try {
@@ -92,14 +92,10 @@ describe('plugin-webrtc: codec and profile truth with headless Chromium', () => 
         await expect.poll(status, { timeout: 20_000 }).toMatch(refusal);
         expect((await stats(h)).codec).toBe(codec);
       }
+      // High, which this Chromium does not offer but decodes (its High 4:4:4 Predictive format covers it,
+      // Annex A): the page negotiates again by itself and plays.
       expect((await putState(h, 'encoderProfile', 'high')).status).toBe(200);
       expect((await putState(h, 'videoEncoder', 'h264')).status).toBe(200);
-      await expect
-        .poll(status, { timeout: 20_000 })
-        .toMatch(/stream "stream1" is H\.264 high \(profile-level-id 64.{4}\) and this browser offers H\.264 .*main.* only/);
-      expect((await stats(h)).webrtc.viewers).toBe(0);
-      // A profile it can take: the page negotiates again by itself and plays.
-      expect((await putState(h, 'encoderProfile', 'main')).status).toBe(200);
       await expect.poll(status, { timeout: 20_000 }).toBe('connected');
       const before = await decoded();
       await until(async () => (await decoded()) > before + 10, 20_000, 'the page to decode again');

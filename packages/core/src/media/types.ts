@@ -127,6 +127,12 @@ export interface EncoderChoice extends PipelineFragment {
    * then applied by doing nothing, instead of rebuilding the pipeline for an identical one.
    */
   readonly noBitrate?: boolean;
+  /**
+   * The encoder sends no B-frames (x264 with `bframes=0`): a progressive High-profile stream is then
+   * declared Constrained High (constraint_set4/5, `640c..`), which Safari's and phones' decoders
+   * offer and every High decoder takes (see `declareConstrainedHigh`).
+   */
+  readonly noBFrames?: boolean;
 }
 
 /** One encoded access unit as it leaves the encoder. */
