@@ -130,6 +130,19 @@ describe('offer checks: the answer names exactly what the stream sends', () => {
     expect(fmtpOf(o.sdp, 45)).toBe('profile-id=1;tier-flag=0;level-id=60');
   });
 
+  it("answers a derived encoding (VP8) to a client without the stream's codec, when allowed", () => {
+    const noH264 = CHROMIUM_OFFER.replace(/a=rtpmap:(102|104|108|116|41) H264\/90000\r\n/g, '');
+    const o = prepareOffer(noH264, h264('640028'), 's', { derivedCodecs: ['vp8'] });
+    expect([o.payloadType, o.derived]).toEqual([96, 'vp8']);
+    expect(o.sdp).toMatch(/^m=video 9 UDP\/TLS\/RTP\/SAVPF 96\r$/m);
+    // H.265 and MJPEG streams too; a browser that takes the stream's own codec never gets it.
+    expect(prepareOffer(CHROMIUM_OFFER, h265, 's', { derivedCodecs: ['vp8'] }).derived).toBe('vp8');
+    expect(prepareOffer(CHROMIUM_OFFER, { codec: 'mjpeg', width: 1, height: 1, fps: 0 }, 's', { derivedCodecs: ['vp8'] }).derived).toBe('vp8');
+    expect(prepareOffer(CHROMIUM_OFFER, h264('640028'), 's', { derivedCodecs: ['vp8'] }).derived).toBeUndefined();
+    // Not allowed (derivedCodecs: []), or not offered: the 422 names the stream's codec.
+    expect(error(() => prepareOffer(noH264, h264('640028'), 's'))).toEqual([422, 'CAMD_ERR_WEBRTC_CODEC', expect.stringMatching(/packetization-mode=1/)]);
+  });
+
   it('refuses MJPEG, which WebRTC cannot carry, and points at what can', () => {
     expect(error(() => prepareOffer(CHROMIUM_OFFER, { codec: 'mjpeg', width: 320, height: 240, fps: 0 }, 'stream "s"'))).toEqual([
       422,

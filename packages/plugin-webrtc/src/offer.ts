@@ -1,4 +1,4 @@
-import { CODEC_LABEL, h264Distance, h264ProfileClass, h265ProfileName, matchH264, type CodecParameters } from '@camd/core';
+import { CODEC_LABEL, h264Distance, h264ProfileClass, h265ProfileName, matchH264, type CodecParameters, type DerivedCodec } from '@camd/core';
 import { WebRtcErrors } from './errors.js';
 
 /** Larger offers are not browsers' (Chromium's full offer with every codec is ~6 KB). */
@@ -37,6 +37,9 @@ interface MediaSection {
  *   High: Debian's Chromium offers no High), at a level at or above the stream's or with level
  *   asymmetry allowed, under the offer's own parameters. When none covers the stream, the closest
  *   offered profile, flagged `profileMismatch` (refused with a 422 under `strictProfile`).
+ * - A client whose offer has none of the above (no H.264: libwebrtc without it, or an H.265 or MJPEG
+ *   stream) is answered with the first of `derivedCodecs` it offers: the stream's pictures encoded
+ *   once more (`derived` says which), shared by every such client.
  * - H.265: an offered H265/90000 format of the stream's profile (`profile-id`, 1 = Main when absent).
  * - MJPEG: WebRTC has no JPEG payload: refused.
  */
@@ -44,8 +47,8 @@ export function prepareOffer(
   sdp: string,
   params: CodecParameters,
   stream = 'the stream',
-  opts: { strictProfile?: boolean } = {},
-): { sdp: string; payloadType: number; fmtp: string; profileMismatch?: string } {
+  opts: OfferOptions = {},
+): { sdp: string; payloadType: number; fmtp: string; profileMismatch?: string; derived?: DerivedCodec } {
   const { session, sections, video } = checkOffer(sdp);
   // Formats the m= line lists, as written: an `a=rtpmap:014` for a listed 114 describes nothing offered
   // (and its fmtp would be inserted before the m= line; found by `pnpm fuzz`).
@@ -59,7 +62,7 @@ export function prepareOffer(
       const fmtp = video.lines.find((l) => l.startsWith(`a=fmtp:${pt} `))?.slice(`a=fmtp:${pt} `.length) ?? '';
       return { pt, name: m[2]!.toUpperCase(), fmtp, params: new Map(fmtp.split(';').map((kv) => kv.trim().split('=') as [string, string])) };
     });
-  const chosen = chooseFormat(formats, params, stream, opts.strictProfile === true);
+  const chosen = chooseFormat(formats, params, stream, opts);
   // The chosen format as the stream is: the answer repeats the offer's parameters for it.
   const fmtpLine = `a=fmtp:${chosen.pt} `;
   const i = video.lines.findIndex((l) => l.startsWith(fmtpLine));
@@ -75,7 +78,13 @@ export function prepareOffer(
     return !f || f[1] === '*' || Number(f[1]) === chosen.pt;
   });
   const out = [...session, ...sections.flatMap((s) => s.lines)].join('\r\n') + '\r\n';
-  return { sdp: out, payloadType: chosen.pt, fmtp: chosen.fmtp ?? '', ...(chosen.mismatch ? { profileMismatch: chosen.mismatch } : {}) };
+  return {
+    sdp: out,
+    payloadType: chosen.pt,
+    fmtp: chosen.fmtp ?? '',
+    ...(chosen.mismatch ? { profileMismatch: chosen.mismatch } : {}),
+    ...(chosen.derived ? { derived: chosen.derived } : {}),
+  };
 }
 
 /**
@@ -124,9 +133,18 @@ interface OfferedFormat {
   params: Map<string, string>;
 }
 
+export interface OfferOptions {
+  /** Refuse (422) H.264 offers none of whose profiles covers the stream's, rather than send it anyway. */
+  strictProfile?: boolean;
+  /** Derived encodings a client without the stream's codec may get, in order of preference. */
+  derivedCodecs?: readonly DerivedCodec[];
+}
+
 interface ChosenFormat {
   pt: number;
   fmtp?: string;
+  /** Set when the answer names a derived encoding of the stream (the client cannot take its own codec). */
+  derived?: DerivedCodec;
   /** Why the format's profile does not cover the stream's (sent anyway), when it does not. */
   mismatch?: string;
 }
@@ -135,7 +153,22 @@ interface ChosenFormat {
  * The offered format to answer for the stream's codec, with the fmtp to answer; throws a 422 naming
  * both sides when the codec is not offered (or, with `strict`, when no offered H.264 profile covers the stream's).
  */
-function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream: string, strict: boolean): ChosenFormat {
+function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream: string, opts: OfferOptions): ChosenFormat {
+  try {
+    return ownFormat(formats, params, stream, opts.strictProfile === true);
+  } catch (err) {
+    // A client that cannot take the stream's own encoding gets a derived one (VP8), when it offers one
+    // that the options allow and this machine can encode: the extra encoder is shared by all such viewers.
+    for (const codec of opts.derivedCodecs ?? []) {
+      const f = formats.find((x) => x.name === codec.toUpperCase());
+      if (f) return { pt: f.pt, fmtp: f.fmtp, derived: codec };
+    }
+    throw err;
+  }
+}
+
+/** The offered format of the stream's own codec (see `prepareOffer`); throws the 422 otherwise. */
+function ownFormat(formats: OfferedFormat[], params: CodecParameters, stream: string, strict: boolean): ChosenFormat {
   const offered = [...new Set(formats.map((f) => f.name).filter((n) => !['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'].includes(n)))].join(', ') || 'no video codec';
   switch (params.codec) {
     case 'h264': {
@@ -196,5 +229,10 @@ function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream:
       throw new WebRtcErrors.CODEC(
         `${stream} is ${CODEC_LABEL.mjpeg}, which WebRTC cannot carry: use GET /api/streams/<name>/mjpeg (an <img> shows it) or RTSP, or set videoEncoder to h264`,
       );
+    case 'vp8': {
+      const f = formats.find((x) => x.name === 'VP8');
+      if (!f) throw new WebRtcErrors.CODEC(`${stream} is VP8 and this browser's offer carries no VP8 (offered: ${offered})`);
+      return { pt: f.pt, fmtp: f.fmtp };
+    }
   }
 }

@@ -1,3 +1,5 @@
+import type { DerivedCodec } from '@camd/core';
+
 export interface WebRtcOptions {
   /** Most concurrent viewers over all streams; more offers answer 429. */
   maxViewers: number;
@@ -15,6 +17,10 @@ export interface WebRtcOptions {
    * sending the stream under the closest offered profile (`profileMismatch` in the viewer's stats).
    */
   strictProfile: boolean;
+  /** Derived encodings for clients without the stream's codec, in order of preference ([] turns them off). */
+  derivedCodecs: DerivedCodec[];
+  /** How long a derived encoder keeps running after its last viewer left. */
+  derivedLingerMs: number;
 }
 
 export const optionsSchema = {
@@ -30,5 +36,7 @@ export const optionsSchema = {
     disconnectTimeoutMs: { type: 'integer', minimum: 1000, maximum: 120_000, default: 10_000 },
     maxQueueFrames: { type: 'integer', minimum: 2, maximum: 1000, default: 60 },
     strictProfile: { type: 'boolean', default: false },
+    derivedCodecs: { type: 'array', items: { enum: ['vp8'] }, uniqueItems: true, default: ['vp8'] },
+    derivedLingerMs: { type: 'integer', minimum: 0, maximum: 600_000, default: 30_000 },
   },
 } as const;

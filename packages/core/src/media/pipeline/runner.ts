@@ -45,6 +45,10 @@ export interface RunnerDeps {
    * feeds it (a shared capture) may be the part that is stuck.
    */
   onRepeatedStall?: (stream: string) => void;
+  /** The pipeline's role in its media process: readers of its finished pictures (derived encodings) find its `tee` by it. */
+  role?: string;
+  /** The pipeline reached PLAYING (after a start, rebuild or restart). */
+  onPlaying?: () => void;
 }
 
 /** Where a stream's pipeline is: with `running: false` in stats, `state` and `lastError` say why. */
@@ -278,7 +282,7 @@ export class StreamRunner {
     this.reads = reads;
     this.live = liveAppliers(built, this.deps.bitrateKey);
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
-    const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true });
+    const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true, role: this.deps.role });
     this.pipeline = pipeline;
     this.startedAt = performance.now();
     this.stallReported = false;
@@ -293,6 +297,7 @@ export class StreamRunner {
     pipeline.on('playing', () => {
       this.playingAt = performance.now();
       this.deps.logger.info({ stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
+      this.deps.onPlaying?.();
     });
     pipeline.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
     pipeline.on('gstError', (e) => {
