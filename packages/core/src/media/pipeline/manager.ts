@@ -16,6 +16,7 @@ import { MediaProcess } from './media-process.js';
 import { getLatencyMs, type LatencyMode } from '../../rules.js';
 import { streamLatencyMode } from '../../state/keys.js';
 import type { MediaIsolation } from '../../config.js';
+import { DEFAULT_MAX_PIXEL_RATE, StreamBounds, type StreamLimits } from '../bounds.js';
 
 export interface StreamManagerDeps {
   hooks: CamdHooks;
@@ -27,6 +28,8 @@ export interface StreamManagerDeps {
   streams: StreamSettings[];
   /** One media process for every pipeline (default), or one per stream and shared capture. */
   isolation?: MediaIsolation;
+  /** `media.maxPixelRate`: pixels a second all streams may encode together (default DEFAULT_MAX_PIXEL_RATE). */
+  maxPixelRate?: number;
 }
 
 /** How long a derived encoding outlives its last user by default (a viewer reloading its page keeps it). */
@@ -55,9 +58,20 @@ export class StreamManager implements MediaPlane {
   /** Derived encodings (VP8 for WebRTC clients without H.264), by hub stream name; made on first request. */
   private readonly derived = new Map<string, DerivedEncoding>();
 
+  /** What each stream's size and rate may be (source, encoder level, pixel budget), enforced on every write. */
+  private readonly bounds: StreamBounds;
+
   constructor(private readonly deps: StreamManagerDeps) {
     this.configured = deps.streams;
     defineStreamKeys(deps.state, deps.streams);
+    this.bounds = new StreamBounds({
+      state: deps.state,
+      streams: deps.streams,
+      stateKey: (s, k) => this.stateKey(s, k),
+      encoderLimits: (codec) => deps.registry.encoderLimits(codec),
+      maxPixelRate: deps.maxPixelRate ?? DEFAULT_MAX_PIXEL_RATE,
+    });
+    this.unwatch.push(this.bounds.install());
     const latencyBudgetMs = () => getLatencyMs(deps.state.get<string>(streamLatencyMode.key));
     for (const [i, s] of this.configured.entries()) {
       this.runners.set(
@@ -121,8 +135,8 @@ export class StreamManager implements MediaPlane {
     this.configured = planSharedCaptures(this.configured, this.alsoRead, this.deps.isolation === 'pipeline' ? 'shm' : 'memory');
     for (const s of this.configured) {
       const ref = s.capture;
+      this.bounds.setCapture(s.name, ref);
       if (!ref) continue;
-      this.runner(s.name).configure(this.fromState(s));
       if (this.captures.has(ref.id)) continue;
       // Readers that lost the capture wait out their backoff: they retry as soon as it plays again.
       // One that has already reconnected is left alone (shmsink fails when a reader vanishes mid-handshake).
@@ -231,9 +245,22 @@ export class StreamManager implements MediaPlane {
     return [...this.processes.values()].map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
   }
 
+  limits(stream: string, codec?: VideoCodec): StreamLimits {
+    this.runner(stream);
+    return this.bounds.limits(stream, codec);
+  }
+
   async start(): Promise<void> {
     this.started = true;
     this.planCaptures();
+    // Before any pipeline runs: what each source delivers, the config checked against it, and stored
+    // values beyond it reset (else a pipeline that cannot negotiate restarts for ever).
+    await this.bounds.describeSources(this.deps.hooks, this.deps.logger);
+    await this.bounds.enforceAtStart(this.deps.logger);
+    // The runners start with the settings as they are now; a reset above needs no rebuild of its own.
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+    for (const s of this.configured) this.runner(s.name).configure(this.fromState(s));
     // Shared captures first, so that their readers find them; one failing (a missing device) must not
     // keep the others or any stream from starting.
     await Promise.all([...this.captures.values()].map((c) => c.start()));
