@@ -17,6 +17,7 @@ export type { Setting, SettingsOf, PluginState } from './plugins/context.js';
 export * from './media/types.js';
 export * from './media/hub.js';
 export * from './media/h264.js';
+export * from './media/h264-profiles.js';
 export * from './media/h265.js';
 export * from './media/codec.js';
 export * from './media/pipeline-handle.js';

@@ -8,7 +8,7 @@ import {
   type Logger,
   type StreamHub,
   type StreamPacketsLease,
-  type VideoCodec,
+  type FrameCodec,
 } from '@camd/core';
 import { muxCodecRefusal, MuxChildSink, MUX_PARSERS } from './mux-child.js';
 import { RtspRecordSink } from './rtsp-record.js';
@@ -37,7 +37,7 @@ export interface TargetStats {
   transport?: 'tcp' | 'udp';
   state: TargetState;
   /** The codec the server was told (or, `unsupported`, the one it cannot carry); null before the stream's first keyframe. */
-  codec: VideoCodec | null;
+  codec: FrameCodec | null;
   bytesSent: number;
   /** bit/s over the last second. */
   bitrate: number;
@@ -92,7 +92,7 @@ export class PublishTarget {
   private blockedSince?: number;
   private retryAt?: number;
   private lastError: string | null = null;
-  private codec: VideoCodec | null = null;
+  private codec: FrameCodec | null = null;
   private rate = { at: Date.now(), bytes: 0, bitrate: 0 };
   private readonly supervisor: RestartSupervisor;
 
