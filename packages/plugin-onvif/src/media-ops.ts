@@ -1,7 +1,7 @@
 import { allows, MEDIA_READ, type StreamSettings } from '@camd/core';
 import { mediaServiceCapabilities, setState } from './device-ops.js';
 import { fault, profileXml, streamOf, text, videoEncoderConfigurationXml, videoSourceConfigurationXml, type Op, type OpContext } from './operations.js';
-import { SoapFault } from './soap.js';
+import { SoapFault, xmlEscape } from './soap.js';
 import { require as requirePermission } from './security.js';
 
 /** Sizes offered by GetVideoEncoderConfigurationOptions (the encoder scales to any even size). */
@@ -20,7 +20,7 @@ const PROFILE_OF: Record<string, StreamSettings['profile']> = { Baseline: 'basel
 
 const read = (o: OpContext) => requirePermission(o.caller!, MEDIA_READ);
 const uri = (tag: string, u: string) =>
-  `<${tag}><trt:MediaUri><tt:Uri>${u}</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></${tag}>`;
+  `<${tag}><trt:MediaUri><tt:Uri>${xmlEscape(u)}</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></${tag}>`;
 /** The stream of a request's ConfigurationToken, or of its ProfileToken; every stream when neither is given. */
 const selected = (o: OpContext) =>
   o.params.ConfigurationToken !== undefined

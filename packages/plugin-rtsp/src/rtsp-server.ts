@@ -2,6 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   acquireStreamPackets,
+  isValidHostHeader,
   buildBye,
   buildSenderReport,
   parseRtcp,
@@ -182,6 +183,8 @@ export class RtspServer implements ConnParent {
     try {
       const u = new URL(url);
       if (u.protocol !== 'rtsp:' && u.protocol !== 'rtsps:') return undefined;
+      // Its host goes back in Content-Base: a host name, an address or [IPv6], as HTTP's Host.
+      if (!isValidHostHeader(u.host)) return undefined;
       path = decodeURIComponent(u.pathname);
       origin = `${u.protocol}//${u.host}`;
     } catch {
