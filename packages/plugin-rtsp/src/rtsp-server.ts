@@ -323,7 +323,10 @@ export class RtspServer implements ConnParent {
     s.touch();
     const rtcp = parseRtcp(data);
     const packets = this.streamPackets.get(s.stream)?.packets;
-    for (const rb of rtcp.reports) {
+    // Only a playing session receives the stream, so only its reports speak about it: one that was
+    // SETUP but never PLAYed (or is paused) reports on nothing, and ABR never hears it.
+    const reports = s.state === 'playing' ? rtcp.reports : [];
+    for (const rb of reports) {
       if (packets && rb.ssrc !== packets.ssrc) continue;
       this.opts.hooks.networkFeedback.call({
         stream: s.stream,
