@@ -38,3 +38,6 @@ export { RestartSupervisor, backoffDelay, STABLE_MS, type SupervisionStats } fro
 export * from './auth/http-digest.js';
 export * from './rtp/index.js';
 export * from './media/alignment.js';
+export * from './media/encoder-limits.js';
+export * from './media/source-caps.js';
+export * from './media/bounds.js';
