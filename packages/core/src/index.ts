@@ -31,6 +31,7 @@ export * from './media/plane.js';
 export { createHttpServer, PluginHttpScope } from './http/server.js';
 export { requirePermission, callerOf, basicCaller, FAILED_LOGIN_DELAY_MS } from './http/auth.js';
 export { httpError } from './http/errors.js';
+export { isValidHostHeader } from './http/host-header.js';
 export type { PluginListing } from './http/api.js';
 export * from './plugins/loader.js';
 export * from './media/pipeline/index.js';
