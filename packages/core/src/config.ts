@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
+import type { LoginGuardOptions } from './auth/login-guard.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
 /** How pipelines map onto media processes (see `CamdConfig.media`). */
@@ -46,6 +47,8 @@ export interface CamdConfig {
   media?: { isolation?: MediaIsolation };
   /** `GET /metrics` (Prometheus): open by default; `auth: true` requires Media_r credentials. */
   metrics?: { auth?: boolean };
+  /** Brute-force protection of every login (HTTP, RTSP, ONVIF) and the password hashing queue; see LoginGuard. */
+  auth?: Partial<LoginGuardOptions>;
   [other: string]: unknown;
 }
 
@@ -124,6 +127,20 @@ export const configSchema = {
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
     media: { type: 'object', additionalProperties: false, properties: { isolation: { enum: ['shared', 'pipeline'] } } },
     metrics: { type: 'object', additionalProperties: false, properties: { auth: { type: 'boolean' } } },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxFailures: { type: 'integer', minimum: 1, maximum: 1000 },
+        failureWindowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        lockoutMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        backoffAfter: { type: 'integer', minimum: 0, maximum: 1000 },
+        backoffInitialMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        backoffMaxMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        hashConcurrency: { type: 'integer', minimum: 1, maximum: 4 },
+        hashQueue: { type: 'integer', minimum: 0, maximum: 1000 },
+      },
+    },
   },
 } as const;
 
@@ -138,6 +155,8 @@ function describeError(e: ErrorObject): string {
   return `${path}: ${e.message}`;
 }
 
+const RESERVED_STREAM_NAMES = new Set(['auth', 'errors']);
+
 /** Validates a parsed config document; throws CamdError CONFIG with a one-line message naming the field. */
 export function parseConfig(doc: unknown): CamdConfig {
   if (!validateConfig(doc)) {
@@ -150,6 +169,9 @@ export function parseConfig(doc: unknown): CamdConfig {
   const paths = new Set<string>();
   for (const s of streams) {
     if (names.has(s.name)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams are named "${s.name}"`);
+    // `GET /api/stats` keeps these top-level keys next to the streams' names.
+    if (RESERVED_STREAM_NAMES.has(s.name))
+      throw new CamdError(ErrorCodes.CONFIG, `config streams: "${s.name}" is reserved; give the stream another name or path`);
     if (paths.has(s.path)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams use the path "${s.path}"`);
     names.add(s.name);
     paths.add(s.path);
