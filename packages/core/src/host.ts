@@ -110,6 +110,7 @@ export class CamdHost {
     this.users = await UserStore.open({
       stateDir,
       configUsers: config.users,
+      auth: config.auth,
       announce:
         this.options.announceAdmin ??
         ((u, p) => {
@@ -118,6 +119,7 @@ export class CamdHost {
           );
         }),
     });
+    this.users.guard.log = this.logger.child({ component: 'auth' });
     // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.
     const resolved = await this.resolvePlugins();
     const streams = configuredStreams(config);

@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
-import type { StreamConfig } from '@camd/core';
+import type { CamdConfig, StreamConfig } from '@camd/core';
 import rtsp from './index.js';
 
 export const run = promisify(execFile);
@@ -12,10 +12,14 @@ export interface RtspTestHost extends TestHost {
   url(path?: string, user?: { username: string; password: string } | null): string;
 }
 
-/** A real host with plugin-rtsp on a free port and the given streams. */
-export async function rtspHost(streams: StreamConfig[] = [testStream()], options: Record<string, unknown> = {}): Promise<RtspTestHost> {
+/** A real host with plugin-rtsp on a free port and the given streams (and more of the config, e.g. `auth`). */
+export async function rtspHost(
+  streams: StreamConfig[] = [testStream()],
+  options: Record<string, unknown> = {},
+  config: Partial<CamdConfig> = {},
+): Promise<RtspTestHost> {
   const port = await freePort();
-  const host = await createTestHost({ plugins: [{ def: rtsp, options: { port, host: '127.0.0.1', ...options } }], config: { streams } });
+  const host = await createTestHost({ plugins: [{ def: rtsp, options: { port, host: '127.0.0.1', ...options } }], config: { ...config, streams } });
   return Object.assign(host, {
     rtspPort: port,
     url(path = '/stream1', user: { username: string; password: string } | null = host.users.viewer) {
