@@ -110,6 +110,7 @@ export class CamdHost {
     this.users = await UserStore.open({
       stateDir,
       configUsers: config.users,
+      auth: config.auth,
       announce:
         this.options.announceAdmin ??
         ((u, p) => {
@@ -118,6 +119,7 @@ export class CamdHost {
           );
         }),
     });
+    this.users.guard.log = this.logger.child({ component: 'auth' });
     // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.
     const resolved = await this.resolvePlugins();
     const streams = configuredStreams(config);
@@ -374,12 +376,13 @@ function emptyRegistry(): ElementRegistry {
 /**
  * The config as plugins see it: deep-frozen, and without secrets. Users are reduced to their names
  * and permissions; no password, hash or sealed secret reaches a plugin (they authenticate through
- * `ctx.users` and `ctx.http.requirePermission`).
+ * `ctx.users` and `ctx.http.requirePermission`), nor the metrics bearer token.
  */
 function publicConfig(config: CamdConfig): Readonly<Record<string, unknown>> {
   const copy = structuredClone(config) as Record<string, unknown>;
   if (Array.isArray(copy.users))
     copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
+  if (copy.metrics && typeof copy.metrics === 'object') delete (copy.metrics as Record<string, unknown>).bearerToken;
   return deepFreeze(copy);
 }
 
