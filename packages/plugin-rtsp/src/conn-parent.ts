@@ -1,5 +1,5 @@
 import type { Caller, CodecParameters, Logger, LogThrottle, StreamSettings } from '@camd/core';
-import type { AuthResult } from './rtsp-auth.js';
+import type { AuthRequest, AuthResult } from './rtsp-auth.js';
 import type { RtspConnection } from './rtsp-connection.js';
 import type { RtspSession } from './rtsp-session.js';
 
@@ -22,7 +22,8 @@ export interface ConnParent {
   readonly idleTimeoutMs: number;
   /** A request begun must be whole within this time, or the connection is answered 408 and closed. */
   readonly headTimeoutMs: number;
-  authenticate(method: string, authorization: string | undefined): Promise<AuthResult>;
+  /** Checks a request's credentials (through the daemon's brute-force guard: a refusal costs no check). */
+  authenticate(req: AuthRequest): Promise<AuthResult>;
   /** The configured stream a request URL names (its path, optionally followed by `/trackID=0`). */
   resolve(url: string): StreamTarget | undefined;
   /** The stream's codec parameters; rejects when the encoder gives none within `timeoutMs`. */

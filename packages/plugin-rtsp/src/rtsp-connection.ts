@@ -11,7 +11,6 @@ export type { ConnParent, StreamTarget } from './conn-parent.js';
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 const KNOWN_UNSUPPORTED = new Set(['ANNOUNCE', 'RECORD', 'REDIRECT']);
 const MAX_SESSIONS_PER_CONNECTION = 8;
-const FAILED_AUTH_DELAY_MS = 500;
 /**
  * Requests read and not answered yet: past it the connection is not read until one is answered. A
  * client waits for an answer before its next request (ffmpeg, GStreamer) or pipelines a couple; a
@@ -219,18 +218,18 @@ export class RtspConnection {
     if (KNOWN_UNSUPPORTED.has(req.method)) return { status: 405, headers: { Allow: PUBLIC } };
     if (!PUBLIC.split(', ').includes(req.method)) return { status: 501, headers: { Public: PUBLIC } };
 
-    const auth = await this.parent.authenticate(req.method, req.headers.authorization);
-    if (auth.ok && !this.authenticated) {
+    const auth = await this.parent.authenticate({
+      method: req.method,
+      url: req.url,
+      authorization: req.headers.authorization,
+      address: this.socket.remoteAddress,
+      connection: this.id,
+    });
+    if (!auth.ok) return { status: auth.status, headers: auth.headers };
+    if (!this.authenticated) {
       // From now on the connection is a client's, not an anonymous one's: no deadline to authenticate.
       this.authenticated = true;
       for (const g of this.guarded) g.authenticate();
-    }
-    if (!auth.ok) {
-      if (auth.failed) {
-        this.parent.log.warn({ client: this.remoteAddress, method: req.method }, 'rtsp: authentication failed');
-        await new Promise((r) => setTimeout(r, FAILED_AUTH_DELAY_MS));
-      }
-      return { status: auth.status, headers: auth.headers };
     }
     const caller = auth.caller;
     switch (req.method) {

@@ -1,8 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { basicAuth, until } from '@camd/core/testing';
+import { basicAuth, relayFrom, until } from '@camd/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ffmpegReader, ffprobe, rtspClient, rtspHost, run, tcpRelay, type RtspTestHost } from './test-utils.js';
+import { ffmpegReader, ffprobe, rtspClient, rtspHost, run, type RtspTestHost } from './test-utils.js';
 
 const FLOOD = fileURLToPath(new URL('./fixtures/flood.py', import.meta.url));
 
@@ -76,7 +76,7 @@ describe('plugin-rtsp on a hostile network: backpressure, per-address and per-us
       attack.add(c);
       void c.closed.then(() => attack.delete(c));
     }, 50);
-    const relay = await tcpRelay(h.rtspPort, '127.0.0.2');
+    const relay = await relayFrom('127.0.0.2', h.rtspPort);
     const reader = ffmpegReader(`rtsp://viewer:${h.users.viewer.password}@127.0.0.1:${relay.port}/stream1`);
     try {
       const times = await Promise.all(first.map((c) => c.closed));

@@ -12,6 +12,7 @@ import { LogThrottle } from '../net/log-throttle.js';
 import { HttpConnections } from './connections.js';
 import { httpError, statusText } from './errors.js';
 import { RequestPacer } from './pacer.js';
+import { refuseMalformedHost } from './host-header.js';
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -48,6 +49,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     clientErrorHandler: (err, socket) => answerClientError(err, socket),
   });
   app.server.headersTimeout = 10_000;
+  // A Host that is no host name never reaches a route (plugins build ONVIF XAddrs and URLs from it).
+  app.addHook('onRequest', refuseMalformedHost);
   // A request that authenticated makes its connection a client's: no deadline to authenticate, and it
   // no longer counts against the unauthenticated limits (camd's auth runs before this, see onRoute).
   app.addHook('preHandler', (request, _reply, done) => {
