@@ -70,7 +70,21 @@ export async function main(): Promise<void> {
   const user = { username: 'bench', password: 'bench-pw', permissions: ['Media_r'] };
   const camd = await startDaemon({
     users: [user],
-    plugins: [{ name: '@camd/plugin-rtsp', options: { host: '127.0.0.1', maxSessions: 1000, highWaterBytes: 4_194_304 } }],
+    // Its readers stand for clients on many machines: the per-address and per-user limits are raised.
+    plugins: [
+      {
+        name: '@camd/plugin-rtsp',
+        options: {
+          host: '127.0.0.1',
+          maxSessions: 1000,
+          highWaterBytes: 4_194_304,
+          maxSessionsPerUser: 1000,
+          maxConnectionsPerAddress: 2000,
+          maxUnauthenticatedPerAddress: 1000,
+          maxUnauthenticated: 1000,
+        },
+      },
+    ],
     rtsp: {
       port: rtspPort,
       streams: [{ path: '/stream1', resolution: '640x360', fps: FPS, bitrate: 4_000_000, profile: 'main', preset: 'ultrafast', source: 'videotestsrc:snow' }],

@@ -156,6 +156,10 @@ export const CoreErrors = {
   SNAPSHOT: createError('CAMD_ERR_SNAPSHOT', 'no picture from "%s" yet: %s', 503),
   /** The stream is not in the codec a route serves (`GET /api/streams/:name/mjpeg` of an H.264 stream). */
   STREAM_CODEC: createError('CAMD_ERR_STREAM_CODEC', '%s', 409),
+  /** A connection past a limit of its address, or of unauthenticated connections (429, or 503 when the limit is everyone's). */
+  TOO_MANY_CONNECTIONS: createError('CAMD_ERR_TOO_MANY_CONNECTIONS', '%s', 429),
+  /** A user (or everyone) holds as many clients of a kind as allowed (event streams, MJPEG clients). */
+  CLIENT_LIMIT: createError('CAMD_ERR_CLIENT_LIMIT', '%s', 429),
   /** No route for the method and URL. */
   NOT_FOUND: createError('CAMD_ERR_NOT_FOUND', 'no route %s %s', 404),
   /** A request fastify refused without a code of its own. */

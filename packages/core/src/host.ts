@@ -15,7 +15,7 @@ import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
 import { DEFAULT_MAX_PIXEL_RATE } from './media/bounds.js';
-import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
+import { type CamdConfig, configuredStreams, httpLimits, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
@@ -141,7 +141,8 @@ export class CamdHost {
         maxPixelRate: config.media?.maxPixelRate,
       });
     }
-    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
+    const limits = httpLimits(config);
+    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION, limits });
     for (const [token, value] of [
       [TOKENS.hooks, this.hooks],
       [TOKENS.state, this.state],
@@ -170,6 +171,7 @@ export class CamdHost {
       snapshot: (name) => this.snapshot(name),
       hub: this.hub,
       logger: this.logger,
+      limits,
     });
     registerMetrics(this.http, this);
   }
