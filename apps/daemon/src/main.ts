@@ -60,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
     return 2;
   }
-  const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat });
+  // `camd plugins` prints its report on stdout: its log goes to stderr.
+  const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat, stream: args.command === 'plugins' ? 'stderr' : 'stdout' });
   // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
   const pluginSearchPaths = [dirname(configPath), process.cwd(), APP_DIR];
   if (args.command === 'plugins') return pluginsCommand({ config, stateDir, logger, searchPaths: pluginSearchPaths, appDir: APP_DIR });

@@ -63,6 +63,9 @@ export async function pluginsCommand(opts: {
       logger: opts.logger,
       pluginSearchPaths: opts.searchPaths,
       media: false,
+      // stdout is the JSON report: the one-time administrator password goes to stderr.
+      announceAdmin: (user, password) =>
+        err(`camd: no users configured; created administrator "${user}" with password: ${password}\n      (shown once; only its hash is stored)\n`),
     });
     listed = host.listPlugins();
     await host.stop();

@@ -28,7 +28,10 @@ export interface DaemonProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Writes `config` to a temp file and runs the real daemon on it. */
+/**
+ * Writes `config` to a temp file and runs the real daemon on it. Without the NODE_PATH that `pnpm
+ * exec` sets (pnpm's hoisted packages): the daemon finds plugins as it would for a user.
+ */
 export async function startDaemon(
   config: Record<string, unknown>,
   opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string; yaml?: boolean; args?: string[]; launch?: Launch; detached?: boolean } = {},
@@ -41,7 +44,7 @@ export async function startDaemon(
   writeFileSync(configPath, opts.yaml ? toYaml(doc) : JSON.stringify(doc));
   const launch = opts.launch ?? 'program';
   const child = spawn(process.execPath, [...launchArgs(launch), opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir, ...(opts.args ?? [])], {
-    env: { ...process.env, ...launchEnv(launch), CAMD_LOG_LEVEL: 'info', ...opts.env },
+    env: { ...process.env, NODE_PATH: undefined, ...launchEnv(launch), CAMD_LOG_LEVEL: 'info', ...opts.env },
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     // A process group of its own, as a shell gives a foreground command (its Ctrl-C goes to the group).
@@ -84,10 +87,10 @@ export async function startDaemon(
   };
 }
 
-/** Runs the daemon CLI to completion (for errors and sub-commands). */
+/** Runs the daemon CLI to completion (for errors and sub-commands), without pnpm's NODE_PATH. */
 export function runCamd(args: string[], input?: string, bin = CAMD_BIN): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: undefined } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
