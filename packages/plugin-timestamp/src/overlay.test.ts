@@ -26,9 +26,9 @@ async function startRtsp(extra: Record<string, unknown> = {}) {
   return `rtsp://viewer:viewer-secret@127.0.0.1:${port}/stream1`;
 }
 
-/** A host with the timestamp plugin only (time code on, unless `timecode: undefined`: the default); frames are read from the hub. */
-async function startHub(stream: Record<string, unknown>, timecode: boolean | undefined = true) {
-  const plugin = timecode === undefined ? timestamp : { def: timestamp, options: { timecode } };
+/** A host with the timestamp plugin only (time code on, unless `'default'`: no option); frames are read from the hub. */
+async function startHub(stream: Record<string, unknown>, timecode: boolean | 'default' = true) {
+  const plugin = timecode === 'default' ? timestamp : { def: timestamp, options: { timecode } };
   host = await createTestHost({ plugins: [plugin], config: { streams: [testStream({ source: 'videotestsrc:smpte', ...stream })] } });
   await host.host.hub.waitForParameters('stream1', 20_000);
   return host;
@@ -133,7 +133,7 @@ describe('plugin-timestamp through camd', () => {
   });
 
   it('time code off by default; every setting applies live: time code on and off, text off and on, format (µs), corner (no restart)', async () => {
-    const h = await startHub({ resolution: '640x480', bitrate: 1_500_000 }, undefined);
+    const h = await startHub({ resolution: '640x480', bitrate: 1_500_000 }, 'default');
     const restarts = async () => {
       const {
         restarts: n,
