@@ -48,7 +48,7 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
   const defaults = JSON.parse(readFileSync(join(root, 'apps/daemon/config/default.json'), 'utf8')) as Record<string, unknown>;
   const config = join(out, 'config.json');
   writeFileSync(config, JSON.stringify({ ...defaults, plugins: opts.plugins }, null, 2) + '\n');
-  log(`bundle: done. Run: node ${join(out, 'bin/camd.js')} --config ${config} --state-dir ${join(out, 'state')}`);
+  log(`bundle: done. Run: ${join(out, 'bin/camd.js')} --config ${config} --state-dir ${join(out, 'state')}`);
   return { out, config };
 }
 
