@@ -36,7 +36,13 @@ async function measure(url: string, pid: number, auth?: { username: string; pass
   for (const n of STEPS) {
     const readers = Array.from({ length: n }, () => new BenchReader(url, auth));
     // A server that cannot take more readers within 10 s has reached its limit here.
-    const started = await Promise.race([Promise.all(readers.map((r) => r.start())).then(() => true), sleep(10_000).then(() => false)]);
+    const started = await Promise.race([
+      Promise.all(readers.map((r) => r.start())).then(
+        () => true,
+        () => false,
+      ),
+      sleep(10_000).then(() => false),
+    ]);
     if (!started) {
       readers.forEach((r) => r.stop());
       out.push({ readers: n, minFps: 0, sustained: false, cpuPerReader: NaN });

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
+import type { LoginGuardOptions } from './auth/login-guard.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
 /** How pipelines map onto media processes (see `CamdConfig.media`). */
@@ -42,10 +43,18 @@ export interface CamdConfig {
    * `isolation`: `shared` (default) runs every pipeline in one media process; `pipeline` gives each
    * stream and shared capture a process of its own (a crash then takes only that one along, at the
    * cost of a Node.js runtime, ≈ 40 MiB, per pipeline).
+   * `maxPixelRate`: pixels a second all streams may encode together (width × height × fps, summed);
+   * a setting beyond it is refused. Default 200 000 000 (see README, "Settings bounded by the machine").
    */
-  media?: { isolation?: MediaIsolation };
-  /** `GET /metrics` (Prometheus): open by default; `auth: true` requires Media_r credentials. */
-  metrics?: { auth?: boolean };
+  media?: { isolation?: MediaIsolation; maxPixelRate?: number };
+  /**
+   * `GET /metrics` (Prometheus) needs Basic/Digest credentials of a user with Media_r, or
+   * `Authorization: Bearer <bearerToken>` (Prometheus' `authorization: { credentials }`); `public: true`
+   * opens it to anyone. `auth` is the key of earlier releases: `auth: false` still opens it (deprecated).
+   */
+  metrics?: { public?: boolean; bearerToken?: string; auth?: boolean };
+  /** Brute-force protection of every login (HTTP, RTSP, ONVIF) and the password hashing queue; see LoginGuard. */
+  auth?: Partial<LoginGuardOptions>;
   [other: string]: unknown;
 }
 
@@ -122,8 +131,35 @@ export const configSchema = {
     },
     streams: { type: 'array', minItems: 1, items: streamSchema },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
-    media: { type: 'object', additionalProperties: false, properties: { isolation: { enum: ['shared', 'pipeline'] } } },
-    metrics: { type: 'object', additionalProperties: false, properties: { auth: { type: 'boolean' } } },
+    media: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { isolation: { enum: ['shared', 'pipeline'] }, maxPixelRate: { type: 'integer', minimum: 1_000_000, maximum: 100_000_000_000 } },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        public: { type: 'boolean' },
+        // Visible ASCII, as Prometheus sends it after `Bearer `; long enough that guessing is hopeless.
+        bearerToken: { type: 'string', minLength: 16, maxLength: 4096, pattern: '^[\\x21-\\x7e]+$' },
+        auth: { type: 'boolean' },
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxFailures: { type: 'integer', minimum: 1, maximum: 1000 },
+        failureWindowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        lockoutMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        backoffAfter: { type: 'integer', minimum: 0, maximum: 1000 },
+        backoffInitialMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        backoffMaxMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        hashConcurrency: { type: 'integer', minimum: 1, maximum: 4 },
+        hashQueue: { type: 'integer', minimum: 0, maximum: 1000 },
+      },
+    },
   },
 } as const;
 
@@ -138,6 +174,8 @@ function describeError(e: ErrorObject): string {
   return `${path}: ${e.message}`;
 }
 
+const RESERVED_STREAM_NAMES = new Set(['auth', 'errors']);
+
 /** Validates a parsed config document; throws CamdError CONFIG with a one-line message naming the field. */
 export function parseConfig(doc: unknown): CamdConfig {
   if (!validateConfig(doc)) {
@@ -145,11 +183,18 @@ export function parseConfig(doc: unknown): CamdConfig {
     throw new CamdError(ErrorCodes.CONFIG, describeError(err), { details: validateConfig.errors });
   }
   const cfg = doc as CamdConfig;
+  const m = cfg.metrics;
+  if (m?.public === true && (m.auth === true || m.bearerToken !== undefined))
+    throw new CamdError(ErrorCodes.CONFIG, `config.metrics: public: true needs no ${m.auth === true ? 'auth' : 'bearerToken'}: choose one`);
+  if (m?.public === false && m.auth === false) throw new CamdError(ErrorCodes.CONFIG, 'config.metrics: public: false and auth: false contradict each other');
   const streams = configuredStreams(cfg);
   const names = new Set<string>();
   const paths = new Set<string>();
   for (const s of streams) {
     if (names.has(s.name)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams are named "${s.name}"`);
+    // `GET /api/stats` keeps these top-level keys next to the streams' names.
+    if (RESERVED_STREAM_NAMES.has(s.name))
+      throw new CamdError(ErrorCodes.CONFIG, `config streams: "${s.name}" is reserved; give the stream another name or path`);
     if (paths.has(s.path)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams use the path "${s.path}"`);
     names.add(s.name);
     paths.add(s.path);

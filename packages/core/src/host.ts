@@ -14,6 +14,7 @@ import { StreamHub } from './media/hub.js';
 import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
+import { DEFAULT_MAX_PIXEL_RATE } from './media/bounds.js';
 import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
@@ -109,6 +110,7 @@ export class CamdHost {
     this.users = await UserStore.open({
       stateDir,
       configUsers: config.users,
+      auth: config.auth,
       announce:
         this.options.announceAdmin ??
         ((u, p) => {
@@ -117,12 +119,13 @@ export class CamdHost {
           );
         }),
     });
+    this.users.guard.log = this.logger.child({ component: 'auth' });
     // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.
     const resolved = await this.resolvePlugins();
     const streams = configuredStreams(config);
     if (this.options.media === false) {
       this.registry = emptyRegistry();
-      this.media = new StaticMediaPlane(streams, this.state);
+      this.media = new StaticMediaPlane(streams, this.state, { maxPixelRate: config.media?.maxPixelRate ?? DEFAULT_MAX_PIXEL_RATE, logger: this.logger });
     } else {
       const media = await loadMediaModules();
       this.registry = await media.loadElementRegistry({ logger: this.logger });
@@ -135,6 +138,7 @@ export class CamdHost {
         logger: this.logger.child({ component: 'media' }),
         streams,
         isolation: config.media?.isolation,
+        maxPixelRate: config.media?.maxPixelRate,
       });
     }
     this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
@@ -343,6 +347,7 @@ interface MediaModules {
     logger: Logger;
     streams: ReturnType<typeof configuredStreams>;
     isolation?: MediaIsolation;
+    maxPixelRate?: number;
   }) => MediaPlane;
   Snapshots: new (hub: StreamHub) => { get(stream: string): Promise<Buffer> };
 }
@@ -363,6 +368,7 @@ function emptyRegistry(): ElementRegistry {
     packageFor: () => undefined,
     registerEncoder: () => undefined,
     chooseEncoder: fail,
+    encoderLimits: () => undefined,
     validateLaunch: () => undefined,
   };
 }
@@ -370,12 +376,13 @@ function emptyRegistry(): ElementRegistry {
 /**
  * The config as plugins see it: deep-frozen, and without secrets. Users are reduced to their names
  * and permissions; no password, hash or sealed secret reaches a plugin (they authenticate through
- * `ctx.users` and `ctx.http.requirePermission`).
+ * `ctx.users` and `ctx.http.requirePermission`), nor the metrics bearer token.
  */
 function publicConfig(config: CamdConfig): Readonly<Record<string, unknown>> {
   const copy = structuredClone(config) as Record<string, unknown>;
   if (Array.isArray(copy.users))
     copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
+  if (copy.metrics && typeof copy.metrics === 'object') delete (copy.metrics as Record<string, unknown>).bearerToken;
   return deepFreeze(copy);
 }
 

@@ -24,6 +24,12 @@ export interface StateKeyDefinition<T = unknown> {
    * their passwords masked. The daemon and plugins reading without a caller get the value itself.
    */
   readonly redact?: (value: T) => T;
+  /**
+   * The value can hold secrets (passwords, tokens, stream keys in URLs): a value that fails validation
+   * is described in the error and the log (`got a string of 57 characters`), never quoted. Implied by
+   * `redact`.
+   */
+  readonly secret?: boolean;
 }
 
 export interface StateChange<T = unknown> {
@@ -37,4 +43,17 @@ export interface StateChange<T = unknown> {
 /** The part of the state store that registers keys (handed to the `registerStateKeys` hook). */
 export interface StateRegistrar {
   define<T>(def: StateKeyDefinition<T>, owner: string): StateKeyDefinition<T>;
+}
+
+/**
+ * A rule over several keys that no single validator can check (a stream's size × rate against its
+ * source, its encoder and the pixel budget of every stream). The store runs it on every write of one
+ * of `keys`, before anything changes.
+ */
+export interface StateConstraint {
+  /** Who added it (for logs). */
+  readonly owner: string;
+  readonly keys: readonly string[];
+  /** Throws (a CamdError, answered 400) when the values as they would be are not allowed; `value(key)` reads them. */
+  check(value: (key: string) => unknown, changed: readonly string[]): void;
 }
