@@ -4,7 +4,7 @@
  * its debug log), its stats API, RTSP readers (ffmpeg), and a stop that leaves no process behind.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -96,16 +96,10 @@ export async function startCamd(
     /** Node flags for the daemon (diagnostics: --trace-gc). */
     nodeArgs?: string[];
     ready?: 'health' | 'frames';
-    /** Workspace plugins the daemon's own package does not depend on (`@camd/plugin-publish`), installed beside the config as a third-party plugin is. */
-    install?: string[];
   } = {},
 ): Promise<Camd> {
   daemonMode();
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
-  for (const name of opts.install ?? []) {
-    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
-    symlinkSync(join(ROOT, 'packages', name.replace(/^@camd\//, '')), join(dir, 'node_modules', name));
-  }
   const port = await freePort();
   const rtspPort = await freePort();
   const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort };
