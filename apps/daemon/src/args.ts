@@ -14,7 +14,7 @@ export interface CliArgs {
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR] [--log-format json|pretty]
-       camd plugins [--config FILE]      list the plugins the config loads
+       camd plugins [--config FILE]      the plugins the config names: installed or not (and how to install)
        camd probe [--config FILE] [--json]
                                          cameras, encoders (with a trial encode each) and the source
                                          path and encoder every stream of the config would get

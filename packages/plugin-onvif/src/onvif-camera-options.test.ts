@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestHost, putState, testStream, useStandins, type TestHost } from '@camd/core/testing';
 import onvif from './index.js';
 
@@ -33,7 +33,18 @@ describe('ONVIF options from the device probe', () => {
   });
 
   it('lists only sizes within the camera’s modes and its highest rate; each is accepted, a larger one is not', async () => {
-    const camera = await OnvifManager.connect('127.0.0.1', h.httpPort, 'operator', 'operator-secret');
+    // No RTSP plugin here: onvif-nvt logs each ter:NoRTSPStreaming answer whole (as in onvif-nvr.test.ts): captured, checked.
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    let camera: any;
+    let logged: unknown[][];
+    try {
+      camera = await OnvifManager.connect('127.0.0.1', h.httpPort, 'operator', 'operator-secret');
+    } finally {
+      logged = [...spy.mock.calls];
+      spy.mockRestore();
+    }
+    const faults = logged.map(([r]) => `${(r as { statusCode?: number }).statusCode} ${(r as { req?: { path?: string } }).req?.path}`);
+    expect(faults, 'what onvif-nvt logged while connecting').toEqual(['UDP', 'HTTP', 'RTSP'].map(() => '400 /onvif/media_service'));
     const options = (await camera.media.getVideoEncoderConfigurationOptions(null, 'vec_stream1')).data.GetVideoEncoderConfigurationOptionsResponse.Options;
     const sizes = list<{ Width: string; Height: string }>(options.H264.ResolutionsAvailable).map((r) => `${r.Width}x${r.Height}`);
     expect(sizes).toEqual(['640x480', '640x360', '480x270', '352x288', '320x240', '160x120']);

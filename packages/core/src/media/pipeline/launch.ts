@@ -5,7 +5,7 @@ import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
 import { defaultSourceCapabilities } from './source-probe.js';
 import { deviceCapabilities } from './devices.js';
-import { captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
+import { CAPTURE_FANOUT_ELEMENT, captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
 import { getLatencyMs } from '../../rules.js';
 import type { PipelineFragment, PipelineSpec, SourceFragment, StreamSettings, StartProperty, VideoCodec } from '../types.js';
 import type { DeviceDirectory } from './device-directory.js';
@@ -156,7 +156,11 @@ export function composeLaunch(spec: PipelineSpec): string {
     rawCaps(s),
     ...spec.filters.map((f) => f.launch),
     'videoconvert',
+    // The encoder's own layout (I420; NV12 for VA): one conversion, none again for the encoder.
     `video/x-raw,format=${spec.encoder.inputFormat ?? 'I420'}`,
+    // The finished pictures, for a derived encoding (VP8 for WebRTC clients without H.264): the media
+    // process adds a branch per reader while one runs (see derived.ts); unlinked, it only passes on.
+    `tee name=${CAPTURE_FANOUT_ELEMENT} allow-not-linked=true`,
     // Filters and the encoder run in separate threads (two cores); a slow encoder drops here too.
     rawQueue(s),
     spec.encoder.launch,
@@ -202,9 +206,6 @@ export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, re
     tail(stream.codec),
     { owner: CORE, launch: '', elements: spec.path.decoders },
   ];
-  registry.validateLaunch(
-    launch,
-    fragments.flatMap((f) => f.elements),
-  );
+  registry.validateLaunch(launch, [...fragments.flatMap((f) => f.elements), 'tee']);
   return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []) };
 }

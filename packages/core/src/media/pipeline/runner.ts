@@ -12,6 +12,7 @@ import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
 import type { PropertyValue } from './protocol.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { isJoinPoint } from '../codec.js';
+import { declareConstrainedHigh } from '../h264-profiles.js';
 import { RestartSupervisor } from './restart-policy.js';
 
 export { BACKOFF_MS } from './restart-policy.js';
@@ -46,6 +47,10 @@ export interface RunnerDeps {
    * feeds it (a shared capture) may be the part that is stuck.
    */
   onRepeatedStall?: (stream: string) => void;
+  /** The pipeline's role in its media process: readers of its finished pictures (derived encodings) find its `tee` by it. */
+  role?: string;
+  /** The pipeline reached PLAYING (after a start, rebuild or restart). */
+  onPlaying?: () => void;
 }
 
 /** Where a stream's pipeline is: with `running: false` in stats, `state` and `lastError` say why. */
@@ -309,7 +314,7 @@ export class StreamRunner {
     };
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
     this.launched = built.launch;
-    const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true });
+    const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true, role: this.deps.role });
     this.pipeline = pipeline;
     this.startedAt = performance.now();
     this.stallReported = false;
@@ -319,7 +324,8 @@ export class StreamRunner {
     // Frames carry the codec of the pipeline that made them, not of the settings (already the next ones during a rebuild).
     const codec = built.spec.encoder.codec;
     this.runCodec = codec;
-    pipeline.on('frame', (f) => this.onFrame(f, pipeline, codec));
+    const constrainedHigh = codec === 'h264' && built.spec.encoder.noBFrames === true;
+    pipeline.on('frame', (f) => this.onFrame(f, pipeline, codec, constrainedHigh));
     pipeline.on('playing', () => {
       this.playingAt = performance.now();
       const { factory, reason } = built.spec.encoder;
@@ -327,6 +333,7 @@ export class StreamRunner {
         { stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: factory, why: reason, sourcePath: built.spec.path?.path },
         'pipeline playing',
       );
+      this.deps.onPlaying?.();
     });
     pipeline.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
     pipeline.on('gstError', (e) => {
@@ -347,7 +354,7 @@ export class StreamRunner {
     });
   }
 
-  private onFrame(f: RawFrame, pipeline: MediaPipeline, codec: VideoCodec): void {
+  private onFrame(f: RawFrame, pipeline: MediaPipeline, codec: VideoCodec, constrainedHigh: boolean): void {
     if (this.pipeline !== pipeline) return;
     const now = performance.now();
     this.lastFrameAt = now;
@@ -357,6 +364,8 @@ export class StreamRunner {
     // A join point is an IDR (IRAP in H.265): parsers also clear DELTA_UNIT on non-IDR I frames, which a
     // decoder cannot start from (no parameter sets, references may precede them).
     const keyframe = f.keyframe && isJoinPoint(codec, f.data);
+    // Parameter sets travel with keyframes only (h264parse config-interval=-1): one byte per keyframe.
+    if (keyframe && constrainedHigh) declareConstrainedHigh(f.data);
     this.meter.add(now, f.data.length, keyframe);
     const frame: EncodedFrame = {
       stream: this.settings.name,
