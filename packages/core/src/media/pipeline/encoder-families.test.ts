@@ -40,9 +40,9 @@ describe('hardware encoder families (stand-ins)', () => {
       /^hardware \(va\), trial encode passed in \d+ ms, after v4l2h264enc failed its trial encode \(Cannot identify device '.*\/video11'\./,
     );
     expect(host.recentLog()).toMatch(/v4l2h264enc failed its trial encode \(Cannot identify device .*video11.*\); the next candidate is used/);
-    // VA takes NV12, its own layout.
+    // VA takes NV12, its own layout (so do the stream's finished pictures at its tee).
     expect(manager(host).launchText('stream1')).toMatch(
-      /video\/x-raw,format=NV12 ! queue .* ! vah264enc name=encoder rate-control=cbr bitrate=500 key-int-max=15 b-frames=0/,
+      /video\/x-raw,format=NV12 ! tee name=camd_fanout allow-not-linked=true ! queue .* ! vah264enc name=encoder rate-control=cbr bitrate=500 key-int-max=15 b-frames=0/,
     );
   });
 
