@@ -102,3 +102,33 @@ export async function measureDecoding(
     framesDecoded: second.framesDecoded,
   };
 }
+
+/**
+ * The seed's offer snippet in a Chromium restricted to VP8 (RTCRtpTransceiver.setCodecPreferences),
+ * as a libwebrtc client built without H.264 offers: returns the codec the browser's inbound RTP
+ * reports once frames decode.
+ */
+export async function playVp8Only(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const pc = new RTCPeerConnection();
+    (window as any).pc = pc;
+    const t = pc.addTransceiver('video', { direction: 'recvonly' });
+    t.setCodecPreferences(RTCRtpReceiver.getCapabilities('video')!.codecs.filter((c) => c.mimeType === 'video/VP8'));
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const response = await fetch('/api/webrtc/offer?stream=stream1', { method: 'POST', body: JSON.stringify(offer) });
+    if (!response.ok) throw new Error(`offer answered ${response.status}: ${await response.text()}`);
+    await pc.setRemoteDescription(await response.json());
+  });
+}
+
+export async function inboundCodec(page: Page): Promise<string | undefined> {
+  return page.evaluate(async () => {
+    const stats = await ((window as any).pc as RTCPeerConnection).getStats();
+    let codecId: string | undefined;
+    stats.forEach((s: any) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') codecId = s.codecId;
+    });
+    return codecId ? (stats.get(codecId) as { mimeType: string } | undefined)?.mimeType : undefined;
+  });
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, putState, testStream, until, useStandins, type StandinCamera, type TestHost } from '@camd/core/testing';
 import timestamp from '@camd/plugin-timestamp';
 import webrtc from './index.js';
-import { ensureBrowserNetwork, inboundVideo, launchChromium, measureDecoding, newPage } from './test-browser.js';
+import { ensureBrowserNetwork, inboundCodec, inboundVideo, launchChromium, measureDecoding, newPage, playVp8Only } from './test-browser.js';
 
 /**
  * A camera's own H.264 in headless Chromium: passed through without re-encoding while no filter needs
@@ -32,7 +32,10 @@ describe('plugin-webrtc: a camera that encodes H.264 itself', () => {
     const cam = standins.plug('h264', CAMERA);
     // Baseline: the camera's own stream (x264 ultrafast) is constrained baseline, and so is camd's encoder
     // when the overlay needs it, so one WebRTC answer fits both.
-    h = await createTestHost({ plugins: [webrtc, timestamp], config: { streams: [testStream({ source: cam, profile: 'baseline' })] } });
+    h = await createTestHost({
+      plugins: [{ def: webrtc, options: { derivedLingerMs: 1500, disconnectTimeoutMs: 2000 } }, timestamp],
+      config: { streams: [testStream({ source: cam, profile: 'baseline' })] },
+    });
     expect((await putState(h, 'webrtcEnabled', true)).status).toBe(200);
     chromium = await launchChromium();
   });
@@ -70,5 +73,25 @@ describe('plugin-webrtc: a camera that encodes H.264 itself', () => {
     } finally {
       await context.close();
     }
+  });
+
+  it('a viewer without H.264 (VP8 only) makes camd decode the camera while it watches; passthrough again after', async () => {
+    expect((await putState(h, 'timestampEnabled', false)).status).toBe(200);
+    await onPath('passthrough');
+    const { context, page } = await newPage(chromium.browser, h.users.viewer);
+    try {
+      await page.goto(`${h.baseUrl}/api/health`);
+      await playVp8Only(page);
+      // The derived VP8 encoder reads the stream's pictures: the camera's H.264 is decoded for it.
+      expect((await onPath('decode')).encoder).toMatchObject({ passthrough: false });
+      const m = await measureDecoding(page, 'window.pc', 1000);
+      expect([m.width, m.height]).toEqual([320, 240]);
+      expect(await inboundCodec(page)).toBe('video/VP8');
+    } finally {
+      await context.close();
+    }
+    // Its last viewer gone (and the linger over), the camera's own H.264 goes through again.
+    await onPath('passthrough');
+    expect(h.recentLog()).toMatch(/passing the camera's own stream through again/);
   });
 });

@@ -53,6 +53,8 @@ export interface DerivedEncodingDeps {
   settings: () => StreamSettings;
   /** The role of the stream's pipeline in its media process: its `tee` after the filters hands pictures to readers. */
   role: string;
+  /** It starts (first user) or stops: the stream must then make raw pictures (no camera passthrough), or no longer. */
+  onActive?: (active: boolean) => void;
 }
 
 let readers = 0;
@@ -134,6 +136,7 @@ export class DerivedEncoding {
   private start(): void {
     this.active = true;
     this.deps.logger.info({ stream: this.stream, codec: this.codec }, 'derived encoding starting (first user)');
+    this.deps.onActive?.(true);
     this.supervisor.start();
     this.launch();
   }
@@ -141,6 +144,7 @@ export class DerivedEncoding {
   async stop(reason: string): Promise<void> {
     if (!this.active) return;
     this.active = false;
+    this.deps.onActive?.(false);
     clearTimeout(this.stopTimer);
     this.stopTimer = undefined;
     this.supervisor.stop();

@@ -173,10 +173,21 @@ export interface BuiltPipeline {
   spec: PipelineSpec;
   launch: string;
   startProperties: StartProperty[];
+  /** Why the camera's own H.264/H.265 is not passed through when only `rawNeeded` stopped it (else undefined). */
+  passthroughHeldBy?: string;
 }
 
-/** Runs the pipeline hooks for one stream and returns launch text validated against the registry. */
-export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, registry: ElementRegistry): Promise<BuiltPipeline> {
+/**
+ * Runs the pipeline hooks for one stream and returns launch text validated against the registry.
+ * `rawNeeded`: something outside the stream's filters reads its pictures (a derived encoding), so the
+ * camera's own H.264 is decoded instead of passed through.
+ */
+export async function buildPipeline(
+  stream: StreamSettings,
+  hooks: CamdHooks,
+  registry: ElementRegistry,
+  opts: { rawNeeded?: string } = {},
+): Promise<BuiltPipeline> {
   const source = await hooks.resolveSource.promise(stream);
   if (!source) throw new CamdError(ErrorCodes.PIPELINE_FAILED, `no plugin provides a source for stream "${stream.name}"`);
   const encoder = await hooks.chooseEncoder.promise(stream, registry);
@@ -190,8 +201,13 @@ export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, re
       ? 'passthrough is off in the config'
       : filters.length
         ? `${[...new Set(filters)].join(', ')} needs raw frames`
-        : undefined;
-  spec.path = planSourcePath(spec.source, stream, { noPassthrough, chooseDecoder: (f) => registry.chooseDecoder(f) });
+        : opts.rawNeeded;
+  const chooseDecoder = (f: Parameters<ElementRegistry['chooseDecoder']>[0]) => registry.chooseDecoder(f);
+  spec.path = planSourcePath(spec.source, stream, { noPassthrough, chooseDecoder });
+  const held =
+    opts.rawNeeded && noPassthrough === opts.rawNeeded && planSourcePath(spec.source, stream, { chooseDecoder }).path === 'passthrough'
+      ? opts.rawNeeded
+      : undefined;
   if (spec.path.path === 'passthrough') {
     const camera = cameraEncoder(stream, spec.source, spec.path);
     spec.source = { ...spec.source, launch: camera.sourceLaunch };
@@ -207,5 +223,5 @@ export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, re
     { owner: CORE, launch: '', elements: spec.path.decoders },
   ];
   registry.validateLaunch(launch, [...fragments.flatMap((f) => f.elements), 'tee']);
-  return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []) };
+  return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []), ...(held ? { passthroughHeldBy: held } : {}) };
 }

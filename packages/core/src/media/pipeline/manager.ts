@@ -19,7 +19,7 @@ import type { MediaIsolation } from '../../config.js';
 import type { PropertyValue } from './protocol.js';
 import { DEFAULT_MAX_PIXEL_RATE, StreamBounds, type StreamLimits } from '../bounds.js';
 import { DeviceDirectory } from './device-directory.js';
-import { probeMedia } from './probe-client.js';
+import { probeAtStart, probeMedia } from './probe-client.js';
 import { HotplugWatch } from './hotplug.js';
 import { devicesReport, probeReport, type DevicesReport, type ProbeReport } from './probe-report.js';
 
@@ -69,6 +69,7 @@ export class StreamManager implements MediaPlane {
   readonly devices: DeviceDirectory;
   /** Watches the streams' camera nodes once started (unplug, replug). */
   private hotplug?: HotplugWatch;
+  private stopping = false;
 
   constructor(private readonly deps: StreamManagerDeps) {
     this.configured = deps.streams;
@@ -182,6 +183,8 @@ export class StreamManager implements MediaPlane {
         media: this.mediaFor(stream),
         settings: () => this.runner(stream).current,
         role: `pictures${i + 1}`,
+        // Not while shutting down: the derived encodings stop first, the stream must not rebuild then.
+        onActive: (on) => this.stopping || this.runner(stream).needRawPictures(on ? `a ${codec} encoding reads its pictures` : undefined),
       });
       this.derived.set(name, d);
     }
@@ -281,8 +284,9 @@ export class StreamManager implements MediaPlane {
 
   async start(): Promise<void> {
     this.started = true;
+    this.stopping = false;
     this.planCaptures();
-    await this.probeMachine();
+    await probeAtStart({ streams: this.configured, registry: this.deps.registry, devices: this.devices, logger: this.deps.logger });
     // Before any pipeline runs: what each source delivers, the config checked against it, and stored
     // values beyond it reset (else a pipeline that cannot negotiate restarts for ever).
     await this.bounds.describeSources(this.deps.hooks, this.deps.logger);
@@ -300,30 +304,6 @@ export class StreamManager implements MediaPlane {
       this.hotplug = new HotplugWatch({ devices: this.devices, paths, logger: this.deps.logger, onChange: (p, present) => this.deviceChanged(p, present) });
       this.hotplug.start();
     }
-  }
-
-  /**
-   * At start, in one short-lived media process: the cameras the streams read (GstDeviceMonitor), and
-   * a one-frame trial of every hardware encoder and decoder present (its element may exist while its
-   * device node is missing). A failed trial is logged; the choice then falls through to the next.
-   */
-  private async probeMachine(): Promise<void> {
-    for (const s of this.configured) {
-      if (s.encoder && !this.deps.registry.encoderCandidates().some((c) => c.factory === s.encoder)) {
-        const known = [...new Set(this.deps.registry.encoderCandidates().map((c) => c.factory))].join(', ');
-        throw new CamdError(ErrorCodes.CONFIG, `config streams "${s.name}".encoder: "${s.encoder}" is not an encoder camd knows (known: ${known})`);
-      }
-    }
-    const devices = this.configured.some((s) => s.source.kind === 'device');
-    const trials = this.deps.registry.trialRequests();
-    if (!devices && trials.length === 0) return;
-    const result = await probeMedia({ devices, trials });
-    this.deps.registry.recordTrials(result.trials);
-    for (const t of result.trials) {
-      if (t.ok) this.deps.logger.info({ element: t.factory, ms: t.ms }, `${t.factory} passed its trial encode`);
-      else this.deps.logger.warn({ element: t.factory, reason: t.reason }, `${t.factory} failed its trial encode (${t.reason}); the next candidate is used`);
-    }
-    if (result.devices) await this.devices.accept(result.devices);
   }
 
   /**
@@ -390,6 +370,7 @@ export class StreamManager implements MediaPlane {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.hotplug?.stop();
     for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const off of this.unwatch.splice(0)) off();

@@ -1,5 +1,9 @@
 import { fork } from 'node:child_process';
-import type { ElementTrial, TrialRequest } from '../registry.js';
+import type { Logger } from 'pino';
+import { CamdError, ErrorCodes } from '../../errors.js';
+import type { ElementRegistry, ElementTrial, TrialRequest } from '../registry.js';
+import type { StreamSettings } from '../types.js';
+import type { DeviceDirectory } from './device-directory.js';
 import type { FromMediaProcess, RawDevice } from './protocol.js';
 import { childEntry } from './worker-path.js';
 
@@ -91,4 +95,35 @@ function probeOnce(devices: boolean, trials: readonly TrialRequest[], deadlineMs
       else finish(() => reject(new Error(`probing cameras and encoders failed (${signal ?? `exit ${code}`}): ${last}`)));
     });
   });
+}
+
+/**
+ * At start, in one short-lived media process: the cameras the streams read (GstDeviceMonitor), and
+ * a one-frame trial of every hardware encoder and decoder present (its element may exist while its
+ * device node is missing). A failed trial is logged; the choice then falls through to the next.
+ */
+export async function probeAtStart(o: {
+  streams: readonly StreamSettings[];
+  registry: ElementRegistry;
+  devices: DeviceDirectory;
+  logger: Logger;
+}): Promise<void> {
+  const known = o.registry.encoderCandidates().map((c) => c.factory);
+  for (const s of o.streams) {
+    if (s.encoder && !known.includes(s.encoder))
+      throw new CamdError(
+        ErrorCodes.CONFIG,
+        `config streams "${s.name}".encoder: "${s.encoder}" is not an encoder camd knows (known: ${[...new Set(known)].join(', ')})`,
+      );
+  }
+  const devices = o.streams.some((s) => s.source.kind === 'device');
+  const trials = o.registry.trialRequests();
+  if (!devices && trials.length === 0) return;
+  const result = await probeMedia({ devices, trials });
+  o.registry.recordTrials(result.trials);
+  for (const t of result.trials) {
+    if (t.ok) o.logger.info({ element: t.factory, ms: t.ms }, `${t.factory} passed its trial encode`);
+    else o.logger.warn({ element: t.factory, reason: t.reason }, `${t.factory} failed its trial encode (${t.reason}); the next candidate is used`);
+  }
+  if (result.devices) await o.devices.accept(result.devices);
 }

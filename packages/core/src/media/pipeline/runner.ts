@@ -86,6 +86,9 @@ export class StreamRunner {
   /** What the last built pipeline reads and encodes with, and why (stats). */
   private media?: { encoder: EncoderStats; path: SourcePlan; keyframe?: PropertySet };
   private launched?: string;
+  /** Why raw pictures are needed beyond the filters (needRawPictures), and whether that alone kept passthrough off. */
+  private rawNeeded?: string;
+  private heldPassthrough?: string;
 
   constructor(
     private settings: StreamSettings,
@@ -292,6 +295,19 @@ export class StreamRunner {
     return { healthy: verdict.reasons.length === 0, reasons: verdict.reasons };
   }
 
+  /**
+   * Something besides the stream's filters reads its finished pictures (a derived encoding: VP8 for a
+   * WebRTC viewer without H.264), or no longer does. A camera's own H.264 cannot feed it: the stream is
+   * rebuilt to decode it while the reason holds, and to pass it through again after.
+   */
+  needRawPictures(reason: string | undefined): void {
+    if (reason === this.rawNeeded) return;
+    this.rawNeeded = reason;
+    if (!this.pipeline?.running) return;
+    if (reason && this.media?.path.path === 'passthrough') void this.rebuild(`${reason}: decoding the camera's own stream`);
+    else if (!reason && this.heldPassthrough) void this.rebuild(`no longer needed (${this.heldPassthrough}): passing the camera's own stream through again`);
+  }
+
   private async launch(): Promise<void> {
     const gen = ++this.generation;
     const s = this.settings;
@@ -299,7 +315,7 @@ export class StreamRunner {
     let reads: ReadonlySet<string>;
     try {
       // Every setting read while building (core's or a plugin's) is a dependency of this pipeline.
-      ({ result: built, keys: reads } = await trackReads(() => buildPipeline(s, this.deps.hooks, this.deps.registry)));
+      ({ result: built, keys: reads } = await trackReads(() => buildPipeline(s, this.deps.hooks, this.deps.registry, { rawNeeded: this.rawNeeded })));
     } catch (err) {
       this.supervisor.failed(`cannot build the pipeline: ${(err as Error).message}`);
       return;
@@ -314,6 +330,7 @@ export class StreamRunner {
     };
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
     this.launched = built.launch;
+    this.heldPassthrough = built.passthroughHeldBy;
     const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true, role: this.deps.role });
     this.pipeline = pipeline;
     this.startedAt = performance.now();
