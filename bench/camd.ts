@@ -74,8 +74,9 @@ export async function startCamd(
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
   const port = await freePort();
   const rtspPort = await freePort();
-  const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort };
-  const full = { ...config, http: { host: '127.0.0.1', port }, rtsp, users: [BENCH_USER] };
+  // HTTPS and RTSPS on as by default, on free ports (their default ports are fixed).
+  const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort, tls: { port: await freePort() } };
+  const full = { ...config, http: { host: '127.0.0.1', port, tls: { port: await freePort() } }, rtsp, users: [BENCH_USER] };
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(full, null, 2));
   const args = ['--config', configPath, '--state-dir', join(dir, 'state')];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamdError, CamdHost, hashPassword, type Logger } from '@camd/core';
+import { CamdError, CamdHost, daemonCertificate, hashPassword, type Logger } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
@@ -59,12 +59,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
     return 2;
   }
+  if (args.command === 'tls-fingerprint') return printFingerprint(config, stateDir);
   const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat });
   // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
   const pluginSearchPaths = [dirname(configPath), process.cwd(), APP_DIR];
   let host: CamdHost;
   try {
-    host = await CamdHost.create({ config, stateDir, logger, pluginSearchPaths, media: args.command === 'run' });
+    // `camd plugins` prints JSON on stdout: a certificate it issues is announced on stderr.
+    const announceCertificate =
+      args.command === 'run'
+        ? undefined
+        : (c: { fingerprint: string; certFile: string }) => process.stderr.write(`camd: issued ${c.certFile} (${c.fingerprint})\n`);
+    host = await CamdHost.create({ config, stateDir, logger, pluginSearchPaths, media: args.command === 'run', announceCertificate });
   } catch (err) {
     const msg = err instanceof CamdError ? `${err.code}: ${err.message}` : ((err as Error).stack ?? String(err));
     logger.fatal({ err }, 'startup failed');
@@ -77,6 +83,24 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   return runUntilSignal(host, logger);
+}
+
+/** `camd tls fingerprint`: what clients pin, read from the certificate the daemon serves (none is issued here). */
+function printFingerprint(config: Parameters<typeof daemonCertificate>[0], stateDir: string): number {
+  try {
+    const c = daemonCertificate(config, stateDir);
+    if (!c) {
+      process.stderr.write('camd: no TLS certificate: TLS is off in the config, or camd has not started once with this state directory\n');
+      return 1;
+    }
+    process.stdout.write(
+      `certificate: ${c.certFile}\nnames: ${c.names}\nvalid until: ${c.validTo.toISOString()}\nSHA-256 fingerprint: ${c.fingerprint}\npublic key pin: sha256//${c.spkiPin}\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`camd: ${(err as Error).message}\n`);
+    return 1;
+  }
 }
 
 async function runUntilSignal(host: CamdHost, logger: Logger): Promise<number> {

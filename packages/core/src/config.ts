@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
+import { tlsSchema, tlsSettings, type HttpTlsConfig, type PlainHttp } from './tls/config.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
 /** How pipelines map onto media processes (see `CamdConfig.media`). */
@@ -32,10 +33,13 @@ export interface PluginEntry {
 }
 
 export interface CamdConfig {
-  http?: { port?: number; host?: string };
+  /** `tls`: HTTPS (default on, port 8443, generated certificate; false: off); `plain`: what plain HTTP does (see tls/config.ts). */
+  http?: { port?: number; host?: string; tls?: HttpTlsConfig | false; plain?: PlainHttp };
+  /** `basicOverPlainHttp`: false refuses HTTP Basic on plain HTTP (default true). */
+  auth?: { basicOverPlainHttp?: boolean };
   users?: UserConfig[];
   plugins?: Array<string | PluginEntry>;
-  rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[] };
+  rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[]; tls?: { port?: number } | false };
   streams?: StreamConfig[];
   log?: { level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /**
@@ -81,8 +85,9 @@ export const configSchema = {
     http: {
       type: 'object',
       additionalProperties: false,
-      properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' } },
+      properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' }, tls: tlsSchema.httpTls, plain: tlsSchema.plain },
     },
+    auth: tlsSchema.auth,
     users: {
       type: 'array',
       items: {
@@ -118,6 +123,7 @@ export const configSchema = {
         enabled: { type: 'boolean' },
         port: { type: 'integer', minimum: 1, maximum: 65535 },
         streams: { type: 'array', minItems: 1, items: streamSchema },
+        tls: tlsSchema.rtspTls,
       },
     },
     streams: { type: 'array', minItems: 1, items: streamSchema },
@@ -145,6 +151,7 @@ export function parseConfig(doc: unknown): CamdConfig {
     throw new CamdError(ErrorCodes.CONFIG, describeError(err), { details: validateConfig.errors });
   }
   const cfg = doc as CamdConfig;
+  tlsSettings(cfg);
   const streams = configuredStreams(cfg);
   const names = new Set<string>();
   const paths = new Set<string>();

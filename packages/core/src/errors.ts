@@ -148,6 +148,8 @@ export const CoreErrors = {
   SNAPSHOT: createError('CAMD_ERR_SNAPSHOT', 'no picture from "%s" yet: %s', 503),
   /** The stream is not in the codec a route serves (`GET /api/streams/:name/mjpeg` of an H.264 stream). */
   STREAM_CODEC: createError('CAMD_ERR_STREAM_CODEC', '%s', 409),
+  /** A TLS certificate or key that cannot be used (unreadable, not PEM, not a pair, expired); the message names the file. */
+  TLS_CERTIFICATE: createError('CAMD_ERR_TLS_CERTIFICATE', '%s'),
   /** No route for the method and URL. */
   NOT_FOUND: createError('CAMD_ERR_NOT_FOUND', 'no route %s %s', 404),
   /** A request fastify refused without a code of its own. */

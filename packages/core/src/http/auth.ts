@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import { allows, type Caller, type Permission } from '../auth/permissions.js';
 import { DIGEST_REALM, type UserStore } from '../auth/users.js';
 import { digestCaller, digestChallenge, NonceManager, parseAuthorization } from '../auth/http-digest.js';
+import { basicRefused } from './plain-http.js';
 
 const CALLER = Symbol('camd.caller');
 type WithCaller = FastifyRequest & { [CALLER]?: Caller };
@@ -47,6 +48,20 @@ export function requirePermission(users: UserStore, required: readonly Permissio
   return Object.assign(
     async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
       const digest = digestRequestCaller(users, request);
+      // Plain HTTP with `auth.basicOverPlainHttp: false`: Basic is not even checked (the password has
+      // crossed the network in clear already; checking it would tell the sender it is right).
+      const httpsPort = basicRefused(request);
+      const noBasic = httpsPort !== undefined;
+      if (noBasic && !digest && /^Basic\s/i.test(request.headers.authorization ?? '')) {
+        return reply
+          .code(401)
+          .header('WWW-Authenticate', digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true }))
+          .send({
+            error: 'Unauthorized',
+            code: 'CAMD_ERR_BASIC_OVER_PLAIN_HTTP',
+            message: `HTTP Basic is refused over plain HTTP: use HTTPS (port ${httpsPort}) or HTTP Digest`,
+          });
+      }
       const result = digest ? (digest.caller ?? (digest.stale ? undefined : 'invalid')) : await basicCaller(users, request.headers.authorization);
       if (result === undefined || result === 'invalid') {
         if (result === 'invalid') {
@@ -57,7 +72,7 @@ export function requirePermission(users: UserStore, required: readonly Permissio
         return reply
           .code(401)
           .header('WWW-Authenticate', [
-            'Basic realm="camd", charset="UTF-8"',
+            ...(noBasic ? [] : ['Basic realm="camd", charset="UTF-8"']),
             digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: digest?.stale }),
           ])
           .send({ error: 'Unauthorized', code: 'CAMD_ERR_AUTH_REQUIRED', message: 'valid credentials are required (HTTP Basic or Digest)' });

@@ -11,6 +11,7 @@ import { AUTH_HANDLER, callerOf, requirePermission } from './auth.js';
 import { CoreErrors } from '../errors.js';
 import { httpError, statusText } from './errors.js';
 import { RequestPacer } from './pacer.js';
+import type { PlainHttp } from '../tls/config.js';
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -107,6 +108,7 @@ export class PluginHttpScope implements HttpScope {
     private readonly app: FastifyInstance,
     private readonly users: UserStore,
     private readonly pluginName: string,
+    private readonly tls: { port: () => number; plain: PlainHttp } = { port: () => 0, plain: 'on' },
   ) {}
 
   register(fn: FastifyPluginAsync, opts: { prefix?: string } = {}): void {
@@ -139,6 +141,14 @@ export class PluginHttpScope implements HttpScope {
   get port(): number {
     const addr = this.app.server.address();
     return typeof addr === 'object' && addr ? addr.port : 0;
+  }
+
+  get tlsPort(): number {
+    return this.tls.port();
+  }
+
+  get plain(): PlainHttp {
+    return this.tls.plain;
   }
 }
 
