@@ -66,6 +66,11 @@ export class RtspServer implements ConnParent {
     this.tcp.on('error', (err) => opts.log.error({ err }, 'rtsp: server error'));
   }
 
+  /** A connection from another listener (RTSPS, decrypted): served as one of the RTSP port's own. */
+  acceptConnection(socket: Socket): void {
+    this.accept(socket);
+  }
+
   /** Reads the first bytes of a connection: plain RTSP, or one side of an RTSP-over-HTTP tunnel. */
   private accept(socket: Socket): void {
     let buf: Buffer = Buffer.alloc(0);
