@@ -89,8 +89,9 @@ describe('plugin-onvif over TLS', () => {
       );
     });
     expect(cam.profiles.map((p: any) => p.$.token)).toEqual(['profile_stream1']);
-    // What it read from GetCapabilities: the services' addresses on HTTPS.
-    expect(cam.capabilities.media.XAddr).toBe(`https://127.0.0.1:${tlsPort}/onvif/media_service`);
+    // What it read from GetServices: the services' addresses on HTTPS (Media2 among them).
+    expect(cam.uri.media.href).toBe(`https://127.0.0.1:${tlsPort}/onvif/media_service`);
+    expect(cam.media2Support).toBe(true);
     expect((await call(cam, 'getSnapshotUri', {})).uri).toBe(`https://127.0.0.1:${tlsPort}/api/streams/stream1/snapshot.jpg`);
     const stream = await call(cam, 'getStreamUri', { protocol: 'RTSP' });
     expect(stream.uri).toBe(`rtsp://127.0.0.1:${rtspPort}/stream1`);
