@@ -1,8 +1,10 @@
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 /**
  * A minimal RTSP/TCP reader for load benchmarks: DESCRIBE, SETUP (interleaved), PLAY, then counts
- * frames (RTP marker bits) without decoding, so a hundred of them fit in one process.
+ * frames (RTP marker bits) without decoding, so a hundred of them fit in one process. An `rtsps://`
+ * URL connects over TLS, verifying the server against `ca`.
  */
 export class BenchReader {
   frames = 0;
@@ -14,14 +16,18 @@ export class BenchReader {
   constructor(
     private readonly url: string,
     private readonly auth?: { username: string; password: string },
+    private readonly ca?: string,
   ) {}
 
   async start(): Promise<void> {
     const u = new URL(this.url);
-    const s = connect(Number(u.port), u.hostname);
+    const secure = u.protocol === 'rtsps:';
+    const s: Socket = secure
+      ? connectTls({ port: Number(u.port), host: u.hostname, ca: this.ca, servername: 'localhost' })
+      : connect(Number(u.port), u.hostname);
     this.socket = s;
     s.on('error', () => undefined);
-    await new Promise((r) => s.once('connect', r));
+    await new Promise((r) => s.once(secure ? 'secureConnect' : 'connect', r));
     let buf: Buffer = Buffer.alloc(0);
     let playing = false;
     let waiter: ((text: string) => void) | undefined;
