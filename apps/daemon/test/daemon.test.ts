@@ -51,6 +51,18 @@ describe('camd CLI', () => {
     expect(r.stderr).toMatch(/plugin "camd-plugin-does-not-exist" is not installed/);
   });
 
+  it('refuses to start with a stream beyond what the machine can do, naming it and what its source delivers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'camd-cfg-'));
+    dirs.push(dir);
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ users, streams: [testStream({ resolution: '7680x7680' })] }));
+    const r = await runCamd(['--config', file, '--state-dir', join(dir, 'state')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'camd: startup failed: config streams[0] "stream1": 7680x7680 at 15 fps (h264): test pattern smpte (videotestsrc) delivers at most 3840x2160 up to 30 fps, 1920x1080 up to 60 fps, 1280x720 up to 120 fps',
+    );
+  });
+
   it('hashes a password for the config', async () => {
     const r = await runCamd(['hash-password'], 's3cret\n');
     expect(r.code).toBe(0);

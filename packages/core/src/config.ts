@@ -46,8 +46,10 @@ export interface CamdConfig {
    * `isolation`: `shared` (default) runs every pipeline in one media process; `pipeline` gives each
    * stream and shared capture a process of its own (a crash then takes only that one along, at the
    * cost of a Node.js runtime, ≈ 40 MiB, per pipeline).
+   * `maxPixelRate`: pixels a second all streams may encode together (width × height × fps, summed);
+   * a setting beyond it is refused. Default 200 000 000 (see README, "Settings bounded by the machine").
    */
-  media?: { isolation?: MediaIsolation };
+  media?: { isolation?: MediaIsolation; maxPixelRate?: number };
   /** `GET /metrics` (Prometheus): open by default; `auth: true` requires Media_r credentials. */
   metrics?: { auth?: boolean };
   [other: string]: unknown;
@@ -128,7 +130,11 @@ export const configSchema = {
     },
     streams: { type: 'array', minItems: 1, items: streamSchema },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
-    media: { type: 'object', additionalProperties: false, properties: { isolation: { enum: ['shared', 'pipeline'] } } },
+    media: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { isolation: { enum: ['shared', 'pipeline'] }, maxPixelRate: { type: 'integer', minimum: 1_000_000, maximum: 100_000_000_000 } },
+    },
     metrics: { type: 'object', additionalProperties: false, properties: { auth: { type: 'boolean' } } },
   },
 } as const;

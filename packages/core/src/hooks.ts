@@ -2,6 +2,7 @@ import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHoo
 import type { ElementRegistry } from './media/registry.js';
 import type { EncoderChoice, PipelineFragment, PipelineSpec, StreamSettings } from './media/types.js';
 import type { Permission } from './auth/permissions.js';
+import type { SourceCapabilities } from './media/source-caps.js';
 
 /**
  * Ordering of taps. Pass `{ name, stage }` to `tap`/`tapPromise`; lower stages run first. Order never
@@ -72,6 +73,13 @@ export function createHooks() {
   return Object.freeze({
     /** First plugin to return a fragment provides the stream's source (core's default: v4l2src / videotestsrc). */
     resolveSource: new AsyncSeriesBailHook<[StreamSettings], PipelineFragment | undefined>(['stream']),
+    /**
+     * First answer wins: what a stream's source can produce (formats, sizes, rates), asked once per
+     * stream as the streams start; it bounds `streamResolution` and `streamFramerate`. Core's default:
+     * camd's videotestsrc maximum, or the caps GStreamer reads from the v4l2 device. A plugin that
+     * provides a stream's source (`resolveSource`), or probes devices, answers here too, earlier.
+     */
+    describeSource: new AsyncSeriesBailHook<[StreamSettings], SourceCapabilities | undefined>(['stream']),
     /** First answer wins; core's default asks the element registry for the best available encoder. */
     chooseEncoder: new AsyncSeriesBailHook<[StreamSettings, ElementRegistry], EncoderChoice | undefined>(['stream', 'registry']),
     /** Filters (PiP, overlays) add fragments here, ordered by STAGE. */

@@ -14,6 +14,7 @@ export function emptyRegistry(): ElementRegistry {
     packageFor: () => undefined,
     registerEncoder: () => undefined,
     chooseEncoder: fail,
+    encoderLimits: () => undefined,
     validateLaunch: () => undefined,
   };
 }

@@ -14,6 +14,7 @@ import { StreamHub } from './media/hub.js';
 import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
+import { DEFAULT_MAX_PIXEL_RATE } from './media/bounds.js';
 import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
@@ -130,7 +131,7 @@ export class CamdHost {
     const streams = configuredStreams(config);
     if (this.options.media === false) {
       this.registry = emptyRegistry();
-      this.media = new StaticMediaPlane(streams, this.state);
+      this.media = new StaticMediaPlane(streams, this.state, { maxPixelRate: config.media?.maxPixelRate ?? DEFAULT_MAX_PIXEL_RATE, logger: this.logger });
     } else {
       const media = await loadMediaModules();
       this.registry = await media.loadElementRegistry({ logger: this.logger });
@@ -143,6 +144,7 @@ export class CamdHost {
         logger: this.logger.child({ component: 'media' }),
         streams,
         isolation: config.media?.isolation,
+        maxPixelRate: config.media?.maxPixelRate,
       });
     }
     this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
@@ -356,6 +358,7 @@ interface MediaModules {
     logger: Logger;
     streams: ReturnType<typeof configuredStreams>;
     isolation?: MediaIsolation;
+    maxPixelRate?: number;
   }) => MediaPlane;
   Snapshots: new (hub: StreamHub) => { get(stream: string): Promise<Buffer> };
 }

@@ -1,21 +1,10 @@
-import { allows, MEDIA_READ, type StreamSettings } from '@camd/core';
-import { mediaServiceCapabilities, setState } from './device-ops.js';
+import { MEDIA_READ, type StreamSettings } from '@camd/core';
+import { mediaServiceCapabilities } from './device-ops.js';
+import { encoderOptions, resolutionsXml, setVideoSourceConfiguration, stateFault } from './encoder-options.js';
 import { fault, profileXml, streamOf, text, videoEncoderConfigurationXml, videoSourceConfigurationXml, type Op, type OpContext } from './operations.js';
 import { SoapFault } from './soap.js';
 import { require as requirePermission } from './security.js';
 
-/** Sizes offered by GetVideoEncoderConfigurationOptions (the encoder scales to any even size). */
-export const RESOLUTIONS = [
-  [1920, 1080],
-  [1280, 720],
-  [1024, 576],
-  [960, 540],
-  [800, 600],
-  [640, 480],
-  [640, 360],
-  [352, 288],
-  [320, 240],
-] as const;
 const PROFILE_OF: Record<string, StreamSettings['profile']> = { Baseline: 'baseline', Main: 'main', High: 'high', Extended: 'main' };
 
 const read = (o: OpContext) => requirePermission(o.caller!, MEDIA_READ);
@@ -32,25 +21,18 @@ const selected = (o: OpContext) =>
 export type EncoderChange = [key: Parameters<OpContext['ctx']['streams']['stateKey']>[1], value: unknown];
 
 /**
- * Applies an encoder configuration (Media and Media2) through the state store as the caller: every
- * change is checked first (permission and value), then applied, so a refused change changes nothing.
+ * Applies an encoder configuration (Media and Media2) through the state store as the caller, all at
+ * once: each value, and the size × rate × codec together against the stream's bounds (source,
+ * encoder level, pixel budget), are checked before anything changes.
  */
 export async function applyEncoderChanges(o: OpContext, s: StreamSettings, changes: readonly EncoderChange[]): Promise<void> {
-  const keyed = changes.map(([k, value]) => ({ key: o.ctx.streams.stateKey(s.name, k), value }));
-  for (const { key, value } of keyed) {
-    const def = o.ctx.state.definition(key);
-    if (!allows(o.caller!, def.permissionWrite)) throw fault.notAuthorized(`${o.caller!.username} may not change the encoder configuration (needs Media_rw)`);
-    try {
-      def.validate.parse(value, key);
-    } catch (err) {
-      throw fault.invalidArg('ter:ConfigModify', (err as Error).message);
-    }
+  const keyed = changes.map(([k, value]) => [o.ctx.streams.stateKey(s.name, k), value] as const);
+  try {
+    await o.ctx.state.setMany(keyed, o.caller!);
+  } catch (err) {
+    throw stateFault(o, err);
   }
-  for (const { key, value } of keyed) if (o.ctx.state.get(key) !== value) await setState(o, key, value);
-  o.ctx.logger.info(
-    { stream: s.name, by: o.caller!.username, changes: Object.fromEntries(keyed.map((k) => [k.key, k.value])) },
-    'onvif: encoder configuration set',
-  );
+  o.ctx.logger.info({ stream: s.name, by: o.caller!.username, changes: Object.fromEntries(keyed) }, 'onvif: encoder configuration set');
 }
 
 export const MEDIA_OPS: Record<string, Op> = {
@@ -111,14 +93,10 @@ export const MEDIA_OPS: Record<string, Op> = {
   },
   GetVideoEncoderConfigurationOptions: (o) => {
     read(o);
-    const sizes = new Set<string>(RESOLUTIONS.map(([w, h]) => `${w}x${h}`));
-    for (const s of selected(o)) sizes.add(`${s.width}x${s.height}`);
-    const resolutions = [...sizes]
-      .map((r) => r.split('x'))
-      .map(([w, h]) => `<tt:ResolutionsAvailable><tt:Width>${w}</tt:Width><tt:Height>${h}</tt:Height></tt:ResolutionsAvailable>`)
-      .join('');
+    // Exactly what SetVideoEncoderConfiguration accepts (core's bounds): sizes at the current rate, rates at the current size.
+    const opts = encoderOptions(o, selected(o), 'h264');
     const h264 =
-      `${resolutions}<tt:GovLengthRange><tt:Min>1</tt:Min><tt:Max>600</tt:Max></tt:GovLengthRange><tt:FrameRateRange><tt:Min>1</tt:Min><tt:Max>240</tt:Max></tt:FrameRateRange>` +
+      `${resolutionsXml(opts)}<tt:GovLengthRange><tt:Min>1</tt:Min><tt:Max>600</tt:Max></tt:GovLengthRange><tt:FrameRateRange><tt:Min>1</tt:Min><tt:Max>${opts.maxFps}</tt:Max></tt:FrameRateRange>` +
       `<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange><tt:H264ProfilesSupported>Baseline</tt:H264ProfilesSupported><tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported><tt:H264ProfilesSupported>High</tt:H264ProfilesSupported>`;
     return (
       `<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options><tt:QualityRange><tt:Min>0</tt:Min><tt:Max>10</tt:Max></tt:QualityRange><tt:H264>${h264}</tt:H264>` +
@@ -150,6 +128,12 @@ export const MEDIA_OPS: Record<string, Op> = {
     }
     await applyEncoderChanges(o, s, changes);
     return '<trt:SetVideoEncoderConfigurationResponse/>';
+  },
+
+  SetVideoSourceConfiguration: (o) => {
+    const token = ((o.params.Configuration ?? {}) as Record<string, unknown>)['@_token'];
+    setVideoSourceConfiguration(o, streamOf(o, token ?? ''));
+    return '<trt:SetVideoSourceConfigurationResponse/>';
   },
 
   GetVideoSourceConfigurationOptions: (o) => {

@@ -1,5 +1,6 @@
 import { MEDIA_READ, type StreamSettings, type VideoCodec } from '@camd/core';
-import { applyEncoderChanges, RESOLUTIONS, type EncoderChange } from './media-ops.js';
+import { applyEncoderChanges, type EncoderChange } from './media-ops.js';
+import { encoderOptions, resolutionsXml, setVideoSourceConfiguration } from './encoder-options.js';
 import { fault, list, profileToken, streamOf, text, videoSourceConfigurationXml, type Op, type OpContext } from './operations.js';
 import { rtspsPort } from './protocol-ops.js';
 import { SoapFault, xmlEscape } from './soap.js';
@@ -20,8 +21,8 @@ const H264_PROFILE = { baseline: 'Baseline', main: 'Main', high: 'High' } as con
 const H264_PROFILE_OF: Record<string, StreamSettings['profile']> = { Baseline: 'baseline', Main: 'main', High: 'high' };
 /** x265 here encodes 8-bit 4:2:0: H.265 Main. */
 const H265_PROFILES = ['Main'];
-/** Common camera rates, plus each stream's own (streamFramerate takes any 1..240). */
-const FRAME_RATES = [1, 5, 10, 12.5, 15, 20, 25, 30, 50, 60];
+/** Common camera rates (whole: streamFramerate takes integers), offered up to the highest the streams accept, plus that rate and each stream's own. */
+const FRAME_RATES = [1, 5, 10, 15, 20, 25, 30, 50, 60, 120];
 /**
  * Protocols of GetStreamUri: RTP over UDP, over the RTSP connection, and tunnelled in HTTP, all on the
  * RTSP port; and RTSPS (`RtspsUnicast`: the rtsps:// URI on the RTSPS port, RTP interleaved in TLS;
@@ -84,26 +85,26 @@ export function media2ServiceCapabilities(o: OpContext): string {
   );
 }
 
-function options2Xml(streams: StreamSettings[]): string {
-  const sizes = new Set<string>(RESOLUTIONS.map(([w, h]) => `${w}x${h}`));
-  const rates = new Set<number>(FRAME_RATES);
-  for (const s of streams) {
-    sizes.add(`${s.width}x${s.height}`);
-    rates.add(s.fps);
-  }
-  const resolutions = [...sizes]
-    .map((r) => r.split('x'))
-    .map(([w, h]) => `<tt:ResolutionsAvailable><tt:Width>${w}</tt:Width><tt:Height>${h}</tt:Height></tt:ResolutionsAvailable>`)
-    .join('');
-  const frameRates = [...rates].sort((a, b) => a - b).join(' ');
-  // streamBitrate takes 64 kbit/s to 50 Mbit/s; GovLength is the config's `gop` (1..600 frames).
-  const body = (encoding: string) =>
-    `<tt:Encoding>${encoding}</tt:Encoding><tt:QualityRange><tt:Min>0</tt:Min><tt:Max>10</tt:Max></tt:QualityRange>${resolutions}<tt:BitrateRange><tt:Min>64</tt:Min><tt:Max>50000</tt:Max></tt:BitrateRange>`;
-  const common = `FrameRatesSupported="${frameRates}" ConstantBitRateSupported="false" GuaranteedFrameRateSupported="false"`;
+/**
+ * One Options per codec, each exactly what SetVideoEncoderConfiguration accepts for it (core's bounds:
+ * the encoder's level differs by codec): sizes at the stream's rate, rates at its size.
+ */
+function options2Xml(o: OpContext, streams: StreamSettings[]): string {
+  const body = (codec: VideoCodec) => {
+    const opts = encoderOptions(o, streams, codec);
+    const rates = new Set([...FRAME_RATES, ...streams.map((s) => s.fps), opts.maxFps].filter((r) => r <= opts.maxFps));
+    const frameRates = [...rates].sort((a, b) => a - b).join(' ');
+    // streamBitrate takes 64 kbit/s to 50 Mbit/s; GovLength is the config's `gop` (1..600 frames).
+    return {
+      common: `FrameRatesSupported="${frameRates}" ConstantBitRateSupported="false" GuaranteedFrameRateSupported="false"`,
+      inner: `<tt:Encoding>${ENCODING[codec]}</tt:Encoding><tt:QualityRange><tt:Min>0</tt:Min><tt:Max>10</tt:Max></tt:QualityRange>${resolutionsXml(opts)}<tt:BitrateRange><tt:Min>64</tt:Min><tt:Max>50000</tt:Max></tt:BitrateRange>`,
+    };
+  };
+  const [h264, h265, jpeg] = (['h264', 'h265', 'mjpeg'] as const).map(body) as [ReturnType<typeof body>, ReturnType<typeof body>, ReturnType<typeof body>];
   return (
-    `<tr2:Options GovLengthRange="1 600" ${common} ProfilesSupported="Baseline Main High">${body('H264')}</tr2:Options>` +
-    `<tr2:Options GovLengthRange="1 600" ${common} ProfilesSupported="${H265_PROFILES.join(' ')}">${body('H265')}</tr2:Options>` +
-    `<tr2:Options ${common}>${body('JPEG')}</tr2:Options>`
+    `<tr2:Options GovLengthRange="1 600" ${h264.common} ProfilesSupported="Baseline Main High">${h264.inner}</tr2:Options>` +
+    `<tr2:Options GovLengthRange="1 600" ${h265.common} ProfilesSupported="${H265_PROFILES.join(' ')}">${h265.inner}</tr2:Options>` +
+    `<tr2:Options ${jpeg.common}>${jpeg.inner}</tr2:Options>`
   );
 }
 
@@ -134,7 +135,13 @@ export const MEDIA2_OPS: Record<string, Op> = {
 
   GetVideoEncoderConfigurationOptions: (o) => {
     read(o);
-    return `<tr2:GetVideoEncoderConfigurationOptionsResponse>${options2Xml(selected(o))}</tr2:GetVideoEncoderConfigurationOptionsResponse>`;
+    return `<tr2:GetVideoEncoderConfigurationOptionsResponse>${options2Xml(o, selected(o))}</tr2:GetVideoEncoderConfigurationOptionsResponse>`;
+  },
+
+  SetVideoSourceConfiguration: (o) => {
+    const token = ((o.params.Configuration ?? {}) as Record<string, unknown>)['@_token'];
+    setVideoSourceConfiguration(o, streamOf(o, token ?? ''));
+    return '<tr2:SetVideoSourceConfigurationResponse/>';
   },
 
   /**

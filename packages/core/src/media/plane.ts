@@ -1,8 +1,11 @@
 import type { StreamCatalog } from '../plugins/contract.js';
 import { CamdError, ErrorCodes } from '../errors.js';
-import type { StreamSettings } from './types.js';
+import type { StreamSettings, VideoCodec } from './types.js';
 import { defineStreamKeys, streamKeyName, type StreamKeyName } from '../state/keys.js';
 import type { StateStore } from '../state/store.js';
+import { StreamBounds, type StreamLimits } from './bounds.js';
+import { testSourceCapabilities } from './source-caps.js';
+import type { Logger } from 'pino';
 
 /** What the host needs of the media plane: the stream catalog plus lifecycle and health. */
 export interface MediaPlane extends StreamCatalog {
@@ -16,11 +19,30 @@ export interface MediaPlane extends StreamCatalog {
  * host runs with `media: false` (API-only tests, tooling such as `camd plugins`).
  */
 export class StaticMediaPlane implements MediaPlane {
+  private readonly bounds: StreamBounds;
+  private readonly logger: Logger;
+
   constructor(
     private readonly streams: StreamSettings[],
     state: StateStore,
+    opts: { maxPixelRate: number; logger: Logger },
   ) {
     defineStreamKeys(state, streams);
+    // The settings are bounded as with pipelines: test patterns by camd's maximum, encoders by their
+    // codec's ceiling (no registry here), devices not at all (nothing reads them).
+    this.bounds = new StreamBounds({
+      state,
+      streams,
+      stateKey: (s, k) => this.stateKey(s, k),
+      encoderLimits: () => undefined,
+      maxPixelRate: opts.maxPixelRate,
+    });
+    for (const s of streams) if (s.source.kind === 'test') this.bounds.setSource(s.name, testSourceCapabilities(s.source.pattern));
+    this.bounds.install();
+    this.logger = opts.logger;
+  }
+  limits(stream: string, codec?: VideoCodec): StreamLimits {
+    return this.bounds.limits(stream, codec);
   }
   list(): StreamSettings[] {
     return [...this.streams];
@@ -40,7 +62,9 @@ export class StaticMediaPlane implements MediaPlane {
       ? { clientCount: 0, totalBytesStreamed: 0, currentBitrate: 0, frameDrops: 0, errors: 0, uptime: 0, fps: 0, running: false }
       : undefined;
   }
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    await this.bounds.enforceAtStart(this.logger);
+  }
   async stop(): Promise<void> {}
   health(): { healthy: boolean; reasons: string[] } {
     return { healthy: true, reasons: [] };

@@ -1,3 +1,4 @@
+import type { EncoderLimits } from './encoder-limits.js';
 import type { EncoderChoice, StreamSettings, VideoCodec } from './types.js';
 
 /** A GStreamer element factory as GStreamer itself describes it. */
@@ -19,6 +20,11 @@ export interface EncoderCandidate {
   readonly hardware: boolean;
   /** Higher wins among available candidates of the same codec (hardware candidates first). */
   readonly priority: number;
+  /**
+   * The highest level it encodes (`levelLimits('h264', '4.2')`); without it, the codec's ceiling
+   * (H.264/H.265 level 6.2, JPEG's size fields). Stream settings beyond it are refused.
+   */
+  readonly limits?: EncoderLimits;
   build(settings: StreamSettings): EncoderChoice;
 }
 
@@ -31,6 +37,8 @@ export interface ElementRegistry {
   registerEncoder(candidate: EncoderCandidate): void;
   /** The best available encoder for the stream's codec; throws CamdError GST_NO_ENCODER. */
   chooseEncoder(settings: StreamSettings): EncoderChoice;
+  /** What the encoder `chooseEncoder` picks for a codec can encode; undefined when this machine has none. */
+  encoderLimits(codec: VideoCodec): EncoderLimits | undefined;
   /** Throws CamdError GST_ELEMENT_MISSING naming the first absent factory and its Debian package. */
   validateLaunch(launch: string, declared?: readonly string[]): void;
 }

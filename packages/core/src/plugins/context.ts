@@ -25,6 +25,8 @@ export type SettingsOf<K> = { readonly [P in keyof K]: K[P] extends StateKeyDefi
  */
 export type PluginState = Pick<StateStore, 'get' | 'list' | 'canRead' | 'definition' | 'has' | 'watch' | 'subscribe' | 'keys' | 'owner'> & {
   set<T = unknown>(key: string, value: unknown, caller?: Caller): Promise<T>;
+  /** Sets several keys as `caller`, all or none (`StateStore.setMany`): an ONVIF encoder configuration. */
+  setMany(changes: ReadonlyArray<readonly [key: string, value: unknown]>, caller: Caller): Promise<unknown[]>;
 };
 
 export function pluginState(store: StateStore, plugin: string, permissions: readonly Permission[]): PluginState {
@@ -39,6 +41,12 @@ export function pluginState(store: StateStore, plugin: string, permissions: read
     subscribe: store.subscribe.bind(store),
     keys: store.keys.bind(store),
     owner: store.owner.bind(store),
+    // Only as a caller (a user of an interface): the plugin's own writes go through set().
+    setMany: (changes: ReadonlyArray<readonly [key: string, value: unknown]>, caller: Caller) => {
+      if (!caller || caller === SYSTEM)
+        return Promise.reject(new CamdError(ErrorCodes.STATE_FORBIDDEN, `plugin "${plugin}": setMany needs the caller`, { plugin }));
+      return store.setMany(changes, caller);
+    },
     set<T>(key: string, value: unknown, caller?: Caller): Promise<T> {
       if (caller && caller !== SYSTEM) return store.set<T>(key, value, caller);
       const owner = store.owner(key);

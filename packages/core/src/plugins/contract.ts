@@ -8,7 +8,8 @@ import type { StreamHub } from '../media/hub.js';
 import type { ElementRegistry } from '../media/registry.js';
 import type { UserStore } from '../auth/users.js';
 import type { Caller, Permission } from '../auth/permissions.js';
-import type { StreamSettings } from '../media/types.js';
+import type { StreamSettings, VideoCodec } from '../media/types.js';
+import type { StreamLimits } from '../media/bounds.js';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { TlsLayer } from '../tls/layer.js';
@@ -85,6 +86,12 @@ export interface StreamCatalog {
   get(name: string): StreamSettings | undefined;
   /** The state key that holds `key` for this stream (`streamBitrate` or `stream2.streamBitrate`). */
   stateKey(stream: string, key: 'streamResolution' | 'streamFramerate' | 'streamBitrate' | 'videoEncoder' | 'encoderProfile' | 'encoderPreset'): string;
+  /**
+   * What the stream's `streamResolution` and `streamFramerate` accept now, for `codec` (default: its
+   * own): sizes at its frame rate, rates at its size, within its source, its encoder's level and the
+   * pixel budget. Exactly what a write of one of them accepts (ONVIF lists it as its options).
+   */
+  limits(stream: string, codec?: VideoCodec): StreamLimits;
   /** Restarts a stream's pipeline (e.g. ONVIF SystemReboot). Clients stay attached to the hub. */
   restart(name: string): Promise<void>;
   /** Live statistics of a stream. */

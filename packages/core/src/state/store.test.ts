@@ -140,4 +140,50 @@ describe('StateStore', () => {
     await Promise.all([1, 2, 3, 4, 5].map((i) => s.set('streamBitrate', i * 1_000_000, operator)));
     expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).streamBitrate).toBe(5_000_000);
   });
+
+  it('setMany: all or nothing (permission, values, constraints over the values as they would be), one event per changed key', async () => {
+    const dir = tempDir();
+    const s = storeWithSeedKeys(dir);
+    // A rule over two keys: at most 30 fps above 1280x720.
+    s.constrain({
+      owner: 'test',
+      keys: ['streamResolution', 'streamFramerate'],
+      check: (value) => {
+        if ((value('streamResolution') as string) !== '1280x720' && (value('streamFramerate') as number) > 30) throw new Error('too much');
+      },
+    });
+    const seen: string[] = [];
+    s.subscribe((c) => seen.push(`${c.key}=${JSON.stringify(c.value)}`));
+    await expect(s.set('streamBitrate', 1_000_000, operator)).resolves.toBe(1_000_000); // not constrained
+    await expect(s.set('streamFramerate', 50, operator)).rejects.toThrow('too much'); // 1920x1080 still
+    await expect(
+      s.setMany(
+        [
+          ['streamResolution', '1280x720'],
+          ['rtspPath', '/x'],
+        ],
+        admin,
+      ),
+    ).rejects.toMatchObject({ code: ErrorCodes.STATE_FORBIDDEN });
+    await expect(
+      s.setMany(
+        [
+          ['streamResolution', '1280x720'],
+          ['streamFramerate', 'fast'],
+        ],
+        operator,
+      ),
+    ).rejects.toMatchObject({ code: ErrorCodes.STATE_INVALID });
+    expect(s.get('streamResolution')).toBe('1920x1080');
+    await s.setMany(
+      [
+        ['streamResolution', '1280x720'],
+        ['streamFramerate', 50],
+        ['streamBitrate', 1_000_000],
+      ],
+      operator,
+    );
+    expect(seen).toEqual(['streamBitrate=1000000', 'streamResolution="1280x720"', 'streamFramerate=50']);
+    expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))).toMatchObject({ streamResolution: '1280x720', streamFramerate: 50 });
+  });
 });

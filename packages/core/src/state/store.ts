@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { CamdError, ErrorCodes } from '../errors.js';
 import { allows, type Caller, type Permission, SYSTEM } from '../auth/permissions.js';
 import { AtomicJsonFile } from './persist.js';
-import type { StateChange, StateKeyDefinition, StateRegistrar, Validator } from './types.js';
+import type { StateChange, StateConstraint, StateKeyDefinition, StateRegistrar, Validator } from './types.js';
 import { ValidationError, v } from './validate.js';
 import { noteRead } from './reads.js';
 
@@ -143,32 +143,68 @@ export class StateStore implements StateRegistrar {
    * disk) and notifies subscribers. Throws `CamdError` with STATE_* codes; nothing changes on error.
    */
   async set<T = unknown>(key: string, value: unknown, caller: Caller = SYSTEM): Promise<T> {
+    const [parsed] = await this.setMany([[key, value]], caller);
+    return parsed as T;
+  }
+
+  /**
+   * Sets several keys at once (an ONVIF encoder configuration: size, rate, codec together): every
+   * value is checked first (permission, validator, then the constraints over the values as they would
+   * all be), then all are persisted in one write and notified. Nothing changes when one is refused.
+   */
+  async setMany(changes: ReadonlyArray<readonly [key: string, value: unknown]>, caller: Caller = SYSTEM): Promise<unknown[]> {
+    const parsed = changes.map(([key, value]) => [key, this.parse(key, value, caller)] as const);
+    const next = new Map(parsed.filter(([key, value]) => JSON.stringify(this.entry(key).value) !== JSON.stringify(value)));
+    if (next.size > 0) this.checkConstraints(next);
+    const previous = new Map([...next.keys()].map((k) => [k, this.entry(k).value]));
+    for (const [key, value] of next) this.entry(key).value = value;
+    const persisted = [...next.keys()].filter((k) => this.entry(k).def.persist !== false);
+    if (persisted.length > 0 && this.file) {
+      const before = this.stored;
+      this.stored = { ...this.stored, ...Object.fromEntries(persisted.map((k) => [k, next.get(k)])) };
+      try {
+        await this.file.write(this.stored);
+      } catch (err) {
+        this.stored = before;
+        for (const [k, v] of previous) this.entry(k).value = v;
+        throw new CamdError(ErrorCodes.STATE_PERSIST, `could not persist ${persisted.map((k) => `"${k}"`).join(', ')}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
+    for (const [key, value] of next) this.emit({ key, value: structuredClone(value), previous: previous.get(key), by: caller.username });
+    return parsed.map(([, value]) => structuredClone(value));
+  }
+
+  /**
+   * Adds a rule over several keys (stream size × rate × the pixel budget), checked on every write of
+   * one of its keys against the values as they would be. Returns the function that removes it.
+   */
+  constrain(constraint: StateConstraint): () => void {
+    this.constraints.add(constraint);
+    return () => this.constraints.delete(constraint);
+  }
+
+  private readonly constraints = new Set<StateConstraint>();
+
+  private parse(key: string, value: unknown, caller: Caller): unknown {
     const e = this.entry(key);
     if (!allows(caller, e.def.permissionWrite)) {
       const why = e.def.permissionWrite.length === 0 ? 'it is read-only' : `it needs one of ${e.def.permissionWrite.join(', ')}`;
       throw new CamdError(ErrorCodes.STATE_FORBIDDEN, `${caller.username} may not write "${key}": ${why}`);
     }
-    let parsed: unknown;
     try {
-      parsed = e.def.validate.parse(value, key);
+      return e.def.validate.parse(value, key);
     } catch (err) {
       if (err instanceof ValidationError) throw new CamdError(ErrorCodes.STATE_INVALID, err.message, { details: { path: err.path, expected: err.expected } });
       throw err;
     }
-    const previous = e.value;
-    if (JSON.stringify(previous) === JSON.stringify(parsed)) return structuredClone(parsed) as T;
-    e.value = parsed;
-    if (e.def.persist !== false && this.file) {
-      this.stored = { ...this.stored, [key]: parsed };
-      try {
-        await this.file.write(this.stored);
-      } catch (err) {
-        e.value = previous;
-        throw new CamdError(ErrorCodes.STATE_PERSIST, `could not persist "${key}": ${(err as Error).message}`, { cause: err });
-      }
-    }
-    this.emit({ key, value: structuredClone(parsed), previous, by: caller.username });
-    return structuredClone(parsed) as T;
+  }
+
+  private checkConstraints(next: ReadonlyMap<string, unknown>): void {
+    const changed = [...next.keys()];
+    const value = (k: string) => (next.has(k) ? next.get(k) : this.entry(k).value);
+    for (const c of this.constraints) if (c.keys.some((k) => next.has(k))) c.check(value, changed);
   }
 
   /** Subscribes to every change; returns the unsubscribe function. */

@@ -38,3 +38,16 @@ export interface StateChange<T = unknown> {
 export interface StateRegistrar {
   define<T>(def: StateKeyDefinition<T>, owner: string): StateKeyDefinition<T>;
 }
+
+/**
+ * A rule over several keys that no single validator can check (a stream's size × rate against its
+ * source, its encoder and the pixel budget of every stream). The store runs it on every write of one
+ * of `keys`, before anything changes.
+ */
+export interface StateConstraint {
+  /** Who added it (for logs). */
+  readonly owner: string;
+  readonly keys: readonly string[];
+  /** Throws (a CamdError, answered 400) when the values as they would be are not allowed; `value(key)` reads them. */
+  check(value: (key: string) => unknown, changed: readonly string[]): void;
+}

@@ -7,11 +7,11 @@ import type { SharedCaptureRef, SourceSpec, StreamSettings } from '../types.js';
 import { RestartSupervisor, STABLE_MS } from './restart-policy.js';
 import type { MediaPipeline, MediaProcess } from './media-process.js';
 import { CAPTURE_FANOUT_ELEMENT } from './protocol.js';
+import { sourceKey } from '../source-caps.js';
 
 /** Raw frames the shared memory holds (`fanout: 'shm'`): readers that fall behind this far lose frames, never block capture. */
 const SHM_FRAMES = 24;
 
-const sourceKey = (s: SourceSpec) => (s.kind === 'device' ? `device:${s.device}` : `test:${s.pattern}`);
 const describe = (s: SourceSpec) => (s.kind === 'device' ? s.device : `test pattern ${s.pattern}`);
 
 /**

@@ -2,7 +2,8 @@ import { fork } from 'node:child_process';
 import type { Logger } from 'pino';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementInfo, ElementRegistry, EncoderCandidate } from '../registry.js';
-import type { EncoderChoice, StreamSettings } from '../types.js';
+import type { EncoderChoice, StreamSettings, VideoCodec } from '../types.js';
+import { codecCeiling, type EncoderLimits } from '../encoder-limits.js';
 import { debianPackageFor } from './packages.js';
 import { childEntry } from './worker-path.js';
 import type { FromMediaProcess } from './protocol.js';
@@ -41,11 +42,19 @@ export class GstElementRegistry implements ElementRegistry {
     this.encoders.push(candidate);
   }
 
+  /** Candidates for a codec, best first: hardware first, then by priority. */
+  private candidates(codec: VideoCodec): EncoderCandidate[] {
+    return this.encoders.filter((c) => c.codec === codec).sort((a, b) => Number(b.hardware) - Number(a.hardware) || b.priority - a.priority);
+  }
+
+  encoderLimits(codec: VideoCodec): EncoderLimits | undefined {
+    const c = this.candidates(codec).find((x) => this.has(x.factory));
+    return c && (c.limits ? { ...c.limits, encoder: c.factory } : codecCeiling(codec, c.factory));
+  }
+
   /** Hardware first, then by priority; only candidates whose element exists here. */
   chooseEncoder(settings: StreamSettings): EncoderChoice {
-    const candidates = this.encoders
-      .filter((c) => c.codec === settings.codec)
-      .sort((a, b) => Number(b.hardware) - Number(a.hardware) || b.priority - a.priority);
+    const candidates = this.candidates(settings.codec);
     const available = candidates.find((c) => this.has(c.factory));
     if (!available) {
       const tried = candidates.map((c) => `${c.factory} (${this.packageFor(c.factory) ?? 'unknown package'})`).join(', ');
@@ -94,28 +103,49 @@ export function factoriesIn(launch: string): string[] {
   return out;
 }
 
-/** Asks GStreamer (in a short-lived media process) for every element factory it has. */
-export async function inspectElements(timeoutMs = 30_000): Promise<ElementInfo[]> {
+/** Runs a short-lived media process (`media-host <args>`) and resolves with its one answer of `type`. */
+function askMediaHost<T extends FromMediaProcess['type']>(
+  args: string[],
+  type: T,
+  what: string,
+  timeoutMs: number,
+): Promise<Extract<FromMediaProcess, { type: T }>> {
   return new Promise((resolve, reject) => {
     const entry = childEntry('media-host');
-    const child = fork(entry.path, ['inspect'], { execArgv: entry.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(entry.path, args, { execArgv: entry.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`GStreamer inspection timed out after ${timeoutMs} ms`));
+      reject(new Error(`${what} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     child.on('message', (m: FromMediaProcess) => {
-      if (m.type === 'inspect') {
+      if (m.type === type) {
         clearTimeout(timer);
-        resolve(m.factories);
+        resolve(m as Extract<FromMediaProcess, { type: T }>);
       }
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      if (code !== 0) reject(new Error(`GStreamer inspection failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      if (code !== 0) reject(new Error(`${what} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
+}
+
+/** Asks GStreamer (in a short-lived media process) for every element factory it has. */
+export async function inspectElements(timeoutMs = 30_000): Promise<ElementInfo[]> {
+  return (await askMediaHost(['inspect'], 'inspect', 'GStreamer inspection', timeoutMs)).factories;
+}
+
+/**
+ * The caps a source element produces, read by GStreamer in a short-lived media process with the
+ * element in READY (`v4l2src device=/dev/video0`: the formats, sizes and rates the driver enumerates).
+ * Throws when the element cannot be made or opened.
+ */
+export async function querySourceCaps(launch: string, timeoutMs = 15_000): Promise<string> {
+  const m = await askMediaHost(['caps', launch], 'caps', `reading the caps of ${launch}`, timeoutMs);
+  if (m.caps === undefined) throw new Error(m.error ?? `${launch} reported no caps`);
+  return m.caps;
 }
 
 let cached: Promise<ElementInfo[]> | undefined;

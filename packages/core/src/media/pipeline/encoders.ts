@@ -1,6 +1,7 @@
 import type { EncoderCandidate } from '../registry.js';
 import type { EncoderChoice, EncoderPreset, StreamSettings } from '../types.js';
 import { getLatencyMs } from '../../rules.js';
+import { levelLimits, type EncoderLimits } from '../encoder-limits.js';
 
 /**
  * The `encoderPreset` values (ultrafast, fast, medium, slow) are quality tiers. On a CPU, x264 must stay live at 1080p60 on two cores
@@ -138,6 +139,7 @@ const candidate = (
   hardware: boolean,
   priority: number,
   build: (s: StreamSettings) => EncoderChoice,
+  limits?: EncoderLimits,
 ): EncoderCandidate => ({
   owner: 'core',
   factory,
@@ -145,14 +147,17 @@ const candidate = (
   hardware,
   priority,
   build,
+  limits,
 });
 
 /** Core's encoder candidates; a board plugin registers its own through `ctx.registry.registerEncoder`. */
 export function defaultEncoderCandidates(): EncoderCandidate[] {
   return [
-    candidate('v4l2h264enc', 'h264', true, 100, v4l2h264),
+    // Its caps above ask for level 4.2 (1080p60: 8160 macroblocks a frame, 489600 a second).
+    candidate('v4l2h264enc', 'h264', true, 100, v4l2h264, levelLimits('h264', '4.2')),
     candidate('x264enc', 'h264', false, 100, x264),
-    candidate('openh264enc', 'h264', false, 50, openh264),
+    // OpenH264's level table ends at 5.2.
+    candidate('openh264enc', 'h264', false, 50, openh264, levelLimits('h264', '5.2')),
     candidate('x265enc', 'h265', false, 100, x265),
     candidate('jpegenc', 'mjpeg', false, 100, jpeg),
   ];

@@ -1,6 +1,7 @@
 export { StreamManager } from './manager.js';
 export { StreamRunner, BACKOFF_MS } from './runner.js';
-export { GstElementRegistry, loadElementRegistry, inspectElements, factoriesIn } from './element-registry.js';
+export { GstElementRegistry, loadElementRegistry, inspectElements, querySourceCaps, factoriesIn } from './element-registry.js';
+export { defaultSourceCapabilities } from './source-probe.js';
 export { installDefaultMediaTaps, buildPipeline, composeLaunch, defaultSource, rawCaps } from './launch.js';
 export { defaultEncoderCandidates, X264_PRESET } from './encoders.js';
 export { snapshotJpeg, Snapshots, SNAPSHOT_MAX_AGE_MS } from './snapshot.js';

@@ -3,6 +3,7 @@ import { STAGE, type CamdHooks } from '../../hooks.js';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
+import { defaultSourceCapabilities } from './source-probe.js';
 import { captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
 import { getLatencyMs } from '../../rules.js';
 import type { PipelineFragment, PipelineSpec, StreamSettings, StartProperty, VideoCodec } from '../types.js';
@@ -55,9 +56,10 @@ export function defaultSource(stream: StreamSettings): PipelineFragment {
   return { owner: CORE, launch: `videotestsrc is-live=true pattern=${quote(stream.source.pattern)}`, elements: ['videotestsrc'] };
 }
 
-/** Installs core's answers to `resolveSource` and `chooseEncoder` at STAGE.DEFAULT (plugins tap earlier to override). */
+/** Installs core's answers to `resolveSource`, `describeSource` and `chooseEncoder` at STAGE.DEFAULT (plugins tap earlier to override). */
 export function installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegistry): void {
   hooks.resolveSource.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => defaultSource(stream));
+  hooks.describeSource.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, (stream) => defaultSourceCapabilities(stream));
   hooks.chooseEncoder.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => registry.chooseEncoder(stream));
 }
 

@@ -14,6 +14,7 @@ import { MediaProcess } from './media-process.js';
 import { getLatencyMs, type LatencyMode } from '../../rules.js';
 import { streamLatencyMode } from '../../state/keys.js';
 import type { MediaIsolation } from '../../config.js';
+import { DEFAULT_MAX_PIXEL_RATE, StreamBounds, type StreamLimits } from '../bounds.js';
 
 export interface StreamManagerDeps {
   hooks: CamdHooks;
@@ -25,6 +26,8 @@ export interface StreamManagerDeps {
   streams: StreamSettings[];
   /** One media process for every pipeline (default), or one per stream and shared capture. */
   isolation?: MediaIsolation;
+  /** `media.maxPixelRate`: pixels a second all streams may encode together (default DEFAULT_MAX_PIXEL_RATE). */
+  maxPixelRate?: number;
 }
 
 /** Coalesces a burst of setting changes (resolution + frame rate) into one rebuild. */
@@ -48,9 +51,20 @@ export class StreamManager implements MediaPlane {
   /** Media processes by what they run: `shared`, or a stream or capture id with isolation `pipeline`. */
   private readonly processes = new Map<string, MediaProcess>();
 
+  /** What each stream's size and rate may be (source, encoder level, pixel budget), enforced on every write. */
+  private readonly bounds: StreamBounds;
+
   constructor(private readonly deps: StreamManagerDeps) {
     this.configured = deps.streams;
     defineStreamKeys(deps.state, deps.streams);
+    this.bounds = new StreamBounds({
+      state: deps.state,
+      streams: deps.streams,
+      stateKey: (s, k) => this.stateKey(s, k),
+      encoderLimits: (codec) => deps.registry.encoderLimits(codec),
+      maxPixelRate: deps.maxPixelRate ?? DEFAULT_MAX_PIXEL_RATE,
+    });
+    this.unwatch.push(this.bounds.install());
     const latencyBudgetMs = () => getLatencyMs(deps.state.get<string>(streamLatencyMode.key));
     for (const s of this.configured) {
       this.runners.set(
@@ -108,8 +122,8 @@ export class StreamManager implements MediaPlane {
     this.configured = planSharedCaptures(this.configured, this.alsoRead, this.deps.isolation === 'pipeline' ? 'shm' : 'memory');
     for (const s of this.configured) {
       const ref = s.capture;
+      this.bounds.setCapture(s.name, ref);
       if (!ref) continue;
-      this.runner(s.name).configure(this.fromState(s));
       if (this.captures.has(ref.id)) continue;
       // Readers that lost the capture wait out their backoff: they retry as soon as it plays again.
       // One that has already reconnected is left alone (shmsink fails when a reader vanishes mid-handshake).
@@ -187,9 +201,22 @@ export class StreamManager implements MediaPlane {
     return [...this.processes.values()].map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
   }
 
+  limits(stream: string, codec?: VideoCodec): StreamLimits {
+    this.runner(stream);
+    return this.bounds.limits(stream, codec);
+  }
+
   async start(): Promise<void> {
     this.started = true;
     this.planCaptures();
+    // Before any pipeline runs: what each source delivers, the config checked against it, and stored
+    // values beyond it reset (else a pipeline that cannot negotiate restarts for ever).
+    await this.bounds.describeSources(this.deps.hooks, this.deps.logger);
+    await this.bounds.enforceAtStart(this.deps.logger);
+    // The runners start with the settings as they are now; a reset above needs no rebuild of its own.
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+    for (const s of this.configured) this.runner(s.name).configure(this.fromState(s));
     // Shared captures first, so that their readers find them; one failing (a missing device) must not
     // keep the others or any stream from starting.
     await Promise.all([...this.captures.values()].map((c) => c.start()));

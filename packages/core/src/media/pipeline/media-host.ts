@@ -7,6 +7,7 @@
  * with its connection. It exits when the daemon goes away, even on SIGKILL (IPC disconnect).
  *
  *   media-host inspect        → one `inspect` message with every element factory, then exit
+ *   media-host caps <element> → one `caps` message with what a source element can produce, then exit
  *   media-host run <socket>   → runs pipelines on request until the daemon disconnects
  */
 import { createRequire } from 'node:module';
@@ -36,7 +37,28 @@ function send(msg: FromMediaProcess): void {
 }
 
 if (process.argv[2] === 'inspect') inspect();
+else if (process.argv[2] === 'caps') sourceCaps(process.argv[3]!);
 else run(process.argv[3]!);
+
+/**
+ * What a source element can produce: its src pad's caps in READY, where v4l2src has opened the device
+ * and reports the formats, sizes and rates the driver enumerates (as gst-device-monitor does).
+ */
+function sourceCaps(launch: string): void {
+  let caps: string | undefined;
+  let error: string | undefined;
+  let el: any;
+  try {
+    el = Gst.parseLaunch(launch);
+    if (el.setState(Gst.State.READY) === Gst.StateChangeReturn.FAILURE) throw new Error(`${launch} does not open`);
+    caps = String(el.getStaticPad('src').queryCaps(null).toString());
+  } catch (err) {
+    error = (err as Error).message;
+  } finally {
+    el?.setState(Gst.State.NULL);
+  }
+  process.send!({ type: 'caps', caps, error } satisfies FromMediaProcess, () => process.exit(0));
+}
 
 function inspect(): void {
   // Walk every plugin's features: gst_element_factory_list_get_elements() misses some factories

@@ -218,7 +218,7 @@ export class MediaProcess {
       if (r) m.ok ? r.resolve() : r.reject(new Error(m.error ?? 'failed'));
       return;
     }
-    if (m.type === 'inspect') return;
+    if (m.type === 'inspect' || m.type === 'caps') return;
     const p = this.pipelines.get(m.id);
     if (!p) return;
     switch (m.type) {

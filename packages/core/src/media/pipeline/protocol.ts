@@ -37,6 +37,8 @@ export type ToMediaProcess =
 
 export type FromMediaProcess =
   | { type: 'inspect'; factories: ElementInfo[] }
+  /** What a source element produces (its caps in READY), or why it could not be opened. */
+  | { type: 'caps'; caps?: string; error?: string }
   /** Sent before PLAYING: running time + baseTimeNs = capture time on the realtime clock (ns since the epoch). */
   | { type: 'starting'; id: string; baseTimeNs: string }
   | { type: 'playing'; id: string }
