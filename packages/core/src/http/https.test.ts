@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, until, type TestHost } from '../testing/index.js';
@@ -75,6 +75,19 @@ describe('http.plain and auth.basicOverPlainHttp', () => {
       expect(followed).toMatchObject({ code: 0, status: 200 });
     } finally {
       await h.close();
+    }
+  });
+
+  it('an HTTPS port in use stops the start with an error naming http.tls.port', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      await expect(createTestHost({ media: false, config: { http: { tls: { port } } } })).rejects.toThrow(
+        `http.tls.port: HTTPS cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`,
+      );
+    } finally {
+      holder.close();
     }
   });
 

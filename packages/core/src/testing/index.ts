@@ -120,7 +120,7 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
   const recent = recentLogDestination(printLevel);
   // Info and above are kept; a finer level asked for is kept (and printed) too.
   const logger = createLogger({ level: printLevel === 'trace' || printLevel === 'debug' ? printLevel : 'info', destination: recent.stream });
-  let host: CamdHost;
+  let host: CamdHost | undefined;
   try {
     host = await CamdHost.create({
       config,
@@ -133,6 +133,8 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
     });
     await host.start();
   } catch (err) {
+    // A start that failed half-way (a port in use) leaves nothing listening or running.
+    await host?.stop().catch(() => undefined);
     if (ownDir) rmSync(stateDir, { recursive: true, force: true });
     throw err;
   }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CamdConfig } from '../config.js';
+import { CamdError, ErrorCodes } from '../errors.js';
 import { installPlainHttpPolicy } from '../http/plain-http.js';
 import type { TlsScope } from '../plugins/contract.js';
 import { join } from 'node:path';
@@ -49,7 +50,11 @@ export class DaemonTls {
   async listen(app: FastifyInstance, host: string): Promise<void> {
     if (!this.certificates || this.settings.httpsPort === undefined) return;
     const layer = createTlsLayer(this.certificates, (socket) => app.server.emit('connection', socket), { name: 'https', log: this.o.logger });
-    await listenTls(layer, this.settings.httpsPort, host);
+    try {
+      await listenTls(layer, this.settings.httpsPort, host);
+    } catch (err) {
+      throw new CamdError(ErrorCodes.CONFIG, `http.tls.port: HTTPS cannot listen on ${host}:${this.settings.httpsPort}: ${(err as Error).message}`, { cause: err });
+    }
     this.https = layer;
     this.certificates.start();
   }
