@@ -76,6 +76,20 @@ describe('the generated certificate', () => {
     expect(renewed.validTo.getTime()).toBeGreaterThan(moved.validTo.getTime());
     expect(renewed.spkiPin).toBe(first.spkiPin);
   });
+
+  it('a running daemon issues it again when expiry nears, and its servers are told', async () => {
+    let now = new Date();
+    const c = open({ stateDir: tempDir(), names: () => ['cam'], now: () => now, checkEveryMs: 50 });
+    const seen: string[] = [];
+    c.onChange((n) => seen.push(n.fingerprint));
+    c.start();
+    const first = c.current;
+    now = new Date(first.validTo.getTime() - RENEW_BEFORE_MS + 3600_000);
+    await until(() => seen.length === 1, 5000, 'the renewal');
+    expect(c.current.fingerprint).toBe(seen[0]);
+    expect(c.current.validTo.getTime()).toBeGreaterThan(first.validTo.getTime());
+    expect(c.current.spkiPin).toBe(first.spkiPin);
+  });
 });
 
 describe('configured certificate files', () => {
