@@ -107,12 +107,13 @@ export interface StreamCatalog {
 export interface TlsScope {
   /**
    * A `tls.Server` with the daemon's certificate (a renewed certificate reaches new connections; open
-   * ones keep theirs) whose decrypted connections go to `accept`, the plugin's plain-text entry point.
+   * ones keep theirs) whose decrypted connections go to `accept`, the plugin's plain-text entry point,
+   * with the raw TCP connection under each (what `onConnection` saw: per-address limits counted there).
    * A handshake must finish within `handshakeTimeoutMs` (10 s); `onConnection` sees each raw
    * connection before its handshake. The plugin listens and closes it.
    */
   createServer(
-    accept: (socket: TLSSocket) => void,
+    accept: (socket: TLSSocket, raw: Socket) => void,
     opts: { name: string; log?: Logger; handshakeTimeoutMs?: number; maxConnections?: number; onConnection?: (socket: Socket) => void },
   ): TlsLayer;
   /** SHA-256 fingerprint of the certificate (`AB:CD:…`). */

@@ -23,22 +23,30 @@ export interface TlsLayerOptions {
  * theirs. A handshake that does not finish in time or fails closes the connection (counted, and
  * logged at debug: scanners and clients that do not trust the certificate do it all day).
  */
-export function createTlsLayer(certificates: Certificates, accept: (socket: TLSSocket) => void, o: TlsLayerOptions): TlsLayer {
-  const server = createServer({ ...certificates.secureOptions(), handshakeTimeout: o.handshakeTimeoutMs ?? 10_000 }, accept);
+export function createTlsLayer(certificates: Certificates, accept: (socket: TLSSocket, raw: Socket) => void, o: TlsLayerOptions): TlsLayer {
+  // Raw connections by peer (address and port: the TLS socket reports the same), so that a decrypted
+  // connection is handed over with the raw one its limits were counted on, and so that closing the
+  // layer also ends those still in their handshake.
+  const raw = new Map<string, Socket>();
+  const peer = (s: { remoteAddress?: string; remotePort?: number }) => `${s.remoteAddress}|${s.remotePort}`;
+  const server = createServer({ ...certificates.secureOptions(), handshakeTimeout: o.handshakeTimeoutMs ?? 10_000 }, (socket: TLSSocket) => {
+    const under = raw.get(peer(socket));
+    if (under) accept(socket, under);
+    else socket.destroy();
+  });
   if (o.maxConnections !== undefined) server.maxConnections = o.maxConnections;
-  // Raw connections, so that closing the layer also ends those still in their handshake.
-  const raw = new Set<Socket>();
   const layer = Object.assign(server, {
     handshakeFailures: 0,
     destroyAll: () => {
-      for (const s of raw) s.destroy();
+      for (const s of raw.values()) s.destroy();
     },
   }) as TlsLayer;
   const off = certificates.onChange(() => server.setSecureContext(certificates.secureOptions()));
   server.once('close', off);
   server.on('connection', (socket: Socket) => {
-    raw.add(socket);
-    socket.once('close', () => raw.delete(socket));
+    const key = peer(socket);
+    raw.set(key, socket);
+    socket.once('close', () => raw.get(key) === socket && raw.delete(key));
     o.onConnection?.(socket);
   });
   server.on('tlsClientError', (err, socket) => {
