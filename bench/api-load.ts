@@ -77,7 +77,8 @@ export async function main(): Promise<void> {
     1000,
     () => stop,
     async () => {
-      const res = await fetch(`${camd.baseUrl}/api/health`);
+      // With credentials: a failing check's detail is Media_r's (anonymous callers get the verdict and the streams).
+      const res = await camd.api('/api/health');
       const body = (await res.json()) as { checks?: { ok?: boolean; healthy?: boolean; name?: string; message?: string; detail?: string }[] };
       phase.health.checks++;
       if (res.status !== 200) {

@@ -14,7 +14,7 @@ pnpm build
 # Tests that run the default 1080p60 + 720p30 streams on one source (two encoders, a compositor and
 # overlays on two cores), or overload the machine on purpose, run on their own after the others, so
 # no other test file shares the machine with them.
-HEAVY_TESTS=(apps/daemon/test/shared-source.test.ts packages/plugin-pip/src/pip-overload.test.ts)
+HEAVY_TESTS=(apps/daemon/test/shared-source.test.ts packages/plugin-pip/src/pip-overload.test.ts packages/plugin-webrtc/src/webrtc-default-config.test.ts)
 if [ $# -gt 0 ]; then
   pnpm exec vitest run "$@"
 else

@@ -18,7 +18,7 @@ const h = await createTestHost({
 await h.fetch('/api/state/webrtcEnabled', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: true }) });
 const child = spawn(
   process.execPath,
-  ['--conditions=source', '--import', 'tsx', 'bench/children/webrtc-receivers.ts', h.baseUrl, 'admin:admin-secret', 'stream1', String(viewers)],
+  ['--conditions=source', '--import', 'tsx', 'bench/children/anchor-receivers.ts', 'camd', h.baseUrl, 'admin:admin-secret', 'stream1', String(viewers)],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -39,6 +39,7 @@ for (const n of profile.nodes) {
   self.set(key, (self.get(key) ?? 0) + (dt.get(n.id) ?? 0));
 }
 const total = [...self.values()].reduce((a, b) => a + b, 0);
+if (process.env.PROFILE_OUT) (await import('node:fs')).writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));
 for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${((v / total) * 100).toFixed(1).padStart(5)} %  ${k}`);
 child.stdin!.end();
 child.kill();

@@ -13,8 +13,7 @@ const frames: number[] = [];
 const peers: RTCPeerConnection[] = [];
 
 async function connect(i: number): Promise<void> {
-  // Main profile, as the benchmarked stream is: camd answers only the profile it sends (a browser
-  // offers several; werift offers one).
+  // Main profile, as the benchmarked stream is: the exact profile, no profileMismatch.
   const pc = new RTCPeerConnection({
     iceServers: [],
     iceAdditionalHostAddresses: ['127.0.0.1'],

@@ -125,7 +125,7 @@ describe('GET /api/stats and /api/health with a failing collector', () => {
     expect(stats.stream1).toMatchObject({ clientCount: 0, errors: 0, working: { figure: 42 } });
     expect(stats.errors).toEqual({ 'test-flaky': 'sensor bus timeout' });
 
-    const health = await h.fetch('/api/health', { user: null });
+    const health = await h.fetch('/api/health', { user: TEST_USERS.viewer });
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({
       healthy: false,

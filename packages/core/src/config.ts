@@ -50,8 +50,12 @@ export interface CamdConfig {
    * a setting beyond it is refused. Default 200 000 000 (see README, "Settings bounded by the machine").
    */
   media?: { isolation?: MediaIsolation; maxPixelRate?: number };
-  /** `GET /metrics` (Prometheus): open by default; `auth: true` requires Media_r credentials. */
-  metrics?: { auth?: boolean };
+  /**
+   * `GET /metrics` (Prometheus) needs Basic/Digest credentials of a user with Media_r, or
+   * `Authorization: Bearer <bearerToken>` (Prometheus' `authorization: { credentials }`); `public: true`
+   * opens it to anyone. `auth` is the key of earlier releases: `auth: false` still opens it (deprecated).
+   */
+  metrics?: { public?: boolean; bearerToken?: string; auth?: boolean };
   [other: string]: unknown;
 }
 
@@ -135,7 +139,16 @@ export const configSchema = {
       additionalProperties: false,
       properties: { isolation: { enum: ['shared', 'pipeline'] }, maxPixelRate: { type: 'integer', minimum: 1_000_000, maximum: 100_000_000_000 } },
     },
-    metrics: { type: 'object', additionalProperties: false, properties: { auth: { type: 'boolean' } } },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        public: { type: 'boolean' },
+        // Visible ASCII, as Prometheus sends it after `Bearer `; long enough that guessing is hopeless.
+        bearerToken: { type: 'string', minLength: 16, maxLength: 4096, pattern: '^[\\x21-\\x7e]+$' },
+        auth: { type: 'boolean' },
+      },
+    },
   },
 } as const;
 
@@ -158,6 +171,10 @@ export function parseConfig(doc: unknown): CamdConfig {
   }
   const cfg = doc as CamdConfig;
   tlsSettings(cfg);
+  const m = cfg.metrics;
+  if (m?.public === true && (m.auth === true || m.bearerToken !== undefined))
+    throw new CamdError(ErrorCodes.CONFIG, `config.metrics: public: true needs no ${m.auth === true ? 'auth' : 'bearerToken'}: choose one`);
+  if (m?.public === false && m.auth === false) throw new CamdError(ErrorCodes.CONFIG, 'config.metrics: public: false and auth: false contradict each other');
   const streams = configuredStreams(cfg);
   const names = new Set<string>();
   const paths = new Set<string>();

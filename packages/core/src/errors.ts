@@ -154,6 +154,8 @@ export const CoreErrors = {
   NOT_FOUND: createError('CAMD_ERR_NOT_FOUND', 'no route %s %s', 404),
   /** A request fastify refused without a code of its own. */
   BAD_REQUEST: createError('CAMD_ERR_BAD_REQUEST', 'bad request', 400),
+  /** A Host header that is no host name (`Host: x"/><inj>`): refused before any route builds a URL from it. */
+  BAD_HOST: createError('CAMD_ERR_BAD_HOST', '%s', 400),
   /** Anything unexpected: the details go to the daemon log, never to the client. */
   INTERNAL: createError('CAMD_ERR_INTERNAL', 'internal error (see the daemon log)', 500),
 } as const;

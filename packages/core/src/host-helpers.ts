@@ -22,12 +22,13 @@ export function emptyRegistry(): ElementRegistry {
 /**
  * The config as plugins see it: deep-frozen, and without secrets. Users are reduced to their names
  * and permissions; no password, hash or sealed secret reaches a plugin (they authenticate through
- * `ctx.users` and `ctx.http.requirePermission`).
+ * `ctx.users` and `ctx.http.requirePermission`), nor the metrics bearer token.
  */
 export function publicConfig(config: CamdConfig): Readonly<Record<string, unknown>> {
   const copy = structuredClone(config) as Record<string, unknown>;
   if (Array.isArray(copy.users))
     copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
+  if (copy.metrics && typeof copy.metrics === 'object') delete (copy.metrics as Record<string, unknown>).bearerToken;
   return deepFreeze(copy);
 }
 

@@ -244,12 +244,16 @@ describe('plugins', () => {
   it('keep running when a plugin setup throws, and report it in health', async () => {
     const h = await host({ plugins: [broken, counter] });
     expect((await h.fetch('/api/counter')).status).toBe(200);
-    const health = await h.fetch('/api/health', { user: null });
+    const health = await h.fetch('/api/health', { user: TEST_USERS.viewer });
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({
       healthy: false,
       checks: expect.arrayContaining([{ name: 'plugin:test-broken', healthy: false, detail: 'no camera firmware' }]),
     });
+    // Anonymous: the same 503, the streams by name, nothing about the plugins.
+    const anonymous = await h.fetch('/api/health', { user: null });
+    expect(anonymous.status).toBe(503);
+    expect(await anonymous.json()).toEqual({ healthy: false, checks: [{ name: 'stream:stream1', healthy: true }] });
   });
 
   it('refuse to start when a required plugin setup throws', async () => {

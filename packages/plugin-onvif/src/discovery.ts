@@ -204,6 +204,7 @@ export class DiscoveryService {
     if (this.o.plainHttp?.() ?? true) schemes.push(['http', this.o.httpPort()]);
     const bound = this.o.httpHost;
     let addrs: string[];
+    // The config's bind address, escaped (below) as every value that goes into XML.
     if (bound && bound !== '0.0.0.0' && bound !== '::') addrs = [bound];
     else {
       const v4 = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => a.family === 'IPv4'));
@@ -211,7 +212,7 @@ export class DiscoveryService {
       addrs = facing ? [facing.address] : v4.filter((a) => !a.internal).map((a) => a.address);
       if (addrs.length === 0) addrs = ['127.0.0.1'];
     }
-    return schemes.flatMap(([scheme, port]) => addrs.map((a) => `${scheme}://${a}:${port}/onvif/device_service`)).join(' ');
+    return xmlEscape(schemes.flatMap(([scheme, port]) => addrs.map((a) => `${scheme}://${a}:${port}/onvif/device_service`)).join(' '));
   }
 
   private send(xml: string, port: number, address: string): Promise<void> {

@@ -196,15 +196,15 @@ export const MEDIA2_OPS: Record<string, Op> = {
     if (protocol === 'RtspsUnicast') {
       const port = rtspsPort(o.ctx);
       if (port === undefined) throw fault.invalidArg('ter:InvalidStreamSetup', 'RTSPS is off on this device (rtspsEnabled, rtsp.tls, http.tls)');
-      return `<tr2:GetStreamUriResponse><tr2:Uri>rtsps://${o.host}:${port}${s.path}</tr2:Uri></tr2:GetStreamUriResponse>`;
+      return `<tr2:GetStreamUriResponse><tr2:Uri>${xmlEscape(`rtsps://${o.host}:${port}${s.path}`)}</tr2:Uri></tr2:GetStreamUriResponse>`;
     }
-    return `<tr2:GetStreamUriResponse><tr2:Uri>rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}</tr2:Uri></tr2:GetStreamUriResponse>`;
+    return `<tr2:GetStreamUriResponse><tr2:Uri>${xmlEscape(`rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}`)}</tr2:Uri></tr2:GetStreamUriResponse>`;
   },
 
   GetSnapshotUri: (o) => {
     read(o);
     const s = streamOf(o, o.params.ProfileToken);
-    return `<tr2:GetSnapshotUriResponse><tr2:Uri>${o.origin}/api/streams/${s.name}/snapshot.jpg</tr2:Uri></tr2:GetSnapshotUriResponse>`;
+    return `<tr2:GetSnapshotUriResponse><tr2:Uri>${xmlEscape(o.origin)}/api/streams/${s.name}/snapshot.jpg</tr2:Uri></tr2:GetSnapshotUriResponse>`;
   },
 
   /** An IDR frame from the encoder now. */

@@ -1,4 +1,4 @@
-import type { VideoCodec } from '@camd/core';
+import type { FrameCodec } from '@camd/core';
 
 /**
  * Writer for the GStreamer data protocol (what `gdpdepay` reads), the mirror of core's `GdpReader`.
@@ -26,7 +26,7 @@ export const H264_AU_CAPS = 'video/x-h264, stream-format=(string)byte-stream, al
 export const H265_AU_CAPS = 'video/x-h265, stream-format=(string)byte-stream, alignment=(string)au';
 
 /** The caps of each codec's access units (JPEG: one picture per buffer). */
-export const AU_CAPS: Record<VideoCodec, string> = { h264: H264_AU_CAPS, h265: H265_AU_CAPS, mjpeg: 'image/jpeg, parsed=(boolean)true' };
+export const AU_CAPS: Record<FrameCodec, string> = { h264: H264_AU_CAPS, h265: H265_AU_CAPS, mjpeg: 'image/jpeg, parsed=(boolean)true', vp8: 'video/x-vp8' };
 
 function header(type: number, length: number): Buffer {
   const h = Buffer.alloc(GDP_HEADER);

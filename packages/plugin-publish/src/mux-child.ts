@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { CODEC_LABEL, type EncodedFrame, type VideoCodec } from '@camd/core';
+import { CODEC_LABEL, type EncodedFrame, type FrameCodec } from '@camd/core';
 import { AU_CAPS, gdpBufferHeader, gdpStreamStart } from './gdp-writer.js';
 import { drainedOrClosed, PublishError, type PublishSink } from './sink.js';
 import { scrub, type ParsedTarget } from './targets.js';
@@ -10,7 +10,7 @@ import { connectTls, socketError } from './tls.js';
 export interface MuxChildOptions {
   readonly target: ParsedTarget;
   /** The stream's codec, H.264 when left out (one the protocol carries: see `muxCodecRefusal`). */
-  readonly codec?: VideoCodec;
+  readonly codec?: FrameCodec;
   /** The child must have run this long, taking frames, before the target counts as publishing. */
   readonly confirmMs: number;
   /** `gst-launch-1.0` (tests may point elsewhere). */
@@ -29,16 +29,16 @@ export const MUX_ELEMENTS: Record<'rtmp' | 'srt', readonly string[]> = {
  * The codecs each muxer carries, with the parser that prepares them for it: FLV (RTMP) knows H.264
  * only; MPEG-TS carries H.265 too. JPEG has no mapping in either.
  */
-export const MUX_PARSERS: Record<'rtmp' | 'srt', Partial<Record<VideoCodec, string>>> = {
+export const MUX_PARSERS: Record<'rtmp' | 'srt', Partial<Record<FrameCodec, string>>> = {
   rtmp: { h264: 'h264parse' },
   srt: { h264: 'h264parse', h265: 'h265parse' },
 };
 
 /** Why `protocol` cannot carry `stream` in `codec` (undefined when it can), as the target's `lastError` says it. */
-export function muxCodecRefusal(protocol: 'rtmp' | 'srt', codec: VideoCodec, stream: string): string | undefined {
+export function muxCodecRefusal(protocol: 'rtmp' | 'srt', codec: FrameCodec, stream: string): string | undefined {
   const parsers = MUX_PARSERS[protocol];
   if (parsers[codec]) return undefined;
-  const carried = (Object.keys(parsers) as VideoCodec[]).map((c) => CODEC_LABEL[c]).join(' and ');
+  const carried = (Object.keys(parsers) as FrameCodec[]).map((c) => CODEC_LABEL[c]).join(' and ');
   return `${protocol === 'rtmp' ? 'RTMP' : 'SRT (MPEG-TS)'} carries ${carried} only; ${stream} is ${CODEC_LABEL[codec]}`;
 }
 
@@ -49,7 +49,7 @@ export function muxCodecRefusal(protocol: 'rtmp' | 'srt', codec: VideoCodec, str
  * once instead of waiting for the pipeline clock (which would add latency and drop "late" frames).
  * Values are quoted; the URL validator admits no quote, space or backslash that could end them.
  */
-export function muxArgs(target: ParsedTarget, codec: VideoCodec = 'h264', tunnelPort?: number): string[] {
+export function muxArgs(target: ParsedTarget, codec: FrameCodec = 'h264', tunnelPort?: number): string[] {
   if (target.protocol !== 'rtmp' && target.protocol !== 'srt') throw new Error(`no muxer child for ${target.protocol}`);
   const parser = MUX_PARSERS[target.protocol][codec];
   if (!parser) throw new Error(muxCodecRefusal(target.protocol, codec, target.stream));

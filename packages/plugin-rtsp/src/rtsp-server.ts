@@ -2,6 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   acquireStreamPackets,
+  isValidHostHeader,
   buildBye,
   buildSenderReport,
   parseRtcp,
@@ -187,6 +188,8 @@ export class RtspServer implements ConnParent {
     try {
       const u = new URL(url);
       if (u.protocol !== 'rtsp:' && u.protocol !== 'rtsps:') return undefined;
+      // Its host goes back in Content-Base: a host name, an address or [IPv6], as HTTP's Host.
+      if (!isValidHostHeader(u.host)) return undefined;
       path = decodeURIComponent(u.pathname);
       origin = `${u.protocol}//${u.host}`;
     } catch {
@@ -325,7 +328,10 @@ export class RtspServer implements ConnParent {
     s.touch();
     const rtcp = parseRtcp(data);
     const packets = this.streamPackets.get(s.stream)?.packets;
-    for (const rb of rtcp.reports) {
+    // Only a playing session receives the stream, so only its reports speak about it: one that was
+    // SETUP but never PLAYed (or is paused) reports on nothing, and ABR never hears it.
+    const reports = s.state === 'playing' ? rtcp.reports : [];
+    for (const rb of reports) {
       if (packets && rb.ssrc !== packets.ssrc) continue;
       this.opts.hooks.networkFeedback.call({
         stream: s.stream,

@@ -70,18 +70,52 @@ describe('offer checks: the answer names exactly what the stream sends', () => {
     expect(fmtpOf(prepareOffer(CHROMIUM_OFFER, h264('42c01e')).sdp, 108)).toMatch(/profile-level-id=42c01e$/);
   });
 
-  it('refuses a High-profile stream when the browser offers no High (Debian Chromium), naming the profiles on both sides', () => {
-    expect(error(() => prepareOffer(CHROMIUM_OFFER, h264('640028'), 'stream "stream1"'))).toEqual([
-      422,
-      'CAMD_ERR_WEBRTC_CODEC',
-      'stream "stream1" is H.264 high (profile-level-id 640028) and this browser offers H.264 baseline, constrained-baseline, main, high-444-predictive only: ' +
-        'camd sends one encoding to every client, so set encoderProfile to one of those or watch another stream',
-    ]);
-    // Constrained High is another profile for a decoder: no answer of it for a High stream either.
-    const constrainedHigh = CHROMIUM_OFFER.replace('profile-level-id=f4001f', 'profile-level-id=640c1f');
-    expect(error(() => prepareOffer(constrainedHigh, h264('640028')))).toEqual([422, 'CAMD_ERR_WEBRTC_CODEC', expect.stringMatching(/constrained-high/)]);
+  it("answers a High stream with High 4:4:4 Predictive, whose decoders decode High (Annex A), under the offer's own parameters", () => {
+    // Debian Chromium offers no High: its f4001f format covers High (and Constrained High) streams.
+    for (const plid of ['640028', '640c2a']) {
+      const o = prepareOffer(CHROMIUM_OFFER, h264(plid), 'stream "stream1"');
+      expect(o.payloadType).toBe(41);
+      expect(o.profileMismatch).toBeUndefined();
+      expect(fmtpOf(o.sdp, 41)).toBe('level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f');
+    }
+    // Main and Constrained Baseline are answered as themselves when offered, before any superset.
+    expect(prepareOffer(CHROMIUM_OFFER, h264('4d4028')).payloadType).toBe(116);
+    // A High offer is the exact answer, with the stream's level.
     const withHigh = CHROMIUM_OFFER.replace('profile-level-id=f4001f', 'profile-level-id=64001f');
     expect(fmtpOf(prepareOffer(withHigh, h264('640028')).sdp, 41)).toMatch(/profile-level-id=640028$/);
+    // High decodes Main and Constrained Baseline; Main decodes Constrained Baseline.
+    const only = (...plids: string[]) =>
+      CHROMIUM_OFFER.replace(/a=rtpmap:(102|104|108|116|41) H264\/90000\r\n(a=rtcp-fb:\1 [^\r]*\r\n)?a=fmtp:\1 [^\r]*\r\n/g, '')
+        .replace(
+          'a=rtpmap:45 AV1/90000',
+          plids.map((p, i) => `a=rtpmap:${110 + i} H264/90000\r\na=fmtp:${110 + i} packetization-mode=1;profile-level-id=${p}`).join('\r\n'),
+        )
+        .replace('96 97 102 103 104 108 116 41 45', `96 97 ${plids.map((_, i) => 110 + i).join(' ')}`);
+    expect(prepareOffer(only('42e01f', '640033'), h264('4d401f')).payloadType).toBe(111);
+    expect(prepareOffer(only('4d0033'), h264('42c01f')).profileMismatch).toBeUndefined();
+    // Without level asymmetry, the offered level bounds what is sent: a 3.1 High decoder does not cover a 4.2 stream.
+    const low = prepareOffer(only('64001f', '64002a'), h264('64002a'));
+    expect([low.payloadType, low.profileMismatch]).toEqual([111, undefined]);
+  });
+
+  it('sends a stream no offered profile covers under the closest one, flagged profileMismatch; strictProfile refuses it', () => {
+    // A werift receiver offering Constrained Baseline only, for x264's Main stream.
+    const cb = prepareOffer(CHROMIUM_OFFER.replace(/profile-level-id=(4d001f|f4001f|42001f)/g, 'profile-level-id=42e01f'), h264('4d401f'), 'stream "stream2"');
+    expect(cb.payloadType).toBe(102);
+    expect(cb.profileMismatch).toMatch(/^stream "stream2" is H.264 main \(profile-level-id 4d401f\), sent as the offered constrained-baseline format/);
+    // A Constrained High decoder is closer to High than Main is; Constrained High does not cover High (B-frames, interlace).
+    const safari = CHROMIUM_OFFER.replace('profile-level-id=f4001f', 'profile-level-id=640c1f');
+    const ch = prepareOffer(safari, h264('640028'));
+    expect([ch.payloadType, typeof ch.profileMismatch]).toEqual([41, 'string']);
+    expect(prepareOffer(safari, h264('640c28')).profileMismatch).toBeUndefined();
+    expect(error(() => prepareOffer(safari, h264('640028'), 'stream "stream1"', { strictProfile: true }))).toEqual([
+      422,
+      'CAMD_ERR_WEBRTC_CODEC',
+      'stream "stream1" is H.264 high (profile-level-id 640028) and this browser offers H.264 baseline, constrained-baseline, main, constrained-high only, ' +
+        'none of which decodes it (option strictProfile): set encoderProfile to one of those or watch another stream',
+    ]);
+    // strictProfile still answers what Annex A covers.
+    expect(prepareOffer(CHROMIUM_OFFER, h264('640028'), 's', { strictProfile: true }).payloadType).toBe(41);
   });
 
   it('answers H.265 only where the offer carries it, with the SPS profile, tier and level', () => {
@@ -94,6 +128,19 @@ describe('offer checks: the answer names exactly what the stream sends', () => {
     const o = prepareOffer(safari, h265);
     expect(o.payloadType).toBe(45);
     expect(fmtpOf(o.sdp, 45)).toBe('profile-id=1;tier-flag=0;level-id=60');
+  });
+
+  it("answers a derived encoding (VP8) to a client without the stream's codec, when allowed", () => {
+    const noH264 = CHROMIUM_OFFER.replace(/a=rtpmap:(102|104|108|116|41) H264\/90000\r\n/g, '');
+    const o = prepareOffer(noH264, h264('640028'), 's', { derivedCodecs: ['vp8'] });
+    expect([o.payloadType, o.derived]).toEqual([96, 'vp8']);
+    expect(o.sdp).toMatch(/^m=video 9 UDP\/TLS\/RTP\/SAVPF 96\r$/m);
+    // H.265 and MJPEG streams too; a browser that takes the stream's own codec never gets it.
+    expect(prepareOffer(CHROMIUM_OFFER, h265, 's', { derivedCodecs: ['vp8'] }).derived).toBe('vp8');
+    expect(prepareOffer(CHROMIUM_OFFER, { codec: 'mjpeg', width: 1, height: 1, fps: 0 }, 's', { derivedCodecs: ['vp8'] }).derived).toBe('vp8');
+    expect(prepareOffer(CHROMIUM_OFFER, h264('640028'), 's', { derivedCodecs: ['vp8'] }).derived).toBeUndefined();
+    // Not allowed (derivedCodecs: []), or not offered: the 422 names the stream's codec.
+    expect(error(() => prepareOffer(noH264, h264('640028'), 's'))).toEqual([422, 'CAMD_ERR_WEBRTC_CODEC', expect.stringMatching(/packetization-mode=1/)]);
   });
 
   it('refuses MJPEG, which WebRTC cannot carry, and points at what can', () => {

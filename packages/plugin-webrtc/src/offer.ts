@@ -1,4 +1,4 @@
-import { CODEC_LABEL, h264ProfileClass, h265ProfileName, type CodecParameters } from '@camd/core';
+import { CODEC_LABEL, h264Distance, h264ProfileClass, h265ProfileName, matchH264, type CodecParameters, type DerivedCodec } from '@camd/core';
 import { WebRtcErrors } from './errors.js';
 
 /** Larger offers are not browsers' (Chromium's full offer with every codec is ~6 KB). */
@@ -31,15 +31,24 @@ interface MediaSection {
  * sends, so the browser is told what it will receive (camd never transcodes: one encoder per stream).
  * Returns the offer to hand to the peer connection, whose answer then names that format.
  *
- * - H.264: packetization-mode=1 and the stream's own profile (by profile_idc and constraint flags, as
- *   browsers match an answer to their offer). The format's `profile-level-id` is rewritten to the
- *   SPS's, level included, so the answer states the profile and level actually sent. An offer without
- *   that profile is refused (422, naming the stream's profile and the offered ones): answering another
- *   profile would ask a decoder (hardware ones in phones and Safari) to take a bitstream it may not.
+ * - H.264 (packetization-mode=1), per Annex A: the stream's own profile (by profile_idc and constraint
+ *   flags, as browsers match an answer to their offer), its `profile-level-id` rewritten to the SPS's,
+ *   level included; else a profile whose decoders decode the stream's (High 4:4:4 Predictive decodes
+ *   High: Debian's Chromium offers no High), at a level at or above the stream's or with level
+ *   asymmetry allowed, under the offer's own parameters. When none covers the stream, the closest
+ *   offered profile, flagged `profileMismatch` (refused with a 422 under `strictProfile`).
+ * - A client whose offer has none of the above (no H.264: libwebrtc without it, or an H.265 or MJPEG
+ *   stream) is answered with the first of `derivedCodecs` it offers: the stream's pictures encoded
+ *   once more (`derived` says which), shared by every such client.
  * - H.265: an offered H265/90000 format of the stream's profile (`profile-id`, 1 = Main when absent).
  * - MJPEG: WebRTC has no JPEG payload: refused.
  */
-export function prepareOffer(sdp: string, params: CodecParameters, stream = 'the stream'): { sdp: string; payloadType: number; fmtp: string } {
+export function prepareOffer(
+  sdp: string,
+  params: CodecParameters,
+  stream = 'the stream',
+  opts: OfferOptions = {},
+): { sdp: string; payloadType: number; fmtp: string; profileMismatch?: string; derived?: DerivedCodec } {
   const { session, sections, video } = checkOffer(sdp);
   // Formats the m= line lists, as written: an `a=rtpmap:014` for a listed 114 describes nothing offered
   // (and its fmtp would be inserted before the m= line; found by `pnpm fuzz`).
@@ -53,11 +62,11 @@ export function prepareOffer(sdp: string, params: CodecParameters, stream = 'the
       const fmtp = video.lines.find((l) => l.startsWith(`a=fmtp:${pt} `))?.slice(`a=fmtp:${pt} `.length) ?? '';
       return { pt, name: m[2]!.toUpperCase(), fmtp, params: new Map(fmtp.split(';').map((kv) => kv.trim().split('=') as [string, string])) };
     });
-  const chosen = chooseFormat(formats, params, stream);
+  const chosen = chooseFormat(formats, params, stream, opts);
   // The chosen format as the stream is: the answer repeats the offer's parameters for it.
   const fmtpLine = `a=fmtp:${chosen.pt} `;
   const i = video.lines.findIndex((l) => l.startsWith(fmtpLine));
-  if (chosen.fmtp !== undefined) {
+  if (chosen.fmtp) {
     if (i >= 0) video.lines[i] = fmtpLine + chosen.fmtp;
     else video.lines.splice(video.lines.findIndex((l) => l.startsWith(`a=rtpmap:${chosen.pt} `)) + 1, 0, fmtpLine + chosen.fmtp);
   }
@@ -69,7 +78,13 @@ export function prepareOffer(sdp: string, params: CodecParameters, stream = 'the
     return !f || f[1] === '*' || Number(f[1]) === chosen.pt;
   });
   const out = [...session, ...sections.flatMap((s) => s.lines)].join('\r\n') + '\r\n';
-  return { sdp: out, payloadType: chosen.pt, fmtp: chosen.fmtp ?? '' };
+  return {
+    sdp: out,
+    payloadType: chosen.pt,
+    fmtp: chosen.fmtp ?? '',
+    ...(chosen.mismatch ? { profileMismatch: chosen.mismatch } : {}),
+    ...(chosen.derived ? { derived: chosen.derived } : {}),
+  };
 }
 
 /**
@@ -118,31 +133,84 @@ interface OfferedFormat {
   params: Map<string, string>;
 }
 
-/** The offered format that is the stream's codec and profile, with the fmtp to answer; throws a 422 naming both sides otherwise. */
-function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream: string): { pt: number; fmtp?: string } {
+export interface OfferOptions {
+  /** Refuse (422) H.264 offers none of whose profiles covers the stream's, rather than send it anyway. */
+  strictProfile?: boolean;
+  /** Derived encodings a client without the stream's codec may get, in order of preference. */
+  derivedCodecs?: readonly DerivedCodec[];
+}
+
+interface ChosenFormat {
+  pt: number;
+  fmtp?: string;
+  /** Set when the answer names a derived encoding of the stream (the client cannot take its own codec). */
+  derived?: DerivedCodec;
+  /** Why the format's profile does not cover the stream's (sent anyway), when it does not. */
+  mismatch?: string;
+}
+
+/**
+ * The offered format to answer for the stream's codec, with the fmtp to answer; throws a 422 naming
+ * both sides when the codec is not offered (or, with `strict`, when no offered H.264 profile covers the stream's).
+ */
+function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream: string, opts: OfferOptions): ChosenFormat {
+  try {
+    return ownFormat(formats, params, stream, opts.strictProfile === true);
+  } catch (err) {
+    // A client that cannot take the stream's own encoding gets a derived one (VP8), when it offers one
+    // that the options allow and this machine can encode: the extra encoder is shared by all such viewers.
+    for (const codec of opts.derivedCodecs ?? []) {
+      const f = formats.find((x) => x.name === codec.toUpperCase());
+      if (f) return { pt: f.pt, fmtp: f.fmtp, derived: codec };
+    }
+    throw err;
+  }
+}
+
+/** The offered format of the stream's own codec (see `prepareOffer`); throws the 422 otherwise. */
+function ownFormat(formats: OfferedFormat[], params: CodecParameters, stream: string, strict: boolean): ChosenFormat {
   const offered = [...new Set(formats.map((f) => f.name).filter((n) => !['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'].includes(n)))].join(', ') || 'no video codec';
   switch (params.codec) {
     case 'h264': {
       const plid = params.profileLevelId ?? '';
-      const profile = h264ProfileClass(plid);
       const h264 = formats.filter((f) => f.name === 'H264' && (f.params.get('packetization-mode') ?? '0') === '1');
       if (h264.length === 0)
         throw new WebRtcErrors.CODEC(
           `the offer has no H.264 video with packetization-mode=1: ${stream} is H.264, streamed as encoded without transcoding (offered: ${offered})`,
         );
-      const same = profile && h264.find((f) => h264ProfileClass(f.params.get('profile-level-id') ?? '42001f') === profile);
-      if (!same) {
-        const names = [...new Set(h264.map((f) => h264ProfileClass(f.params.get('profile-level-id') ?? '42001f') ?? f.params.get('profile-level-id')))].join(
-          ', ',
-        );
+      // RFC 6184 §8.1: an absent profile-level-id is 42001f (Constrained Baseline would be 42e01f).
+      const offeredPlid = (f: OfferedFormat) => f.params.get('profile-level-id') ?? '42001f';
+      const matches = h264.map((f) => ({
+        f,
+        m: matchH264({ profileLevelId: offeredPlid(f), levelAsymmetryAllowed: f.params.get('level-asymmetry-allowed') === '1' }, plid),
+      }));
+      // The stream's own profile first, then a profile whose decoders decode it (Annex A), in the offer's order.
+      const covering = matches.find((x) => x.m.kind === 'exact') ?? matches.find((x) => x.m.kind === 'superset');
+      if (covering?.m.kind === 'exact') {
+        // Same profile, the stream's level; level-asymmetry-allowed as offered.
+        const fmtp = covering.f.fmtp.replace(/profile-level-id=[0-9a-fA-F]{6}/, `profile-level-id=${plid}`);
+        return { pt: covering.f.pt, fmtp: /profile-level-id=/.test(fmtp) ? fmtp : `${fmtp};profile-level-id=${plid}` };
+      }
+      // A superset (or, below, the closest) keeps the offer's own parameters: a browser checks that an
+      // answer's H.264 format is a profile it offered for that payload type.
+      if (covering) return { pt: covering.f.pt, fmtp: covering.f.fmtp };
+      const profile = h264ProfileClass(plid) ?? 'of an unknown profile';
+      const names = [...new Set(h264.map((f) => h264ProfileClass(offeredPlid(f)) ?? offeredPlid(f)))].join(', ');
+      if (strict) {
         throw new WebRtcErrors.CODEC(
-          `${stream} is H.264 ${profile ?? 'of an unknown profile'} (profile-level-id ${plid}) and this browser offers H.264 ${names} only: ` +
-            'camd sends one encoding to every client, so set encoderProfile to one of those or watch another stream',
+          `${stream} is H.264 ${profile} (profile-level-id ${plid}) and this browser offers H.264 ${names} only, none of which decodes it ` +
+            '(option strictProfile): set encoderProfile to one of those or watch another stream',
         );
       }
-      // Same profile, the stream's level; level-asymmetry-allowed as offered.
-      const fmtp = same.fmtp.replace(/profile-level-id=[0-9a-fA-F]{6}/, `profile-level-id=${plid}`);
-      return { pt: same.pt, fmtp: /profile-level-id=/.test(fmtp) ? fmtp : `${fmtp};profile-level-id=${plid}` };
+      // Nothing offered covers the stream: send it anyway under the closest offered format, as Janus,
+      // MediaMTX and go2rtc do (every browser's H.264 decoder takes High); the viewer's stats say so.
+      const closest = [...matches].sort((a, b) => h264Distance(offeredPlid(a.f), plid) - h264Distance(offeredPlid(b.f), plid))[0]!;
+      const reason = closest.m.kind === 'mismatch' ? closest.m.reason : '';
+      return {
+        pt: closest.f.pt,
+        fmtp: closest.f.fmtp,
+        mismatch: `${stream} is H.264 ${profile} (profile-level-id ${plid}), sent as the offered ${h264ProfileClass(offeredPlid(closest.f)) ?? offeredPlid(closest.f)} format (${reason}; offered: ${names})`,
+      };
     }
     case 'h265': {
       const ptl = params.h265;
@@ -161,5 +229,10 @@ function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream:
       throw new WebRtcErrors.CODEC(
         `${stream} is ${CODEC_LABEL.mjpeg}, which WebRTC cannot carry: use GET /api/streams/<name>/mjpeg (an <img> shows it) or RTSP, or set videoEncoder to h264`,
       );
+    case 'vp8': {
+      const f = formats.find((x) => x.name === 'VP8');
+      if (!f) throw new WebRtcErrors.CODEC(`${stream} is VP8 and this browser's offer carries no VP8 (offered: ${offered})`);
+      return { pt: f.pt, fmtp: f.fmtp };
+    }
   }
 }

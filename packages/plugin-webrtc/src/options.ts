@@ -1,3 +1,5 @@
+import type { DerivedCodec } from '@camd/core';
+
 export interface WebRtcOptions {
   /** Most concurrent viewers over all streams; more offers answer 429. */
   maxViewers: number;
@@ -10,6 +12,15 @@ export interface WebRtcOptions {
   connectTimeoutMs: number;
   disconnectTimeoutMs: number;
   maxQueueFrames: number;
+  /**
+   * Refuse (422) an offer none of whose H.264 profiles decodes the stream's (Annex A), instead of
+   * sending the stream under the closest offered profile (`profileMismatch` in the viewer's stats).
+   */
+  strictProfile: boolean;
+  /** Derived encodings for clients without the stream's codec, in order of preference ([] turns them off). */
+  derivedCodecs: DerivedCodec[];
+  /** How long a derived encoder keeps running after its last viewer left. */
+  derivedLingerMs: number;
 }
 
 export const optionsSchema = {
@@ -24,5 +35,8 @@ export const optionsSchema = {
     connectTimeoutMs: { type: 'integer', minimum: 1000, maximum: 120_000, default: 20_000 },
     disconnectTimeoutMs: { type: 'integer', minimum: 1000, maximum: 120_000, default: 10_000 },
     maxQueueFrames: { type: 'integer', minimum: 2, maximum: 1000, default: 60 },
+    strictProfile: { type: 'boolean', default: false },
+    derivedCodecs: { type: 'array', items: { enum: ['vp8'] }, uniqueItems: true, default: ['vp8'] },
+    derivedLingerMs: { type: 'integer', minimum: 0, maximum: 600_000, default: 30_000 },
   },
 } as const;

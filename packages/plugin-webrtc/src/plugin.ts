@@ -35,6 +35,8 @@ export const webrtcKeys = {
     permissionRead: MEDIA_READ,
     permissionWrite: MEDIA_WRITE,
     validate: iceServersValidator,
+    // TURN credentials: a refused value is described in errors and logs, never quoted.
+    secret: true,
     description: 'ICE servers for the daemon and the viewer page (RTCIceServer list)',
   },
 } satisfies Record<string, StateKeyDefinition<any>>;

@@ -32,6 +32,7 @@ export const VIEWER_PAGE = /* html */ `<!doctype html>
   <button id="play">Play</button>
   <button id="stop" disabled>Stop</button>
   <span id="status">idle</span>
+  <span id="codec" title="the codec this browser plays"></span>
 </header>
 <main><video id="video" autoplay muted playsinline></video></main>
 <aside>
@@ -89,6 +90,7 @@ async function play() {
   state.session = response.headers.get('Location');
   const answer = await response.json();
   await pc.setRemoteDescription(answer);
+  $('codec').textContent = codecOf(answer.sdp);
   $('play').disabled = true;
   $('stop').disabled = false;
 }
@@ -105,12 +107,23 @@ function replay(why) {
   state.replayTimer = setTimeout(() => play().catch((e) => setStatus(e.message, 'err')), 1500);
 }
 
+/** The codec the answer names for the video (the only format it keeps), as people name it. */
+function codecOf(sdp) {
+  const m = /^m=video \\d+ \\S+ (\\d+)/m.exec(sdp);
+  if (!m) return '';
+  const name = ((new RegExp('^a=rtpmap:' + m[1] + ' ([^/]+)/', 'm').exec(sdp) || [])[1] || '?').toUpperCase();
+  const label = { H264: 'H.264', H265: 'H.265' }[name] || name;
+  // Not the stream's own codec: the daemon encodes the pictures once more for browsers without it.
+  return name === 'H264' || name === 'H265' ? label : label + ' (extra encoding for this browser)';
+}
+
 function stop() {
   if (state.session) fetch(state.session, { method: 'DELETE' }).catch(() => {});
   if (state.pc) state.pc.close();
   state.pc = null;
   state.session = null;
   $('video').srcObject = null;
+  $('codec').textContent = '';
   $('play').disabled = false;
   $('stop').disabled = true;
   setStatus('idle');

@@ -19,6 +19,7 @@ import {
   usePCMU,
   usePLI,
   useREMB,
+  useVP8,
   type RTCRtpSender,
   type RtcpPacket,
 } from 'werift';
@@ -35,6 +36,8 @@ import {
   type StreamPackets,
 } from '@camd/core';
 import { PLAYOUT_DELAY_URI, serializePlayoutDelay, type PlayoutDelay } from './playout-delay.js';
+import { FastRtpPath } from './fast-path.js';
+import type { FrameFanout, PacketTarget } from './fanout.js';
 
 export interface IceServer {
   urls: string | string[];
@@ -44,8 +47,14 @@ export interface IceServer {
 
 export interface ViewerOptions {
   stream: string;
+  /** The hub stream it plays: the stream itself, or its derived encoding (`stream1:vp8`). */
+  hubStream: string;
   /** The format the answer named (codec, profile): the viewer is sent this, or closed. */
   negotiated: CodecParameters;
+  /** The fmtp the answer named for the stream's format. */
+  answeredFmtp: string;
+  /** Set when no profile the peer offered covers the stream's: why (it is sent anyway). */
+  profileMismatch?: string;
   caller: Caller;
   remoteAddress: string;
   hub: StreamHub;
@@ -66,6 +75,8 @@ export interface ViewerOptions {
    */
   disconnectTimeoutMs: number;
   maxQueueFrames: number;
+  /** The stream's packet-by-packet fan-out (shared by its viewers), for viewers on camd's own packet path. */
+  fanout: FrameFanout;
   /** The playout delay to announce now (`streamLatencyMode`), read per frame so a change applies live. */
   playoutDelay: () => PlayoutDelay;
   onFeedback(f: NetworkFeedback): void;
@@ -82,7 +93,7 @@ const FIR_COUNT = 4;
  * only rewrites sequence numbers so that frames the hub dropped for it (slow network) do not look like
  * losses, and werift adds SSRC, payload type, SRTP, NACK retransmission and sender reports.
  */
-export class Viewer {
+export class Viewer implements PacketTarget {
   readonly id = randomUUID();
   readonly createdAt = Date.now();
   private pc?: RTCPeerConnection;
@@ -95,6 +106,9 @@ export class Viewer {
   private seqOffset = 0;
   /** The playout-delay extension's id as the browser offered it; undefined when it did not. */
   private playoutDelayId?: number;
+  private absSendTimeId?: number;
+  /** camd's own packet path (SRTP and UDP without werift's per-packet work); undefined: werift's sendRtp. */
+  private fast?: FastRtpPath;
   private playoutDelayCache?: { key: string; payload: Buffer };
   packetsSent = 0;
   bytesSent = 0;
@@ -113,6 +127,10 @@ export class Viewer {
     return this.o.stream;
   }
 
+  get hubStream(): string {
+    return this.o.hubStream;
+  }
+
   get remoteAddress(): string {
     return this.o.remoteAddress;
   }
@@ -127,6 +145,14 @@ export class Viewer {
 
   get negotiated(): CodecParameters {
     return this.o.negotiated;
+  }
+
+  get answeredFmtp(): string {
+    return this.o.answeredFmtp;
+  }
+
+  get profileMismatch(): string | undefined {
+    return this.o.profileMismatch;
   }
 
   /**
@@ -162,7 +188,9 @@ export class Viewer {
         video: [
           this.o.negotiated.codec === 'h265'
             ? new RTCRtpCodecParameters({ mimeType: 'video/H265', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] })
-            : useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
+            : this.o.negotiated.codec === 'vp8'
+              ? useVP8({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] })
+              : useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
         ],
         audio: [useOPUS(), usePCMU()],
       },
@@ -173,12 +201,17 @@ export class Viewer {
     const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream({ id: `camd-${this.o.stream}`, tracks: [track] })] });
     this.sender = transceiver.sender;
     this.sender.onRtcp.subscribe((p) => this.onRtcp(p));
-    this.sender.onGenericNack.subscribe(() => this.nacks++);
+    this.sender.onGenericNack.subscribe((nack) => {
+      this.nacks++;
+      // werift answers NACKs from its own cache, which the fast path leaves empty.
+      if (this.fast) this.fast.resend(nack.lost, this.playoutDelay());
+    });
     pc.connectionStateChange.subscribe((s) => this.onState(s));
 
     await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     // werift answers the offered extensions it was configured with, under the offer's ids.
     this.playoutDelayId = transceiver.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
+    this.absSendTimeId = transceiver.headerExtensions.find((e) => e.uri === useAbsSendTime().uri)?.id;
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     await this.gathered(pc);
@@ -218,18 +251,19 @@ export class Viewer {
     if (this.closed) return;
     if (s === 'connected' && !this.consumer) {
       this.connectedAt = Date.now();
+      this.fast = FastRtpPath.start(this.sender!, this.absSendTimeId);
       this.o.log.info(
-        { viewer: this.id, stream: this.o.stream, user: this.o.caller.username, ms: this.connectedAt - this.createdAt },
+        { viewer: this.id, stream: this.o.stream, user: this.o.caller.username, ms: this.connectedAt - this.createdAt, path: this.fast ? 'camd' : 'werift' },
         'webrtc: viewer connected',
       );
-      this.consumer = this.o.hub.subscribe(this.o.stream, {
+      this.consumer = this.o.hub.subscribe(this.o.hubStream, {
         name: `webrtc ${this.o.remoteAddress} ${this.o.caller.username}`,
         maxQueue: this.o.maxQueueFrames,
         onFrame: (f) => this.send(f),
         accept: (p) => this.refuses(p),
         onRejected: (reason) => void this.close(reason),
       });
-      this.o.hub.requestKeyframe(this.o.stream);
+      this.o.hub.requestKeyframe(this.o.hubStream);
       this.o.onConnected(this);
       this.lastHeardAt = Date.now();
       this.sender!.dtlsTransport.onRtcp.subscribe(() => void (this.lastHeardAt = Date.now()));
@@ -255,18 +289,15 @@ export class Viewer {
   private send(frame: EncodedFrame): Promise<void> | void {
     const sender = this.sender;
     if (!sender || this.closed) return;
+    if (this.fast) {
+      this.o.fanout.enqueue(this, frame, this.o.packets.packetsOf(frame));
+      return;
+    }
     const sends: Promise<void>[] = [];
     const delay = this.playoutDelay();
     for (const buf of this.o.packets.packetsOf(frame)) {
       const packet = RtpPacket.deSerialize(buf);
-      const shared = packet.header.sequenceNumber;
-      // Continuous numbering across frames the hub skipped for this viewer: the browser would otherwise
-      // NACK packets nobody can resend and then ask for a keyframe it is about to get anyway.
-      if (this.lastSharedSeq !== undefined && shared !== ((this.lastSharedSeq + 1) & 0xffff)) {
-        this.seqOffset = (this.seqOffset - (shared - this.lastSharedSeq - 1)) & 0xffff;
-      }
-      this.lastSharedSeq = shared;
-      packet.header.sequenceNumber = (shared + this.seqOffset) & 0xffff;
+      packet.header.sequenceNumber = this.viewerSeq(packet.header.sequenceNumber);
       // On every packet: Chromium keeps the last value it saw, and a lost packet must not lose it.
       if (delay) packet.header.extensions.push({ id: delay.id, payload: delay.payload });
       this.packetsSent++;
@@ -274,6 +305,31 @@ export class Viewer {
       sends.push(sender.sendRtp(packet));
     }
     return Promise.all(sends).then(() => undefined);
+  }
+
+  /**
+   * This viewer's sequence number for a shared one: continuous across frames the hub skipped for this
+   * viewer, or the browser would NACK packets nobody can resend and then ask for a keyframe it is
+   * about to get anyway.
+   */
+  private viewerSeq(shared: number): number {
+    if (this.lastSharedSeq !== undefined && shared !== ((this.lastSharedSeq + 1) & 0xffff)) {
+      this.seqOffset = (this.seqOffset - (shared - this.lastSharedSeq - 1)) & 0xffff;
+    }
+    this.lastSharedSeq = shared;
+    return (shared + this.seqOffset) & 0xffff;
+  }
+
+  /** Packet `index` of `frame` on the fast path (called by the stream's fan-out, packet by packet). */
+  sendPacket(buf: Buffer, frame: EncodedFrame, index: number): void {
+    const fast = this.fast;
+    if (!fast || this.closed) return;
+    if (index === 0) fast.frame(frame.captureTimeMs, frame.rtpTimestamp);
+    const sent = fast.send(buf, this.viewerSeq(buf.readUInt16BE(2)), this.playoutDelay());
+    if (sent > 0) {
+      this.packetsSent++;
+      this.bytesSent += buf.length;
+    }
   }
 
   /** The extension to add to this frame's packets (the budget may have changed since the last one). */
@@ -299,7 +355,7 @@ export class Viewer {
       // PLI (count 1) or FIR (count 4: werift parses it but exports no class for it).
       if (fb instanceof PictureLossIndication || fb.count === FIR_COUNT) {
         this.keyframeRequests++;
-        this.o.hub.requestKeyframe(this.o.stream);
+        this.o.hub.requestKeyframe(this.o.hubStream);
       } else if (fb instanceof ReceiverEstimatedMaxBitrate) {
         this.feedback({ availableBandwidth: Number(fb.bitrate), receivedAt: now });
       }
@@ -307,6 +363,8 @@ export class Viewer {
   }
 
   private feedback(f: Omit<NetworkFeedback, 'stream' | 'clientId' | 'transport'>): void {
+    // Only a viewer that receives the stream (connected, subscribed to the hub) reports on it.
+    if (!this.consumer || this.closed) return;
     // RR and REMB arrive separately: publish the newest of each so ABR sees the whole picture.
     const prev = this.lastFeedback && f.receivedAt - this.lastFeedback.receivedAt < HISTORY_MS ? this.lastFeedback : undefined;
     this.lastFeedback = { ...prev, ...f };

@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
-import { MEDIA_READ } from '../auth/permissions.js';
+import { allows, MEDIA_READ } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import { STAGE } from '../hooks.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
@@ -46,10 +46,27 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   const authenticated = requirePermission(deps.users, []);
   const mediaRead = requirePermission(deps.users, MEDIA_READ);
 
-  app.get('/api/health', { schema: { summary: 'Health of every stream and plugin (no auth)', security: [] } }, async (_req, reply) => {
-    const h = deps.health();
-    return reply.code(h.healthy ? 200 : 503).send(h);
-  });
+  // Load balancers and watchdogs ask anonymously and read the status: 200 healthy, 503 not, for
+  // everyone alike. What fails, and what else is checked (publish targets, plugins), is Media_r's.
+  const identify = requirePermission(deps.users, []);
+  const identifyIfAsked: preHandlerAsyncHookHandler = async function (request, reply) {
+    if (request.headers.authorization !== undefined) return identify.call(this, request, reply);
+  };
+  app.get(
+    '/api/health',
+    {
+      preHandler: identifyIfAsked,
+      schema: {
+        summary: "Healthy or not (200/503) and each stream's health, to anyone; with Media_r credentials every check (publish targets, plugins) and its detail",
+        security: [{}, { basic: [] }],
+      },
+    },
+    async (req, reply) => {
+      const h = deps.health();
+      const caller = callerOf(req);
+      return reply.code(h.healthy ? 200 : 503).send(caller && allows(caller, MEDIA_READ) ? h : publicHealth(h, deps.streams));
+    },
+  );
 
   app.get('/api/state', { preHandler: authenticated, schema: { summary: 'Every setting the caller may read' } }, async (req) => ({
     keys: deps.state.list(callerOf(req)!),
@@ -138,6 +155,22 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   app.get('/api/plugins', { preHandler: authenticated, schema: { summary: 'Loaded plugins: version, plugin API version, state keys, routes' } }, async () => ({
     plugins: deps.plugins(),
   }));
+}
+
+/**
+ * `/api/health` as an anonymous caller gets it: the verdict and each stream's check by name, without
+ * details (they can name devices, hosts, errors) and without any other check (publish targets,
+ * plugins): nothing about the configuration.
+ */
+export function publicHealth(h: { healthy: boolean; checks: HealthCheck[] }, streams: StreamCatalog): { healthy: boolean; checks: HealthCheck[] } {
+  const names = new Set(streams.list().map((s) => `stream:${s.name}`));
+  const checks: HealthCheck[] = [];
+  for (const c of h.checks) {
+    if (!names.has(c.name)) continue;
+    names.delete(c.name); // the core's own check comes first; a plugin's of the same name is not it
+    checks.push({ name: c.name, healthy: c.healthy });
+  }
+  return { healthy: h.healthy, checks };
 }
 
 /** How long one stats report answers every caller (figures are 2 s windows: 250 ms is invisible). */

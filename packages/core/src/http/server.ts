@@ -11,6 +11,7 @@ import { AUTH_HANDLER, callerOf, requirePermission } from './auth.js';
 import { CoreErrors } from '../errors.js';
 import { httpError, statusText } from './errors.js';
 import { RequestPacer } from './pacer.js';
+import { refuseMalformedHost } from './host-header.js';
 import type { PlainHttp } from '../tls/config.js';
 
 export interface HttpServerOptions {
@@ -45,6 +46,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     clientErrorHandler: (err, socket) => answerClientError(err, socket),
   });
   app.server.headersTimeout = 10_000;
+  // A Host that is no host name never reaches a route (plugins build ONVIF XAddrs and URLs from it).
+  app.addHook('onRequest', refuseMalformedHost);
   // Authentication before the body: whatever a route attaches camd's auth to (`preHandler`, as
   // plugins do), it runs on the request's head, so an anonymous caller gets 401 without the body
   // being read or parsed (no 400/413/415 that tells it about a route it may not use).

@@ -98,7 +98,8 @@ describe('H.264 profiles as browsers classify them', () => {
     expect(h264ProfileClass('640028')).toBe('high');
     expect(h264ProfileClass('640c1f')).toBe('constrained-high');
     expect(h264ProfileClass('f4001f')).toBe('high-444-predictive');
-    expect(h264ProfileClass('6e001f')).toBeUndefined();
+    expect(h264ProfileClass('6e001f')).toBe('high-10');
+    expect(h264ProfileClass('58001f')).toBeUndefined();
     expect(h264ProfileClass('zz')).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { NAL, nalType, parseH264Parameters, splitAnnexB } from './h264.js';
 import { h265NalType, isH265Irap, parseH265Parameters } from './h265.js';
-import type { CodecParameters, EncodedFrame, VideoCodec } from './types.js';
+import { isVp8Keyframe, parseVp8Parameters } from './vp8.js';
+import type { CodecParameters, EncodedFrame, FrameCodec } from './types.js';
 
 /**
  * What a keyframe of each codec tells a client before its first packet (go2rtc's lesson: one codec
@@ -15,6 +16,8 @@ export function parseParameterSets(frame: EncodedFrame): CodecParameters | undef
       return parseH265Parameters(frame);
     case 'mjpeg':
       return { codec: 'mjpeg', width: frame.width, height: frame.height, fps: 0 };
+    case 'vp8':
+      return parseVp8Parameters(frame);
   }
 }
 
@@ -23,7 +26,7 @@ export function parseParameterSets(frame: EncodedFrame): CodecParameters | undef
  * (H.265), any JPEG. Parsers also clear DELTA_UNIT on non-IDR I frames, which are no join points
  * (no parameter sets, and references may precede them).
  */
-export function isJoinPoint(codec: VideoCodec, data: Buffer): boolean {
+export function isJoinPoint(codec: FrameCodec, data: Buffer): boolean {
   switch (codec) {
     case 'h264':
       return splitAnnexB(data).some((n) => nalType(n) === NAL.IDR);
@@ -31,6 +34,8 @@ export function isJoinPoint(codec: VideoCodec, data: Buffer): boolean {
       return splitAnnexB(data).some((n) => n.length >= 2 && isH265Irap(h265NalType(n)));
     case 'mjpeg':
       return true;
+    case 'vp8':
+      return isVp8Keyframe(data);
   }
 }
 
@@ -46,4 +51,4 @@ function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
 }
 
 /** How a codec is named to people (stats, errors, the viewer page). */
-export const CODEC_LABEL: Record<VideoCodec, string> = { h264: 'H.264', h265: 'H.265', mjpeg: 'MJPEG' };
+export const CODEC_LABEL: Record<FrameCodec, string> = { h264: 'H.264', h265: 'H.265', mjpeg: 'MJPEG', vp8: 'VP8' };

@@ -69,7 +69,7 @@ export function h264ProfileName(profileIdc: number, constraintFlags = 0): string
 }
 
 /** H.264 profiles as RFC 6184 offer/answer and browsers tell them apart. */
-export type H264ProfileClass = 'constrained-baseline' | 'baseline' | 'main' | 'high' | 'constrained-high' | 'high-444-predictive';
+export type H264ProfileClass = 'constrained-baseline' | 'baseline' | 'main' | 'high' | 'constrained-high' | 'high-10' | 'high-422' | 'high-444-predictive';
 
 /**
  * The profile a `profile-level-id` (or an SPS's bytes 1–3) names, by profile_idc and constraint
@@ -88,6 +88,9 @@ export function h264ProfileClass(profileLevelId: string): H264ProfileClass | und
   if (idc === 0x58 && low === 0 && flags & 0x80) return flags & 0x40 ? 'constrained-baseline' : 'baseline';
   if (idc === 0x64 && flags === 0x00) return 'high';
   if (idc === 0x64 && flags === 0x0c) return 'constrained-high';
+  // High 10 and 4:2:2 (no browser offers them; their decoders decode High, Annex A.2.5–A.2.6).
+  if (idc === 0x6e && flags === 0x00) return 'high-10';
+  if (idc === 0x7a && flags === 0x00) return 'high-422';
   if (idc === 0xf4 && flags === 0x00) return 'high-444-predictive';
   return undefined;
 }

@@ -1,6 +1,6 @@
 import type { StreamCatalog } from '../plugins/contract.js';
 import { CamdError, ErrorCodes } from '../errors.js';
-import type { StreamSettings, VideoCodec } from './types.js';
+import type { DerivedCodec, StreamSettings, VideoCodec } from './types.js';
 import { defineStreamKeys, streamKeyName, type StreamKeyName } from '../state/keys.js';
 import type { StateStore } from '../state/store.js';
 import { StreamBounds, type StreamLimits } from './bounds.js';
@@ -57,6 +57,13 @@ export class StaticMediaPlane implements MediaPlane {
   }
   async restart(): Promise<void> {}
   shareSource(): void {}
+  acquireDerivedEncoding(stream: string): never {
+    if (!this.get(stream)) throw new CamdError(ErrorCodes.STREAM_UNKNOWN, `no stream "${stream}"`);
+    throw new CamdError(ErrorCodes.GST_NO_ENCODER, 'this host runs without media pipelines: no derived encoding');
+  }
+  derivedCodecs(): DerivedCodec[] {
+    return [];
+  }
   stats(name: string): Record<string, unknown> | undefined {
     return this.get(name)
       ? { clientCount: 0, totalBytesStreamed: 0, currentBitrate: 0, frameDrops: 0, errors: 0, uptime: 0, fps: 0, running: false }

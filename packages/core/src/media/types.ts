@@ -7,6 +7,13 @@ import type { LatencyMode } from '../rules.js';
  */
 
 export type VideoCodec = 'h264' | 'h265' | 'mjpeg';
+/**
+ * Codecs of a derived encoding: an extra, on-demand encoder of a stream's pictures for clients that
+ * cannot decode the stream's own codec (WebRTC peers without H.264). Never a stream's `videoEncoder`.
+ */
+export type DerivedCodec = 'vp8';
+/** What an encoded frame on the hub carries: a stream's codec, or a derived encoding's. */
+export type FrameCodec = VideoCodec | DerivedCodec;
 export type EncoderProfile = 'baseline' | 'main' | 'high';
 export type EncoderPreset = 'ultrafast' | 'fast' | 'medium' | 'slow';
 
@@ -127,6 +134,12 @@ export interface EncoderChoice extends PipelineFragment {
    * then applied by doing nothing, instead of rebuilding the pipeline for an identical one.
    */
   readonly noBitrate?: boolean;
+  /**
+   * The encoder sends no B-frames (x264 with `bframes=0`): a progressive High-profile stream is then
+   * declared Constrained High (constraint_set4/5, `640c..`), which Safari's and phones' decoders
+   * offer and every High decoder takes (see `declareConstrainedHigh`).
+   */
+  readonly noBFrames?: boolean;
 }
 
 /** One encoded access unit as it leaves the encoder. */
@@ -137,7 +150,7 @@ export interface EncodedFrame {
   /** Annex-B access unit (start codes included). */
   readonly data: Buffer;
   readonly keyframe: boolean;
-  readonly codec: VideoCodec;
+  readonly codec: FrameCodec;
   /** Capture time on the wall clock, milliseconds since the epoch (fractional). */
   readonly captureTimeMs: number;
   /** 90 kHz RTP timestamp derived from the capture time (wraps at 2^32). */
@@ -151,7 +164,7 @@ export interface EncodedFrame {
 
 /** Parameter sets of the current encoder output, for SDP and late joiners. */
 export interface CodecParameters {
-  readonly codec: VideoCodec;
+  readonly codec: FrameCodec;
   readonly sps?: Buffer;
   readonly pps?: Buffer;
   readonly vps?: Buffer;

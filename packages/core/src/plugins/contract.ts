@@ -8,7 +8,7 @@ import type { StreamHub } from '../media/hub.js';
 import type { ElementRegistry } from '../media/registry.js';
 import type { UserStore } from '../auth/users.js';
 import type { Caller, Permission } from '../auth/permissions.js';
-import type { StreamSettings, VideoCodec } from '../media/types.js';
+import type { DerivedCodec, StreamSettings, VideoCodec } from '../media/types.js';
 import type { StreamLimits } from '../media/bounds.js';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -101,6 +101,27 @@ export interface StreamCatalog {
    * does): the source is then captured once and shared, so a camera device is not opened twice.
    */
   shareSource(name: string): void;
+  /**
+   * An extra encoding of the stream's pictures in `codec`, for clients that cannot decode the
+   * stream's own (WebRTC peers without H.264). One encoder per stream and codec, whoever asks: it
+   * starts with the first lease and stops `lingerMs` (default 30 s) after the last is released. It
+   * reads the stream's finished pictures (after PiP and overlays), so it never disturbs the stream's
+   * own encoder or readers. Its frames are on the hub under `lease.hubStream`. Throws
+   * `CAMD_ERR_STREAM_UNKNOWN` for an unknown stream, `CAMD_ERR_GST_NO_ENCODER` when this machine has
+   * no encoder for `codec` (see `derivedCodecs`).
+   */
+  acquireDerivedEncoding(stream: string, codec: DerivedCodec, opts?: { lingerMs?: number }): DerivedEncodingLease;
+  /** The derived codecs this machine can encode (their GStreamer encoder is installed). */
+  derivedCodecs(): DerivedCodec[];
+}
+
+/** A hold on a derived encoding (see `StreamCatalog.acquireDerivedEncoding`). */
+export interface DerivedEncodingLease {
+  readonly codec: DerivedCodec;
+  /** The hub stream its frames are published on (subscribe, wait for parameters, request keyframes there). */
+  readonly hubStream: string;
+  /** Idempotent; the encoder stops once the last lease is released and the linger has passed. */
+  release(): void;
 }
 
 /** TLS servers with the daemon's certificate (`ctx.tls`). */

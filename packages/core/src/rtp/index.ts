@@ -4,3 +4,4 @@ export * from './jpeg-rtp.js';
 export * from './rtcp.js';
 export * from './sdp.js';
 export * from './stream-packets.js';
+export * from './vp8-rtp.js';

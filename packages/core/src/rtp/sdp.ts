@@ -41,6 +41,14 @@ export function videoMediaSection(o: VideoSdpOptions): string[] {
       return h265MediaSection(o);
     case 'mjpeg':
       return jpegMediaSection(o);
+    case 'vp8':
+      // RFC 7741 §6.1: no format parameters are needed.
+      return [
+        `m=video 0 RTP/AVP ${o.payloadType}`,
+        ...(o.bitrate ? [`b=AS:${Math.round(o.bitrate / 1000)}`] : []),
+        `a=rtpmap:${o.payloadType} VP8/90000`,
+        ...(o.control ? [`a=control:${o.control}`] : []),
+      ];
   }
 }
 

@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Consumer, StreamHub } from '../media/hub.js';
-import type { EncodedFrame, VideoCodec } from '../media/types.js';
+import type { EncodedFrame, FrameCodec } from '../media/types.js';
 import { H264Packetizer, RtpWriter, type RtpPacketizer } from './h264-rtp.js';
 import { H265Packetizer } from './h265-rtp.js';
 import { JPEG_PAYLOAD_TYPE, JpegPacketizer } from './jpeg-rtp.js';
+import { Vp8Packetizer } from './vp8-rtp.js';
 
 /** Dynamic payload type of camd's H.264 packets (WebRTC senders rewrite it to the negotiated one). */
 export const H264_PAYLOAD_TYPE = 96;
 /** Dynamic payload type of camd's H.265 packets (a stream has one codec at a time, so 96 again). */
 export const H265_PAYLOAD_TYPE = 96;
 
+/** Dynamic payload type of a derived VP8 encoding's packets (WebRTC senders rewrite it). */
+export const VP8_PAYLOAD_TYPE = 96;
+
 /** The RTP payload type of each codec in camd's SDP: dynamic 96 for H.264 and H.265, static 26 for JPEG. */
-export const PAYLOAD_TYPE: Record<VideoCodec, number> = { h264: H264_PAYLOAD_TYPE, h265: H265_PAYLOAD_TYPE, mjpeg: JPEG_PAYLOAD_TYPE };
+export const PAYLOAD_TYPE: Record<FrameCodec, number> = { h264: H264_PAYLOAD_TYPE, h265: H265_PAYLOAD_TYPE, mjpeg: JPEG_PAYLOAD_TYPE, vp8: VP8_PAYLOAD_TYPE };
 
 /**
  * One packetizer per stream, shared by every reader of every transport: a synchronous hub consumer
@@ -23,10 +27,11 @@ export class StreamPackets {
   readonly ssrc = randomBytes(4).readUInt32BE(0);
   /** One sequence for every codec the stream carries over time: readers of the old codec are gone by then. */
   private readonly writer = new RtpWriter(this.ssrc);
-  private readonly packetizers: Record<VideoCodec, RtpPacketizer> = {
+  private readonly packetizers: Record<FrameCodec, RtpPacketizer> = {
     h264: new H264Packetizer({ payloadType: H264_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
     h265: new H265Packetizer({ payloadType: H265_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
     mjpeg: new JpegPacketizer({ payloadType: JPEG_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
+    vp8: new Vp8Packetizer({ payloadType: VP8_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
   };
   private readonly cache = new WeakMap<EncodedFrame, Buffer[]>();
   private readonly consumer: Consumer;

@@ -75,6 +75,7 @@ function x264(s: StreamSettings): EncoderChoice {
       `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false option-string=${X264_PROFILE_TOOLS[s.profile]}:${X264_FIXED_GOP} ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
     elements: ['x264enc'],
     bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
+    noBFrames: true,
   };
 }
 

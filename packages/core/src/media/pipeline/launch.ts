@@ -4,7 +4,7 @@ import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
 import { defaultSourceCapabilities } from './source-probe.js';
-import { captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
+import { CAPTURE_FANOUT_ELEMENT, captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
 import { getLatencyMs } from '../../rules.js';
 import type { PipelineFragment, PipelineSpec, StreamSettings, StartProperty, VideoCodec } from '../types.js';
 
@@ -125,6 +125,9 @@ export function composeLaunch(spec: PipelineSpec): string {
     ...spec.filters.map((f) => f.launch),
     'videoconvert',
     'video/x-raw,format=I420',
+    // The finished pictures, for a derived encoding (VP8 for WebRTC clients without H.264): the media
+    // process adds a branch per reader while one runs (see derived.ts); unlinked, it only passes on.
+    `tee name=${CAPTURE_FANOUT_ELEMENT} allow-not-linked=true`,
     // Filters and the encoder run in separate threads (two cores); a slow encoder drops here too.
     rawQueue(s),
     spec.encoder.launch,
@@ -148,9 +151,6 @@ export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, re
   const spec = await hooks.buildPipeline.promise({ stream, source, encoder, filters: [], branches: [] });
   const launch = composeLaunch(spec);
   const fragments = [spec.source, spec.encoder, ...spec.filters, ...spec.branches, tail(stream.codec)];
-  registry.validateLaunch(
-    launch,
-    fragments.flatMap((f) => f.elements),
-  );
+  registry.validateLaunch(launch, [...fragments.flatMap((f) => f.elements), 'tee']);
   return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []) };
 }

@@ -6,7 +6,9 @@ import { CamdError, ErrorCodes } from '../../errors.js';
 import type { StreamHub } from '../hub.js';
 import type { ElementRegistry } from '../registry.js';
 import type { MediaPlane } from '../plane.js';
-import type { EncoderPreset, EncoderProfile, StreamSettings, VideoCodec } from '../types.js';
+import type { DerivedCodec, EncoderPreset, EncoderProfile, StreamSettings, VideoCodec } from '../types.js';
+import type { DerivedEncodingLease } from '../../plugins/contract.js';
+import { DERIVED_ENCODERS, DerivedEncoding, derivedStreamName } from './derived.js';
 import { StreamRunner } from './runner.js';
 import { planSharedCaptures, SharedCapture } from './capture.js';
 import { defaultSource } from './launch.js';
@@ -30,6 +32,9 @@ export interface StreamManagerDeps {
   maxPixelRate?: number;
 }
 
+/** How long a derived encoding outlives its last user by default (a viewer reloading its page keeps it). */
+const DERIVED_LINGER_MS = 30_000;
+
 /** Coalesces a burst of setting changes (resolution + frame rate) into one rebuild. */
 const SETTLE_MS = 150;
 
@@ -50,6 +55,8 @@ export class StreamManager implements MediaPlane {
   private started = false;
   /** Media processes by what they run: `shared`, or a stream or capture id with isolation `pipeline`. */
   private readonly processes = new Map<string, MediaProcess>();
+  /** Derived encodings (VP8 for WebRTC clients without H.264), by hub stream name; made on first request. */
+  private readonly derived = new Map<string, DerivedEncoding>();
 
   /** What each stream's size and rate may be (source, encoder level, pixel budget), enforced on every write. */
   private readonly bounds: StreamBounds;
@@ -66,7 +73,7 @@ export class StreamManager implements MediaPlane {
     });
     this.unwatch.push(this.bounds.install());
     const latencyBudgetMs = () => getLatencyMs(deps.state.get<string>(streamLatencyMode.key));
-    for (const s of this.configured) {
+    for (const [i, s] of this.configured.entries()) {
       this.runners.set(
         s.name,
         new StreamRunner(this.fromState(s), {
@@ -80,6 +87,12 @@ export class StreamManager implements MediaPlane {
           bitrateKey: this.stateKey(s.name, 'streamBitrate'),
           latencyBudgetMs,
           onRepeatedStall: (name) => this.restartCaptureOf(name),
+          // Its finished pictures are readable by derived encodings under this role (a name the media
+          // process's reader syntax accepts; stream names may hold "_").
+          role: `pictures${i + 1}`,
+          onPlaying: () => {
+            for (const d of this.derived.values()) if (d.stream === s.name) d.streamPlaying();
+          },
         }),
       );
     }
@@ -140,6 +153,36 @@ export class StreamManager implements MediaPlane {
     }
   }
 
+  acquireDerivedEncoding(stream: string, codec: DerivedCodec, opts: { lingerMs?: number } = {}): DerivedEncodingLease {
+    const i = this.configured.findIndex((s) => s.name === stream);
+    if (i < 0) throw new CamdError(ErrorCodes.STREAM_UNKNOWN, `no stream "${stream}"`);
+    if (!this.derivedCodecs().includes(codec)) {
+      const factory = DERIVED_ENCODERS[codec];
+      throw new CamdError(
+        ErrorCodes.GST_NO_ENCODER,
+        `no ${factory} on this machine for a ${codec} encoding (Debian package ${this.deps.registry.packageFor(factory) ?? 'unknown'})`,
+      );
+    }
+    const name = derivedStreamName(stream, codec);
+    let d = this.derived.get(name);
+    if (!d) {
+      d = new DerivedEncoding(stream, codec, {
+        hub: this.deps.hub,
+        logger: this.deps.logger,
+        media: this.mediaFor(stream),
+        settings: () => this.runner(stream).current,
+        role: `pictures${i + 1}`,
+      });
+      this.derived.set(name, d);
+    }
+    const release = d.acquire(opts.lingerMs ?? DERIVED_LINGER_MS);
+    return { codec, hubStream: name, release };
+  }
+
+  derivedCodecs(): DerivedCodec[] {
+    return (Object.keys(DERIVED_ENCODERS) as DerivedCodec[]).filter((c) => this.deps.registry.has(DERIVED_ENCODERS[c]));
+  }
+
   list(): StreamSettings[] {
     return [...this.runners.values()].map((r) => r.current);
   }
@@ -163,7 +206,8 @@ export class StreamManager implements MediaPlane {
     const r = this.runners.get(name);
     if (!r) return undefined;
     const capture = r.current.capture && this.captures.get(r.current.capture.id);
-    return { ...r.stats(), ...(capture ? { capture: capture.stats() } : {}) };
+    const derived = [...this.derived.values()].filter((d) => d.stream === name).map((d) => d.stats());
+    return { ...r.stats(), ...(capture ? { capture: capture.stats() } : {}), ...(derived.length ? { derived } : {}) };
   }
 
   /**
@@ -226,6 +270,7 @@ export class StreamManager implements MediaPlane {
   async stop(): Promise<void> {
     for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const off of this.unwatch.splice(0)) off();
+    await Promise.all([...this.derived.values()].map((d) => d.stop('shutdown')));
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     await Promise.all([...this.captures.values()].map((c) => c.stop()));
     this.started = false;

@@ -10,6 +10,7 @@ import { trackReads } from '../../state/reads.js';
 import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { isJoinPoint } from '../codec.js';
+import { declareConstrainedHigh } from '../h264-profiles.js';
 import { RestartSupervisor } from './restart-policy.js';
 
 export { BACKOFF_MS } from './restart-policy.js';
@@ -44,6 +45,10 @@ export interface RunnerDeps {
    * feeds it (a shared capture) may be the part that is stuck.
    */
   onRepeatedStall?: (stream: string) => void;
+  /** The pipeline's role in its media process: readers of its finished pictures (derived encodings) find its `tee` by it. */
+  role?: string;
+  /** The pipeline reached PLAYING (after a start, rebuild or restart). */
+  onPlaying?: () => void;
 }
 
 /** Where a stream's pipeline is: with `running: false` in stats, `state` and `lastError` say why. */
@@ -277,7 +282,7 @@ export class StreamRunner {
     this.reads = reads;
     this.live = liveAppliers(built, this.deps.bitrateKey);
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
-    const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true });
+    const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true, role: this.deps.role });
     this.pipeline = pipeline;
     this.startedAt = performance.now();
     this.stallReported = false;
@@ -287,10 +292,12 @@ export class StreamRunner {
     // Frames carry the codec of the pipeline that made them, not of the settings (already the next ones during a rebuild).
     const codec = built.spec.encoder.codec;
     this.runCodec = codec;
-    pipeline.on('frame', (f) => this.onFrame(f, pipeline, codec));
+    const constrainedHigh = codec === 'h264' && built.spec.encoder.noBFrames === true;
+    pipeline.on('frame', (f) => this.onFrame(f, pipeline, codec, constrainedHigh));
     pipeline.on('playing', () => {
       this.playingAt = performance.now();
       this.deps.logger.info({ stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
+      this.deps.onPlaying?.();
     });
     pipeline.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
     pipeline.on('gstError', (e) => {
@@ -311,7 +318,7 @@ export class StreamRunner {
     });
   }
 
-  private onFrame(f: RawFrame, pipeline: MediaPipeline, codec: VideoCodec): void {
+  private onFrame(f: RawFrame, pipeline: MediaPipeline, codec: VideoCodec, constrainedHigh: boolean): void {
     if (this.pipeline !== pipeline) return;
     const now = performance.now();
     this.lastFrameAt = now;
@@ -321,6 +328,8 @@ export class StreamRunner {
     // A join point is an IDR (IRAP in H.265): parsers also clear DELTA_UNIT on non-IDR I frames, which a
     // decoder cannot start from (no parameter sets, references may precede them).
     const keyframe = f.keyframe && isJoinPoint(codec, f.data);
+    // Parameter sets travel with keyframes only (h264parse config-interval=-1): one byte per keyframe.
+    if (keyframe && constrainedHigh) declareConstrainedHigh(f.data);
     this.meter.add(now, f.data.length, keyframe);
     const frame: EncodedFrame = {
       stream: this.settings.name,
