@@ -212,8 +212,8 @@ function fakeParent(log: string[]): { parent: ConnParent; sessions: Map<string, 
     idleTimeoutMs: 60_000,
     headTimeoutMs: 10_000,
     // The auth parsers are fuzzed on their own ('authorization'); here a header is enough, so that
-    // requests reach SETUP/PLAY. No header: 401 without the failed-login delay.
-    authenticate: async (_m, h) => (h === undefined ? { ok: false, status: 401, headers: {}, failed: false } : { ok: true, caller }),
+    // requests reach SETUP/PLAY. No header: 401.
+    authenticate: async (req) => (req.authorization === undefined ? { ok: false, status: 401, headers: {} } : { ok: true, caller }),
     resolve(u) {
       const m = /^rtsp:\/\/[^/]+\/(stream\d)(?:\/(.*))?$/.exec(u);
       return m ? { settings: settings(m[1]!), base: `rtsp://h/${m[1]}`, track: m[2] } : undefined;

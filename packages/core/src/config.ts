@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
+import type { LoginGuardOptions } from './auth/login-guard.js';
 import { tlsSchema, tlsSettings, type HttpTlsConfig, type PlainHttp } from './tls/config.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
@@ -35,8 +36,6 @@ export interface PluginEntry {
 export interface CamdConfig {
   /** `tls`: HTTPS (default on, port 8443, generated certificate; false: off); `plain`: what plain HTTP does (see tls/config.ts). */
   http?: { port?: number; host?: string; tls?: HttpTlsConfig | false; plain?: PlainHttp };
-  /** `basicOverPlainHttp`: false refuses HTTP Basic on plain HTTP (default true). */
-  auth?: { basicOverPlainHttp?: boolean };
   users?: UserConfig[];
   plugins?: Array<string | PluginEntry>;
   rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[]; tls?: { port?: number } | false };
@@ -56,6 +55,11 @@ export interface CamdConfig {
    * opens it to anyone. `auth` is the key of earlier releases: `auth: false` still opens it (deprecated).
    */
   metrics?: { public?: boolean; bearerToken?: string; auth?: boolean };
+  /**
+   * Brute-force protection of every login (HTTP, RTSP, ONVIF) and the password hashing queue (see
+   * LoginGuard); `basicOverPlainHttp`: false refuses HTTP Basic on plain HTTP (default true).
+   */
+  auth?: Partial<LoginGuardOptions> & { basicOverPlainHttp?: boolean };
   [other: string]: unknown;
 }
 
@@ -93,7 +97,6 @@ export const configSchema = {
       additionalProperties: false,
       properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' }, tls: tlsSchema.httpTls, plain: tlsSchema.plain },
     },
-    auth: tlsSchema.auth,
     users: {
       type: 'array',
       items: {
@@ -149,6 +152,21 @@ export const configSchema = {
         auth: { type: 'boolean' },
       },
     },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxFailures: { type: 'integer', minimum: 1, maximum: 1000 },
+        failureWindowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        lockoutMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        backoffAfter: { type: 'integer', minimum: 0, maximum: 1000 },
+        backoffInitialMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        backoffMaxMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        hashConcurrency: { type: 'integer', minimum: 1, maximum: 4 },
+        hashQueue: { type: 'integer', minimum: 0, maximum: 1000 },
+        basicOverPlainHttp: tlsSchema.basicOverPlainHttp,
+      },
+    },
   },
 } as const;
 
@@ -162,6 +180,8 @@ function describeError(e: ErrorObject): string {
   if (e.keyword === 'enum') return `${path}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
   return `${path}: ${e.message}`;
 }
+
+const RESERVED_STREAM_NAMES = new Set(['auth', 'errors']);
 
 /** Validates a parsed config document; throws CamdError CONFIG with a one-line message naming the field. */
 export function parseConfig(doc: unknown): CamdConfig {
@@ -180,6 +200,9 @@ export function parseConfig(doc: unknown): CamdConfig {
   const paths = new Set<string>();
   for (const s of streams) {
     if (names.has(s.name)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams are named "${s.name}"`);
+    // `GET /api/stats` keeps these top-level keys next to the streams' names.
+    if (RESERVED_STREAM_NAMES.has(s.name))
+      throw new CamdError(ErrorCodes.CONFIG, `config streams: "${s.name}" is reserved; give the stream another name or path`);
     if (paths.has(s.path)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams use the path "${s.path}"`);
     names.add(s.name);
     paths.add(s.path);

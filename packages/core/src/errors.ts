@@ -138,6 +138,14 @@ export const CoreErrors = {
   STATE_PERSIST: createError('CAMD_ERR_STATE_PERSIST', '%s'),
   AUTH_REQUIRED: createError('CAMD_ERR_AUTH_REQUIRED', '%s', 401),
   AUTH_FORBIDDEN: createError('CAMD_ERR_AUTH_FORBIDDEN', '%s', 403),
+  /** The source address is locked out after too many failed logins (`Retry-After` says until when). */
+  AUTH_LOCKED: createError('CAMD_ERR_AUTH_LOCKED', '%s', 429),
+  /** A login from this source is not checked yet: its failures make it wait (`Retry-After`). */
+  AUTH_THROTTLED: createError('CAMD_ERR_AUTH_THROTTLED', '%s', 429),
+  /** Too many password checks run and wait already: refused at once, nothing hashed. */
+  AUTH_BUSY: createError('CAMD_ERR_AUTH_BUSY', '%s', 503),
+  /** `DELETE /api/auth/lockouts/:address` of an address with no lockout. */
+  AUTH_NO_LOCKOUT: createError('CAMD_ERR_AUTH_NO_LOCKOUT', 'no lockout or failed logins recorded for %s', 404),
   USER_EXISTS: createError('CAMD_ERR_USER_EXISTS', '%s', 409),
   USER_UNKNOWN: createError('CAMD_ERR_USER_UNKNOWN', '%s', 404),
   GST_ELEMENT_MISSING: createError('CAMD_ERR_GST_ELEMENT_MISSING', '%s'),

@@ -129,7 +129,9 @@ describe('HTTP API', () => {
     expect(await health.json()).toMatchObject({ healthy: true });
     expect((await h.fetch('/api/stats', { user: null })).status).toBe(401);
     const stats = (await (await h.fetch('/api/stats', { user: TEST_USERS.viewer })).json()) as Record<string, Record<string, number>>;
-    expect(Object.keys(stats)).toEqual(['stream1']);
+    // The streams, and next to them the login figures (see brute-force.test.ts).
+    expect(Object.keys(stats)).toEqual(['stream1', 'auth']);
+    expect(stats.auth).toMatchObject({ checks: expect.any(Number), failures: 0, lockedAddresses: 0 });
     for (const f of ['clientCount', 'totalBytesStreamed', 'currentBitrate', 'frameDrops', 'errors', 'uptime']) expect(typeof stats.stream1![f]).toBe('number');
   });
 

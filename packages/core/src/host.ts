@@ -116,6 +116,7 @@ export class CamdHost {
     this.users = await UserStore.open({
       stateDir,
       configUsers: config.users,
+      auth: config.auth,
       announce:
         this.options.announceAdmin ??
         ((u, p) => {
@@ -124,6 +125,7 @@ export class CamdHost {
           );
         }),
     });
+    this.users.guard.log = this.logger.child({ component: 'auth' });
     // The certificate beside the admin password: a configured one that cannot be used stops the start here.
     this.tls = new DaemonTls({ config, stateDir, logger: this.logger, announce: this.options.announceCertificate });
     // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.

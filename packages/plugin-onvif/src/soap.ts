@@ -35,6 +35,8 @@ export class SoapFault extends Error {
     readonly code: 'env:Sender' | 'env:Receiver',
     readonly subcode: string,
     readonly reason: string,
+    /** Seconds for a `Retry-After` header (a refused login: locked out, or the server is busy). */
+    readonly retryAfterS?: number,
   ) {
     super(reason);
   }

@@ -3,14 +3,13 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { JPEG_RTP_MAX_SIZE, PAYLOAD_TYPE, videoMediaSection, type Caller, type CodecParameters, type Logger, type StreamSettings } from '@camd/core';
 import { formatResponse, RequestParser, type RtspRequest } from './request-parser.js';
-import type { AuthResult } from './rtsp-auth.js';
+import type { AuthRequest, AuthResult } from './rtsp-auth.js';
 import type { RtspSession } from './rtsp-session.js';
 import { formatTransport, parseTransport } from './transport-header.js';
 
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 const KNOWN_UNSUPPORTED = new Set(['ANNOUNCE', 'RECORD', 'REDIRECT']);
 const MAX_SESSIONS_PER_CONNECTION = 8;
-const FAILED_AUTH_DELAY_MS = 500;
 
 /** A stream named by a request URL: its settings, the URL base for `Content-Base`, and the track asked for. */
 export interface StreamTarget {
@@ -29,7 +28,8 @@ export interface ConnParent {
   readonly idleTimeoutMs: number;
   /** A request begun must be whole within this time, or the connection is answered 408 and closed. */
   readonly headTimeoutMs: number;
-  authenticate(method: string, authorization: string | undefined): Promise<AuthResult>;
+  /** Checks a request's credentials (through the daemon's brute-force guard: a refusal costs no check). */
+  authenticate(req: AuthRequest): Promise<AuthResult>;
   /** The configured stream a request URL names (its path, optionally followed by `/trackID=0`). */
   resolve(url: string): StreamTarget | undefined;
   /** The stream's codec parameters; rejects when the encoder gives none within `timeoutMs`. */
@@ -161,14 +161,14 @@ export class RtspConnection {
     if (KNOWN_UNSUPPORTED.has(req.method)) return { status: 405, headers: { Allow: PUBLIC } };
     if (!PUBLIC.split(', ').includes(req.method)) return { status: 501, headers: { Public: PUBLIC } };
 
-    const auth = await this.parent.authenticate(req.method, req.headers.authorization);
-    if (!auth.ok) {
-      if (auth.failed) {
-        this.parent.log.warn({ client: this.remoteAddress, method: req.method }, 'rtsp: authentication failed');
-        await new Promise((r) => setTimeout(r, FAILED_AUTH_DELAY_MS));
-      }
-      return { status: auth.status, headers: auth.headers };
-    }
+    const auth = await this.parent.authenticate({
+      method: req.method,
+      url: req.url,
+      authorization: req.headers.authorization,
+      address: this.socket.remoteAddress,
+      connection: this.id,
+    });
+    if (!auth.ok) return { status: auth.status, headers: auth.headers };
     const caller = auth.caller;
     switch (req.method) {
       case 'DESCRIBE':

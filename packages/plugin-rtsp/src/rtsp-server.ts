@@ -16,7 +16,7 @@ import {
   type StreamHub,
   type StreamSettings,
 } from '@camd/core';
-import type { AuthResult, RtspAuth } from './rtsp-auth.js';
+import type { AuthRequest, AuthResult, RtspAuth } from './rtsp-auth.js';
 import { RtspConnection, type ConnParent, type StreamTarget } from './rtsp-connection.js';
 import { Base64Stream, classifyFirstBytes, httpError, MAX_TUNNELS, TUNNEL_GET_RESPONSE } from './http-tunnel.js';
 import { LatencySamples, RtspSession, type SessionEvents, type SessionLimits } from './rtsp-session.js';
@@ -177,8 +177,8 @@ export class RtspServer implements ConnParent {
     await new Promise<void>((r) => this.tcp.close(() => r()));
   }
 
-  authenticate(method: string, authorization: string | undefined): Promise<AuthResult> {
-    return this.opts.auth.check(method, authorization);
+  authenticate(req: AuthRequest): Promise<AuthResult> {
+    return this.opts.auth.check(req);
   }
 
   /** Maps a request URL to a configured stream (path, optionally followed by `/trackID=0`). */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
-import { allows, MEDIA_READ } from '../auth/permissions.js';
+import { ADMIN_ONLY, allows, MEDIA_READ } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import { STAGE } from '../hooks.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
@@ -11,6 +11,7 @@ import { gatherStats } from '../collectors.js';
 import { callerOf, requirePermission } from './auth.js';
 import { registerEventFeed } from './events.js';
 import { registerMjpegRoute } from './mjpeg.js';
+import { authStats, registerAuthApi } from './auth-api.js';
 import type { StreamHub } from '../media/hub.js';
 
 export interface PluginListing {
@@ -122,11 +123,18 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       preHandler: mediaRead,
       schema: {
         summary:
-          'Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures',
+          'Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures; `auth`: login checks, failures, refusals, lockouts (addresses for an Admin)',
       },
     },
-    async (_req, reply) => reply.type('application/json; charset=utf-8').send(stats()),
+    async (req, reply) => {
+      // The streams' report is the cached bytes; the login figures are a few counters, added per caller.
+      const auth = JSON.stringify(authStats(deps.users.guard, allows(callerOf(req)!, ADMIN_ONLY)));
+      const body = stats();
+      return reply.type('application/json; charset=utf-8').send(body === '{}' ? `{"auth":${auth}}` : `${body.slice(0, -1)},"auth":${auth}}`);
+    },
   );
+
+  registerAuthApi(app, deps.users);
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
     // A shared capture is named by id and its streams; where its frames live is internal.

@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { MEDIA_READ } from '../auth/permissions.js';
+import { type Caller, MEDIA_READ, type Permission } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import type { CamdConfig } from '../config.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
 import type { StreamCatalog } from '../plugins/contract.js';
 import { gatherStats } from '../collectors.js';
-import { AUTH_HANDLER, FAILED_LOGIN_DELAY_MS, requirePermission } from './auth.js';
+import { AUTH_HANDLER, refusalAnswer, requirePermission } from './auth.js';
 
 /** What `/metrics` reads: the host (structurally), so registration is one call. */
 export interface MetricsSource {
@@ -65,10 +65,14 @@ function metricsArePublic(m: CamdConfig['metrics'], logger: Logger): boolean {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
+/** Who a right bearer token is, for the brute-force guard (its failures are counted under this name). */
+const BEARER: Caller = Object.freeze({ username: '(metrics bearer token)', permissions: Object.freeze(['Media_r'] as Permission[]) });
+
 /**
  * `Authorization: Bearer <token>` compared with the configured token in constant time (both hashed
  * first, so that neither the length nor a prefix leaks), else Basic or Digest with Media_r. The token
- * is never logged.
+ * is never logged. A token is a login like any other: through the brute-force guard (wrong ones count
+ * against the address; a locked-out address is refused 429 without a comparison).
  */
 function metricsAuth(users: UserStore, token: string | undefined): preHandlerAsyncHookHandler {
   const mediaRead = requirePermission(users, MEDIA_READ);
@@ -77,9 +81,14 @@ function metricsAuth(users: UserStore, token: string | undefined): preHandlerAsy
     async function metricsAuth(this: FastifyInstance, request: Parameters<preHandlerAsyncHookHandler>[0], reply: Parameters<preHandlerAsyncHookHandler>[1]) {
       const bearer = /^Bearer[ \t]+(\S{1,4096})[ \t]*$/i.exec(request.headers.authorization ?? '');
       if (!bearer) return mediaRead.call(this, request, reply);
-      if (expected && timingSafeEqual(sha256(bearer[1]!), expected)) return;
-      request.log.warn({ url: request.url, ip: request.ip }, 'metrics: bearer token refused');
-      await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
+      const outcome = await users.guard.attempt({ address: request.socket.remoteAddress, username: BEARER.username, protocol: 'http' }, () =>
+        expected && timingSafeEqual(sha256(bearer[1]!), expected) ? BEARER : undefined,
+      );
+      if (outcome.kind === 'ok') return;
+      if (outcome.kind === 'refused') {
+        const r = refusalAnswer(outcome);
+        return reply.code(r.status).header('Retry-After', r.retryAfter).send(r.body);
+      }
       return reply
         .code(401)
         .header('WWW-Authenticate', 'Bearer realm="camd"')

@@ -32,7 +32,7 @@ export const tlsSchema = {
     ],
   },
   plain: { enum: ['on', 'redirect', 'off'] },
-  auth: { type: 'object', additionalProperties: false, properties: { basicOverPlainHttp: { type: 'boolean' } } },
+  basicOverPlainHttp: { type: 'boolean' },
   rtspTls: { anyOf: [{ const: false }, { type: 'object', additionalProperties: false, properties: { port } }] },
 } as const;
 

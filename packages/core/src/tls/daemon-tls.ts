@@ -53,7 +53,9 @@ export class DaemonTls {
     try {
       await listenTls(layer, this.settings.httpsPort, host);
     } catch (err) {
-      throw new CamdError(ErrorCodes.CONFIG, `http.tls.port: HTTPS cannot listen on ${host}:${this.settings.httpsPort}: ${(err as Error).message}`, { cause: err });
+      throw new CamdError(ErrorCodes.CONFIG, `http.tls.port: HTTPS cannot listen on ${host}:${this.settings.httpsPort}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.https = layer;
     this.certificates.start();
