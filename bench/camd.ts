@@ -4,7 +4,7 @@
  * its debug log), its stats API, RTSP readers (ffmpeg), and a stop that leaves no process behind.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -63,20 +63,38 @@ export interface Camd {
 }
 
 /**
- * Starts the daemon on `config` (http, rtsp port and the bench user are filled in) and resolves once
- * /api/health answers 200 (every stream delivers frames).
+ * Starts the daemon on `config` (http, rtsp port and the bench user are filled in; the config's own
+ * users are added) and resolves once /api/health answers 200, or with `ready: 'frames'` once every
+ * stream delivers frames (/api/stats: for a config whose health is red on purpose, e.g. a publish
+ * target nobody listens for).
  */
 export async function startCamd(
   config: Record<string, unknown>,
-  opts: { timeoutMs?: number /** Node flags for the daemon (diagnostics: --trace-gc). */; nodeArgs?: string[] } = {},
+  opts: {
+    timeoutMs?: number;
+    /** Node flags for the daemon (diagnostics: --trace-gc). */
+    nodeArgs?: string[];
+    ready?: 'health' | 'frames';
+    /** Workspace plugins the daemon's own package does not depend on (`@camd/plugin-publish`), installed beside the config as a third-party plugin is. */
+    install?: string[];
+  } = {},
 ): Promise<Camd> {
   daemonMode();
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
+  for (const name of opts.install ?? []) {
+    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
+    symlinkSync(join(ROOT, 'packages', name.replace(/^@camd\//, '')), join(dir, 'node_modules', name));
+  }
   const port = await freePort();
   const rtspPort = await freePort();
   // HTTPS and RTSPS on as by default, on free ports (their default ports are fixed).
   const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort, tls: { port: await freePort() } };
-  const full = { ...config, http: { host: '127.0.0.1', port, tls: { port: await freePort() } }, rtsp, users: [BENCH_USER] };
+  const full = {
+    ...config,
+    http: { host: '127.0.0.1', port, tls: { port: await freePort() } },
+    rtsp,
+    users: [BENCH_USER, ...((config.users as object[] | undefined) ?? [])],
+  };
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(full, null, 2));
   const args = ['--config', configPath, '--state-dir', join(dir, 'state')];
@@ -115,7 +133,12 @@ export async function startCamd(
     for (;;) {
       if (child.exitCode !== null) throw new Error(`camd exited with ${child.exitCode}:\n${out.slice(-3000)}`);
       try {
-        if ((await fetch(`${baseUrl}/api/health`)).status === 200) break;
+        if (opts.ready === 'frames') {
+          const res = await api('/api/stats');
+          const stats = res.status === 200 ? (Object.values(await res.json()) as Array<{ fps?: number }>) : [];
+          const streams = stats.filter((v) => typeof v?.fps === 'number');
+          if (streams.length > 0 && streams.every((v) => v.fps! > 0)) break;
+        } else if ((await fetch(`${baseUrl}/api/health`)).status === 200) break;
       } catch {
         /* not listening yet */
       }

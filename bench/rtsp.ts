@@ -29,19 +29,26 @@ interface Step {
 }
 
 async function measure(url: string, pid: number, auth?: { username: string; password: string }, ca?: string): Promise<Step[]> {
+  const opts = { ca };
   const out: Step[] = [];
   // Baseline: one reader connected, so both servers are encoding (gst-rtsp-server starts its media
   // pipeline on the first reader); per-reader cost is what each further reader adds.
-  const first = new BenchReader(url, auth, ca);
+  const first = new BenchReader(url, auth, opts);
   await first.start();
   await sleep(3000);
   let c0 = cpuSeconds(pid);
   await sleep(WINDOW_S * 1000);
   const idle = (cpuSeconds(pid) - c0) / WINDOW_S;
   for (const n of STEPS) {
-    const readers = Array.from({ length: n }, () => new BenchReader(url, auth, ca));
+    const readers = Array.from({ length: n }, () => new BenchReader(url, auth, opts));
     // A server that cannot take more readers within 10 s has reached its limit here.
-    const started = await Promise.race([Promise.all(readers.map((r) => r.start())).then(() => true), sleep(10_000).then(() => false)]);
+    const started = await Promise.race([
+      Promise.all(readers.map((r) => r.start())).then(
+        () => true,
+        () => false,
+      ),
+      sleep(10_000).then(() => false),
+    ]);
     if (!started) {
       readers.forEach((r) => r.stop());
       out.push({ readers: n, minFps: 0, sustained: false, cpuPerReader: NaN });
