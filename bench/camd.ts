@@ -4,7 +4,7 @@
  * its debug log), its stats API, RTSP readers (ffmpeg), and a stop that leaves no process behind.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +25,27 @@ export function freePort(): Promise<number> {
       s.close(() => res(port));
     });
   });
+}
+
+/**
+ * A bench's clients all come from 127.0.0.1, as one user; they stand for clients on many machines.
+ * The per-address and per-user limits (far above one real client's needs, far below a bench's hundreds)
+ * are raised for them, in the HTTP server and in the RTSP and WebRTC plugins of `config`.
+ */
+export function asManyClients<C extends Record<string, unknown>>(config: C): C {
+  const lots = 100_000;
+  const options: Record<string, Record<string, number>> = {
+    '@camd/plugin-rtsp': { maxConnectionsPerAddress: lots, maxUnauthenticatedPerAddress: lots, maxUnauthenticated: lots, maxSessionsPerUser: lots },
+    '@camd/plugin-webrtc': { maxViewersPerUser: 1000 },
+  };
+  const plugins = ((config.plugins as unknown[] | undefined) ?? []).map((p) => {
+    const entry = (typeof p === 'string' ? { name: p } : p) as { name: string; options?: Record<string, unknown> };
+    const more = options[entry.name];
+    return more ? { ...entry, options: { ...more, ...entry.options } } : p;
+  });
+  const http = (config.http as Record<string, unknown> | undefined) ?? {};
+  const limits = { maxConnections: lots, maxConnectionsPerAddress: lots, maxUnauthenticatedPerAddress: lots, maxUnauthenticated: lots };
+  return { ...config, plugins, http: { ...http, limits: { ...limits, ...(http.limits as object | undefined) } } };
 }
 
 let buildChecked: string | undefined;
@@ -49,6 +70,9 @@ export interface Camd {
   pid: number;
   baseUrl: string;
   rtspPort: number;
+  /** RTSPS (on by default) and the certificate camd issued itself (PEM file), which its clients verify against. */
+  rtspsPort: number;
+  caFile: string;
   /** Launch text of each stream's pipeline, by stream name (the latest start). */
   launches: Map<string, string>;
   output(): string;
@@ -75,23 +99,18 @@ export async function startCamd(
     /** Node flags for the daemon (diagnostics: --trace-gc). */
     nodeArgs?: string[];
     ready?: 'health' | 'frames';
-    /** Workspace plugins the daemon's own package does not depend on (`@camd/plugin-publish`), installed beside the config as a third-party plugin is. */
-    install?: string[];
   } = {},
 ): Promise<Camd> {
   daemonMode();
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
-  for (const name of opts.install ?? []) {
-    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
-    symlinkSync(join(ROOT, 'packages', name.replace(/^@camd\//, '')), join(dir, 'node_modules', name));
-  }
   const port = await freePort();
   const rtspPort = await freePort();
   // HTTPS and RTSPS on as by default, on free ports (their default ports are fixed).
-  const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort, tls: { port: await freePort() } };
+  const rtspsPort = await freePort();
+  const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort, tls: { port: rtspsPort } };
   const full = {
     ...config,
-    http: { host: '127.0.0.1', port, tls: { port: await freePort() } },
+    http: { tls: { port: await freePort() }, ...((config.http as object | undefined) ?? {}), host: '127.0.0.1', port },
     rtsp,
     users: [BENCH_USER, ...((config.users as object[] | undefined) ?? [])],
   };
@@ -154,6 +173,8 @@ export async function startCamd(
     pid: child.pid!,
     baseUrl,
     rtspPort,
+    rtspsPort,
+    caFile: join(dir, 'state', 'tls', 'cert.pem'),
     launches,
     output: () => out,
     api,

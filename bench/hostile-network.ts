@@ -233,7 +233,7 @@ const short = (x: Record<string, unknown>) => {
 };
 
 async function attacksOnOneDaemon(): Promise<void> {
-  const camd = await startCamd(lightConfig({ publish: true, mjpeg: true }), { ready: 'frames', install: ['@camd/plugin-publish'] });
+  const camd = await startCamd(lightConfig({ publish: true, mjpeg: true }), { ready: 'frames' });
   try {
     if (SECTIONS.includes(5)) {
       await section('5. anonymous answers about a publish target', async () => {

@@ -77,7 +77,21 @@ export async function main(): Promise<void> {
   const camd = await startDaemon({
     users: [user],
     http: { tls: { port: await freePort() } },
-    plugins: [{ name: '@camd/plugin-rtsp', options: { host: '127.0.0.1', maxSessions: 1000, highWaterBytes: 4_194_304 } }],
+    // Its readers stand for clients on many machines: the per-address and per-user limits are raised.
+    plugins: [
+      {
+        name: '@camd/plugin-rtsp',
+        options: {
+          host: '127.0.0.1',
+          maxSessions: 1000,
+          highWaterBytes: 4_194_304,
+          maxSessionsPerUser: 1000,
+          maxConnectionsPerAddress: 2000,
+          maxUnauthenticatedPerAddress: 1000,
+          maxUnauthenticated: 1000,
+        },
+      },
+    ],
     rtsp: {
       port: rtspPort,
       tls: { port: rtspsPort },

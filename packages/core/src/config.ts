@@ -4,6 +4,7 @@ import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
 import type { LoginGuardOptions } from './auth/login-guard.js';
 import { tlsSchema, tlsSettings, type HttpTlsConfig, type PlainHttp } from './tls/config.js';
+import type { ConnectionLimits } from './net/connection-guard.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
 /** How pipelines map onto media processes (see `CamdConfig.media`). */
@@ -33,9 +34,39 @@ export interface PluginEntry {
   optional?: boolean;
 }
 
+/** Limits of the HTTP server (`http.limits` in the config); see `HTTP_LIMITS` for the defaults. */
+export interface HttpLimits extends ConnectionLimits {
+  /** Open connections at most; Node drops more before any of camd's code runs. */
+  maxConnections: number;
+  /** `GET /api/events` streams one user may hold, and everyone. */
+  maxEventStreamsPerUser: number;
+  maxEventStreams: number;
+  /** `GET /api/streams/:name/mjpeg` clients one user may hold, and everyone. */
+  maxMjpegClientsPerUser: number;
+  maxMjpegClients: number;
+}
+
+/**
+ * Far above what legitimate clients use (a room of dashboards and an NVR behind one NAT address,
+ * browsers opening six connections each), far below what one address needs to lock others out.
+ */
+export const HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  maxConnections: 1024,
+  maxConnectionsPerAddress: 128,
+  maxUnauthenticated: 512,
+  maxUnauthenticatedPerAddress: 64,
+  unauthenticatedTimeoutMs: 10_000,
+  // A 1.5 MiB page asset (the API docs) takes 12 s at 1 Mbit/s: a slow link is not a stalled peer.
+  drainTimeoutMs: 30_000,
+  maxEventStreamsPerUser: 32,
+  maxEventStreams: 256,
+  maxMjpegClientsPerUser: 16,
+  maxMjpegClients: 64,
+});
+
 export interface CamdConfig {
   /** `tls`: HTTPS (default on, port 8443, generated certificate; false: off); `plain`: what plain HTTP does (see tls/config.ts). */
-  http?: { port?: number; host?: string; tls?: HttpTlsConfig | false; plain?: PlainHttp };
+  http?: { port?: number; host?: string; tls?: HttpTlsConfig | false; plain?: PlainHttp; limits?: Partial<HttpLimits> };
   users?: UserConfig[];
   plugins?: Array<string | PluginEntry>;
   rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[]; tls?: { port?: number } | false };
@@ -95,7 +126,19 @@ export const configSchema = {
     http: {
       type: 'object',
       additionalProperties: false,
-      properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' }, tls: tlsSchema.httpTls, plain: tlsSchema.plain },
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        host: { type: 'string' },
+        tls: tlsSchema.httpTls,
+        plain: tlsSchema.plain,
+        limits: {
+          type: 'object',
+          additionalProperties: false,
+          properties: Object.fromEntries(
+            Object.keys(HTTP_LIMITS).map((k) => [k, { type: 'integer', minimum: k.endsWith('Ms') ? 100 : 1, maximum: k.endsWith('Ms') ? 3_600_000 : 100_000 }]),
+          ),
+        },
+      },
     },
     users: {
       type: 'array',
@@ -248,6 +291,11 @@ export function configuredStreams(cfg: CamdConfig): StreamSettings[] {
       gop: s.gop ?? s.fps,
     };
   });
+}
+
+/** `http.limits` of the config over the defaults. */
+export function httpLimits(cfg: CamdConfig): HttpLimits {
+  return { ...HTTP_LIMITS, ...cfg.http?.limits };
 }
 
 export function pluginEntries(cfg: CamdConfig): PluginEntry[] {

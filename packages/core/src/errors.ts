@@ -158,6 +158,10 @@ export const CoreErrors = {
   STREAM_CODEC: createError('CAMD_ERR_STREAM_CODEC', '%s', 409),
   /** A TLS certificate or key that cannot be used (unreadable, not PEM, not a pair, expired); the message names the file. */
   TLS_CERTIFICATE: createError('CAMD_ERR_TLS_CERTIFICATE', '%s'),
+  /** A connection past a limit of its address, or of unauthenticated connections (429, or 503 when the limit is everyone's). */
+  TOO_MANY_CONNECTIONS: createError('CAMD_ERR_TOO_MANY_CONNECTIONS', '%s', 429),
+  /** A user (or everyone) holds as many clients of a kind as allowed (event streams, MJPEG clients). */
+  CLIENT_LIMIT: createError('CAMD_ERR_CLIENT_LIMIT', '%s', 429),
   /** No route for the method and URL. */
   NOT_FOUND: createError('CAMD_ERR_NOT_FOUND', 'no route %s %s', 404),
   /** A request fastify refused without a code of its own. */

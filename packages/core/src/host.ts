@@ -15,9 +15,10 @@ import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
 import { DEFAULT_MAX_PIXEL_RATE } from './media/bounds.js';
-import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
+import { type CamdConfig, configuredStreams, httpLimits, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
+import { HttpConnections } from './http/connections.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
 import { registerMetrics } from './http/metrics.js';
 import { checkDefinition, orderByRequirements, resolvePlugin, validateOptions } from './plugins/loader.js';
@@ -71,6 +72,7 @@ export class CamdHost {
   media!: MediaPlane;
   http!: FastifyInstance;
   tls!: DaemonTls;
+  private httpConnections!: HttpConnections;
   private readonly plugins: LoadedPlugin[] = [];
   private readonly closers: Array<{ plugin: string; fn: () => void | Promise<void> }> = [];
   private readonly transports = new Map<string, TransportInfo>();
@@ -149,7 +151,10 @@ export class CamdHost {
         maxPixelRate: config.media?.maxPixelRate,
       });
     }
-    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
+    const limits = httpLimits(config);
+    // HTTPS hands its decrypted connections to the same connections (one guard for both ports).
+    this.httpConnections = new HttpConnections(limits, this.logger);
+    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION, connections: this.httpConnections });
     this.tls.install(this.http);
     for (const [token, value] of [
       [TOKENS.hooks, this.hooks],
@@ -179,6 +184,7 @@ export class CamdHost {
       snapshot: (name) => this.snapshot(name),
       hub: this.hub,
       logger: this.logger,
+      limits,
     });
     registerMetrics(this.http, this);
   }
@@ -290,7 +296,7 @@ export class CamdHost {
     const http = this.options.config.http ?? {};
     if (this.tls.settings.plain === 'off') await this.http.ready();
     else await this.http.listen({ port: http.port ?? 8080, host: http.host ?? '0.0.0.0' });
-    await this.tls.listen(this.http, http.host ?? '0.0.0.0');
+    await this.tls.listen(this.http, this.httpConnections, http.host ?? '0.0.0.0');
     await this.hooks.started.promise();
     this.logger.info({ httpPort: this.httpPort, httpsPort: this.tls.httpsPort || undefined, streams: this.media.list().map((s) => s.name) }, 'camd started');
   }

@@ -41,6 +41,7 @@ export * from './media/pipeline/index.js';
 export { RestartSupervisor, backoffDelay, STABLE_MS, type SupervisionStats } from './media/pipeline/restart-policy.js';
 export * from './auth/http-digest.js';
 export * from './rtp/index.js';
+export * from './net/index.js';
 export * from './media/alignment.js';
 export * from './media/encoder-limits.js';
 export * from './media/source-caps.js';

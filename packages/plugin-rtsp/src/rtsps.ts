@@ -1,21 +1,23 @@
-import type { Socket } from 'node:net';
-import { listenTls, type Logger, type TlsLayer, type TlsScope } from '@camd/core';
+import type { TLSSocket } from 'node:tls';
+import { type Admission, type ConnectionGuard, listenTls, type Logger, type TlsLayer, type TlsScope } from '@camd/core';
 
 export interface RtspsOptions {
   tls: TlsScope;
   host: string;
   log: Logger;
   maxConnections: number;
+  /** The RTSP server's connection guard: raw connections are admitted there before their handshake. */
+  guard: ConnectionGuard;
   /** The RTSP server's own accept path: a decrypted connection is served like one on the RTSP port. */
-  accept: (socket: Socket) => void;
-  /** Each raw connection before its handshake (per-address limits). */
-  onConnection?: (socket: Socket) => void;
+  accept: (socket: TLSSocket, admission: Admission) => void;
 }
 
 /**
  * RTSPS: RTSP over TLS on its own port, with the daemon's certificate. Only the transport differs:
- * decrypted connections go through the RTSP server's accept path (RTSP, or RTSP-over-HTTP tunnels),
- * so every parser, limit and timeout applies, and media travels interleaved in the TLS connection.
+ * raw connections are admitted by the RTSP server's connection guard before their handshake (RTSP and
+ * RTSPS share its per-address and unauthenticated limits and deadlines), decrypted ones go through the
+ * RTSP server's accept path (RTSP, or RTSP-over-HTTP tunnels), so every parser, limit, timeout and
+ * backpressure applies, and media travels interleaved in the TLS connection.
  */
 export class RtspsListener {
   private layer?: TlsLayer;
@@ -27,7 +29,7 @@ export class RtspsListener {
       name: 'rtsps',
       log: this.o.log,
       maxConnections: this.o.maxConnections,
-      onConnection: this.o.onConnection,
+      guard: this.o.guard,
     });
     await listenTls(layer, port, this.o.host);
     this.layer = layer;

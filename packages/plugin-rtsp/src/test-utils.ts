@@ -116,6 +116,82 @@ export function ffmpegReader(url: string, transport: 'tcp' | 'udp' | 'http' = 't
   };
 }
 
+export interface RtspAnswer {
+  status: number;
+  headers: Record<string, string>;
+}
+
+/** A hand-driven RTSP client on one connection from `localAddress`: requests in turn, answers read (interleaved data skipped). */
+export async function rtspClient(
+  port: number,
+  localAddress = '127.0.0.1',
+): Promise<{ socket: Socket; ask(method: string, url: string, headers?: Record<string, string>): Promise<RtspAnswer>; closed: Promise<void> }> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => undefined);
+  await new Promise((r) => socket.once('connect', r));
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  let buf = Buffer.alloc(0);
+  let wake: (() => void) | undefined;
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    wake?.();
+  });
+  void closed.then(() => wake?.());
+  let cseq = 0;
+  /** The next answer: interleaved frames before it are dropped. */
+  const answer = async (): Promise<RtspAnswer> => {
+    for (;;) {
+      while (buf.length >= 4 && buf[0] === 0x24) {
+        const len = 4 + buf.readUInt16BE(2);
+        if (buf.length < len) break;
+        buf = buf.subarray(len);
+      }
+      const end = buf.indexOf('\r\n\r\n');
+      if (buf[0] !== 0x24 && end >= 0) {
+        const [first, ...rest] = buf.subarray(0, end).toString('latin1').split('\r\n');
+        const headers = Object.fromEntries(rest.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+        buf = buf.subarray(end + 4 + Number(headers['content-length'] ?? 0));
+        return { status: Number(first!.split(' ')[1]), headers };
+      }
+      if (socket.destroyed) throw new Error('connection closed before an answer');
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
+  return {
+    socket,
+    closed,
+    async ask(method, url, headers = {}) {
+      const lines = [`${method} ${url} RTSP/1.0`, `CSeq: ${++cseq}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      socket.write(lines.join('\r\n') + '\r\n\r\n');
+      return answer();
+    },
+  };
+}
+
+/**
+ * Writes `chunk` again and again without reading anything, as a flooding peer does, until the
+ * socket's writes have not drained for `quietMs` (the other side stopped reading: `blocked`), or
+ * `maxBytes` went out. `sent`: bytes the kernel took.
+ */
+export async function floodUntilBlocked(socket: Socket, chunk: Buffer, maxBytes: number, quietMs = 1500): Promise<{ blocked: boolean; sent: number }> {
+  const sent = () => socket.bytesWritten - socket.writableLength;
+  while (sent() < maxBytes && !socket.destroyed) {
+    if (socket.write(chunk)) continue;
+    const drained = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => done(false), quietMs);
+      const done = (v: boolean) => {
+        clearTimeout(t);
+        socket.off('drain', onDrain);
+        resolve(v);
+      };
+      const onDrain = () => done(true);
+      socket.once('drain', onDrain);
+    });
+    if (!drained) return { blocked: !socket.destroyed, sent: sent() };
+  }
+  return { blocked: false, sent: sent() };
+}
+
 /**
  * GStreamer 1.22's rtspsrc races with itself when a pipeline ends: after `num-buffers` the sink posts
  * EOS, the PAUSE rtspsrc sends on the way down is interrupted by its own CLOSE command flushing the

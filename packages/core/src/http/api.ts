@@ -13,6 +13,8 @@ import { registerEventFeed } from './events.js';
 import { registerMjpegRoute } from './mjpeg.js';
 import { authStats, registerAuthApi } from './auth-api.js';
 import type { StreamHub } from '../media/hub.js';
+import type { HttpLimits } from '../config.js';
+import { ClientSlots } from '../net/client-slots.js';
 
 export interface PluginListing {
   name: string;
@@ -38,6 +40,8 @@ export interface ApiDeps {
   /** The stream hub, for routes that stream frames (MJPEG over HTTP). */
   hub: StreamHub;
   logger: Logger;
+  /** The HTTP server's limits: event feeds and MJPEG clients per user and in total. */
+  limits: HttpLimits;
 }
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } };
@@ -103,7 +107,13 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
     },
   );
 
-  registerEventFeed(app, deps.state, authenticated);
+  const feeds = new ClientSlots('event streams', {
+    perUser: deps.limits.maxEventStreamsPerUser,
+    total: deps.limits.maxEventStreams,
+    perUserOption: 'http.limits.maxEventStreamsPerUser',
+    totalOption: 'http.limits.maxEventStreams',
+  });
+  registerEventFeed(app, deps.state, authenticated, feeds);
 
   // A room of dashboards and NVRs polling stats must not hold up the frame path, which shares this
   // event loop: the report is gathered and serialised at most once per STATS_CACHE_MS, whatever
@@ -158,7 +168,13 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   );
 
   // Same credentials and permission as the snapshot.
-  registerMjpegRoute(app, { hub: deps.hub, streams: deps.streams, logger: deps.logger, preHandler: mediaRead });
+  const mjpegClients = new ClientSlots('MJPEG clients', {
+    perUser: deps.limits.maxMjpegClientsPerUser,
+    total: deps.limits.maxMjpegClients,
+    perUserOption: 'http.limits.maxMjpegClientsPerUser',
+    totalOption: 'http.limits.maxMjpegClients',
+  });
+  registerMjpegRoute(app, { hub: deps.hub, streams: deps.streams, logger: deps.logger, preHandler: mediaRead, slots: mjpegClients });
 
   app.get('/api/plugins', { preHandler: authenticated, schema: { summary: 'Loaded plugins: version, plugin API version, state keys, routes' } }, async () => ({
     plugins: deps.plugins(),

@@ -10,9 +10,9 @@ import type { UserStore } from '../auth/users.js';
 import type { Caller, Permission } from '../auth/permissions.js';
 import type { DerivedCodec, StreamSettings, VideoCodec } from '../media/types.js';
 import type { StreamLimits } from '../media/bounds.js';
-import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { TlsLayer } from '../tls/layer.js';
+import type { Admission, ConnectionGuard } from '../net/connection-guard.js';
 import type { PlainHttp } from '../tls/config.js';
 
 /**
@@ -128,14 +128,17 @@ export interface DerivedEncodingLease {
 export interface TlsScope {
   /**
    * A `tls.Server` with the daemon's certificate (a renewed certificate reaches new connections; open
-   * ones keep theirs) whose decrypted connections go to `accept`, the plugin's plain-text entry point,
-   * with the raw TCP connection under each (what `onConnection` saw: per-address limits counted there).
-   * A handshake must finish within `handshakeTimeoutMs` (10 s); `onConnection` sees each raw
-   * connection before its handshake. The plugin listens and closes it.
+   * ones keep theirs) in front of the plugin's plain server. Each raw TCP connection is admitted by
+   * `guard` (the plain server's connection guard) as it opens, before its handshake, so per-address and
+   * unauthenticated limits and deadlines count it like a plain one. Decrypted connections go to
+   * `accept`, the plugin's plain-text entry point, with that admission: answer a refusal there, and
+   * carry an admitted one onto the decrypted socket (`admission.conn.carry(socket)`) so that its drain
+   * deadline watches the socket that holds its output. A handshake must finish within
+   * `handshakeTimeoutMs` (10 s). The plugin listens and closes it.
    */
   createServer(
-    accept: (socket: TLSSocket, raw: Socket) => void,
-    opts: { name: string; log?: Logger; handshakeTimeoutMs?: number; maxConnections?: number; onConnection?: (socket: Socket) => void },
+    accept: (socket: TLSSocket, admission: Admission) => void,
+    opts: { name: string; guard: ConnectionGuard; log?: Logger; handshakeTimeoutMs?: number; maxConnections?: number },
   ): TlsLayer;
   /** SHA-256 fingerprint of the certificate (`AB:CD:…`). */
   readonly fingerprint: string;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CamdConfig } from '../config.js';
 import { CamdError, ErrorCodes } from '../errors.js';
+import type { HttpConnections } from '../http/connections.js';
 import { installPlainHttpPolicy } from '../http/plain-http.js';
 import type { TlsScope } from '../plugins/contract.js';
 import { join } from 'node:path';
@@ -46,10 +47,19 @@ export class DaemonTls {
     installPlainHttpPolicy(app, { plain: this.settings.plain, basicOverPlainHttp: this.settings.basicOverPlainHttp, httpsPort: () => this.httpsPort });
   }
 
-  /** HTTPS: decrypted connections go to the HTTP server as its own, so its limits, pacing and routes apply. */
-  async listen(app: FastifyInstance, host: string): Promise<void> {
+  /**
+   * HTTPS: raw connections are admitted by the HTTP server's connection guard (HTTP and HTTPS share
+   * its limits), and decrypted ones go to the HTTP server as its own, so its pacing, backpressure and
+   * routes apply.
+   */
+  async listen(app: FastifyInstance, connections: HttpConnections, host: string): Promise<void> {
     if (!this.certificates || this.settings.httpsPort === undefined) return;
-    const layer = createTlsLayer(this.certificates, (socket) => app.server.emit('connection', socket), { name: 'https', log: this.o.logger });
+    const layer = createTlsLayer(this.certificates, (socket, admission) => connections.accept(socket, admission), {
+      name: 'https',
+      log: this.o.logger,
+      guard: connections.guard,
+      maxConnections: app.server.maxConnections,
+    });
     try {
       await listenTls(layer, this.settings.httpsPort, host);
     } catch (err) {
