@@ -5,33 +5,32 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * count, with their beforeAll), slowest first, as measured on the 2-core machine. They start first,
  * so the run does not end with one worker on a long file while the others are idle. Vitest orders
  * by its cached durations once a run has been cached; a fresh clone (CI) has no cache and orders by
- * file size, which put tarball-install.test.ts (18 s of npm install in its beforeAll) among the last.
+ * file size, which put tarball-install.test.ts (about 20 s of npm install in its beforeAll) among the last.
  */
 const SLOW_FIRST = [
   'packages/core/src/media/pipeline/media.test.ts',
   'packages/plugin-webrtc/src/webrtc.test.ts',
   'packages/plugin-rtsp/src/rtsp-codecs.test.ts',
+  'test/tarball-install.test.ts',
+  'packages/plugin-rtsp/src/rtsp-limits.test.ts',
   'packages/plugin-rtsp/src/rtsp.test.ts',
-  'packages/plugin-rtsp/src/rtsp-load.test.ts',
   'packages/plugin-publish/src/rtsp-record.e2e.test.ts',
   'packages/plugin-publish/src/codecs.e2e.test.ts',
-  'packages/plugin-timestamp/src/overlay.test.ts',
-  'test/tarball-install.test.ts',
   'packages/plugin-publish/src/rtmp-srt.e2e.test.ts',
+  'packages/plugin-timestamp/src/overlay.test.ts',
   'packages/plugin-timestamp/src/latency-mode.test.ts',
-  'packages/plugin-publish/src/tls.e2e.test.ts',
   'packages/plugin-abr/src/abr.e2e.test.ts',
-  'packages/plugin-webrtc/src/latency-mode.test.ts',
+  'packages/plugin-publish/src/tls.e2e.test.ts',
   'packages/plugin-abr/src/forged-feedback.e2e.test.ts',
+  'packages/plugin-webrtc/src/latency-mode.test.ts',
   'packages/core/src/media/alignment.test.ts',
-  'packages/plugin-rtsp/src/rtsp-limits.test.ts',
+  'packages/plugin-rtsp/src/rtsp-load.test.ts',
   'packages/plugin-webrtc/src/webrtc-codecs.test.ts',
-  'packages/core/src/media/pipeline/media-process.test.ts',
-  'packages/core/src/http/mjpeg.test.ts',
-  'packages/plugin-rtsp/src/rtsp-live.test.ts',
-  'apps/daemon/test/bundle.test.ts',
+  'packages/core/src/http/limits.test.ts',
   'packages/plugin-onvif/src/discovery.test.ts',
+  'packages/plugin-rtsp/src/rtsp-live.test.ts',
   'packages/plugin-publish/src/failures.e2e.test.ts',
+  'packages/core/src/http/mjpeg.test.ts',
 ];
 
 export default class SlowFirstSequencer extends BaseSequencer {
