@@ -366,6 +366,8 @@ function emptyRegistry(): ElementRegistry {
     packageFor: () => undefined,
     registerEncoder: () => undefined,
     chooseEncoder: fail,
+    chooseDerivedEncoder: () => undefined,
+    candidatesFor: () => [],
     encoderLimits: () => undefined,
     validateLaunch: () => undefined,
   };
