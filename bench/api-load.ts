@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_USER, DEFAULT_CONFIG, daemonMode, startCamd } from './camd.js';
+import { BENCH_USER, DEFAULT_CONFIG, daemonMode, startCamd, asManyClients } from './camd.js';
 import { percentile } from './proc.js';
 import { BenchReader } from './rtsp-reader.js';
 
@@ -55,7 +55,7 @@ export async function main(): Promise<void> {
         },
       }
     : (JSON.parse(readFileSync(DEFAULT_CONFIG, 'utf8')) as Record<string, unknown>);
-  const camd = await startCamd(config);
+  const camd = await startCamd(asManyClients(config));
   const paths = LIGHT ? ['/stream2'] : ['/stream1', '/stream2'];
   let phase: Phase = { latency: new Map(), health: { checks: 0, bad: [] } };
   const readers = paths.map((p) => {
@@ -77,7 +77,8 @@ export async function main(): Promise<void> {
     1000,
     () => stop,
     async () => {
-      const res = await fetch(`${camd.baseUrl}/api/health`);
+      // With credentials: a failing check's detail is Media_r's (anonymous callers get the verdict and the streams).
+      const res = await camd.api('/api/health');
       const body = (await res.json()) as { checks?: { ok?: boolean; healthy?: boolean; name?: string; message?: string; detail?: string }[] };
       phase.health.checks++;
       if (res.status !== 200) {

@@ -27,6 +27,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A bench's clients all come from 127.0.0.1, as one user; they stand for clients on many machines.
+ * The per-address and per-user limits (far above one real client's needs, far below a bench's hundreds)
+ * are raised for them, in the HTTP server and in the RTSP and WebRTC plugins of `config`.
+ */
+export function asManyClients<C extends Record<string, unknown>>(config: C): C {
+  const lots = 100_000;
+  const options: Record<string, Record<string, number>> = {
+    '@camd/plugin-rtsp': { maxConnectionsPerAddress: lots, maxUnauthenticatedPerAddress: lots, maxUnauthenticated: lots, maxSessionsPerUser: lots },
+    '@camd/plugin-webrtc': { maxViewersPerUser: 1000 },
+  };
+  const plugins = ((config.plugins as unknown[] | undefined) ?? []).map((p) => {
+    const entry = (typeof p === 'string' ? { name: p } : p) as { name: string; options?: Record<string, unknown> };
+    const more = options[entry.name];
+    return more ? { ...entry, options: { ...more, ...entry.options } } : p;
+  });
+  const http = (config.http as Record<string, unknown> | undefined) ?? {};
+  const limits = { maxConnections: lots, maxConnectionsPerAddress: lots, maxUnauthenticatedPerAddress: lots, maxUnauthenticated: lots };
+  return { ...config, plugins, http: { ...http, limits: { ...limits, ...(http.limits as object | undefined) } } };
+}
+
 let buildChecked: string | undefined;
 /**
  * How the daemon runs here. When the workspace has a `build` script, `bin/camd.js` runs the built
@@ -63,19 +84,31 @@ export interface Camd {
 }
 
 /**
- * Starts the daemon on `config` (http, rtsp port and the bench user are filled in) and resolves once
- * /api/health answers 200 (every stream delivers frames).
+ * Starts the daemon on `config` (http, rtsp port and the bench user are filled in; the config's own
+ * users are added) and resolves once /api/health answers 200, or with `ready: 'frames'` once every
+ * stream delivers frames (/api/stats: for a config whose health is red on purpose, e.g. a publish
+ * target nobody listens for).
  */
 export async function startCamd(
   config: Record<string, unknown>,
-  opts: { timeoutMs?: number /** Node flags for the daemon (diagnostics: --trace-gc). */; nodeArgs?: string[] } = {},
+  opts: {
+    timeoutMs?: number;
+    /** Node flags for the daemon (diagnostics: --trace-gc). */
+    nodeArgs?: string[];
+    ready?: 'health' | 'frames';
+  } = {},
 ): Promise<Camd> {
   daemonMode();
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
   const port = await freePort();
   const rtspPort = await freePort();
   const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort };
-  const full = { ...config, http: { host: '127.0.0.1', port }, rtsp, users: [BENCH_USER] };
+  const full = {
+    ...config,
+    http: { ...((config.http as object | undefined) ?? {}), host: '127.0.0.1', port },
+    rtsp,
+    users: [BENCH_USER, ...((config.users as object[] | undefined) ?? [])],
+  };
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(full, null, 2));
   const args = ['--config', configPath, '--state-dir', join(dir, 'state')];
@@ -114,7 +147,12 @@ export async function startCamd(
     for (;;) {
       if (child.exitCode !== null) throw new Error(`camd exited with ${child.exitCode}:\n${out.slice(-3000)}`);
       try {
-        if ((await fetch(`${baseUrl}/api/health`)).status === 200) break;
+        if (opts.ready === 'frames') {
+          const res = await api('/api/stats');
+          const stats = res.status === 200 ? (Object.values(await res.json()) as Array<{ fps?: number }>) : [];
+          const streams = stats.filter((v) => typeof v?.fps === 'number');
+          if (streams.length > 0 && streams.every((v) => v.fps! > 0)) break;
+        } else if ((await fetch(`${baseUrl}/api/health`)).status === 200) break;
       } catch {
         /* not listening yet */
       }

@@ -191,7 +191,11 @@ function overlayReference(camdLaunch: string, equivalent: string): string | unde
 }
 
 /** CPU case: REPEAT × (camd alone, camd with readers, gst-launch), one after the other, a fresh daemon per window. */
-async function cpuCase(label: string, config: { plugins: string[]; streams: StreamCfg[] }, shared: boolean): Promise<void> {
+async function cpuCase(
+  label: string,
+  config: { plugins: Array<string | { name: string; options?: object }>; streams: StreamCfg[] },
+  shared: boolean,
+): Promise<void> {
   console.log(`\n[${label}]`);
   const paths = config.streams.map((s) => s.path);
   const expected = expectedFps(config.streams);
@@ -281,7 +285,9 @@ async function memRtspCase(): Promise<void> {
 /** The default config (every plugin) with pipEnabled: PSS, frame rate, time code → decoded frame latency. */
 async function pipCase(): Promise<void> {
   console.log('\n[default config (every plugin), pipEnabled=true]');
-  const config = JSON.parse(readFileSync(DEFAULT_CONFIG, 'utf8')) as Record<string, unknown>;
+  const config = JSON.parse(readFileSync(DEFAULT_CONFIG, 'utf8')) as { plugins: Array<{ name: string; options?: object }> };
+  // The time code (off by default) is what the latency below reads.
+  config.plugins = config.plugins.map((p) => (p.name === '@camd/plugin-timestamp' ? { ...p, options: { timecode: true } } : p));
   let launches: NativeStream[];
   let mem: TreeMemory;
   const samples: Record<string, number[]> = {};
@@ -367,7 +373,7 @@ export async function main(): Promise<void> {
   await run('cpu-a', () =>
     cpuCase(
       'CPU (a) 1080p60 high 8M + timestamp + time code',
-      { plugins: ['@camd/plugin-rtsp', '@camd/plugin-timestamp'], streams: [{ ...HD60, source: SOURCE }] },
+      { plugins: ['@camd/plugin-rtsp', { name: '@camd/plugin-timestamp', options: { timecode: true } }], streams: [{ ...HD60, source: SOURCE }] },
       false,
     ),
   );

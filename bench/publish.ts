@@ -140,7 +140,10 @@ export async function main(): Promise<void> {
   let host: TestHost | undefined;
   try {
     host = await createTestHost({
-      plugins: [timestamp, { def: publish, options: { confirmMs: 1000 } }],
+      plugins: [
+        { def: timestamp, options: { timecode: true } },
+        { def: publish, options: { confirmMs: 1000 } },
+      ],
       config: { streams: [testStream({ resolution: `${W}x${H}`, fps: 30, bitrate: 4_000_000, source: 'videotestsrc:snow', profile: 'main' })] },
     });
     await host.host.hub.waitForParameters('stream1', 20_000);

@@ -36,7 +36,13 @@ async function measure(url: string, pid: number, auth?: { username: string; pass
   for (const n of STEPS) {
     const readers = Array.from({ length: n }, () => new BenchReader(url, auth));
     // A server that cannot take more readers within 10 s has reached its limit here.
-    const started = await Promise.race([Promise.all(readers.map((r) => r.start())).then(() => true), sleep(10_000).then(() => false)]);
+    const started = await Promise.race([
+      Promise.all(readers.map((r) => r.start())).then(
+        () => true,
+        () => false,
+      ),
+      sleep(10_000).then(() => false),
+    ]);
     if (!started) {
       readers.forEach((r) => r.stop());
       out.push({ readers: n, minFps: 0, sustained: false, cpuPerReader: NaN });
@@ -64,7 +70,21 @@ export async function main(): Promise<void> {
   const user = { username: 'bench', password: 'bench-pw', permissions: ['Media_r'] };
   const camd = await startDaemon({
     users: [user],
-    plugins: [{ name: '@camd/plugin-rtsp', options: { host: '127.0.0.1', maxSessions: 1000, highWaterBytes: 4_194_304 } }],
+    // Its readers stand for clients on many machines: the per-address and per-user limits are raised.
+    plugins: [
+      {
+        name: '@camd/plugin-rtsp',
+        options: {
+          host: '127.0.0.1',
+          maxSessions: 1000,
+          highWaterBytes: 4_194_304,
+          maxSessionsPerUser: 1000,
+          maxConnectionsPerAddress: 2000,
+          maxUnauthenticatedPerAddress: 1000,
+          maxUnauthenticated: 1000,
+        },
+      },
+    ],
     rtsp: {
       port: rtspPort,
       streams: [{ path: '/stream1', resolution: '640x360', fps: FPS, bitrate: 4_000_000, profile: 'main', preset: 'ultrafast', source: 'videotestsrc:snow' }],

@@ -22,7 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { latencyMs } from './api-load.js';
-import { BENCH_USER, DEFAULT_CONFIG, daemonMode, startCamd, type Camd } from './camd.js';
+import { asManyClients, BENCH_USER, DEFAULT_CONFIG, daemonMode, startCamd, type Camd } from './camd.js';
 import { MiB, processLabel, rssKiB, stopTree, treePids } from './proc.js';
 import { BenchReader } from './rtsp-reader.js';
 
@@ -92,7 +92,7 @@ export async function main(): Promise<void> {
   console.log(
     `camd runs as: ${daemonMode()}; ${LIGHT ? 'one 720p30 stream, RTSP + WebRTC' : 'default config'}; ${MINUTES} min (${WARMUP_S} s warm-up): ${READERS} RTSP readers (one leaves, one joins every ${CHURN_S} s), ${WEBRTC} WebRTC viewers, a setting every ${SETTINGS_S} s, a media crash every ${CRASH_S} s`,
   );
-  const camd = await startCamd(config);
+  const camd = await startCamd(asManyClients(config));
   const readers = new Set<Reader>();
   const join = (i: number) => {
     const path = streams[i % streams.length]!;

@@ -24,7 +24,11 @@ export async function main(): Promise<void> {
   const removeNetwork = ensureBrowserNetwork();
   const d = await startDaemon({
     users: [{ ...USER, permissions: ['Media_rw'] }],
-    plugins: [{ name: '@camd/plugin-webrtc', options: { maxViewers: 500 } }, '@camd/plugin-timestamp'],
+    // Its viewers (one user, one address) stand for many users: the per-user cap is raised with the total.
+    plugins: [
+      { name: '@camd/plugin-webrtc', options: { maxViewers: 500, maxViewersPerUser: 500 } },
+      { name: '@camd/plugin-timestamp', options: { timecode: true } },
+    ],
     streams: [{ path: '/stream2', resolution: '1280x720', fps: FPS, bitrate: 4_000_000, profile: 'main', source: 'videotestsrc' }],
   });
   const auth = { authorization: 'Basic ' + Buffer.from(`${USER.username}:${USER.password}`).toString('base64'), 'content-type': 'application/json' };

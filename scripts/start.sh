@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "start: building (tsc -b)"
 pnpm build
-# What bin/camd.js's first line sets when it runs as a program (see there): malloc tuned, a small young generation.
+# The daemon's memory tuning, as bin/camd.js's first line sets it (apps/daemon/src/tuning.ts says why), in
+# this one process (a plain `node bin/camd.js` would start a tuned daemon under itself); values already set are kept.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1048576}"
 exec node --max-semi-space-size=2 apps/daemon/bin/camd.js "$@"

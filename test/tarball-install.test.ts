@@ -149,7 +149,9 @@ describe.skipIf(process.env.CAMD_TEST_OFFLINE === '1')('install from tarballs wi
         width: 320,
         height: 240,
       });
-      const metrics = await (await fetch(`${camd.baseUrl}/metrics`)).text();
+      // /metrics needs credentials by default (Media_r); the viewer's Basic credentials, as Prometheus' basic_auth sends them.
+      const basic = `Basic ${Buffer.from(`${viewer.username}:${viewer.password}`).toString('base64')}`;
+      const metrics = await (await fetch(`${camd.baseUrl}/metrics`, { headers: { authorization: basic } })).text();
       expect(metrics).toMatch(/^camd_stream_up\{stream="stream1"\} 1$/m);
       expect(camd.output()).not.toContain(viewer.password);
     } finally {

@@ -15,6 +15,7 @@ import { mutated, showBytes, token, type Mutated } from '../mutate.js';
 
 const PASSWORD = 'onvif-pass-1';
 const NOW = Date.parse('2026-11-29T20:00:00Z');
+let runs = 0;
 const users = await UserStore.open({ configUsers: [{ username: 'nvr', password: PASSWORD, permissions: ['Media_rw'] }] });
 // PasswordText runs scrypt (slow on purpose, not a parser): compared in plaintext here; PasswordDigest is checked for real.
 users.verify = async (u, p) => (u === 'nvr' && p === PASSWORD ? users.caller(u) : undefined);
@@ -104,7 +105,8 @@ export const soap: FuzzTarget<Mutated<{ valid: boolean }>> = {
     }
     for (const k of ['username', 'password'] as const) if (typeof req.security[k] !== 'string') throw new Finding(`${k} not a string`);
     try {
-      await new UsernameTokenVerifier(users).verify(req.security, NOW);
+      // An address per input: the brute-force guard's lockouts must not refuse the valid ones after wrong ones.
+      await new UsernameTokenVerifier(users).verify(req.security, `10.0.${(runs >> 8) & 255}.${runs++ & 255}`, NOW);
     } catch (err) {
       if (x.pristine && x.meta.valid) throw new Finding(`valid token refused: ${(err as Error).message}`);
       throw err;

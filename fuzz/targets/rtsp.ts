@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
-import { createLogger, StreamHub, type Caller, type StreamSettings } from '../../packages/core/src/index.js';
+import { createLogger, LogThrottle, StreamHub, type Caller, type StreamSettings } from '../../packages/core/src/index.js';
 import { classifyFirstBytes, Base64Stream } from '../../packages/plugin-rtsp/src/http-tunnel.js';
 import { LIMITS, RequestParser, STATUS_TEXT, type ParsedItem } from '../../packages/plugin-rtsp/src/request-parser.js';
 import { RtspConnection, type ConnParent } from '../../packages/plugin-rtsp/src/rtsp-connection.js';
@@ -167,6 +167,7 @@ export const rtspRequest: FuzzTarget<Stream> = {
 /** A socket that records what the connection writes, with the few methods RtspConnection calls. */
 class FakeSocket extends EventEmitter {
   destroyed = false;
+  ended = false;
   written: Buffer[] = [];
   remoteAddress = '::ffff:127.0.0.1';
   localAddress = '127.0.0.1';
@@ -177,11 +178,21 @@ class FakeSocket extends EventEmitter {
   setTimeout(): this {
     return this;
   }
+  get writable(): boolean {
+    return !this.destroyed && !this.ended;
+  }
+  pause(): this {
+    return this;
+  }
+  resume(): this {
+    return this;
+  }
   write(b: Buffer): boolean {
     if (!this.destroyed) this.written.push(b);
     return true;
   }
   end(cb?: () => void): this {
+    this.ended = true;
     cb?.();
     return this;
   }
@@ -209,11 +220,12 @@ function fakeParent(log: string[]): { parent: ConnParent; sessions: Map<string, 
   spy.error = ((obj: unknown, msg?: string) => void log.push(`${msg}: ${(obj as { err?: Error }).err?.stack ?? ''}`)) as typeof logger.error;
   const parent: ConnParent = {
     log: spy,
+    logThrottle: new LogThrottle(),
     idleTimeoutMs: 60_000,
     headTimeoutMs: 10_000,
     // The auth parsers are fuzzed on their own ('authorization'); here a header is enough, so that
-    // requests reach SETUP/PLAY. No header: 401 without the failed-login delay.
-    authenticate: async (_m, h) => (h === undefined ? { ok: false, status: 401, headers: {}, failed: false } : { ok: true, caller }),
+    // requests reach SETUP/PLAY. No header: 401.
+    authenticate: async (req) => (req.authorization === undefined ? { ok: false, status: 401, headers: {} } : { ok: true, caller }),
     resolve(u) {
       const m = /^rtsp:\/\/[^/]+\/(stream\d)(?:\/(.*))?$/.exec(u);
       return m ? { settings: settings(m[1]!), base: `rtsp://h/${m[1]}`, track: m[2] } : undefined;
@@ -271,9 +283,14 @@ export const rtspConnection: FuzzTarget<Stream> = {
   },
 };
 
-/** Lets the connection's request queue run to its end. */
+/** Lets the connection's request queue run to its end (it takes a few requests at a time, then more as they are answered). */
 async function settle(conn: RtspConnection): Promise<void> {
-  for (let i = 0; i < 4; i++) await (conn as unknown as { queue: Promise<void> }).queue;
+  const queue = () => (conn as unknown as { queue: Promise<void> }).queue;
+  for (let q = queue(), i = 0; i < 1000; i++) {
+    await q;
+    await new Promise<void>((r) => setImmediate(r));
+    if (q === (q = queue())) return;
+  }
 }
 
 export const rtspTransport: FuzzTarget<Mutated> = {

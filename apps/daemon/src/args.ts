@@ -12,7 +12,7 @@ export interface CliArgs {
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR] [--log-format json|pretty]
-       camd plugins [--config FILE]      list the plugins the config loads
+       camd plugins [--config FILE]      the plugins the config names: installed or not (and how to install)
        camd hash-password                read a password on stdin, print a "passwordHash" for the config
        camd bundle --out DIR --plugins @camd/plugin-rtsp[,…]
                                          a deployable daemon folder with core and only these plugins

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { workspacePackages, workspaceRoot } from './workspace.js';
 
 export interface BundleOptions {
   /** Empty or absent folder that receives the deployable daemon. */
@@ -15,7 +16,8 @@ export interface BundleOptions {
 /**
  * Builds a self-contained daemon folder with core and only the chosen plugins. It first brings their
  * dist/ up to date (`tsc -b`): the bundle runs built JavaScript on plain Node and installs no
- * transpiler. Then `pnpm deploy` of the daemon without its optional plugin dependencies, and each
+ * transpiler. Then `pnpm deploy --prod` of the daemon (the workspace's plugins are only its dev
+ * dependencies, so none comes along), and each
  * chosen plugin deployed into its node_modules (its peer `@camd/core` resolves to the daemon's copy,
  * so there is one core). Nothing of the plugins left out is installed: a core + RTSP bundle holds no
  * werift and no ONVIF library. The folder can be moved: nothing in it points back to the workspace.
@@ -35,7 +37,7 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
   run(process.execPath, [join(root, 'scripts/build.mjs'), ...projects], root);
 
   log(`bundle: daemon + core into ${out}`);
-  pnpm(root, ['--filter', '@camd/daemon', 'deploy', '--prod', '--no-optional', out]);
+  pnpm(root, ['--filter', '@camd/daemon', 'deploy', '--prod', out]);
   for (const p of opts.plugins) {
     const dest = join(out, 'node_modules', ...p.split('/'));
     mkdirSync(dirname(dest), { recursive: true });
@@ -46,7 +48,7 @@ export function bundle(opts: BundleOptions): { out: string; config: string } {
   const defaults = JSON.parse(readFileSync(join(root, 'apps/daemon/config/default.json'), 'utf8')) as Record<string, unknown>;
   const config = join(out, 'config.json');
   writeFileSync(config, JSON.stringify({ ...defaults, plugins: opts.plugins }, null, 2) + '\n');
-  log(`bundle: done. Run: node ${join(out, 'bin/camd.js')} --config ${config} --state-dir ${join(out, 'state')}`);
+  log(`bundle: done. Run: ${join(out, 'bin/camd.js')} --config ${config} --state-dir ${join(out, 'state')}`);
   return { out, config };
 }
 
@@ -84,25 +86,7 @@ function run(cmd: string, args: string[], cwd: string): void {
 }
 
 function findWorkspaceRoot(from: string): string {
-  let dir = from;
-  for (;;) {
-    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('camd bundle runs from a camd workspace checkout (no pnpm-workspace.yaml found)');
-    dir = up;
-  }
-}
-
-/** Package name → its folder. */
-function workspacePackages(root: string): Map<string, string> {
-  const packages = new Map<string, string>();
-  for (const group of ['packages', 'apps', 'examples']) {
-    const dir = join(root, group);
-    if (!existsSync(dir)) continue;
-    for (const d of readdirSync(dir)) {
-      const pj = join(dir, d, 'package.json');
-      if (existsSync(pj)) packages.set((JSON.parse(readFileSync(pj, 'utf8')) as { name: string }).name, join(dir, d));
-    }
-  }
-  return packages;
+  const root = workspaceRoot(from);
+  if (!root) throw new Error('camd bundle runs from a camd workspace checkout (no pnpm-workspace.yaml found)');
+  return root;
 }

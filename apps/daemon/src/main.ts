@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamdError, CamdHost, hashPassword, type Logger } from '@camd/core';
+import { CamdError, CamdHost, ErrorCodes, hashPassword, type Logger } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
 import { createDaemonLogger } from './log.js';
 import { notifyWhenHealthy } from './notify.js';
+import { installCommand, pluginsCommand } from './plugins-command.js';
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = (JSON.parse(readFileSync(resolve(APP_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -59,22 +60,21 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
     return 2;
   }
-  const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat });
+  // `camd plugins` prints its report on stdout: its log goes to stderr.
+  const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat, stream: args.command === 'plugins' ? 'stderr' : 'stdout' });
   // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
   const pluginSearchPaths = [dirname(configPath), process.cwd(), APP_DIR];
+  if (args.command === 'plugins') return pluginsCommand({ config, stateDir, logger, searchPaths: pluginSearchPaths, appDir: APP_DIR });
   let host: CamdHost;
   try {
-    host = await CamdHost.create({ config, stateDir, logger, pluginSearchPaths, media: args.command === 'run' });
+    host = await CamdHost.create({ config, stateDir, logger, pluginSearchPaths });
   } catch (err) {
     const msg = err instanceof CamdError ? `${err.code}: ${err.message}` : ((err as Error).stack ?? String(err));
     logger.fatal({ err }, 'startup failed');
     process.stderr.write(`camd: startup failed: ${msg}\n`);
+    if (err instanceof CamdError && err.code === ErrorCodes.PLUGIN_NOT_FOUND && err.plugin && msg.includes('is not installed'))
+      process.stderr.write(`camd: install it: ${installCommand(err.plugin, APP_DIR)}\n`);
     return 1;
-  }
-  if (args.command === 'plugins') {
-    process.stdout.write(JSON.stringify(host.listPlugins(), null, 2) + '\n');
-    await host.stop();
-    return 0;
   }
   return runUntilSignal(host, logger);
 }

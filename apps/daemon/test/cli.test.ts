@@ -35,7 +35,7 @@ describe('camd --help, --version, unknown options', () => {
 });
 
 describe('log format', () => {
-  // `camd plugins` sets up the plugins (logging "plugin ready") and exits: no pipeline needed.
+  // `camd plugins` sets up the plugins (logging "plugin ready", on stderr: its stdout is the report) and exits: no pipeline needed.
   const config = join(dir, 'plugins.json');
   writeFileSync(
     config,
@@ -46,8 +46,8 @@ describe('log format', () => {
     // `script` runs the command on a pseudo-terminal (util-linux): stdout is then a TTY.
     const [file, argv] = tty ? ['script', ['-qec', cmd.map((a) => `'${a}'`).join(' '), '/dev/null']] : [cmd[0]!, cmd.slice(1)];
     return new Promise<string>((done, fail) =>
-      execFile(file as string, argv as string[], { env: { ...process.env, CAMD_LOG_FORMAT: '', ...env }, timeout: 30_000 }, (err, stdout) =>
-        err ? fail(err) : done(stdout),
+      execFile(file as string, argv as string[], { env: { ...process.env, CAMD_LOG_FORMAT: '', ...env }, timeout: 30_000 }, (err, stdout, stderr) =>
+        err ? fail(err) : done(stdout + stderr),
       ),
     );
   };

@@ -4,9 +4,19 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { freePort } from '@camd/core/testing';
+import { TUNING } from '../src/tuning.js';
 
 /** The daemon as production runs it: built JavaScript (vitest's global setup brings dist/ up to date). */
 export const CAMD_BIN = resolve(import.meta.dirname, '../bin/camd.js');
+
+/**
+ * How to start bin/camd.js: `program` with the Node flags and environment of its `#!` line (what
+ * running the file, start.sh and camd.service do: one process, the media process its child), or
+ * `node`: plain `node bin/camd.js`, which relaunches itself tuned under this process.
+ */
+export type Launch = 'program' | 'node';
+const launchArgs = (launch: Launch) => (launch === 'program' ? [...TUNING.nodeFlags] : []);
+const launchEnv = (launch: Launch) => (launch === 'program' ? TUNING.env : {});
 
 export interface DaemonProcess {
   child: ChildProcess;
@@ -18,10 +28,13 @@ export interface DaemonProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Writes `config` to a temp file and runs the real daemon on it. */
+/**
+ * Writes `config` to a temp file and runs the real daemon on it. Without the NODE_PATH that `pnpm
+ * exec` sets (pnpm's hoisted packages): the daemon finds plugins as it would for a user.
+ */
 export async function startDaemon(
   config: Record<string, unknown>,
-  opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string; yaml?: boolean; args?: string[] } = {},
+  opts: { stateDir?: string; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string; yaml?: boolean; args?: string[]; launch?: Launch; detached?: boolean } = {},
 ): Promise<DaemonProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'camd-daemon-'));
@@ -29,10 +42,13 @@ export async function startDaemon(
   const configPath = join(dir, opts.yaml ? 'config.yaml' : 'config.json');
   const doc = { ...config, http: { host: '127.0.0.1', port } };
   writeFileSync(configPath, opts.yaml ? toYaml(doc) : JSON.stringify(doc));
-  const child = spawn(process.execPath, [opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir, ...(opts.args ?? [])], {
-    env: { ...process.env, CAMD_LOG_LEVEL: 'info', ...opts.env },
+  const launch = opts.launch ?? 'program';
+  const child = spawn(process.execPath, [...launchArgs(launch), opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir, ...(opts.args ?? [])], {
+    env: { ...process.env, NODE_PATH: undefined, ...launchEnv(launch), CAMD_LOG_LEVEL: 'info', ...opts.env },
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a shell gives a foreground command (its Ctrl-C goes to the group).
+    detached: opts.detached,
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -71,10 +87,10 @@ export async function startDaemon(
   };
 }
 
-/** Runs the daemon CLI to completion (for errors and sub-commands). */
+/** Runs the daemon CLI to completion (for errors and sub-commands), without pnpm's NODE_PATH. */
 export function runCamd(args: string[], input?: string, bin = CAMD_BIN): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: undefined } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

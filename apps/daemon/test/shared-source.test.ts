@@ -170,7 +170,7 @@ describe('streams on a shared source (as on a camera)', () => {
     const { d, rtsp } = await start(['@camd/plugin-rtsp', '@camd/plugin-timestamp']);
     await expectBothPlaying(rtsp);
     await put(d, 'timestampPosition', 'bottom-right');
-    await put(d, 'timecodeEnabled', false);
+    await put(d, 'timecodeEnabled', true);
     await expectBothPlaying(rtsp);
     await crashMedia(d);
     await expectBothPlaying(rtsp);

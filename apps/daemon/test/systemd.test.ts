@@ -65,13 +65,14 @@ while True:
 }
 
 describe('systemd readiness (Type=notify)', () => {
-  it('sends READY=1 through systemd-notify once /api/health is healthy', async () => {
-    const sock = join(dir, 'notify.sock');
-    const log = join(dir, 'notify.log');
+  // `node`: started as `node bin/camd.js`, the daemon that sends it is the launcher's child (NotifyAccess=all).
+  it.each(['program', 'node'] as const)('sends READY=1 through systemd-notify once /api/health is healthy (started as %s)', async (launch) => {
+    const sock = join(dir, `notify-${launch}.sock`);
+    const log = join(dir, `notify-${launch}.log`);
     const listener = notifySocket(sock, log);
     try {
       await new Promise((r) => listener.stdout!.once('data', r));
-      const d = await startDaemon({ streams: [testStream()] }, { env: { NOTIFY_SOCKET: sock } });
+      const d = await startDaemon({ streams: [testStream()] }, { env: { NOTIFY_SOCKET: sock }, launch });
       try {
         const deadline = Date.now() + 10_000;
         while (!(existsSync(log) && readFileSync(log, 'utf8').includes('READY=1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -121,11 +121,11 @@ describe('GET /api/stats and /api/health with a failing collector', () => {
     const res = await h.fetch('/api/stats', { user: TEST_USERS.viewer });
     expect(res.status).toBe(200);
     const stats = (await res.json()) as Record<string, Record<string, unknown>>;
-    expect(Object.keys(stats)).toEqual(['stream1', 'errors']);
+    expect(Object.keys(stats)).toEqual(['stream1', 'errors', 'auth']);
     expect(stats.stream1).toMatchObject({ clientCount: 0, errors: 0, working: { figure: 42 } });
     expect(stats.errors).toEqual({ 'test-flaky': 'sensor bus timeout' });
 
-    const health = await h.fetch('/api/health', { user: null });
+    const health = await h.fetch('/api/health', { user: TEST_USERS.viewer });
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({
       healthy: false,

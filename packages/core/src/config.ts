@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
+import type { LoginGuardOptions } from './auth/login-guard.js';
+import type { ConnectionLimits } from './net/connection-guard.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
 /** How pipelines map onto media processes (see `CamdConfig.media`). */
@@ -31,8 +33,38 @@ export interface PluginEntry {
   optional?: boolean;
 }
 
+/** Limits of the HTTP server (`http.limits` in the config); see `HTTP_LIMITS` for the defaults. */
+export interface HttpLimits extends ConnectionLimits {
+  /** Open connections at most; Node drops more before any of camd's code runs. */
+  maxConnections: number;
+  /** `GET /api/events` streams one user may hold, and everyone. */
+  maxEventStreamsPerUser: number;
+  maxEventStreams: number;
+  /** `GET /api/streams/:name/mjpeg` clients one user may hold, and everyone. */
+  maxMjpegClientsPerUser: number;
+  maxMjpegClients: number;
+}
+
+/**
+ * Far above what legitimate clients use (a room of dashboards and an NVR behind one NAT address,
+ * browsers opening six connections each), far below what one address needs to lock others out.
+ */
+export const HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  maxConnections: 1024,
+  maxConnectionsPerAddress: 128,
+  maxUnauthenticated: 512,
+  maxUnauthenticatedPerAddress: 64,
+  unauthenticatedTimeoutMs: 10_000,
+  // A 1.5 MiB page asset (the API docs) takes 12 s at 1 Mbit/s: a slow link is not a stalled peer.
+  drainTimeoutMs: 30_000,
+  maxEventStreamsPerUser: 32,
+  maxEventStreams: 256,
+  maxMjpegClientsPerUser: 16,
+  maxMjpegClients: 64,
+});
+
 export interface CamdConfig {
-  http?: { port?: number; host?: string };
+  http?: { port?: number; host?: string; limits?: Partial<HttpLimits> };
   users?: UserConfig[];
   plugins?: Array<string | PluginEntry>;
   rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[] };
@@ -46,8 +78,14 @@ export interface CamdConfig {
    * a setting beyond it is refused. Default 200 000 000 (see README, "Settings bounded by the machine").
    */
   media?: { isolation?: MediaIsolation; maxPixelRate?: number };
-  /** `GET /metrics` (Prometheus): open by default; `auth: true` requires Media_r credentials. */
-  metrics?: { auth?: boolean };
+  /**
+   * `GET /metrics` (Prometheus) needs Basic/Digest credentials of a user with Media_r, or
+   * `Authorization: Bearer <bearerToken>` (Prometheus' `authorization: { credentials }`); `public: true`
+   * opens it to anyone. `auth` is the key of earlier releases: `auth: false` still opens it (deprecated).
+   */
+  metrics?: { public?: boolean; bearerToken?: string; auth?: boolean };
+  /** Brute-force protection of every login (HTTP, RTSP, ONVIF) and the password hashing queue; see LoginGuard. */
+  auth?: Partial<LoginGuardOptions>;
   [other: string]: unknown;
 }
 
@@ -83,7 +121,17 @@ export const configSchema = {
     http: {
       type: 'object',
       additionalProperties: false,
-      properties: { port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string' } },
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        host: { type: 'string' },
+        limits: {
+          type: 'object',
+          additionalProperties: false,
+          properties: Object.fromEntries(
+            Object.keys(HTTP_LIMITS).map((k) => [k, { type: 'integer', minimum: k.endsWith('Ms') ? 100 : 1, maximum: k.endsWith('Ms') ? 3_600_000 : 100_000 }]),
+          ),
+        },
+      },
     },
     users: {
       type: 'array',
@@ -129,7 +177,30 @@ export const configSchema = {
       additionalProperties: false,
       properties: { isolation: { enum: ['shared', 'pipeline'] }, maxPixelRate: { type: 'integer', minimum: 1_000_000, maximum: 100_000_000_000 } },
     },
-    metrics: { type: 'object', additionalProperties: false, properties: { auth: { type: 'boolean' } } },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        public: { type: 'boolean' },
+        // Visible ASCII, as Prometheus sends it after `Bearer `; long enough that guessing is hopeless.
+        bearerToken: { type: 'string', minLength: 16, maxLength: 4096, pattern: '^[\\x21-\\x7e]+$' },
+        auth: { type: 'boolean' },
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxFailures: { type: 'integer', minimum: 1, maximum: 1000 },
+        failureWindowMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        lockoutMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+        backoffAfter: { type: 'integer', minimum: 0, maximum: 1000 },
+        backoffInitialMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        backoffMaxMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        hashConcurrency: { type: 'integer', minimum: 1, maximum: 4 },
+        hashQueue: { type: 'integer', minimum: 0, maximum: 1000 },
+      },
+    },
   },
 } as const;
 
@@ -144,6 +215,8 @@ function describeError(e: ErrorObject): string {
   return `${path}: ${e.message}`;
 }
 
+const RESERVED_STREAM_NAMES = new Set(['auth', 'errors']);
+
 /** Validates a parsed config document; throws CamdError CONFIG with a one-line message naming the field. */
 export function parseConfig(doc: unknown): CamdConfig {
   if (!validateConfig(doc)) {
@@ -151,11 +224,18 @@ export function parseConfig(doc: unknown): CamdConfig {
     throw new CamdError(ErrorCodes.CONFIG, describeError(err), { details: validateConfig.errors });
   }
   const cfg = doc as CamdConfig;
+  const m = cfg.metrics;
+  if (m?.public === true && (m.auth === true || m.bearerToken !== undefined))
+    throw new CamdError(ErrorCodes.CONFIG, `config.metrics: public: true needs no ${m.auth === true ? 'auth' : 'bearerToken'}: choose one`);
+  if (m?.public === false && m.auth === false) throw new CamdError(ErrorCodes.CONFIG, 'config.metrics: public: false and auth: false contradict each other');
   const streams = configuredStreams(cfg);
   const names = new Set<string>();
   const paths = new Set<string>();
   for (const s of streams) {
     if (names.has(s.name)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams are named "${s.name}"`);
+    // `GET /api/stats` keeps these top-level keys next to the streams' names.
+    if (RESERVED_STREAM_NAMES.has(s.name))
+      throw new CamdError(ErrorCodes.CONFIG, `config streams: "${s.name}" is reserved; give the stream another name or path`);
     if (paths.has(s.path)) throw new CamdError(ErrorCodes.CONFIG, `config streams: two streams use the path "${s.path}"`);
     names.add(s.name);
     paths.add(s.path);
@@ -201,6 +281,11 @@ export function configuredStreams(cfg: CamdConfig): StreamSettings[] {
       gop: s.gop ?? s.fps,
     };
   });
+}
+
+/** `http.limits` of the config over the defaults. */
+export function httpLimits(cfg: CamdConfig): HttpLimits {
+  return { ...HTTP_LIMITS, ...cfg.http?.limits };
 }
 
 export function pluginEntries(cfg: CamdConfig): PluginEntry[] {

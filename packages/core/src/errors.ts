@@ -138,6 +138,14 @@ export const CoreErrors = {
   STATE_PERSIST: createError('CAMD_ERR_STATE_PERSIST', '%s'),
   AUTH_REQUIRED: createError('CAMD_ERR_AUTH_REQUIRED', '%s', 401),
   AUTH_FORBIDDEN: createError('CAMD_ERR_AUTH_FORBIDDEN', '%s', 403),
+  /** The source address is locked out after too many failed logins (`Retry-After` says until when). */
+  AUTH_LOCKED: createError('CAMD_ERR_AUTH_LOCKED', '%s', 429),
+  /** A login from this source is not checked yet: its failures make it wait (`Retry-After`). */
+  AUTH_THROTTLED: createError('CAMD_ERR_AUTH_THROTTLED', '%s', 429),
+  /** Too many password checks run and wait already: refused at once, nothing hashed. */
+  AUTH_BUSY: createError('CAMD_ERR_AUTH_BUSY', '%s', 503),
+  /** `DELETE /api/auth/lockouts/:address` of an address with no lockout. */
+  AUTH_NO_LOCKOUT: createError('CAMD_ERR_AUTH_NO_LOCKOUT', 'no lockout or failed logins recorded for %s', 404),
   USER_EXISTS: createError('CAMD_ERR_USER_EXISTS', '%s', 409),
   USER_UNKNOWN: createError('CAMD_ERR_USER_UNKNOWN', '%s', 404),
   GST_ELEMENT_MISSING: createError('CAMD_ERR_GST_ELEMENT_MISSING', '%s'),
@@ -148,10 +156,16 @@ export const CoreErrors = {
   SNAPSHOT: createError('CAMD_ERR_SNAPSHOT', 'no picture from "%s" yet: %s', 503),
   /** The stream is not in the codec a route serves (`GET /api/streams/:name/mjpeg` of an H.264 stream). */
   STREAM_CODEC: createError('CAMD_ERR_STREAM_CODEC', '%s', 409),
+  /** A connection past a limit of its address, or of unauthenticated connections (429, or 503 when the limit is everyone's). */
+  TOO_MANY_CONNECTIONS: createError('CAMD_ERR_TOO_MANY_CONNECTIONS', '%s', 429),
+  /** A user (or everyone) holds as many clients of a kind as allowed (event streams, MJPEG clients). */
+  CLIENT_LIMIT: createError('CAMD_ERR_CLIENT_LIMIT', '%s', 429),
   /** No route for the method and URL. */
   NOT_FOUND: createError('CAMD_ERR_NOT_FOUND', 'no route %s %s', 404),
   /** A request fastify refused without a code of its own. */
   BAD_REQUEST: createError('CAMD_ERR_BAD_REQUEST', 'bad request', 400),
+  /** A Host header that is no host name (`Host: x"/><inj>`): refused before any route builds a URL from it. */
+  BAD_HOST: createError('CAMD_ERR_BAD_HOST', '%s', 400),
   /** Anything unexpected: the details go to the daemon log, never to the client. */
   INTERNAL: createError('CAMD_ERR_INTERNAL', 'internal error (see the daemon log)', 500),
 } as const;

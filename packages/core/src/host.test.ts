@@ -129,7 +129,9 @@ describe('HTTP API', () => {
     expect(await health.json()).toMatchObject({ healthy: true });
     expect((await h.fetch('/api/stats', { user: null })).status).toBe(401);
     const stats = (await (await h.fetch('/api/stats', { user: TEST_USERS.viewer })).json()) as Record<string, Record<string, number>>;
-    expect(Object.keys(stats)).toEqual(['stream1']);
+    // The streams, and next to them the login figures (see brute-force.test.ts).
+    expect(Object.keys(stats)).toEqual(['stream1', 'auth']);
+    expect(stats.auth).toMatchObject({ checks: expect.any(Number), failures: 0, lockedAddresses: 0 });
     for (const f of ['clientCount', 'totalBytesStreamed', 'currentBitrate', 'frameDrops', 'errors', 'uptime']) expect(typeof stats.stream1![f]).toBe('number');
   });
 
@@ -244,12 +246,16 @@ describe('plugins', () => {
   it('keep running when a plugin setup throws, and report it in health', async () => {
     const h = await host({ plugins: [broken, counter] });
     expect((await h.fetch('/api/counter')).status).toBe(200);
-    const health = await h.fetch('/api/health', { user: null });
+    const health = await h.fetch('/api/health', { user: TEST_USERS.viewer });
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({
       healthy: false,
       checks: expect.arrayContaining([{ name: 'plugin:test-broken', healthy: false, detail: 'no camera firmware' }]),
     });
+    // Anonymous: the same 503, the streams by name, nothing about the plugins.
+    const anonymous = await h.fetch('/api/health', { user: null });
+    expect(anonymous.status).toBe(503);
+    expect(await anonymous.json()).toEqual({ healthy: false, checks: [{ name: 'stream:stream1', healthy: true }] });
   });
 
   it('refuse to start when a required plugin setup throws', async () => {

@@ -15,7 +15,7 @@ import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
 import { DEFAULT_MAX_PIXEL_RATE } from './media/bounds.js';
-import { type CamdConfig, configuredStreams, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
+import { type CamdConfig, configuredStreams, httpLimits, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
@@ -110,6 +110,7 @@ export class CamdHost {
     this.users = await UserStore.open({
       stateDir,
       configUsers: config.users,
+      auth: config.auth,
       announce:
         this.options.announceAdmin ??
         ((u, p) => {
@@ -118,6 +119,7 @@ export class CamdHost {
           );
         }),
     });
+    this.users.guard.log = this.logger.child({ component: 'auth' });
     // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.
     const resolved = await this.resolvePlugins();
     const streams = configuredStreams(config);
@@ -139,7 +141,8 @@ export class CamdHost {
         maxPixelRate: config.media?.maxPixelRate,
       });
     }
-    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION });
+    const limits = httpLimits(config);
+    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION, limits });
     for (const [token, value] of [
       [TOKENS.hooks, this.hooks],
       [TOKENS.state, this.state],
@@ -168,6 +171,7 @@ export class CamdHost {
       snapshot: (name) => this.snapshot(name),
       hub: this.hub,
       logger: this.logger,
+      limits,
     });
     registerMetrics(this.http, this);
   }
@@ -376,12 +380,13 @@ function emptyRegistry(): ElementRegistry {
 /**
  * The config as plugins see it: deep-frozen, and without secrets. Users are reduced to their names
  * and permissions; no password, hash or sealed secret reaches a plugin (they authenticate through
- * `ctx.users` and `ctx.http.requirePermission`).
+ * `ctx.users` and `ctx.http.requirePermission`), nor the metrics bearer token.
  */
 function publicConfig(config: CamdConfig): Readonly<Record<string, unknown>> {
   const copy = structuredClone(config) as Record<string, unknown>;
   if (Array.isArray(copy.users))
     copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
+  if (copy.metrics && typeof copy.metrics === 'object') delete (copy.metrics as Record<string, unknown>).bearerToken;
   return deepFreeze(copy);
 }
 

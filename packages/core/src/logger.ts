@@ -11,6 +11,9 @@ export const REDACT_PATHS = [
   'headers.authorization',
   'req.headers.authorization',
   'req.headers.cookie',
+  'bearerToken',
+  '*.bearerToken',
+  'config.metrics.bearerToken',
 ];
 
 export function createLogger(opts: { level?: string; destination?: pino.DestinationStream } & LoggerOptions = {}): Logger {

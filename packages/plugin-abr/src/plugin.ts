@@ -11,7 +11,7 @@ import {
   type StateKeyDefinition,
   type Validator,
 } from '@camd/core';
-import { aggregate, CLEAN_LOSS, seedPolicy, type AbrDecision, type AbrInput, type ClientReport } from './policy.js';
+import { aggregate, CLEAN_LOSS, DEFAULT_QUANTILE, seedPolicy, type AbrDecision, type AbrInput, type ClientReport } from './policy.js';
 
 export const PLUGIN_NAME = '@camd/plugin-abr';
 
@@ -47,6 +47,15 @@ export const abrKeys = {
     permissionWrite: MEDIA_WRITE,
     validate: v.int({ min: 64_000, max: 50_000_000 }),
     description: 'Cap, bit/s (default 12 Mbit/s)',
+  },
+  abrQuantile: {
+    key: 'abrQuantile',
+    default: DEFAULT_QUANTILE,
+    permissionRead: MEDIA_READ,
+    permissionWrite: MEDIA_WRITE,
+    validate: v.number({ min: 0, max: 1 }),
+    description:
+      "Which client's reports the shared encoder follows, as a quantile from the best client (0) to the worst (1): 0.5, the median, so that one viewer's bad link or forged reports cannot lower everyone's picture",
   },
   abrNominal: {
     key: 'abrNominal',
@@ -87,6 +96,10 @@ interface StreamState {
   lastReason?: string;
   lastDecisionAt?: number;
   ignored: number;
+  /** The loss that governed the last evaluation (the clients' quantile). */
+  loss?: number;
+  /** Evaluations of the stream's reports since the start (one per tick with reports). */
+  evaluations: number;
 }
 
 export default definePlugin<AbrOptions>({
@@ -116,7 +129,7 @@ export default definePlugin<AbrOptions>({
     const streams = new Map<string, StreamState>();
     const stateOf = (stream: string) => {
       let s = streams.get(stream);
-      if (!s) streams.set(stream, (s = { clients: new Map(), lastChangeAt: 0, ignored: 0 }));
+      if (!s) streams.set(stream, (s = { clients: new Map(), lastChangeAt: 0, ignored: 0, evaluations: 0 }));
       return s;
     };
     // What an operator configured, per stream: recovery climbs back to it and a restart resumes with it.
@@ -158,8 +171,10 @@ export default definePlugin<AbrOptions>({
         const s = stateOf(st.name);
         for (const [id, r] of s.clients) if (now - r.at > ctx.options.reportTtlMs) s.clients.delete(id);
         if (s.clients.size === 0) continue;
-        const agg = aggregate([...s.clients.values()]);
+        const agg = aggregate([...s.clients.values()], ctx.state.get<number>('abrQuantile'));
         s.ignored = agg.ignored;
+        s.loss = agg.loss;
+        s.evaluations++;
         if (agg.loss >= CLEAN_LOSS) s.cleanSince = undefined;
         else s.cleanSince ??= now;
         const key = ctx.streams.stateKey(st.name, 'streamBitrate');
@@ -211,6 +226,9 @@ export default definePlugin<AbrOptions>({
           lastReason: s?.lastReason ?? null,
           lastChangeAt: s?.lastDecisionAt ? new Date(s.lastDecisionAt).toISOString() : null,
           clients: s ? [...s.clients.entries()].map(([id, r]) => ({ id, loss: r.loss, availableBandwidth: r.availableBandwidth })) : [],
+          // The quantile of the clients' losses that the last evaluation followed, and how many evaluations ran.
+          loss: s?.loss ?? null,
+          evaluations: s?.evaluations ?? 0,
           ignoredClients: s?.ignored ?? 0,
         };
       }

@@ -83,29 +83,42 @@ describe('seedPolicy', () => {
   });
 });
 
-describe('aggregate', () => {
-  it('lets the worst credible client govern', () => {
-    expect(
-      aggregate([
-        { loss: 0.01, at: 0 },
-        { loss: 0.08, at: 0 },
-      ]).loss,
-    ).toBe(0.08);
+describe('aggregate: the encoder follows a quantile of its clients, not the worst one', () => {
+  const r = (loss: number, availableBandwidth?: number) => ({ loss, availableBandwidth, at: 0 });
+
+  it('the median client governs by default: one viewer claiming 25 % loss among honest ones moves nothing', () => {
+    expect(aggregate([r(0), r(0), r(0.25)])).toMatchObject({ loss: 0, ignored: 1 });
+    expect(aggregate([r(0.01), r(0.25)])).toMatchObject({ loss: 0.01, ignored: 1 });
+    expect(aggregate([r(0), r(0.9), r(0.01), r(0.02)]).loss).toBe(0.01);
   });
-  it('ignores one broken client among healthy ones', () => {
-    const a = aggregate([
-      { loss: 0, at: 0 },
-      { loss: 0.01, at: 0 },
-      { loss: 0.9, at: 0 },
-    ]);
-    expect(a).toMatchObject({ loss: 0.01, ignored: 1 });
+
+  it('with one client its reports count (quantile of one), and when most clients lose, the loss governs', () => {
+    expect(aggregate([r(0.25)])).toMatchObject({ loss: 0.25, ignored: 0 });
+    expect(aggregate([r(0.08), r(0.1), r(0)])).toMatchObject({ loss: 0.08, ignored: 0 });
   });
-  it('takes the lowest bandwidth estimate', () => {
-    expect(
-      aggregate([
-        { loss: 0, availableBandwidth: 9e6, at: 0 },
-        { loss: 0, availableBandwidth: 3e6, at: 0 },
-      ]).availableBandwidth,
-    ).toBe(3e6);
+
+  it('abrQuantile moves it: 1 is the worst client, 0 the best', () => {
+    const all = [r(0), r(0.02), r(0.3)];
+    expect(aggregate(all, 1).loss).toBe(0.3);
+    expect(aggregate(all, 0).loss).toBe(0);
+    expect(aggregate(all, 0.9).loss).toBe(0.3);
+    expect(aggregate(all, 0.6).loss).toBe(0.02);
+  });
+
+  it('bandwidth: the same quantile from the worst link; of two middle values the lower, so one client cannot push it up either', () => {
+    expect(aggregate([r(0, 9e6), r(0, 3e6)]).availableBandwidth).toBe(3e6);
+    expect(aggregate([r(0, 9e6), r(0, 3e6), r(0, 5e6)]).availableBandwidth).toBe(5e6);
+    expect(aggregate([r(0, 9e6), r(0, 3e6), r(0, 5e6)], 1).availableBandwidth).toBe(3e6);
+    expect(aggregate([r(0, 9e6), r(0, 3e6), r(0, 5e6)], 0).availableBandwidth).toBe(9e6);
+    // Clients without an estimate (RTSP) are not counted for it.
+    expect(aggregate([r(0, 4e6), r(0), r(0)]).availableBandwidth).toBe(4e6);
+    expect(aggregate([r(0), r(0)]).availableBandwidth).toBeUndefined();
+  });
+
+  it('the seed rule applies to the quantile: the shared encoder is lowered only when the median client loses more than 5 %', () => {
+    const input = { stream: 's', current: 4_000_000, now: 10_000, lastChangeAt: 0, bounds: { min: 500_000, max: 12_000_000, nominal: 4_000_000 } };
+    const timing = { decreaseIntervalMs: 0, increaseIntervalMs: 0, recoverAfterMs: 0 };
+    expect(seedPolicy({ ...input, timing, loss: aggregate([r(0), r(0), r(0.25)]).loss })).toBeUndefined();
+    expect(seedPolicy({ ...input, timing, loss: aggregate([r(0.06), r(0.07), r(0.25)]).loss })).toMatchObject({ target: 3_200_000 });
   });
 });

@@ -16,9 +16,9 @@ export interface AbrInput {
   stream: string;
   /** Current encoder target, bit/s. */
   current: number;
-  /** Loss governing the stream (worst credible client), 0..1, over the last reports. */
+  /** Loss governing the stream (the clients' quantile, see `aggregate`), 0..1, over the last reports. */
   loss: number;
-  /** Lowest bandwidth estimate any client gave (REMB/transport-cc), bit/s. */
+  /** Bandwidth estimate governing the stream (REMB/transport-cc; the same quantile of the clients that give one), bit/s. */
   availableBandwidth?: number;
   now: number;
   /** When the bitrate last changed (any direction). */
@@ -89,20 +89,38 @@ export interface ClientReport {
   at: number;
 }
 
+/** The default of `abrQuantile`: the median client governs. */
+export const DEFAULT_QUANTILE = 0.5;
+
 /**
- * The worst credible client governs the shared encoder. A client whose loss is far beyond everyone
- * else's (> 30 % while the median is under 5 %) has a broken path of its own: lowering the encoder for
- * everybody would not help it, so it is left out (and the floor bounds the damage in any case).
+ * What the shared encoder follows: quantile `q` of its clients' reports, not the worst one. Losses
+ * ranked from the best client to the worst, the one at `q` governs (nearest rank: with q = 0.5, the
+ * median; of one client, its own). Bandwidth estimates, among the clients that give one, the same
+ * way from the worst link to the best at 1 − q. Between two middle clients the value that moves the
+ * encoder less is taken both ways: the lower loss, the lower bandwidth (of two clients, one cannot
+ * pull the bitrate down, nor push it up).
+ *
+ * So one viewer, whether its link is bad or its receiver reports are forged, does not lower the
+ * picture of the others: it is served by the hub, which skips it to the next keyframe when it falls
+ * behind. Raising `q` towards 1 follows the worse clients (1: the worst one governs).
+ * `ignored` counts the clients whose own loss is above the seed's 5 % while the governing loss is not.
  */
-export function aggregate(reports: ClientReport[]): { loss: number; availableBandwidth?: number; ignored: number } {
+export function aggregate(reports: ClientReport[], q = DEFAULT_QUANTILE): { loss: number; availableBandwidth?: number; ignored: number } {
   if (reports.length === 0) return { loss: 0, ignored: 0 };
   const losses = reports.map((r) => r.loss).sort((a, b) => a - b);
-  const median = losses[Math.floor((losses.length - 1) / 2)]!;
-  const credible = reports.length >= 2 && median < LOSS_THRESHOLD ? reports.filter((r) => r.loss <= 0.3) : reports;
-  const bws = credible.map((r) => r.availableBandwidth).filter((b): b is number => b !== undefined);
+  const loss = losses[rank(losses.length, q)]!;
+  const bws = reports
+    .map((r) => r.availableBandwidth)
+    .filter((b): b is number => b !== undefined)
+    .sort((a, b) => a - b);
   return {
-    loss: Math.max(0, ...credible.map((r) => r.loss)),
-    availableBandwidth: bws.length ? Math.min(...bws) : undefined,
-    ignored: reports.length - credible.length,
+    loss,
+    availableBandwidth: bws.length ? bws[rank(bws.length, 1 - q)] : undefined,
+    ignored: loss > LOSS_THRESHOLD ? 0 : losses.filter((l) => l > LOSS_THRESHOLD).length,
   };
+}
+
+/** Index of quantile `q` among `n` ascending values (nearest rank, ⌈q·n⌉ counted from 1; the lower of two middle values). */
+function rank(n: number, q: number): number {
+  return Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
 }

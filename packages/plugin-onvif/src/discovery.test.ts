@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, testStream, type TestHost } from '@camd/core/testing';
 import onvif from './index.js';
@@ -106,6 +107,25 @@ describe('plugin-onvif WS-Discovery', () => {
       `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Resolve</a:Action><a:MessageID>urn:uuid:${randomUUID()}</a:MessageID></s:Header><s:Body><d:Resolve><a:EndpointReference><a:Address>${address}</a:Address></a:EndpointReference></d:Resolve></s:Body></s:Envelope>`;
     expect((await exchange(resolve(endpoint)))[0]).toMatch(/ResolveMatches/);
     expect(await exchange(resolve('urn:uuid:00000000-0000-0000-0000-000000000000'))).toHaveLength(0);
+  });
+
+  it("escapes what goes into ProbeMatches: a scope with & and ' comes back intact in well-formed XML", async () => {
+    const scope = "onvif://www.onvif.org/location/R&D's";
+    const setScopes = (value: string[]) =>
+      h.fetch('/api/state/onvifScopes', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+    expect((await setScopes(['onvif://www.onvif.org/name/camd', scope])).status).toBe(200);
+    try {
+      const [match] = await exchange(probe());
+      expect(XMLValidator.validate(match!)).toBe(true);
+      const doc = new XMLParser({ removeNSPrefix: true, processEntities: true }).parse(match!) as {
+        Envelope: { Body: { ProbeMatches: { ProbeMatch: { Scopes: string } } } };
+      };
+      expect(doc.Envelope.Body.ProbeMatches.ProbeMatch.Scopes.split(' ')).toContain(scope);
+      // A probe for it (as a client writes it, escaped) matches.
+      expect(await exchange(probe('', 'onvif://www.onvif.org/location/R&amp;D&apos;s'))).toHaveLength(1);
+    } finally {
+      await setScopes(['onvif://www.onvif.org/name/camd']);
+    }
   });
 
   it('drops garbage, DTDs and oversized datagrams and keeps answering', async () => {

@@ -193,7 +193,8 @@ export class DiscoveryService {
   private xaddrs(peer?: string): string {
     const port = this.o.httpPort();
     const bound = this.o.httpHost;
-    if (bound && bound !== '0.0.0.0' && bound !== '::') return `http://${bound}:${port}/onvif/device_service`;
+    // The config's bind address, escaped as every value that goes into XML.
+    if (bound && bound !== '0.0.0.0' && bound !== '::') return xmlEscape(`http://${bound}:${port}/onvif/device_service`);
     const v4 = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => a.family === 'IPv4'));
     const facing = peer ? v4.find((a) => sameSubnet(a.address, peer, a.netmask)) : undefined;
     const addrs = facing ? [facing.address] : v4.filter((a) => !a.internal).map((a) => a.address);

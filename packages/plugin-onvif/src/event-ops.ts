@@ -51,7 +51,7 @@ export const EVENT_OPS: Record<string, Op> = {
     const p = o.events.create(o.caller!.username, ms);
     if (!p) throw new SoapFault(503, 'env:Receiver', 'ter:Action/ter:MaxPullPoints', `at most ${o.events.maxPullPoints} pull points at a time`);
     o.ctx.logger.info({ user: o.caller!.username, subscription: p.id }, 'onvif: pull point created');
-    return `<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa:Address>${o.origin}${EVENT_SERVICE_PATH}/subscription/${p.id}</wsa:Address></tev:SubscriptionReference>${times(p.expiresAt)}</tev:CreatePullPointSubscriptionResponse>`;
+    return `<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa:Address>${xmlEscape(o.origin)}${EVENT_SERVICE_PATH}/subscription/${p.id}</wsa:Address></tev:SubscriptionReference>${times(p.expiresAt)}</tev:CreatePullPointSubscriptionResponse>`;
   },
 };
 

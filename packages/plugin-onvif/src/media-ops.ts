@@ -2,14 +2,14 @@ import { MEDIA_READ, type StreamSettings } from '@camd/core';
 import { mediaServiceCapabilities } from './device-ops.js';
 import { encoderOptions, resolutionsXml, setVideoSourceConfiguration, stateFault } from './encoder-options.js';
 import { fault, profileXml, streamOf, text, videoEncoderConfigurationXml, videoSourceConfigurationXml, type Op, type OpContext } from './operations.js';
-import { SoapFault } from './soap.js';
+import { SoapFault, xmlEscape } from './soap.js';
 import { require as requirePermission } from './security.js';
 
 const PROFILE_OF: Record<string, StreamSettings['profile']> = { Baseline: 'baseline', Main: 'main', High: 'high', Extended: 'main' };
 
 const read = (o: OpContext) => requirePermission(o.caller!, MEDIA_READ);
 const uri = (tag: string, u: string) =>
-  `<${tag}><trt:MediaUri><tt:Uri>${u}</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></${tag}>`;
+  `<${tag}><trt:MediaUri><tt:Uri>${xmlEscape(u)}</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></${tag}>`;
 /** The stream of a request's ConfigurationToken, or of its ProfileToken; every stream when neither is given. */
 const selected = (o: OpContext) =>
   o.params.ConfigurationToken !== undefined

@@ -188,13 +188,13 @@ export const MEDIA2_OPS: Record<string, Op> = {
       throw fault.invalidArg('ter:InvalidStreamSetup', `protocol ${protocol} is not one of ${PROTOCOLS.join(', ')} (no multicast, no RTSPS)`);
     if (!o.ctx.state.has('rtspPort'))
       throw new SoapFault(400, 'env:Receiver', 'ter:ActionNotSupported/ter:NoRTSPStreaming', 'RTSP streaming is not installed on this device');
-    return `<tr2:GetStreamUriResponse><tr2:Uri>rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}</tr2:Uri></tr2:GetStreamUriResponse>`;
+    return `<tr2:GetStreamUriResponse><tr2:Uri>${xmlEscape(`rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}`)}</tr2:Uri></tr2:GetStreamUriResponse>`;
   },
 
   GetSnapshotUri: (o) => {
     read(o);
     const s = streamOf(o, o.params.ProfileToken);
-    return `<tr2:GetSnapshotUriResponse><tr2:Uri>${o.origin}/api/streams/${s.name}/snapshot.jpg</tr2:Uri></tr2:GetSnapshotUriResponse>`;
+    return `<tr2:GetSnapshotUriResponse><tr2:Uri>${xmlEscape(o.origin)}/api/streams/${s.name}/snapshot.jpg</tr2:Uri></tr2:GetSnapshotUriResponse>`;
   },
 
   /** An IDR frame from the encoder now. */

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestHost, freePort, testStream, type TestHost } from '@camd/core/testing';
 import rtsp from '@camd/plugin-rtsp';
 import onvif from './index.js';
@@ -162,8 +162,20 @@ describe('plugin-onvif: an NVR keeps logging in after the daemon restarts', () =
         const res = await soap(h.baseUrl, 'device', '<tds:GetDeviceInformation/>', { username: 'nvr', password: 'nvr-secret-1' });
         expect(res.status).toBe(200);
         expect(values(res.text, 'Manufacturer')).toEqual(['camd']);
-        const info = await OnvifManager.connect('127.0.0.1', h.httpPort, 'nvr', 'nvr-secret-1');
+        // No RTSP plugin here: GetStreamUri answers ter:NoRTSPStreaming, which onvif-nvt logs (the
+        // whole response object, on stderr) and goes on. Captured and checked: anything else it logs fails.
+        const spy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+        let info: any;
+        let logged: unknown[][];
+        try {
+          info = await OnvifManager.connect('127.0.0.1', h.httpPort, 'nvr', 'nvr-secret-1');
+        } finally {
+          logged = [...spy.mock.calls];
+          spy.mockRestore();
+        }
         expect(info.getInformation()).toMatchObject({ Manufacturer: 'camd' });
+        const faults = logged.map(([r]) => `${(r as { statusCode?: number }).statusCode} ${(r as { req?: { path?: string } }).req?.path}`);
+        expect(faults, 'what onvif-nvt logged while connecting').toEqual(['UDP', 'HTTP', 'RTSP'].map(() => '400 /onvif/media_service'));
         expect((await soap(h.baseUrl, 'device', '<tds:GetDeviceInformation/>', { username: 'nvr', password: 'wrong-1' })).text).toMatch(/ter:NotAuthorized/);
       } finally {
         await h.close();

@@ -1,11 +1,9 @@
 import {
   definePlugin,
-  digestCaller,
   digestChallenge,
   DIGEST_REALM,
-  FAILED_LOGIN_DELAY_MS,
+  httpLogin,
   NonceManager,
-  parseAuthorization,
   PLUGIN_API_VERSION,
   type Caller,
   type FastifyRequest,
@@ -21,7 +19,7 @@ import { PRE_AUTH, type Op } from './operations.js';
 import { optionsSchema, type OnvifOptions } from './options.js';
 import { fixedScopes, onvifKeys } from './scopes.js';
 import { envelope, faultEnvelope, MAX_BODY, parseSoap, SoapFault } from './soap.js';
-import { UsernameTokenVerifier } from './security.js';
+import { refusalFault, UsernameTokenVerifier } from './security.js';
 
 export const PLUGIN_NAME = '@camd/plugin-onvif';
 
@@ -39,18 +37,19 @@ export default definePlugin<OnvifOptions>({
     ctx.hooks.started.tap(PLUGIN_NAME, () => events.start());
     ctx.onClose(() => events.stop());
 
-    /** The caller of a request: WS-UsernameToken in the envelope, else HTTP Digest, else nobody. */
+    /**
+     * The caller of a request: WS-UsernameToken in the envelope, else HTTP Digest, else nobody. Both go
+     * through the daemon's brute-force guard; a refused token throws its fault, a refused Digest login
+     * leaves pre-auth operations answerable (GetSystemDateAndTime is how a client learns the clock).
+     */
     const authenticate = async (
       req: FastifyRequest,
       security: Parameters<UsernameTokenVerifier['verify']>[0] | undefined,
-    ): Promise<{ caller?: Caller; stale?: boolean; failed?: boolean }> => {
-      if (security) return { caller: await tokens.verify(security) };
-      const auth = parseAuthorization(req.headers.authorization);
-      if (auth?.scheme !== 'digest') return {};
-      // The response is bound to the URI the client names: it must be the one it asked for.
-      if (auth.params.uri !== req.url) return { failed: true };
-      const { caller, stale } = digestCaller(ctx.users, nonces, req.method, auth.params);
-      return { caller, stale, failed: !caller && !stale };
+    ): Promise<{ caller?: Caller; stale?: boolean; refused?: SoapFault }> => {
+      if (security) return { caller: await tokens.verify(security, req.socket.remoteAddress) };
+      const outcome = (await httpLogin(ctx.users, nonces, req, { protocol: 'onvif', basic: false })) ?? ctx.users.guard.lockedOut(req.socket.remoteAddress);
+      if (outcome?.kind === 'refused') return { refused: refusalFault(outcome) };
+      return { caller: outcome?.kind === 'ok' ? outcome.caller : undefined, stale: outcome?.kind === 'stale' };
     };
 
     const handle = async (ops: Record<string, Op>, req: FastifyRequest) => {
@@ -60,10 +59,7 @@ export default definePlugin<OnvifOptions>({
         if (!op) throw new SoapFault(400, 'env:Sender', 'ter:ActionNotSupported', `${soap.operation} is not supported`);
         const who = await authenticate(req, soap.security);
         if (!who.caller && !PRE_AUTH.has(soap.operation)) {
-          if (who.failed) {
-            ctx.logger.warn({ ip: req.ip, operation: soap.operation }, 'onvif: HTTP Digest authentication failed');
-            await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
-          }
+          if (who.refused) throw who.refused;
           // ONVIF Core 5.9.1: no (valid) credentials → HTTP 401 with the Digest challenge.
           return soapReply(
             401,
@@ -87,17 +83,14 @@ export default definePlugin<OnvifOptions>({
         return soapReply(200, envelope(xml));
       } catch (err) {
         const f = err instanceof SoapFault ? err : new SoapFault(500, 'env:Receiver', 'ter:Action', 'internal error');
+        // Failed logins are logged by the guard (within a budget); the other refusals need no line each.
         if (!(err instanceof SoapFault)) ctx.logger.error({ err }, 'onvif: request failed');
-        else if (f.subcode === 'ter:NotAuthorized') {
-          ctx.logger.warn({ ip: req.ip }, `onvif: ${f.reason}`);
-          if (/password/.test(f.reason)) await new Promise((r) => setTimeout(r, FAILED_LOGIN_DELAY_MS));
-        }
-        // A 401 tells the client how to authenticate, whichever scheme failed.
-        return soapReply(
-          f.status,
-          faultEnvelope(f),
-          f.status === 401 ? { 'WWW-Authenticate': digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true }) } : undefined,
-        );
+        else if (f.subcode === 'ter:NotAuthorized') ctx.logger.debug({ client: req.socket.remoteAddress }, `onvif: ${f.reason}`);
+        // A 401 tells the client how to authenticate, whichever scheme failed; a refusal when to come back.
+        const extra: Record<string, string> = {};
+        if (f.status === 401) extra['WWW-Authenticate'] = digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true });
+        if (f.retryAfterS !== undefined) extra['Retry-After'] = String(f.retryAfterS);
+        return soapReply(f.status, faultEnvelope(f), extra);
       }
     };
 

@@ -11,7 +11,13 @@ export function fixedScopes(o: OnvifOptions): string[] {
   ];
 }
 
-const scope = v.string({ maxLength: 256, pattern: /^[a-z][a-z0-9+.-]*:\S+$/i, describe: 'a scope URI, e.g. onvif://www.onvif.org/location/hall' });
+// URI characters only (RFC 3986: anything else is percent-encoded), so that a scope is one word of
+// WS-Discovery's space-separated list; XML escapes what is left (`&`, `'`) where it is written.
+const scope = v.string({
+  maxLength: 256,
+  pattern: /^[a-z][a-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/i,
+  describe: 'a scope URI, e.g. onvif://www.onvif.org/location/hall (URI characters; others percent-encoded)',
+});
 
 export const onvifKeys = {
   onvifScopes: {

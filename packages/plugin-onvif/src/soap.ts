@@ -35,17 +35,25 @@ export class SoapFault extends Error {
     readonly code: 'env:Sender' | 'env:Receiver',
     readonly subcode: string,
     readonly reason: string,
+    /** Seconds for a `Retry-After` header (a refused login: locked out, or the server is busy). */
+    readonly retryAfterS?: number,
   ) {
     super(reason);
   }
 }
 
-/** The one XML parser of the plugin (SOAP requests and WS-Discovery datagrams): entities are never expanded. */
+/**
+ * The one XML parser of the plugin (SOAP requests and WS-Discovery datagrams). Only XML's predefined
+ * entities are decoded (`R&amp;D` is the scope `R&D`, as its answers escape it): a document with a
+ * DOCTYPE or an entity declaration is refused before it reaches the parser (see `parseSoap`), so no
+ * declared entity can expand.
+ */
 export const xmlParser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   removeNSPrefix: true,
-  processEntities: false,
+  processEntities: true,
+  htmlEntities: false,
   parseTagValue: false,
   trimValues: true,
 });

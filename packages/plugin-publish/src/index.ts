@@ -4,6 +4,8 @@ export {
   parseTarget,
   redactUrl,
   redactTargets,
+  conceal,
+  targetLabel,
   targetsValidator,
   MAX_TARGETS,
   type ParsedTarget,

@@ -77,16 +77,21 @@ describe('publishTargets', () => {
   it('a target of a stream that does not exist is reported invalid (and unhealthy), not retried; live changes add and remove targets', async () => {
     host = await createTestHost({ media: false, plugins: [{ def: publish, options: { targets: [{ stream: 'nope', url: 'rtsp://127.0.0.1:1/x' }] } }] });
     const health = (await (await host.fetch('/api/health')).json()) as { checks: { name: string; healthy: boolean; detail?: string }[] };
-    expect(health.checks.find((c) => c.name === 'publish nope → rtsp://127.0.0.1:1/x')).toEqual({
-      name: 'publish nope → rtsp://127.0.0.1:1/x',
+    expect(health.checks.find((c) => c.name === 'publish nope #0')).toEqual({
+      name: 'publish nope #0',
       healthy: false,
       detail: 'no stream "nope" is configured',
     });
     await put(host, [{ stream: 'stream1', url: 'rtsp://127.0.0.1:1/x' }]);
     const t = await until(async () => (await targetStats(host!))[0], 5000, 'the new target in the stats');
-    expect(t).toMatchObject({ url: 'rtsp://127.0.0.1:1/x', protocol: 'rtsp', state: 'waiting', bytesSent: 0, reconnects: 0 });
+    expect(t).toMatchObject({ name: '#0', url: 'rtsp://127.0.0.1:1/x', protocol: 'rtsp', state: 'waiting', bytesSent: 0, reconnects: 0 });
     const after = (await (await host.fetch('/api/health')).json()) as { checks: { name: string }[] };
     expect(after.checks.some((c) => c.name.startsWith('publish nope'))).toBe(false);
+    // A name given later replaces the position; the running target keeps its connection (same URL).
+    await put(host, [{ stream: 'stream1', url: 'rtsp://127.0.0.1:1/x', name: 'studio' }]);
+    await until(async () => (await targetStats(host!))[0]?.name === 'studio', 5000, 'the target to take its name');
+    expect((await targetStats(host))[0]).toMatchObject({ reconnects: 0 });
+    expect(((await (await host.fetch('/api/health')).json()) as { checks: { name: string }[] }).checks.map((c) => c.name)).toContain('publish stream1 studio');
     await put(host, []);
     await until(async () => (await targetStats(host!)).length === 0, 5000, 'the target to go');
   });

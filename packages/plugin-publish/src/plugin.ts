@@ -1,7 +1,7 @@
 import { ADMIN_ONLY, definePlugin, MEDIA_READ, PLUGIN_API_VERSION, type StateKeyDefinition } from '@camd/core';
 import { MUX_ELEMENTS } from './mux-child.js';
 import { PublishTarget, type TargetStats } from './publisher.js';
-import { parseTarget, redactTargets, targetId, targetsValidator, type ParsedTarget, type PublishTargetConfig } from './targets.js';
+import { parseTarget, redactTargets, targetId, targetLabel, targetsValidator, type ParsedTarget, type PublishTargetConfig } from './targets.js';
 
 export const PLUGIN_NAME = '@camd/plugin-publish';
 
@@ -16,7 +16,7 @@ export const publishKeys = {
     // Every reader (Admin included) sees URLs with password, passphrase, stream id and RTMP stream key masked.
     redact: redactTargets,
     description:
-      "Media servers each stream is pushed to: [{stream, url, ca?}] with rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URLs (credentials hidden on read); ca (TLS only): the CA certificates the server's certificate must chain to, as PEM text or a PEM file's absolute path",
+      "Media servers each stream is pushed to: [{stream, url, ca?, name?}] with rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URLs (credentials hidden on read); ca (TLS only): the CA certificates the server's certificate must chain to, as PEM text or a PEM file's absolute path; name: what health checks, metrics and logs call the target (default #<position>), which never show its URL",
   },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
@@ -71,14 +71,25 @@ export default definePlugin<PublishOptions, typeof publishKeys>({
     let applying: Promise<void> = Promise.resolve();
     const apply = (list: readonly PublishTargetConfig[]) => {
       applying = applying.then(async () => {
-        const wanted = new Map(list.map((t) => [targetId(parseTarget(t)), parseTarget(t)] as const));
+        const wanted = new Map(
+          list.map((t, i) => {
+            const target = parseTarget(t);
+            return [targetId(target), { target, label: targetLabel(target, i) }] as const;
+          }),
+        );
         const gone = [...running].filter(([id]) => !wanted.has(id));
         for (const [id] of gone) running.delete(id);
         await Promise.all(gone.map(([, t]) => t.stop()));
-        for (const [id, target] of wanted) {
-          if (running.has(id)) continue;
+        for (const [id, { target, label }] of wanted) {
+          const kept = running.get(id);
+          if (kept) {
+            // Same stream and URL: the connection stays; its name (or position) may have changed.
+            kept.name = label;
+            continue;
+          }
           const t = new PublishTarget({
             target,
+            label,
             hub: ctx.hub,
             log: ctx.logger,
             maxQueue: ctx.options.maxQueueFrames,
@@ -122,7 +133,8 @@ export default definePlugin<PublishOptions, typeof publishKeys>({
     ctx.hooks.collectHealth.tap(PLUGIN_NAME, (checks) => {
       for (const t of running.values()) {
         const h = t.health();
-        checks.push({ name: `publish ${t.target.stream} → ${t.target.display}`, healthy: h.healthy, ...(h.detail ? { detail: h.detail } : {}) });
+        // Named by the target's name or position: its URL (host, user, path, query) is no one else's business.
+        checks.push({ name: `publish ${t.target.stream} ${t.name}`, healthy: h.healthy, ...(h.detail ? { detail: h.detail } : {}) });
       }
       return checks;
     });

@@ -13,7 +13,7 @@ import {
 import { muxCodecRefusal, MuxChildSink, MUX_PARSERS } from './mux-child.js';
 import { RtspRecordSink } from './rtsp-record.js';
 import { PublishError, type PublishSink } from './sink.js';
-import { scrub, type ParsedTarget } from './targets.js';
+import { conceal, scrub, type ParsedTarget } from './targets.js';
 
 /**
  * - `waiting`: the stream has no keyframe yet (its pipeline is starting or restarting);
@@ -30,8 +30,11 @@ import { scrub, type ParsedTarget } from './targets.js';
  */
 export type TargetState = 'waiting' | 'connecting' | 'publishing' | 'stalled' | 'backoff' | 'unsupported' | 'invalid' | 'stopped';
 
-/** What `/api/stats` shows of a target (under the stream, `publish.targets[]`). */
+/** What `/api/stats` shows of a target (under the stream, `publish.targets[]`; Media_r). */
 export interface TargetStats {
+  /** What health checks, metrics and logs call it: its `name`, else `#<position>`. */
+  name: string;
+  /** The URL with its password, passphrase, stream id and RTMP stream key masked. */
   url: string;
   protocol: string;
   transport?: 'tcp' | 'udp';
@@ -52,6 +55,8 @@ export interface TargetStats {
 
 export interface PublishTargetOptions {
   readonly target: ParsedTarget;
+  /** Its name in health checks and logs (`targetLabel`): never the URL. */
+  readonly label: string;
   readonly hub: StreamHub;
   readonly log: Logger;
   /** Frames that may wait for a busy connection before the target drops to the next keyframe. */
@@ -92,16 +97,21 @@ export class PublishTarget {
   private blockedSince?: number;
   private retryAt?: number;
   private lastError: string | null = null;
+  /** `lastError` as health checks and logs may show it (see `conceal`). */
+  private lastErrorShown: string | null = null;
+  private label: string;
   private codec: FrameCodec | null = null;
   private rate = { at: Date.now(), bytes: 0, bitrate: 0 };
   private readonly supervisor: RestartSupervisor;
 
   constructor(private readonly o: PublishTargetOptions) {
+    this.label = o.label;
     this.supervisor = new RestartSupervisor(
       () => void this.connect(),
       ({ message, retryInMs }) => {
         this.retryAt = Date.now() + retryInMs;
-        this.o.log.warn({ stream: o.target.stream, target: o.target.display, retryInMs }, `publish: ${message}; retrying in ${retryInMs / 1000} s`);
+        // Only `failed` reports to the supervisor, with a server's or a child's text.
+        this.o.log.warn(this.logFields({ retryInMs }), `publish: ${conceal(message, o.target)}; retrying in ${retryInMs / 1000} s`);
       },
     );
   }
@@ -110,11 +120,31 @@ export class PublishTarget {
     return this.o.target;
   }
 
+  /** What health checks and logs call the target (its name, or its position, which a change of the list may move). */
+  get name(): string {
+    return this.label;
+  }
+
+  set name(label: string) {
+    this.label = label;
+  }
+
+  /** Log fields: the stream and the target's name, never its URL. */
+  private logFields(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return { stream: this.o.target.stream, target: this.label, ...extra };
+  }
+
+  /** Sets `lastError`; `external` text (a server's or a child's) is concealed for health and logs. */
+  private setError(text: string | null, external = false): void {
+    this.lastError = text;
+    this.lastErrorShown = text !== null && external ? conceal(text, this.o.target) : text;
+  }
+
   start(): void {
     if (this.o.invalid) {
       this.state = 'invalid';
-      this.lastError = this.o.invalid;
-      this.o.log.error({ stream: this.o.target.stream, target: this.o.target.display }, `publish: ${this.o.invalid}`);
+      this.setError(this.o.invalid);
+      this.o.log.error(this.logFields(), `publish: ${this.o.invalid}`);
       return;
     }
     this.supervisor.start();
@@ -134,6 +164,7 @@ export class PublishTarget {
     const st = this.supervisor.stats();
     const sent = this.bytesSent();
     return {
+      name: this.label,
       url: this.o.target.display,
       protocol: this.o.target.protocol,
       ...(this.o.target.protocol === 'rtsp' ? { transport: this.o.target.transport } : {}),
@@ -154,12 +185,13 @@ export class PublishTarget {
   /**
    * Healthy while publishing, and while a first connection is under way; unhealthy after a failure
    * and while the stream's codec cannot travel over the protocol (`unsupported`: nothing is sent).
+   * The detail names no host, user, path or query of the target (see `conceal`).
    */
   health(): { healthy: boolean; detail?: string } {
     const s = this.currentState();
     if (s === 'publishing') return { healthy: true };
     if ((s === 'waiting' || s === 'connecting') && this.supervisor.stats().errors === 0) return { healthy: true, detail: s };
-    return { healthy: false, detail: this.lastError ?? s };
+    return { healthy: false, detail: this.lastErrorShown ?? s };
   }
 
   /** Updates the bitrate figure (called every second). */
@@ -238,14 +270,14 @@ export class PublishTarget {
   private unsupported(gen: number, reason: string): void {
     const { hub, target } = this.o;
     if (this.state !== 'unsupported' || this.lastError !== reason) {
-      this.o.log.warn({ stream: target.stream, target: target.display }, `publish: ${reason}; waiting for the stream's codec to change`);
+      this.o.log.warn(this.logFields(), `publish: ${reason}; waiting for the stream's codec to change`);
     }
     this.state = 'unsupported';
-    this.lastError = reason;
+    this.setError(reason);
     this.connectedAt = undefined;
     this.watcher?.close();
     const watcher = hub.subscribe(target.stream, {
-      name: `publish ${target.display} (codec watch)`,
+      name: `publish ${target.stream} ${this.label} (codec watch)`,
       internal: true,
       maxQueue: 1,
       onFrame: (frame) => {
@@ -253,7 +285,7 @@ export class PublishTarget {
         if (!frame.keyframe || this.codecRefusal(frame.codec)) return;
         watcher.close();
         this.watcher = undefined;
-        this.o.log.info({ stream: target.stream, target: target.display }, `publish: ${target.stream} is ${CODEC_LABEL[frame.codec]} again; connecting`);
+        this.o.log.info(this.logFields(), `publish: ${target.stream} is ${CODEC_LABEL[frame.codec]} again; connecting`);
         void this.connect();
       },
     });
@@ -270,8 +302,8 @@ export class PublishTarget {
   private publishing(): void {
     this.state = 'publishing';
     this.connectedAt = Date.now();
-    this.lastError = null;
-    this.o.log.info({ stream: this.o.target.stream, target: this.o.target.display }, 'publish: the server takes the stream');
+    this.setError(null);
+    this.o.log.info(this.logFields(), 'publish: the server takes the stream');
   }
 
   private subscribe(gen: number, sink: PublishSink, params: CodecParameters): void {
@@ -282,7 +314,7 @@ export class PublishTarget {
     const fresh = gop.length > 0 && gop[0]!.keyframe && performance.now() - gop[0]!.receivedAt < FRESH_GOP_MS;
     if (!fresh) hub.requestKeyframe(target.stream);
     this.consumer = hub.subscribe(target.stream, {
-      name: `publish ${target.display}`,
+      name: `publish ${target.stream} ${this.label}`,
       maxQueue: this.o.maxQueue,
       startWithCachedGop: fresh,
       // The server was told this format (SDP, FLV/TS headers, the child's parser): a frame of another
@@ -304,7 +336,7 @@ export class PublishTarget {
 
   private reannounce(gen: number, reason: string): void {
     if (gen !== this.generation || this.state === 'stopped') return;
-    this.o.log.info({ stream: this.o.target.stream, target: this.o.target.display }, `publish: ${reason}; announcing the stream again`);
+    this.o.log.info(this.logFields(), `publish: ${reason}; announcing the stream again`);
     this.generation++;
     void this.teardown().then(() => {
       if (this.state !== 'stopped') void this.connect();
@@ -338,7 +370,7 @@ export class PublishTarget {
     if (gen !== this.generation || this.state === 'stopped') return;
     this.generation++;
     const message = err instanceof PublishError ? err.message : scrub(err instanceof Error ? err.message : String(err), this.o.target.secrets);
-    this.lastError = message;
+    this.setError(message, true);
     this.state = 'backoff';
     void this.teardown();
     this.supervisor.failed(message);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@camd/core';
 import { muxArgs, muxCodecRefusal } from './mux-child.js';
-import { parseTarget, redactTargets, redactUrl, scrub, targetId, targetsValidator } from './targets.js';
+import { conceal, parseTarget, redactTargets, redactUrl, scrub, targetId, targetLabel, targetsValidator } from './targets.js';
 
 const parse = (url: string) => parseTarget({ stream: 'stream1', url });
 
@@ -125,6 +125,49 @@ K8GIBiHmCVocreoy
       { stream: 's', url: 'rtsps://u:***@h/x', ca: '/etc/camd/ca.pem' },
     ]);
     expect(v.schema).toMatchObject({ items: { properties: { ca: { type: 'string' } } } });
+  });
+});
+
+describe('what names a target outside /api/stats', () => {
+  const url = 'rtsp://pubuser:pw-9f2c@10.0.0.5:8554/live/SECRETKEY?auth=q7Tok3nZ&transport=tcp';
+
+  it('is its name, else its position; a name is a short word, unique in the list', () => {
+    const v = targetsValidator();
+    expect(v.parse([{ stream: 's', url: 'rtsp://h/x', name: 'studio' }], 'k')).toEqual([{ stream: 's', url: 'rtsp://h/x', name: 'studio' }]);
+    expect(targetLabel(parseTarget({ stream: 's', url: 'rtsp://h/x', name: 'studio' }), 3)).toBe('studio');
+    expect(targetLabel(parseTarget({ stream: 's', url: 'rtsp://h/x' }), 3)).toBe('#3');
+    expect(() => v.parse([{ stream: 's', url: 'rtsp://h/x', name: '#0' }], 'k')).toThrow(
+      'k[0].name: expected target name (1-64 of A-Z a-z 0-9 _ . -), got a string of 2 characters',
+    );
+    expect(() =>
+      v.parse(
+        [
+          { stream: 's', url: 'rtsp://h/x', name: 'a' },
+          { stream: 's', url: 'rtsp://h/y', name: 'a' },
+        ],
+        'k',
+      ),
+    ).toThrow('k[1].name: expected a name no other target has, got "a"');
+    expect(redactTargets([{ stream: 's', url: 'rtsp://u:pw@h/x', name: 'studio' }])).toEqual([{ stream: 's', url: 'rtsp://u:***@h/x', name: 'studio' }]);
+  });
+
+  it("conceal: a server's or a child's text keeps its sense, without host, user, path, query or secret", () => {
+    const t = parseTarget({ stream: 'stream1', url });
+    const cases: Array<[string, string]> = [
+      ['10.0.0.5:8554: ECONNREFUSED', '<host>: ECONNREFUSED'],
+      ['no connection to 10.0.0.5:8554 within 5000 ms', 'no connection to <host> within 5000 ms'],
+      [`ANNOUNCE ${t.url.href} answered 404 Not Found`, 'ANNOUNCE <target> answered 404 Not Found'],
+      [`Could not open ${url}`, 'Could not open <target>'],
+      ['stream SECRETKEY not found on live/SECRETKEY', 'stream <path> not found on <path>'],
+      ['user pubuser refused (pw-9f2c)', 'user <user> refused (***)'],
+      ['token q7Tok3nZ expired; auth=q7Tok3nZ', 'token <query> expired; <query>'],
+      // Words that merely contain a part, and camd's own option, are left alone.
+      ['10.0.0.55 is another host; transport=tcp', '10.0.0.55 is another host; transport=tcp'],
+    ];
+    for (const [text, shown] of cases) expect(conceal(text, t), text).toBe(shown);
+    const v6 = parseTarget({ stream: 'stream1', url: 'rtmp://[fd00::5]:1935/app/STREAMKEY-123' });
+    expect(conceal('connect ECONNREFUSED fd00::5:1935', v6)).toBe('connect ECONNREFUSED <host>:1935');
+    expect(conceal('rtmp://[fd00::5]:1935/app/*** refused', v6)).toBe('<target> refused');
   });
 });
 

@@ -7,6 +7,12 @@ export interface PublishTargetConfig {
   readonly stream: string;
   readonly url: string;
   /**
+   * What health checks, metrics and logs call the target (`publish stream1 studio`); without it, its
+   * position in the list (`publish stream1 #0`). Never the URL: its host, user, path and query are
+   * the target's own business.
+   */
+  readonly name?: string;
+  /**
    * rtsps:// and rtmps:// only: the certificate authorities that this server's certificate must chain
    * to, instead of the default roots (a private CA, or a self-signed server's own certificate). PEM
    * text (`-----BEGIN CERTIFICATE-----`…), or the absolute path of a PEM file, read at every connect.
@@ -19,6 +25,8 @@ export type PublishProtocol = 'rtsp' | 'rtmp' | 'srt';
 /** A target's URL, parsed once: what the protocol clients need, and what may be shown of it. */
 export interface ParsedTarget {
   readonly stream: string;
+  /** The configured `name`, if any. */
+  readonly name?: string;
   readonly protocol: PublishProtocol;
   /** The URL without credentials and without camd's own query options (`transport`). */
   readonly url: URL;
@@ -33,6 +41,8 @@ export interface ParsedTarget {
   readonly transport: 'tcp' | 'udp';
   /** Every secret of the URL, to scrub from text that a server or a child process produced. */
   readonly secrets: readonly string[];
+  /** What locates the target (the URL's forms, host, user, path, query), longest first, with what `conceal` writes instead. */
+  readonly identity: ReadonlyArray<readonly [text: string, placeholder: string]>;
 }
 
 export const MAX_TARGETS = 16;
@@ -49,18 +59,26 @@ const SCHEMES: Record<string, { protocol: PublishProtocol; tls: boolean; port: n
   // SRT has no well-known port: the URL must name one.
   'srt:': { protocol: 'srt', tls: false, port: undefined },
 };
+const TARGET_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const FIELDS = ['stream', 'url', 'ca', 'name'];
 /** SRT query options that carry secrets (a passphrase; gateways such as MediaMTX put user:password in the stream id). */
 const SECRET_QUERY = new Set(['passphrase', 'streamid', 'password', 'pass', 'key', 'token']);
 
 /** Parses and checks one target; throws `ValidationError` naming the field (`path`). */
 export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarget {
-  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new ValidationError(path, 'object {stream, url, ca?}', t);
-  const extra = Object.keys(t).filter((k) => k !== 'stream' && k !== 'url' && k !== 'ca');
-  if (extra.length) throw new ValidationError(`${path}.${extra[0]}`, 'no such field (stream, url, ca)', (t as unknown as Record<string, unknown>)[extra[0]!]);
+  // A target (or a URL given where a target belongs) may carry a password: errors describe such
+  // values (a string of 60 characters), never quote them.
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new ValidationError(path, 'object {stream, url, ca?, name?}', t, { quote: false });
+  const extra = Object.keys(t).filter((k) => !FIELDS.includes(k));
+  if (extra.length)
+    throw new ValidationError(`${path}.${extra[0]}`, 'no such field (stream, url, ca, name)', (t as unknown as Record<string, unknown>)[extra[0]!], {
+      quote: false,
+    });
   if (typeof t.stream !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(t.stream))
     throw new ValidationError(`${path}.stream`, 'stream name (1-64 of A-Z a-z 0-9 _ . -)', t.stream);
-  // The error never repeats a URL: it may carry a password.
-  const badUrl = (why: string) => new ValidationError(`${path}.url`, why, '<url not shown>');
+  if (t.name !== undefined && (typeof t.name !== 'string' || !TARGET_NAME.test(t.name)))
+    throw new ValidationError(`${path}.name`, 'target name (1-64 of A-Z a-z 0-9 _ . -)', t.name, { quote: false });
+  const badUrl = (why: string) => new ValidationError(`${path}.url`, why, t.url, { quote: false });
   if (typeof t.url !== 'string' || t.url.length === 0 || t.url.length > MAX_URL) throw badUrl(`URL of at most ${MAX_URL} characters`);
   // The URL goes into a gst-launch description and RTSP request lines: nothing that could end a
   // quoted property or a line may pass (URL parsing would percent-encode some, not all of them).
@@ -129,6 +147,7 @@ export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarg
   const display = shown.href;
   return {
     stream: t.stream,
+    ...(t.name !== undefined ? { name: t.name } : {}),
     protocol: scheme.protocol,
     url: clean,
     display,
@@ -138,17 +157,77 @@ export function parseTarget(t: PublishTargetConfig, path = 'target'): ParsedTarg
     ...(ca ? { ca } : {}),
     transport,
     secrets: [...secrets].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length),
+    identity: identityOf(t.url, u, clean, display),
   };
+}
+
+/** A path segment or query value alone is concealed from this length on: stream keys and tokens are long, words such as `live` are not. */
+const LONE_TOKEN = 8;
+
+/** The parts of a target's URL that say where it publishes, each with its placeholder (see `conceal`). */
+function identityOf(raw: string, u: URL, clean: URL, display: string): Array<[string, string]> {
+  const parts: Array<[string, string]> = [];
+  for (const whole of [raw, u.href, clean.href, display]) parts.push([whole, '<target>']);
+  // The server's own messages name it as host:port, with or without the brackets of an IPv6 address.
+  parts.push([u.host, '<host>'], [clean.host, '<host>'], [u.hostname, '<host>'], [u.hostname.replace(/^\[|\]$/g, ''), '<host>']);
+  for (const user of [u.username, safeDecode(u.username)]) parts.push([user, '<user>']);
+  if (u.pathname.length > 1) {
+    for (const path of [u.pathname, safeDecode(u.pathname)]) parts.push([path, '<path>'], [path.slice(1), '<path>']);
+    // A stream key often travels alone (a server's "stream SECRETKEY not found").
+    const last = u.pathname.split('/').at(-1)!;
+    for (const seg of [last, safeDecode(last)]) if (seg.length >= LONE_TOKEN) parts.push([seg, '<path>']);
+  }
+  if (u.search) {
+    parts.push([u.search, '<query>'], [u.search.slice(1), '<query>']);
+    for (const [k, val] of u.searchParams) {
+      if (k === 'transport') continue; // camd's own option, not the server's
+      parts.push([`${k}=${val}`, '<query>'], [`${k}=${encodeURIComponent(val)}`, '<query>']);
+      if (val.length >= LONE_TOKEN) parts.push([val, '<query>'], [encodeURIComponent(val), '<query>']);
+    }
+  }
+  const seen = new Set<string>();
+  return parts.filter(([text]) => text.length >= 3 && !seen.has(text) && seen.add(text)).sort((a, b) => b[0].length - a[0].length);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * `text` about a target (an error a server or a child process gave) as logs and health checks may
+ * carry it: its secrets masked, and what locates the target (host, user, path, query) replaced by
+ * placeholders, e.g. `<host>:8554: ECONNREFUSED`. Parts that begin or end with a letter or digit
+ * are replaced as whole words only, so that a host `cam` leaves the word `camera` alone. For text
+ * from outside (a server's answer, a child's stderr); camd's own messages name no target.
+ */
+export function conceal(text: string, t: Pick<ParsedTarget, 'secrets' | 'identity'>): string {
+  let out = scrub(text, t.secrets);
+  for (const [part, placeholder] of t.identity) {
+    const escaped = part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const before = /^\w/.test(part) ? '(?<![\\w.-])' : '';
+    const after = /\w$/.test(part) ? '(?![\\w-])' : '';
+    out = out.replace(new RegExp(before + escaped + after, 'g'), placeholder);
+  }
+  return out;
+}
+
+/** What health checks, metrics and logs call a target: its name, else its position in the list. */
+export function targetLabel(t: Pick<ParsedTarget, 'name'>, index: number): string {
+  return t.name ?? `#${index}`;
 }
 
 /** A target's `ca`: PEM certificates (each must parse), or the absolute path of a PEM file. */
 function parseCa(ca: unknown, tls: boolean, path: string): { pem: string } | { file: string } {
-  if (!tls) throw new ValidationError(path, 'no ca for a URL without TLS (ca is for rtsps:// and rtmps://)', '<ca not shown>');
+  if (!tls) throw new ValidationError(path, 'no ca for a URL without TLS (ca is for rtsps:// and rtmps://)', ca, { quote: false });
   if (typeof ca !== 'string' || ca.length === 0 || ca.length > MAX_CA)
-    throw new ValidationError(path, `PEM certificates or a file path, at most ${MAX_CA} characters`, typeof ca);
+    throw new ValidationError(path, `PEM certificates or a file path, at most ${MAX_CA} characters`, ca, { quote: false });
   if (ca.includes('-----BEGIN')) {
     const certs = ca.match(PEM_CERT) ?? [];
-    if (certs.length === 0) throw new ValidationError(path, 'PEM certificates (-----BEGIN CERTIFICATE-----)', '<no certificate>');
+    if (certs.length === 0) throw new ValidationError(path, 'PEM certificates (-----BEGIN CERTIFICATE-----)', ca, { quote: false });
     for (const [i, c] of certs.entries()) {
       try {
         new X509Certificate(c);
@@ -159,7 +238,7 @@ function parseCa(ca: unknown, tls: boolean, path: string): { pem: string } | { f
     return { pem: certs.join('\n') };
   }
   if (!isAbsolute(ca) || [...ca].some((c) => c.charCodeAt(0) < 0x20))
-    throw new ValidationError(path, 'PEM certificates or the absolute path of a PEM file', ca);
+    throw new ValidationError(path, 'PEM certificates or the absolute path of a PEM file', ca, { quote: false });
   return { file: ca };
 }
 
@@ -181,7 +260,7 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 /** The validator of `publishTargets` (and of the plugin's `targets` option): every target parses, no duplicates. */
 export function targetsValidator(): Validator<PublishTargetConfig[]> {
-  const d = `array of at most ${MAX_TARGETS} {stream, url, ca?}`;
+  const d = `array of at most ${MAX_TARGETS} {stream, url, ca?, name?}`;
   return {
     describe: d,
     schema: {
@@ -193,6 +272,11 @@ export function targetsValidator(): Validator<PublishTargetConfig[]> {
         required: ['stream', 'url'],
         properties: {
           stream: { type: 'string' },
+          name: {
+            type: 'string',
+            pattern: TARGET_NAME.source,
+            description: 'What health checks, metrics and logs call the target (default: its position, #0, #1, …); never its URL',
+          },
           url: { type: 'string', description: 'rtsp://, rtsps://, rtmp://, rtmps:// or srt:// URL' },
           ca: {
             type: 'string',
@@ -203,15 +287,19 @@ export function targetsValidator(): Validator<PublishTargetConfig[]> {
       },
     },
     parse(x, path) {
-      if (!Array.isArray(x) || x.length > MAX_TARGETS) throw new ValidationError(path, d, Array.isArray(x) ? `${x.length} targets` : x);
+      if (!Array.isArray(x) || x.length > MAX_TARGETS) throw new ValidationError(path, d, x, { quote: false });
       const seen = new Set<string>();
+      const names = new Set<string>();
       return x.map((t, i) => {
         const p = parseTarget(t as PublishTargetConfig, `${path}[${i}]`);
         const id = targetId(p);
-        if (seen.has(id)) throw new ValidationError(`${path}[${i}]`, 'a target listed once (same stream and URL twice)', p.display);
+        if (seen.has(id)) throw new ValidationError(`${path}[${i}]`, 'a target listed once (same stream and URL twice)', t, { quote: false });
         seen.add(id);
-        const { stream, url, ca } = t as PublishTargetConfig;
-        return ca === undefined ? { stream, url } : { stream, url, ca };
+        if (p.name !== undefined) {
+          if (names.has(p.name)) throw new ValidationError(`${path}[${i}].name`, 'a name no other target has', p.name);
+          names.add(p.name);
+        }
+        return copyTarget(t as PublishTargetConfig, (t as PublishTargetConfig).url);
       });
     },
   };
@@ -224,5 +312,10 @@ export function targetId(t: Pick<ParsedTarget, 'stream' | 'url' | 'username' | '
 
 /** `publishTargets` as users see it: every URL redacted (a CA certificate is no secret: it is shown). */
 export function redactTargets(targets: readonly PublishTargetConfig[]): PublishTargetConfig[] {
-  return targets.map((t) => (t.ca === undefined ? { stream: t.stream, url: redactUrl(t.url) } : { stream: t.stream, url: redactUrl(t.url), ca: t.ca }));
+  return targets.map((t) => copyTarget(t, redactUrl(t.url)));
+}
+
+/** `t`'s known fields, in a stable order, with `url` as given. */
+function copyTarget(t: PublishTargetConfig, url: string): PublishTargetConfig {
+  return { stream: t.stream, url, ...(t.ca !== undefined ? { ca: t.ca } : {}), ...(t.name !== undefined ? { name: t.name } : {}) };
 }

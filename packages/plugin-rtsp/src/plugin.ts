@@ -48,8 +48,19 @@ export interface RtspOptions {
   auth: AuthMethod[];
   sessionTimeoutMs: number;
   maxSessions: number;
+  /** Sessions one user may hold (an NVR recording every stream is far below it); more SETUPs answer 503. */
+  maxSessionsPerUser: number;
+  /** A session SETUP and not PLAYed within this time ends, keep-alives or not. */
+  playTimeoutMs: number;
   /** Open TCP connections at most (plain RTSP and both sides of HTTP tunnels); more are dropped. */
   maxConnections: number;
+  /** Open connections from one address (IPv6: one /64); more are answered 503 and closed. */
+  maxConnectionsPerAddress: number;
+  /** Connections on which no request has authenticated yet (OPTIONS does not), in total and from one address. */
+  maxUnauthenticated: number;
+  maxUnauthenticatedPerAddress: number;
+  /** A connection that has not authenticated within this time is closed. */
+  unauthenticatedTimeoutMs: number;
   /** A connection without a session that sends nothing for this long is closed. */
   idleTimeoutMs: number;
   headTimeoutMs: number;
@@ -78,7 +89,13 @@ export default definePlugin<RtspOptions>({
       auth: { type: 'array', items: { enum: ['digest', 'basic'] }, minItems: 1, default: ['digest', 'basic'] },
       sessionTimeoutMs: { type: 'integer', minimum: 1000, default: 60_000 },
       maxSessions: { type: 'integer', minimum: 1, default: 256 },
+      maxSessionsPerUser: { type: 'integer', minimum: 1, default: 64 },
+      playTimeoutMs: { type: 'integer', minimum: 500, default: 20_000 },
       maxConnections: { type: 'integer', minimum: 1, default: 1024 },
+      maxConnectionsPerAddress: { type: 'integer', minimum: 1, default: 64 },
+      maxUnauthenticated: { type: 'integer', minimum: 1, default: 256 },
+      maxUnauthenticatedPerAddress: { type: 'integer', minimum: 1, default: 32 },
+      unauthenticatedTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
       idleTimeoutMs: { type: 'integer', minimum: 100, default: 60_000 },
       headTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
       maxQueueFrames: { type: 'integer', minimum: 2, default: 90 },
@@ -104,7 +121,15 @@ export default definePlugin<RtspOptions>({
         streams: () => ctx.streams.list(),
         sessionTimeoutMs: ctx.options.sessionTimeoutMs,
         maxSessions: ctx.options.maxSessions,
+        maxSessionsPerUser: ctx.options.maxSessionsPerUser,
+        playTimeoutMs: ctx.options.playTimeoutMs,
         maxConnections: ctx.options.maxConnections,
+        connectionLimits: {
+          maxConnectionsPerAddress: ctx.options.maxConnectionsPerAddress,
+          maxUnauthenticated: ctx.options.maxUnauthenticated,
+          maxUnauthenticatedPerAddress: ctx.options.maxUnauthenticatedPerAddress,
+          unauthenticatedTimeoutMs: ctx.options.unauthenticatedTimeoutMs,
+        },
         idleTimeoutMs: ctx.options.idleTimeoutMs,
         headTimeoutMs: ctx.options.headTimeoutMs,
         limits: { maxQueue: ctx.options.maxQueueFrames, highWater: ctx.options.highWaterBytes, stallMs: ctx.options.stallMs },

@@ -40,25 +40,33 @@ export class RequestParser {
   private buf: Buffer = Buffer.alloc(0);
   private failed = false;
 
-  /** Bytes of an unfinished request (or interleaved frame) are waiting for the rest. */
+  /** Bytes not taken yet: an unfinished request (or interleaved frame), or whole ones its reader held back. */
   get partial(): boolean {
     return this.buf.length > 0;
   }
 
-  push(chunk: Buffer): ParsedItem[] {
-    if (this.failed) return [];
+  /** Adds what arrived; `take()` returns the items, one at a time, so a reader takes only what it can answer. */
+  append(chunk: Buffer): void {
+    if (this.failed) return;
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    const out: ParsedItem[] = [];
-    for (;;) {
-      const item = this.next();
-      if (!item) break;
-      out.push(item);
-      if (item.kind === 'error') {
-        this.failed = true;
-        this.buf = Buffer.alloc(0);
-        break;
-      }
+  }
+
+  /** The next whole item, or undefined while it is incomplete (and after an error, which is the last item). */
+  take(): ParsedItem | undefined {
+    if (this.failed) return undefined;
+    const item = this.next();
+    if (item?.kind === 'error') {
+      this.failed = true;
+      this.buf = Buffer.alloc(0);
     }
+    return item;
+  }
+
+  /** Adds `chunk` and takes every whole item. */
+  push(chunk: Buffer): ParsedItem[] {
+    this.append(chunk);
+    const out: ParsedItem[] = [];
+    for (let item = this.take(); item; item = this.take()) out.push(item);
     return out;
   }
 

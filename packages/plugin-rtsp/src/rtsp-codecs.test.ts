@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { basicAuth, putState, TEST_USERS, testStream, until } from '@camd/core/testing';
-import { ffprobe, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
+import { ffprobe, gstLaunch, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
 
 let h: RtspTestHost | undefined;
 afterEach(async () => {
@@ -96,11 +96,8 @@ describe('RTSP: H.265 (RFC 7798)', () => {
     expect(probe.streams?.[0]).toMatchObject({ codec_name: 'hevc', width: 320, height: 240, profile: 'Main', r_frame_rate: '15/1' });
     expect((await ffprobe(h.url(), 'udp')).streams?.[0]).toMatchObject({ codec_name: 'hevc', width: 320, height: 240 });
 
-    const gst = await run(
-      'nice',
+    const gst = await gstLaunch(
       [
-        'gst-launch-1.0',
-        '-q',
         'rtspsrc',
         `location=${h.url('/stream1', null)}`,
         'user-id=viewer',
@@ -118,7 +115,7 @@ describe('RTSP: H.265 (RFC 7798)', () => {
         'fakesink',
         'num-buffers=15',
       ],
-      { timeout: 30_000 },
+      { timeout: 30_000, nice: true },
     );
     expect(gst.stderr).not.toMatch(/ERROR/);
 
@@ -161,11 +158,8 @@ describe('RTSP: MJPEG (RFC 2435)', () => {
       },
     );
     expect(cv.stdout.trim()).toBe('True (240, 320, 3)');
-    const gst = await run(
-      'nice',
+    const gst = await gstLaunch(
       [
-        'gst-launch-1.0',
-        '-q',
         'rtspsrc',
         `location=${h.url('/stream1', null)}`,
         'user-id=viewer',
@@ -181,7 +175,7 @@ describe('RTSP: MJPEG (RFC 2435)', () => {
         'fakesink',
         'num-buffers=15',
       ],
-      { timeout: 30_000 },
+      { timeout: 30_000, nice: true },
     );
     expect(gst.stderr).not.toMatch(/ERROR/);
   });

@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, StreamHub, type Caller, type StreamSettings } from '@camd/core';
+import { createLogger, LogThrottle, StreamHub, type Caller, type StreamSettings } from '@camd/core';
 import { RtspConnection, type ConnParent } from './rtsp-connection.js';
 import { RtspSession } from './rtsp-session.js';
 
@@ -15,6 +15,7 @@ function fakeParent(over: Partial<ConnParent> = {}) {
   const closed: string[] = [];
   const parent: ConnParent = {
     log: createLogger({ level: 'silent' }),
+    logThrottle: new LogThrottle(),
     idleTimeoutMs: 60_000,
     headTimeoutMs: 10_000,
     authenticate: async () => ({ ok: true, caller }),
@@ -162,8 +163,39 @@ describe('RtspConnection over a ConnParent', () => {
     expect((await c.ask('SETUP', `${URL1}/trackID=0`, TCP)).status).toBe(503);
   });
 
+  it('takes at most MAX_PIPELINED requests before it answers them: the rest wait in the peer, unread', async () => {
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { parent } = fakeParent({
+      authenticate: async () => {
+        calls++;
+        await gate;
+        return { ok: true, caller };
+      },
+    });
+    let conn!: RtspConnection;
+    server = createServer((socket) => void (conn = new RtspConnection(socket, parent)));
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+    clients.push(socket);
+    let answers = '';
+    socket.on('data', (d) => (answers += d.toString('latin1')));
+    const requests = Array.from({ length: 20 }, (_, i) => `GET_PARAMETER ${URL1} RTSP/1.0\r\nCSeq: ${i + 1}\r\n\r\n`).join('');
+    socket.write(requests);
+    await expect.poll(() => calls).toBe(1);
+    // The first waits on its check; three more are read; the other sixteen stay in the parser, and the socket is paused.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(1);
+    expect(conn.socket.isPaused()).toBe(true);
+    release();
+    await expect.poll(() => answers.match(/RTSP\/1.0 200 OK/g)?.length ?? 0).toBe(20);
+    expect([...answers.matchAll(/CSeq: (\d+)/g)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(conn.socket.isPaused()).toBe(false);
+  });
+
   it('answers 503 when the server holds as many sessions as it may', async () => {
-    const c = await open(fakeParent({ createSession: () => undefined }).parent);
+    const c = await open(fakeParent({ createSession: () => ({ refused: 'the server holds as many sessions as it may' }) }).parent);
     expect((await c.ask('SETUP', `${URL1}/trackID=0`, TCP)).status).toBe(503);
   });
 

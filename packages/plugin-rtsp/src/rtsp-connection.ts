@@ -1,46 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { JPEG_RTP_MAX_SIZE, PAYLOAD_TYPE, videoMediaSection, type Caller, type CodecParameters, type Logger, type StreamSettings } from '@camd/core';
-import { formatResponse, RequestParser, type RtspRequest } from './request-parser.js';
-import type { AuthResult } from './rtsp-auth.js';
+import { JPEG_RTP_MAX_SIZE, PAYLOAD_TYPE, videoMediaSection, type Caller, type CodecParameters, type GuardedConnection } from '@camd/core';
+import type { ConnParent } from './conn-parent.js';
+import { formatResponse, RequestParser, type ParsedItem, type RtspRequest } from './request-parser.js';
 import type { RtspSession } from './rtsp-session.js';
 import { formatTransport, parseTransport } from './transport-header.js';
+
+export type { ConnParent, StreamTarget } from './conn-parent.js';
 
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 const KNOWN_UNSUPPORTED = new Set(['ANNOUNCE', 'RECORD', 'REDIRECT']);
 const MAX_SESSIONS_PER_CONNECTION = 8;
-const FAILED_AUTH_DELAY_MS = 500;
-
-/** A stream named by a request URL: its settings, the URL base for `Content-Base`, and the track asked for. */
-export interface StreamTarget {
-  settings: StreamSettings;
-  base: string;
-  track?: string;
-}
-
 /**
- * What a connection needs of its server, and all it may use of it (as mediamtx's `connParent`): the
- * server implements it. Sessions are created and found here; their state is theirs to change.
+ * Requests read and not answered yet: past it the connection is not read until one is answered. A
+ * client waits for an answer before its next request (ffmpeg, GStreamer) or pipelines a couple; a
+ * flood of pipelined requests waits in the peer's socket, not in the daemon's memory.
  */
-export interface ConnParent {
-  readonly log: Logger;
-  /** A connection without a live session that is quiet this long is closed. */
-  readonly idleTimeoutMs: number;
-  /** A request begun must be whole within this time, or the connection is answered 408 and closed. */
-  readonly headTimeoutMs: number;
-  authenticate(method: string, authorization: string | undefined): Promise<AuthResult>;
-  /** The configured stream a request URL names (its path, optionally followed by `/trackID=0`). */
-  resolve(url: string): StreamTarget | undefined;
-  /** The stream's codec parameters; rejects when the encoder gives none within `timeoutMs`. */
-  parameters(stream: string, timeoutMs: number): Promise<CodecParameters>;
-  /** A new session owned by `conn`, bound to the format it `negotiated`, or undefined when the server holds as many as it may. */
-  createSession(stream: string, caller: Caller, conn: RtspConnection, negotiated: CodecParameters): RtspSession | undefined;
-  findSession(id: string): RtspSession | undefined;
-  /** camd's UDP port pair, or undefined when UDP is unavailable. */
-  udpPorts(): { rtp: number; rtcp: number } | undefined;
-  /** An RTCP packet the client sent for `session`. */
-  onRtcp(session: RtspSession, data: Buffer): void;
-}
+export const MAX_PIPELINED = 4;
+/**
+ * Unsent output above which the connection is not read (answers and interleaved media alike): a
+ * peer that does not read its answers stops being read, and is closed after `stallMs`.
+ */
+export const OUTPUT_BOUND = 64 * 1024;
+/**
+ * Requests a connection may send before one authenticates (a client needs three: OPTIONS, DESCRIBE
+ * answered 401, DESCRIBE with credentials). A flood of anonymous requests ends here, well before
+ * the guard's deadline for unauthenticated connections.
+ */
+export const MAX_UNAUTHENTICATED_REQUESTS = 32;
 
 type Reply = { status: number; headers?: Record<string, string | number | undefined>; body?: string };
 
@@ -49,6 +36,17 @@ export class RtspConnection {
   readonly id = randomBytes(6).toString('hex');
   private readonly parser = new RequestParser();
   private queue: Promise<void> = Promise.resolve();
+  /** Requests taken from the parser and not answered yet (at most MAX_PIPELINED). */
+  private pending = 0;
+  /** Whole requests wait in the parser (their reader is held back), so no head is being trickled. */
+  private held = false;
+  /** Where its requests come from: its socket, and the POST sides of an HTTP tunnel. */
+  private readonly inputs = new Set<Socket>();
+  /** What the connection guard counts of it (its socket, its POST sides): told when a request authenticated. */
+  private readonly guarded = new Set<GuardedConnection>();
+  private authenticated = false;
+  /** Requests answered before one authenticated. */
+  private anonymous = 0;
   /** Sessions this connection created (a TEARDOWN, timeout or BYE closes them; see `live()`). */
   private readonly sessions = new Set<RtspSession>();
   private closed = false;
@@ -61,6 +59,7 @@ export class RtspConnection {
     private readonly parent: ConnParent,
     /** Bytes already read from the socket (to tell RTSP from an HTTP tunnel). */
     initial?: Buffer,
+    guarded?: GuardedConnection,
   ) {
     socket.setNoDelay(true);
     // Idle = nothing read or written: a playing TCP session writes all the time; a connection whose
@@ -69,12 +68,14 @@ export class RtspConnection {
     socket.setTimeout(parent.idleTimeoutMs);
     socket.on('timeout', () => {
       if (this.live().size > 0) return void socket.setTimeout(parent.idleTimeoutMs);
-      this.parent.log.info({ client: this.remoteAddress }, 'rtsp: closing an idle connection without a session');
+      this.note('idle', {}, 'rtsp: closing an idle connection without a session');
       socket.destroy();
     });
-    socket.on('data', (chunk) => this.feed(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());
+    // Answers written: room for more requests.
+    socket.on('drain', () => this.pump());
+    this.attachInput(socket, guarded, (chunk) => this.feed(chunk));
     if (initial?.length) this.feed(initial);
   }
 
@@ -82,22 +83,62 @@ export class RtspConnection {
     return this.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
   }
 
+  /**
+   * A socket whose bytes reach this connection (through `feed`): its own, or a POST side of an HTTP
+   * tunnel. It is paused and resumed with the connection, and closed with it.
+   */
+  attachInput(input: Socket, guarded?: GuardedConnection, onData?: (chunk: Buffer) => void): void {
+    this.inputs.add(input);
+    if (guarded) {
+      this.guarded.add(guarded);
+      if (this.authenticated) guarded.authenticate();
+    }
+    if (onData) input.on('data', onData);
+    input.once('close', () => {
+      this.inputs.delete(input);
+      if (guarded) this.guarded.delete(guarded);
+    });
+    if (this.held) input.pause();
+  }
+
+  /** An info line about what this peer did, rate-limited per address and `kind`. */
+  private note(kind: string, fields: Record<string, unknown>, msg: string): void {
+    this.parent.logThrottle.log(this.parent.log, 'info', `${kind} ${this.remoteAddress}`, { client: this.remoteAddress, ...fields }, msg);
+  }
+
   /** Sends what was written, then closes at once: a client that never closes its side holds nothing. */
   private closeAfterAnswer(): void {
     clearTimeout(this.headTimer);
+    // Nothing more is read: what a flooding peer sends meanwhile stays in its socket.
+    for (const input of this.inputs) input.pause();
     this.socket.end(() => this.socket.destroy());
   }
 
   /** What the client sent: from its socket, or decoded from the POST side of an HTTP tunnel. */
   feed(chunk: Buffer): void {
-    this.parseItems(chunk);
+    if (this.closed || !this.socket.writable) return;
+    this.parser.append(chunk);
+    this.pump();
+  }
+
+  /** Takes what the client sent while it has room: a few requests in flight, its answers read. */
+  private pump(): void {
+    for (;;) {
+      // Closed, or closing after an answer: nothing more is read.
+      if (this.closed || !this.socket.writable) return;
+      if (this.pending >= MAX_PIPELINED || this.socket.writableLength > OUTPUT_BOUND) break;
+      const item = this.parser.take();
+      if (!item) break;
+      this.onItem(item);
+    }
+    this.hold(this.parser.partial && (this.pending >= MAX_PIPELINED || this.socket.writableLength > OUTPUT_BOUND));
     // A request that was begun must be finished in time: trickling a head is not a way to hold a connection.
-    if (!this.parser.partial || this.socket.destroyed) {
+    if (!this.parser.partial || this.held) {
       clearTimeout(this.headTimer);
       this.headTimer = undefined;
     } else if (!this.headTimer) {
       this.headTimer = setTimeout(() => {
-        this.parent.log.info({ client: this.remoteAddress }, 'rtsp: request not finished in time; closing');
+        this.note('head timeout', {}, 'rtsp: request not finished in time; closing');
         this.write(408, { Connection: 'close' });
         this.closeAfterAnswer();
       }, this.parent.headTimeoutMs);
@@ -105,25 +146,37 @@ export class RtspConnection {
     }
   }
 
-  private parseItems(chunk: Buffer): void {
-    for (const item of this.parser.push(chunk)) {
-      if (item.kind === 'interleaved') {
-        const s = [...this.live()].find((x) => x.transport?.kind === 'tcp' && x.transport.rtcpChannel === item.channel);
-        if (s) this.parent.onRtcp(s, item.data);
-      } else if (item.kind === 'error') {
-        this.parent.log.info({ client: this.remoteAddress, status: item.status }, `rtsp: malformed request: ${item.reason}`);
-        this.write(item.status, { CSeq: item.cseq, Connection: 'close' });
-        this.closeAfterAnswer();
-        return;
-      } else {
-        const req = item.request;
-        this.queue = this.queue
-          .then(() => this.handle(req))
-          .catch((err) => {
-            this.parent.log.error({ err, client: this.remoteAddress }, 'rtsp: request failed');
-            this.write(500, { CSeq: req.headers.cseq });
-          });
-      }
+  /** Stops reading its inputs while requests wait unanswered (or its answers unread), and reads again once they are. */
+  private hold(on: boolean): void {
+    if (on === this.held) return;
+    this.held = on;
+    for (const input of this.inputs) {
+      if (on) input.pause();
+      else input.resume();
+    }
+  }
+
+  private onItem(item: ParsedItem): void {
+    if (item.kind === 'interleaved') {
+      const s = [...this.live()].find((x) => x.transport?.kind === 'tcp' && x.transport.rtcpChannel === item.channel);
+      if (s) this.parent.onRtcp(s, item.data);
+    } else if (item.kind === 'error') {
+      this.note(`malformed ${item.status}`, { status: item.status }, `rtsp: malformed request: ${item.reason}`);
+      this.write(item.status, { CSeq: item.cseq, Connection: 'close' });
+      this.closeAfterAnswer();
+    } else {
+      const req = item.request;
+      this.pending++;
+      this.queue = this.queue
+        .then(() => this.handle(req))
+        .catch((err) => {
+          this.parent.log.error({ err, client: this.remoteAddress }, 'rtsp: request failed');
+          this.write(500, { CSeq: req.headers.cseq });
+        })
+        .finally(() => {
+          this.pending--;
+          this.pump();
+        });
     }
   }
 
@@ -143,14 +196,19 @@ export class RtspConnection {
   }
 
   private async handle(req: RtspRequest): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || !this.socket.writable) return;
     const cseq = req.headers.cseq;
+    if (!this.authenticated && ++this.anonymous > MAX_UNAUTHENTICATED_REQUESTS) {
+      this.note('anonymous requests', {}, `rtsp: closing a connection that sent ${MAX_UNAUTHENTICATED_REQUESTS} requests without authenticating`);
+      this.write(503, { CSeq: cseq, Server: 'camd', Connection: 'close', 'X-Reason': `${MAX_UNAUTHENTICATED_REQUESTS} requests without authenticating` });
+      return this.closeAfterAnswer();
+    }
     const reply = await this.dispatch(req);
     this.write(reply.status, { CSeq: cseq, Server: 'camd', ...reply.headers }, reply.body);
   }
 
   private write(status: number, headers: Record<string, string | number | undefined>, body?: string): void {
-    if (!this.socket.destroyed) this.socket.write(formatResponse(status, headers, body));
+    if (this.socket.writable) this.socket.write(formatResponse(status, headers, body));
   }
 
   private async dispatch(req: RtspRequest): Promise<Reply> {
@@ -160,13 +218,18 @@ export class RtspConnection {
     if (KNOWN_UNSUPPORTED.has(req.method)) return { status: 405, headers: { Allow: PUBLIC } };
     if (!PUBLIC.split(', ').includes(req.method)) return { status: 501, headers: { Public: PUBLIC } };
 
-    const auth = await this.parent.authenticate(req.method, req.headers.authorization);
-    if (!auth.ok) {
-      if (auth.failed) {
-        this.parent.log.warn({ client: this.remoteAddress, method: req.method }, 'rtsp: authentication failed');
-        await new Promise((r) => setTimeout(r, FAILED_AUTH_DELAY_MS));
-      }
-      return { status: auth.status, headers: auth.headers };
+    const auth = await this.parent.authenticate({
+      method: req.method,
+      url: req.url,
+      authorization: req.headers.authorization,
+      address: this.socket.remoteAddress,
+      connection: this.id,
+    });
+    if (!auth.ok) return { status: auth.status, headers: auth.headers };
+    if (!this.authenticated) {
+      // From now on the connection is a client's, not an anonymous one's: no deadline to authenticate.
+      this.authenticated = true;
+      for (const g of this.guarded) g.authenticate();
     }
     const caller = auth.caller;
     switch (req.method) {
@@ -234,7 +297,8 @@ export class RtspConnection {
       session = found.session;
       if (session.stream !== target.settings.name) return { status: 459 };
     } else {
-      if (this.live().size >= MAX_SESSIONS_PER_CONNECTION) return { status: 503 };
+      if (this.live().size >= MAX_SESSIONS_PER_CONNECTION)
+        return { status: 503, headers: { 'X-Reason': `this connection holds ${MAX_SESSIONS_PER_CONNECTION} sessions, the most one may` } };
       // A session is bound to the format its client was told about (a client that skipped DESCRIBE: the current one).
       let negotiated = this.described.get(target.settings.name);
       if (!negotiated) {
@@ -244,8 +308,9 @@ export class RtspConnection {
           return { status: 503, headers: { 'Retry-After': 2 } };
         }
       }
-      session = this.parent.createSession(target.settings.name, caller, this, negotiated);
-      if (!session) return { status: 503 };
+      const created = this.parent.createSession(target.settings.name, caller, this, negotiated);
+      if ('refused' in created) return { status: 503, headers: { 'X-Reason': created.refused } };
+      session = created;
       this.sessions.add(session);
     }
     // One track per stream: a second SETUP of it in the same session is a state error.

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Base64Stream, classifyFirstBytes } from './http-tunnel.js';
-import { ffmpegReader, ffprobe, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
+import { ffmpegReader, ffprobe, gstLaunch, rawExchange, rtspHost, type RtspTestHost } from './test-utils.js';
 
 describe('RTSP over HTTP (tunnelling on the RTSP port)', () => {
   let h: RtspTestHost;
@@ -14,10 +14,8 @@ describe('RTSP over HTTP (tunnelling on the RTSP port)', () => {
   it('ffmpeg (-rtsp_transport http) and GStreamer (rtsph://) play through the tunnel', async () => {
     expect((await ffprobe(h.url(), 'http')).streams?.[0]).toMatchObject({ codec_name: 'h264', width: 320, height: 240 });
     const u = new URL(h.url());
-    const gst = await run(
-      'gst-launch-1.0',
+    const gst = await gstLaunch(
       [
-        '-q',
         'rtspsrc',
         `location=rtsph://127.0.0.1:${u.port}${u.pathname}`,
         `user-id=${h.users.viewer.username}`,

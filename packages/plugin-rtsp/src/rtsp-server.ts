@@ -1,8 +1,12 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import {
   acquireStreamPackets,
+  isValidHostHeader,
   buildBye,
+  ClientSlots,
+  LogThrottle,
+  type ConnectionLimits,
   buildSenderReport,
   parseRtcp,
   type StreamPackets,
@@ -15,9 +19,9 @@ import {
   type StreamHub,
   type StreamSettings,
 } from '@camd/core';
-import type { AuthResult, RtspAuth } from './rtsp-auth.js';
-import { RtspConnection, type ConnParent, type StreamTarget } from './rtsp-connection.js';
-import { Base64Stream, classifyFirstBytes, httpError, MAX_TUNNELS, TUNNEL_GET_RESPONSE } from './http-tunnel.js';
+import type { AuthRequest, AuthResult, RtspAuth } from './rtsp-auth.js';
+import type { ConnParent, RtspConnection, StreamTarget } from './rtsp-connection.js';
+import { RtspConnections } from './rtsp-connections.js';
 import { LatencySamples, RtspSession, type SessionEvents, type SessionLimits } from './rtsp-session.js';
 
 export interface RtspServerOptions {
@@ -30,7 +34,12 @@ export interface RtspServerOptions {
   streams: () => StreamSettings[];
   sessionTimeoutMs: number;
   maxSessions: number;
+  maxSessionsPerUser: number;
+  /** A session that is SETUP and not PLAYed within this time ends (keep-alives do not extend it). */
+  playTimeoutMs: number;
   maxConnections: number;
+  /** Per address, unauthenticated, unread output (its `drainTimeoutMs` is `limits.stallMs`). */
+  connectionLimits: Omit<ConnectionLimits, 'drainTimeoutMs'>;
   idleTimeoutMs: number;
   /** A request begun must be whole within this time (default 10 s). */
   headTimeoutMs?: number;
@@ -38,8 +47,8 @@ export interface RtspServerOptions {
 }
 
 const SR_INTERVAL_MS = 5000;
-/** A new connection must say what it is (RTSP, or a side of an HTTP tunnel) within this time. */
-const FIRST_BYTES_TIMEOUT_MS = 10_000;
+/** How often session timeouts are looked at. */
+const TIMEOUT_CHECK_MS = 1000;
 /** A request head begun on a connection must be complete within this time. */
 const HEAD_TIMEOUT_MS = 10_000;
 
@@ -50,85 +59,29 @@ const HEAD_TIMEOUT_MS = 10_000;
  */
 export class RtspServer implements ConnParent {
   private readonly sessions = new Map<string, RtspSession>();
-  private readonly connections = new Set<RtspConnection>();
+  /** Sessions per user and in total (`maxSessionsPerUser`, `maxSessions`). */
+  private readonly slots: ClientSlots;
+  private readonly connections: RtspConnections;
   private readonly streamPackets = new Map<string, StreamPacketsLease>();
   private readonly tcp: Server;
   private udp?: { rtp: UdpSocket; rtcp: UdpSocket; rtpPort: number; rtcpPort: number };
   private timer?: NodeJS.Timeout;
+  private lastReports = 0;
   private readonly latency = new Map<string, LatencySamples>();
-  /** HTTP tunnels by x-sessioncookie: the RTSP connection living on their GET side. */
-  private readonly tunnels = new Map<string, RtspConnection>();
+  readonly logThrottle = new LogThrottle();
 
   constructor(private readonly opts: RtspServerOptions) {
-    this.tcp = createServer((socket) => this.accept(socket));
+    this.slots = new ClientSlots('RTSP sessions', {
+      perUser: opts.maxSessionsPerUser,
+      total: opts.maxSessions,
+      perUserOption: 'option maxSessionsPerUser',
+      totalOption: 'option maxSessions',
+    });
+    this.connections = new RtspConnections(this, { ...opts.connectionLimits, drainTimeoutMs: opts.limits.stallMs });
+    this.tcp = createServer((socket) => this.connections.accept(socket));
     // Node drops connections beyond this itself, before any of our code runs for them.
     this.tcp.maxConnections = opts.maxConnections;
     this.tcp.on('error', (err) => opts.log.error({ err }, 'rtsp: server error'));
-  }
-
-  /** Reads the first bytes of a connection: plain RTSP, or one side of an RTSP-over-HTTP tunnel. */
-  private accept(socket: Socket): void {
-    let buf: Buffer = Buffer.alloc(0);
-    const silent = () => socket.destroy();
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, silent);
-    socket.on('error', () => undefined);
-    const onData = (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      const first = classifyFirstBytes(buf);
-      if (first.kind === 'incomplete') return;
-      socket.off('data', onData);
-      socket.setTimeout(0);
-      socket.off('timeout', silent);
-      if (first.kind === 'rtsp') {
-        this.adopt(new RtspConnection(socket, this, buf));
-      } else if (first.kind === 'bad') {
-        this.log.info({ client: socket.remoteAddress, status: first.status }, `rtsp: bad HTTP tunnel request: ${first.reason}`);
-        httpError(socket, first.status, first.reason);
-      } else if (first.method === 'GET') {
-        this.openTunnel(socket, first.cookie);
-      } else {
-        this.joinTunnel(socket, first.cookie, first.rest);
-      }
-    };
-    socket.on('data', onData);
-  }
-
-  private openTunnel(socket: Socket, cookie: string): void {
-    if (this.tunnels.has(cookie)) return httpError(socket, 409, 'this x-sessioncookie is in use');
-    if (this.tunnels.size >= MAX_TUNNELS) return httpError(socket, 503, 'too many RTSP-over-HTTP tunnels');
-    socket.write(TUNNEL_GET_RESPONSE);
-    const c = this.adopt(new RtspConnection(socket, this));
-    this.tunnels.set(cookie, c);
-    socket.on('close', () => {
-      if (this.tunnels.get(cookie) === c) this.tunnels.delete(cookie);
-    });
-  }
-
-  /** A POST side: its body is the client's RTSP in base64 (a client may use several POSTs in turn). */
-  private joinTunnel(socket: Socket, cookie: string, rest: Buffer): void {
-    const c = this.tunnels.get(cookie);
-    // Only from the address that opened the GET side: a cookie alone must not let another host in.
-    if (!c || c.socket.remoteAddress !== socket.remoteAddress)
-      return httpError(socket, 404, 'no RTSP-over-HTTP tunnel with this x-sessioncookie (send its GET first)');
-    const decoder = new Base64Stream();
-    const feed = (chunk: Buffer) => {
-      const data = decoder.push(chunk);
-      if (!data) {
-        this.log.info({ client: c.remoteAddress }, 'rtsp: HTTP tunnel body is not base64; closing the tunnel');
-        socket.destroy();
-        c.close();
-      } else if (data.length) c.feed(data);
-    };
-    socket.on('data', feed);
-    c.socket.once('close', () => socket.destroy());
-    if (rest.length) feed(rest);
-  }
-
-  /** Tracks a connection until its socket closes (after the connection has closed its sessions). */
-  private adopt(c: RtspConnection): RtspConnection {
-    this.connections.add(c);
-    c.socket.once('close', () => this.connections.delete(c));
-    return c;
   }
 
   get log(): Logger {
@@ -155,14 +108,14 @@ export class RtspServer implements ConnParent {
         resolve();
       });
     });
-    this.timer = setInterval(() => this.tick(), SR_INTERVAL_MS);
+    this.timer = setInterval(() => this.tick(), TIMEOUT_CHECK_MS);
     this.timer.unref();
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
     for (const s of [...this.sessions.values()]) s.teardown('server stopping');
-    for (const c of this.connections) c.close();
+    this.connections.close();
     for (const p of this.streamPackets.values()) p.release();
     this.streamPackets.clear();
     this.udp?.rtp.close();
@@ -171,8 +124,8 @@ export class RtspServer implements ConnParent {
     await new Promise<void>((r) => this.tcp.close(() => r()));
   }
 
-  authenticate(method: string, authorization: string | undefined): Promise<AuthResult> {
-    return this.opts.auth.check(method, authorization);
+  authenticate(req: AuthRequest): Promise<AuthResult> {
+    return this.opts.auth.check(req);
   }
 
   /** Maps a request URL to a configured stream (path, optionally followed by `/trackID=0`). */
@@ -182,6 +135,8 @@ export class RtspServer implements ConnParent {
     try {
       const u = new URL(url);
       if (u.protocol !== 'rtsp:' && u.protocol !== 'rtsps:') return undefined;
+      // Its host goes back in Content-Base: a host name, an address or [IPv6], as HTTP's Host.
+      if (!isValidHostHeader(u.host)) return undefined;
       path = decodeURIComponent(u.pathname);
       origin = `${u.protocol}//${u.host}`;
     } catch {
@@ -199,8 +154,18 @@ export class RtspServer implements ConnParent {
     return this.opts.hub.waitForParameters(stream, timeoutMs);
   }
 
-  createSession(stream: string, caller: Caller, conn: RtspConnection, negotiated: CodecParameters): RtspSession | undefined {
-    if (this.sessions.size >= this.opts.maxSessions) return undefined;
+  createSession(stream: string, caller: Caller, conn: RtspConnection, negotiated: CodecParameters): RtspSession | { refused: string } {
+    const slot = this.slots.acquire(caller.username);
+    if (!slot.ok) {
+      this.logThrottle.log(
+        this.log,
+        'warn',
+        `session limit ${caller.username}`,
+        { client: conn.remoteAddress, user: caller.username },
+        `rtsp: SETUP refused: ${slot.message}`,
+      );
+      return { refused: slot.message };
+    }
     let samples = this.latency.get(stream);
     if (!samples) this.latency.set(stream, (samples = new LatencySamples()));
     const s = new RtspSession({
@@ -218,7 +183,7 @@ export class RtspServer implements ConnParent {
         sendUdp: (packet, port, address) => this.udp?.rtp.send(packet, port, address),
         sendUdpRtcp: (packet, port, address) => this.udp?.rtcp.send(packet, port, address),
       },
-      events: this.sessionEvents(conn),
+      events: this.sessionEvents(conn, slot.release),
       latency: samples,
     });
     this.sessions.set(s.id, s);
@@ -230,7 +195,7 @@ export class RtspServer implements ConnParent {
   }
 
   /** What the server does when a session starts, ends or stalls. */
-  private sessionEvents(conn: RtspConnection): SessionEvents {
+  private sessionEvents(conn: RtspConnection, releaseSlot: () => void): SessionEvents {
     return {
       started: (s) => {
         this.opts.hooks.clientConnected.call(this.clientInfo(s));
@@ -241,6 +206,7 @@ export class RtspServer implements ConnParent {
       },
       closed: (s, reason, started) => {
         this.sessions.delete(s.id);
+        releaseSlot();
         if (!started) return;
         this.opts.hooks.clientDisconnected.call(this.clientInfo(s));
         this.opts.log.info(
@@ -320,7 +286,10 @@ export class RtspServer implements ConnParent {
     s.touch();
     const rtcp = parseRtcp(data);
     const packets = this.streamPackets.get(s.stream)?.packets;
-    for (const rb of rtcp.reports) {
+    // Only a playing session receives the stream, so only its reports speak about it: one that was
+    // SETUP but never PLAYed (or is paused) reports on nothing, and ABR never hears it.
+    const reports = s.state === 'playing' ? rtcp.reports : [];
+    for (const rb of reports) {
       if (packets && rb.ssrc !== packets.ssrc) continue;
       this.opts.hooks.networkFeedback.call({
         stream: s.stream,
@@ -345,15 +314,30 @@ export class RtspServer implements ConnParent {
     }
   }
 
-  /** Sender reports for every playing session; timeouts for sessions that went quiet. */
+  /**
+   * Timeouts: a session that went quiet (UDP, one whose connection is gone, and one that is not
+   * playing: its client's keep-alives refresh it), and one that was SETUP and never PLAYed in time
+   * (whatever keep-alives it gets: a session slot is for a reader). Sender reports every 5 s.
+   */
   private tick(): void {
     const now = Date.now();
     for (const s of [...this.sessions.values()]) {
-      const orphan = ![...this.connections].some((c) => c.id === s.ownerId);
-      if ((s.transport?.kind === 'udp' || orphan) && now - s.lastSeen > this.opts.sessionTimeoutMs) {
-        s.teardown('timeout');
-        continue;
+      const quiet = s.transport?.kind === 'udp' || s.state !== 'playing' || !this.connections.has(s.ownerId);
+      if (quiet && now - s.lastSeen > this.opts.sessionTimeoutMs) s.teardown('timeout');
+      else if (!s.played && now - s.createdAt > this.opts.playTimeoutMs) {
+        this.logThrottle.log(
+          this.log,
+          'info',
+          `not played ${s.remoteAddress}`,
+          { session: s.id, client: s.remoteAddress, user: s.caller.username },
+          `rtsp: ending a session not played within ${this.opts.playTimeoutMs / 1000} s of its SETUP`,
+        );
+        s.teardown('not played in time');
       }
+    }
+    if (now - this.lastReports < SR_INTERVAL_MS) return;
+    this.lastReports = now;
+    for (const s of this.sessions.values()) {
       if (s.state !== 'playing' || !s.transport) continue;
       const p = this.streamPackets.get(s.stream)?.packets;
       if (!p?.last) continue;

@@ -118,6 +118,11 @@ export class RtspSession {
     return `${this.id};timeout=${Math.round(this.o.timeoutMs / 1000)}`;
   }
 
+  /** It was PLAYed (it may be paused now). */
+  get played(): boolean {
+    return this.started;
+  }
+
   get framesDropped(): number {
     return this.consumer?.stats.framesDropped ?? 0;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testStream } from '@camd/core/testing';
-import { ffprobe, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
+import { ffprobe, gstLaunch, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
 
 describe('plugin-rtsp with real clients', () => {
   let h: RtspTestHost;
@@ -33,8 +33,7 @@ describe('plugin-rtsp with real clients', () => {
 
   it('gstreamer rtspsrc decodes frames over TCP and UDP', async () => {
     for (const protocols of ['tcp', 'udp']) {
-      const { stdout } = await run(
-        'gst-launch-1.0',
+      const { stdout } = await gstLaunch(
         [
           'rtspsrc',
           `location=rtsp://127.0.0.1:${h.rtspPort}/stream1`,
@@ -60,7 +59,6 @@ describe('plugin-rtsp with real clients', () => {
         ],
         { timeout: 30_000 },
       ).catch((err: Error) => {
-        // Once in many CI runs rtspsrc saw camd close its connection: keep what camd said then.
         throw new Error(`${err.message}\n--- camd's log ---\n${h.recentLog()}`);
       });
       expect(stdout, protocols).toMatch(/width=\(int\)320, height=\(int\)240/);

@@ -16,7 +16,11 @@ describe('time code on an H.265 stream', () => {
   it('every decoded frame carries the capture time camd reported for it, and RTSP readers read it with a plausible latency', async () => {
     const port = await freePort();
     host = await createTestHost({
-      plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, timestamp],
+      // The time code (off by default) is what these tests read.
+      plugins: [
+        { def: rtsp, options: { port, host: '127.0.0.1' } },
+        { def: timestamp, options: { timecode: true } },
+      ],
       config: { streams: [testStream({ codec: 'h265', bitrate: 800_000, source: 'videotestsrc:smpte' })] },
     });
     expect((await host.host.hub.waitForParameters('stream1', 20_000)).codec).toBe('h265');

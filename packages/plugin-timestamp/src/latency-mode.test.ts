@@ -15,7 +15,11 @@ describe('streamLatencyMode: glass-to-glass through RTSP', () => {
   beforeAll(async () => {
     const port = await freePort();
     h = await createTestHost({
-      plugins: [{ def: rtsp, options: { port, host: '127.0.0.1' } }, timestamp],
+      // The time code (off by default) is what these tests read.
+      plugins: [
+        { def: rtsp, options: { port, host: '127.0.0.1' } },
+        { def: timestamp, options: { timecode: true } },
+      ],
       // Moving content (smpte's noise strip) at 30 fps, as small as the time code reads reliably.
       config: { streams: [testStream({ resolution: '320x240', fps: 30, bitrate: 500_000, source: 'videotestsrc:smpte' })] },
     });

@@ -10,7 +10,7 @@ import {
   type StateKeyDefinition,
 } from '@camd/core';
 import { CODE_ELEMENT, codeLaunch } from './timecode.js';
-import { DEFAULT_FORMAT, FORMAT_PATTERN, glibFormat } from './format.js';
+import { DEFAULT_FORMAT, FORMAT_DESCRIPTION, FORMAT_PATTERN, glibFormat } from './format.js';
 import { CORNERS, textLayout, type Corner } from './layout.js';
 
 export const PLUGIN_NAME = '@camd/plugin-timestamp';
@@ -33,8 +33,8 @@ export const timestampKeys = {
     default: DEFAULT_FORMAT,
     permissionRead: MEDIA_READ,
     permissionWrite: MEDIA_WRITE,
-    validate: v.string({ maxLength: 64, pattern: FORMAT_PATTERN, describe: 'pattern of YYYY MM DD HH mm ss SSS and separators " .:/T_-"' }),
-    description: 'Text of the timestamp (local time of the camera); SSS shows six digits, milliseconds then microseconds',
+    validate: v.string({ maxLength: 64, pattern: FORMAT_PATTERN, describe: FORMAT_DESCRIPTION }),
+    description: 'Text of the timestamp (local time of the camera); SSS milliseconds (at the end), SSSSSS microseconds',
   },
   timestampPosition: {
     key: 'timestampPosition',
@@ -54,11 +54,11 @@ export const timestampKeys = {
   },
   timecodeEnabled: {
     key: 'timecodeEnabled',
-    default: true,
+    default: false,
     permissionRead: MEDIA_READ,
     permissionWrite: MEDIA_WRITE,
     validate: v.bool(),
-    description: 'Machine-readable capture time code (µs since the epoch, top-right), for glass-to-glass latency',
+    description: 'Machine-readable capture time code (µs since the epoch, top-right), for measuring glass-to-glass latency; off by default',
   },
 } satisfies Record<string, StateKeyDefinition<any>>;
 
@@ -79,15 +79,15 @@ export interface OverlaySettings {
  * a change.
  */
 export function overlayFragment(width: number, height: number, s: OverlaySettings, current: () => OverlaySettings = () => s): PipelineFragment {
-  const t = textLayout({ width, height, format: s.format, corner: s.corner, size: s.size, timecode: s.timecode });
+  const layout = (now: OverlaySettings) => textLayout({ width, height, format: now.format, corner: now.corner, size: now.size, timecode: now.timecode });
+  const t = layout(s);
   const text =
     `timeoverlay name=${ELEMENT.text} silent=${!s.enabled} show-times-as-dates=true time-mode=running-time ` +
-    `datetime-format="${glibFormat(s.format)}" auto-resize=false wrap-mode=none shaded-background=true shading-value=160 draw-shadow=false ` +
-    `halignment=${t.halignment} valignment=${t.valignment} xpad=${t.xpad} ypad=${t.ypad} font-desc="${t['font-desc']}"`;
+    `datetime-format="${glibFormat(s.format)}" auto-resize=false wrap-mode=char shaded-background=true shading-value=160 draw-shadow=false ` +
+    `halignment=left valignment=top xpad=${t.xpad} ypad=${t.ypad} deltax=${t.deltax} deltay=${t.deltay} font-desc="${t['font-desc']}"`;
   const applyText = async (h: PipelineHandle) => {
-    const now = current();
-    const l = textLayout({ width, height, format: now.format, corner: now.corner, size: now.size, timecode: now.timecode });
-    for (const k of ['font-desc', 'halignment', 'valignment', 'xpad', 'ypad'] as const) await h.setProperty(ELEMENT.text, k, l[k]);
+    const l = layout(current());
+    for (const k of ['font-desc', 'xpad', 'ypad', 'deltax', 'deltay'] as const) await h.setProperty(ELEMENT.text, k, l[k]);
   };
   return {
     owner: PLUGIN_NAME,
@@ -115,12 +115,22 @@ export function overlayFragment(width: number, height: number, s: OverlaySetting
   };
 }
 
-export default definePlugin({
+export interface TimestampOptions {
+  /**
+   * `timecodeEnabled` at every start (a change through the API lasts until the next start); leave out
+   * to keep the stored setting. Benchmarks and latency measurements set it.
+   */
+  timecode?: boolean;
+}
+
+export default definePlugin<TimestampOptions, typeof timestampKeys>({
   name: PLUGIN_NAME,
   apiVersion: PLUGIN_API_VERSION,
   description: 'Timestamp overlay with milliseconds and a machine-readable capture time code',
   stateKeys: timestampKeys,
-  setup(ctx) {
+  optionsSchema: { type: 'object', additionalProperties: false, properties: { timecode: { type: 'boolean' } } },
+  async setup(ctx) {
+    if (ctx.options.timecode !== undefined) await ctx.settings.timecodeEnabled.set(ctx.options.timecode);
     const settings = (): OverlaySettings => ({
       enabled: ctx.settings.timestampEnabled.get(),
       format: ctx.settings.timestampFormat.get(),

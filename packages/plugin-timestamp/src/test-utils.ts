@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import type { EncodedFrame } from '@camd/core';
 import type { TextLayout } from './layout.js';
-import { formattedLength, parseTimestamp } from './format.js';
+import { parseTimestamp } from './format.js';
 
 const run = promisify(execFile);
 
@@ -64,11 +64,11 @@ export function collectFrames(
 }
 
 /** The box the timestamp text is drawn in (shaded background included), from its layout. */
-export function textBox(layout: TextLayout, format: string, width: number, height: number): { x: number; y: number; w: number; h: number } {
-  const w = Math.min(width, Math.ceil(formattedLength(format) * 0.62 * layout.fontPx) + 2 * layout.xpad);
-  const h = Math.ceil(layout.fontPx * 1.6) + 2 * layout.xpad;
-  const x = layout.halignment === 'left' ? 0 : width - w;
-  const y = Math.max(0, layout.valignment === 'top' ? layout.ypad - layout.xpad : height - layout.ypad + layout.xpad - h);
+export function textBox(layout: TextLayout, width: number, height: number): { x: number; y: number; w: number; h: number } {
+  const x = Math.max(0, layout.x - layout.margin);
+  const w = Math.min(width - x, layout.textWidth + 2 * layout.margin);
+  const h = Math.ceil(layout.fontPx * 1.6) + 2 * layout.margin;
+  const y = Math.max(0, Math.min(height - h, layout.y - layout.margin));
   return { x, y, w, h: Math.min(h, height - y) };
 }
 
@@ -129,13 +129,14 @@ function splitLaunch(launch: string): string[] {
 
 /** The timestamp text of a frame read by OCR (trimmed to its first and last digit) and its time. */
 export async function ocrTimestamp(frame: GrayFrame, layout: TextLayout, format: string): Promise<{ text: string; ms?: number }> {
-  const raw = await ocrLine(frame, textBox(layout, format, frame.width, frame.height), layout.fontPx);
+  const raw = await ocrLine(frame, textBox(layout, frame.width, frame.height), layout.fontPx);
   // Tesseract sometimes sets a monospace separator apart ("37 .923827"): spaces next to the
   // punctuation of a timestamp are not part of it.
   const read = (/\d[\d\-:./T_ ]*\d/.exec(raw)?.[0] ?? raw).replace(/\s*([.:\-/])\s*/g, '$1');
   // The crop may catch a stray mark beside the text (OCR reads it as "1" or "|"): the timestamp is
   // what has the format's shape within what was read.
-  const shape = format.replace(/YYYY|SSS|MM|DD|HH|mm|ss|[.]/g, (t) => (t === '.' ? '\\.' : t === 'YYYY' ? '\\d{4}' : t === 'SSS' ? '\\d{6}' : '\\d{2}'));
+  const digits = { YYYY: 4, SSSSSS: 6, SSS: 3 } as Record<string, number>;
+  const shape = format.replace(/YYYY|SSSSSS|SSS|MM|DD|HH|mm|ss|[.]/g, (t) => (t === '.' ? '\\.' : `\\d{${digits[t] ?? 2}}`));
   const text = new RegExp(shape).exec(read)?.[0] ?? read;
   return { text, ms: parseTimestamp(text, format) };
 }

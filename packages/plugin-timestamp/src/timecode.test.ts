@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CODE_ELEMENT, CODE_FORMAT, codeGeometry, codeLaunch, decodeTimecode, readTimecode } from './timecode.js';
-import { formatTimestamp, formattedLength, FORMAT_PATTERN, glibFormat, parseTimestamp } from './format.js';
+import { endsWithMilliseconds, formatTimestamp, formattedLength, FORMAT_PATTERN, glibFormat, parseTimestamp } from './format.js';
 import { CORNERS, textLayout } from './layout.js';
-import { ELEMENT, overlayFragment } from './plugin.js';
+import { ELEMENT, overlayFragment, type OverlaySettings } from './plugin.js';
 import { decodeH264, gstLaunch, ocrTimestamp } from './test-utils.js';
 
 /** Pipeline base time of these tests: µs since the epoch (what a GDateTime holds). */
@@ -12,12 +12,14 @@ const BASE_US = 1_795_575_113_843_123;
 /** Capture time of frame `i` of a non-live videotestsrc at `fps`: base + PTS (i/fps s). */
 const expectedMs = (i: number, fps: number) => (BASE_US + (i * 1e6) / fps) / 1000;
 
+const DEFAULT_OVERLAY: OverlaySettings = { enabled: true, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true };
+
 /**
  * The plugin's overlays with the start value gst-launch cannot set at start: the base time as an
  * ISO 8601 date (UTC) for both overlays' `datetime-epoch`.
  */
-function overlays(width: number, height: number): string {
-  const f = overlayFragment(width, height, { enabled: true, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true });
+function overlays(width: number, height: number, settings: OverlaySettings = DEFAULT_OVERLAY): string {
+  const f = overlayFragment(width, height, settings);
   const epoch = new Date(Math.floor(BASE_US / 1000)).toISOString().replace(/\.\d+Z$/, `.${String(BASE_US % 1_000_000).padStart(6, '0')}Z`);
   return f.launch.replaceAll('show-times-as-dates=true', `show-times-as-dates=true datetime-epoch=${epoch}`);
 }
@@ -89,7 +91,9 @@ describe('time code', () => {
       const layout = textLayout({ width: w, height: h, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true });
       const { text, ms } = await ocrTimestamp(frames[n - 1]!, layout, 'YYYY-MM-DD HH:mm:ss.SSS');
       const shown = ms! - new Date().getTimezoneOffset() * 60_000;
-      expect(Math.abs(shown - expectedMs(n - 1, fps)), text).toBeLessThan(0.0015);
+      // Milliseconds, truncated.
+      expect(text).toMatch(/\.\d{3}$/);
+      expect(shown, text).toBe(Math.floor(expectedMs(n - 1, fps)));
     });
   }
 });
@@ -105,7 +109,7 @@ describe('text layout', () => {
     [3840, 2160],
     [480, 640],
   ] as const;
-  const formats = ['YYYY-MM-DD HH:mm:ss.SSS', 'HH:mm:ss.SSS', 'DD/MM/YYYY HH:mm:ss.SSS', 'YYYY-MM-DDTHH:mm:ss.SSS SSS'];
+  const formats = ['YYYY-MM-DD HH:mm:ss.SSS', 'HH:mm:ss.SSS', 'DD/MM/YYYY HH:mm:ss.SSSSSS', 'YYYY-MM-DDTHH:mm:ss.SSSSSS SSS', 'DD.MM.YYYY HH:mm'];
   it('fits the whole text in the picture and never under the time code, for any size setting', () => {
     for (const [w, h] of sizes) {
       const code = codeGeometry(w, h);
@@ -114,11 +118,13 @@ describe('text layout', () => {
           for (const size of [0, 8, 40, 200]) {
             for (const timecode of [true, false]) {
               const l = textLayout({ width: w, height: h, format, corner, size, timecode });
-              const textW = formattedLength(format) * 0.602 * l.fontPx;
-              const textH = 1.25 * l.fontPx;
-              const x0 = l.halignment === 'left' ? l.xpad : w - l.xpad - textW;
-              const y0 = l.valignment === 'top' ? l.ypad : h - l.ypad - textH;
               const where = `${w}x${h} ${format} ${corner} ${size} ${timecode}`;
+              const textW = l.textWidth;
+              expect(textW, where).toBeGreaterThanOrEqual(formattedLength(format) * Math.round((1233 / 2048) * l.fontPx));
+              const textH = 1.25 * l.fontPx;
+              const [x0, y0] = [l.x, l.y];
+              // timeoverlay places its image at xpad + deltax, ypad + deltay (plus the ink's own offset).
+              expect([l.xpad + l.deltax, l.ypad + l.deltay], where).toEqual([x0, y0]);
               expect(x0, where).toBeGreaterThanOrEqual(0);
               expect(x0 + textW, where).toBeLessThanOrEqual(w);
               expect(y0 + textH, where).toBeLessThanOrEqual(h);
@@ -181,6 +187,52 @@ print(json.dumps(out))
     });
   }, 30_000);
 
+  it('as rendered, SSS is cut right after the milliseconds: the same pixels as SSSSSS up to the cut, nothing of the microseconds after it', async () => {
+    const cases = [
+      [320, 240, 0],
+      [640, 480, 0],
+      [1280, 720, 0],
+      [1920, 1080, 0],
+      [3840, 2160, 0],
+      [1920, 1080, 6],
+      [1920, 1080, 9],
+      [1920, 1080, 15],
+      [1920, 1080, 200],
+    ] as const;
+    for (const [w, h, size] of cases) {
+      const render = async (format: string) => {
+        const s = { enabled: true, format, corner: 'top-left' as const, size, timecode: false };
+        const gray = await gstLaunch(
+          `videotestsrc num-buffers=1 pattern=black ! video/x-raw,width=${w},height=${h},format=I420 ! ${overlays(w, h, s)} ! videoconvert ! video/x-raw,format=GRAY8 ! fdsink fd=1`,
+        );
+        return { gray, layout: textLayout({ width: w, height: h, ...s }) };
+      };
+      const ms = await render('HH:mm:ss.SSS');
+      const us = await render('HH:mm:ss.SSSSSS');
+      const where = `${w}x${h} size ${size}: font ${ms.layout.fontPx} px`;
+      expect(us.layout.fontPx, where).toBe(ms.layout.fontPx);
+      // Where the first microsecond's character cell starts (12 characters, monospace). The last
+      // millisecond may reach a pixel into it; a microsecond digit drawn would show in its middle.
+      const advance = Math.round((1233 / 2048) * ms.layout.fontPx);
+      const cut = ms.layout.x + 12 * advance;
+      let differ = 0;
+      let after = 0;
+      let microseconds = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          // Text pixels (white, light edges); the shaded boxes differ in size.
+          const [a, b] = [ms.gray[y * w + x]!, us.gray[y * w + x]!];
+          if (x < cut && (a > 60 || b > 60) && a !== b) differ++;
+          if (x >= cut + advance / 2 && a > 60) after++;
+          if (x >= cut + advance / 2 && b > 60) microseconds++;
+        }
+      }
+      expect(differ, `${where}: text pixels before the cut that differ (a second line, a cut digit)`).toBe(0);
+      expect(after, `${where}: text pixels after the cut`).toBe(0);
+      expect(microseconds, `${where}: the microseconds are there without the cut`).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
   it('follows the picture height: 1/20 of it unless the text would not fit', () => {
     const px = (w: number, h: number) =>
       textLayout({ width: w, height: h, format: 'YYYY-MM-DD HH:mm:ss.SSS', corner: 'top-left', size: 0, timecode: true }).fontPx;
@@ -195,21 +247,26 @@ print(json.dumps(out))
 });
 
 describe('timestamp format', () => {
-  it('maps to a GLib format; SSS is %f (milliseconds then microseconds)', () => {
+  it('maps to a GLib format: SSS and SSSSSS are %f (the overlay cuts SSS after three digits)', () => {
     expect(glibFormat('YYYY-MM-DD HH:mm:ss.SSS')).toBe('%Y-%m-%d %H:%M:%S.%f');
     expect(glibFormat('DD/MM/YYYY HH:mm')).toBe('%d/%m/%Y %H:%M');
-    expect(glibFormat('YYYY-MM-DDTHH:mm:ss_SSS')).toBe('%Y-%m-%dT%H:%M:%S_%f');
+    expect(glibFormat('YYYY-MM-DDTHH:mm:ss_SSSSSS')).toBe('%Y-%m-%dT%H:%M:%S_%f');
     expect(() => glibFormat('%s')).toThrow(/not a timestamp format/);
+    expect([formattedLength('HH:mm:ss.SSS'), formattedLength('HH:mm:ss.SSSSSS')]).toEqual([12, 15]);
+    expect(['ss.SSS', 'ss.SSSSSS', 'SSS', 'ss.SSSSSSSSS', 'HH:mm'].map(endsWithMilliseconds)).toEqual([true, false, true, true, false]);
   });
-  it('formats date and time as the overlay does, and parses it back', () => {
+  it('formats date and time as the overlay does (SSS milliseconds, SSSSSS microseconds, truncated), and parses it back', () => {
     const ms = new Date(2026, 10, 25, 3, 4, 5, 67).getTime() + 0.891;
-    expect(formatTimestamp(ms, 'YYYY-MM-DD HH:mm:ss.SSS')).toBe('2026-11-25 03:04:05.067891');
+    expect(formatTimestamp(ms, 'YYYY-MM-DD HH:mm:ss.SSS')).toBe('2026-11-25 03:04:05.067');
+    expect(formatTimestamp(ms, 'YYYY-MM-DD HH:mm:ss.SSSSSS')).toBe('2026-11-25 03:04:05.067891');
     expect(formatTimestamp(ms, 'DD/MM/YYYY HH:mm')).toBe('25/11/2026 03:04');
-    expect(parseTimestamp('2026-11-25 03:04:05.067891', 'YYYY-MM-DD HH:mm:ss.SSS')).toBeCloseTo(ms, 6);
-    expect(parseTimestamp('2026-11-25 03:04:05.0678', 'YYYY-MM-DD HH:mm:ss.SSS')).toBeUndefined();
+    expect(parseTimestamp('2026-11-25 03:04:05.067', 'YYYY-MM-DD HH:mm:ss.SSS')).toBe(Math.floor(ms));
+    expect(parseTimestamp('2026-11-25 03:04:05.067891', 'YYYY-MM-DD HH:mm:ss.SSSSSS')).toBeCloseTo(ms, 6);
+    expect(parseTimestamp('2026-11-25 03:04:05.067891', 'YYYY-MM-DD HH:mm:ss.SSS')).toBeUndefined();
+    expect(parseTimestamp('2026-11-25 03:04:05.0678', 'YYYY-MM-DD HH:mm:ss.SSSSSS')).toBeUndefined();
   });
-  it('accepts only tokens and separators', () => {
-    expect(FORMAT_PATTERN.test('YYYY-MM-DD HH:mm:ss.SSS')).toBe(true);
-    expect(FORMAT_PATTERN.test('HH:mm" ! fakesink')).toBe(false);
+  it('accepts only tokens and separators, and SSS only at the end', () => {
+    for (const f of ['YYYY-MM-DD HH:mm:ss.SSS', 'HH:mm:ss.SSSSSS', 'SSS', 'ss.SSSSSS SSS', 'DD/MM/YYYY']) expect(FORMAT_PATTERN.test(f), f).toBe(true);
+    for (const f of ['HH:mm" ! fakesink', 'SSS HH:mm', 'ss.SSSS', 'ss.SSS ', '']) expect(FORMAT_PATTERN.test(f), f).toBe(false);
   });
 });

@@ -15,6 +15,7 @@ describe('WebRtcErrors', () => {
       CODEC: ['CAMD_ERR_WEBRTC_CODEC', 422],
       NOT_READY: ['CAMD_ERR_WEBRTC_NOT_READY', 503],
       LIMIT: ['CAMD_ERR_WEBRTC_LIMIT', 429],
+      USER_LIMIT: ['CAMD_ERR_WEBRTC_LIMIT', 429],
       DISABLED: ['CAMD_ERR_WEBRTC_DISABLED', 503],
       SESSION: ['CAMD_ERR_WEBRTC_SESSION', 404],
       TRICKLE: ['CAMD_ERR_WEBRTC_TRICKLE', 405],
@@ -138,5 +139,61 @@ describe('plugin-webrtc error answers', () => {
       retryAfter: '5',
     });
     expect((await h.fetch(first.headers.get('location')!, { method: 'DELETE', user: h.users.viewer })).status).toBe(204);
+  });
+});
+
+/** One user's viewers are capped (maxViewersPerUser): another user still gets in. */
+describe('plugin-webrtc per-user viewer cap', () => {
+  let h: TestHost;
+  beforeAll(async () => {
+    h = await createTestHost({
+      media: false,
+      plugins: [{ def: webrtc, options: { maxViewers: 4, maxViewersPerUser: 1, gatherTimeoutMs: 0, connectTimeoutMs: 5000 } }],
+    });
+  });
+  afterAll(() => h?.close());
+
+  it("answers 429 with Retry-After past a user's maxViewersPerUser, and admits another user", async () => {
+    const pc = new RTCPeerConnection({ iceServers: [], codecs: { video: [useH264()] } });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    await pc.setLocalDescription(await pc.createOffer());
+    const body = JSON.stringify({ type: 'offer', sdp: pc.localDescription!.sdp });
+    await pc.close();
+    expect((await h.fetch('/api/state/webrtcEnabled', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"value":true}' })).status).toBe(
+      200,
+    );
+    // Without media, the stream's parameters come from a keyframe published by hand (constrained baseline, as werift offers).
+    h.host.hub.publish({
+      stream: 'stream1',
+      seq: 1,
+      data: Buffer.from([0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1e, 0xab, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84]),
+      keyframe: true,
+      codec: 'h264',
+      captureTimeMs: Date.now(),
+      rtpTimestamp: 0,
+      receivedAt: performance.now(),
+      width: 320,
+      height: 240,
+    });
+    const offer = (user: typeof h.users.viewer) => h.fetch('/api/webrtc/offer', { method: 'POST', headers: { 'content-type': 'text/plain' }, body, user });
+    const first = await offer(h.users.viewer);
+    expect(first.status).toBe(200);
+    const second = await offer(h.users.viewer);
+    expect([second.status, second.headers.get('retry-after'), await second.json()]).toEqual([
+      429,
+      '5',
+      {
+        error: 'Too Many Requests',
+        code: 'CAMD_ERR_WEBRTC_LIMIT',
+        message: 'viewer has 1 WebRTC viewers, the limit per user is 1 (option maxViewersPerUser)',
+      },
+    ]);
+    const other = await offer(h.users.operator);
+    expect(other.status).toBe(200);
+    for (const [r, user] of [
+      [first, h.users.viewer],
+      [other, h.users.operator],
+    ] as const)
+      expect((await h.fetch(r.headers.get('location')!, { method: 'DELETE', user })).status).toBe(204);
   });
 });

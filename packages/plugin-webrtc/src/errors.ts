@@ -19,6 +19,8 @@ export const WebRtcErrors = {
   NOT_READY: createError('CAMD_ERR_WEBRTC_NOT_READY', '%s', 503),
   /** `maxViewers` reached (the route adds `Retry-After`). */
   LIMIT: createError('CAMD_ERR_WEBRTC_LIMIT', '%d WebRTC viewers are connected, the limit is %d (option maxViewers)', 429),
+  /** `maxViewersPerUser` reached (the route adds `Retry-After`). */
+  USER_LIMIT: createError('CAMD_ERR_WEBRTC_LIMIT', '%s has %d WebRTC viewers, the limit per user is %d (option maxViewersPerUser)', 429),
   DISABLED: createError('CAMD_ERR_WEBRTC_DISABLED', 'WebRTC is disabled: a Media_rw user can set webrtcEnabled to true', 503),
   /** Not a session of this caller (or of this WHEP stream). */
   SESSION: createError('CAMD_ERR_WEBRTC_SESSION', 'no such %s', 404),

@@ -73,7 +73,7 @@ describe('streamLatencyMode: glass-to-glass in Chromium over WebRTC', () => {
   beforeAll(async () => {
     removeNetwork = ensureBrowserNetwork();
     h = await createTestHost({
-      plugins: [webrtc, timestamp],
+      plugins: [webrtc, { def: timestamp, options: { timecode: true } }],
       config: { streams: [testStream({ resolution: `${W}x${H}`, fps: 30, bitrate: 500_000, profile: 'main', source: 'videotestsrc:smpte' })] },
     });
     await putState(h, 'webrtcEnabled', true, h.users.operator);

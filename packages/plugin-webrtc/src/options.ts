@@ -3,6 +3,8 @@ import type { DerivedCodec } from '@camd/core';
 export interface WebRtcOptions {
   /** Most concurrent viewers over all streams; more offers answer 429. */
   maxViewers: number;
+  /** Most concurrent viewers of one user (so that one account cannot take every viewer slot); more answer 429. */
+  maxViewersPerUser: number;
   /** Host candidates offered besides the interfaces' own (loopback by default: a browser on the camera connects). */
   additionalHostAddresses: string[];
   /** UDP port range for ICE (firewalled installations); both or neither. */
@@ -32,6 +34,7 @@ export const optionsSchema = {
   additionalProperties: false,
   properties: {
     maxViewers: { type: 'integer', minimum: 1, maximum: 1000, default: 32 },
+    maxViewersPerUser: { type: 'integer', minimum: 1, maximum: 1000, default: 16 },
     additionalHostAddresses: { type: 'array', items: { type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}$' }, default: ['127.0.0.1'] },
     icePortMin: { type: 'integer', minimum: 1024, maximum: 65535 },
     icePortMax: { type: 'integer', minimum: 1024, maximum: 65535 },

@@ -35,6 +35,8 @@ export const webrtcKeys = {
     permissionRead: MEDIA_READ,
     permissionWrite: MEDIA_WRITE,
     validate: iceServersValidator,
+    // TURN credentials: a refused value is described in errors and logs, never quoted.
+    secret: true,
     description: 'ICE servers for the daemon and the viewer page (RTCIceServer list)',
   },
 } satisfies Record<string, StateKeyDefinition<any>>;
@@ -58,7 +60,7 @@ export default definePlugin<WebRtcOptions>({
     // Errors are thrown (WebRtcErrors, core's STREAM_UNKNOWN) and answered by core's error handler;
     // a full house also says when to come back.
     const fail = (reply: FastifyReply, err: unknown): never => {
-      if (err instanceof WebRtcErrors.LIMIT) reply.header('Retry-After', '5');
+      if (err instanceof WebRtcErrors.LIMIT || err instanceof WebRtcErrors.USER_LIMIT) reply.header('Retry-After', '5');
       if (err instanceof WebRtcErrors.NOT_READY) reply.header('Retry-After', '1');
       throw err;
     };

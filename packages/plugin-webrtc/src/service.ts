@@ -64,6 +64,9 @@ export class WebRtcService {
     if (this.viewers.size + this.admitting >= o.maxViewers) {
       throw new WebRtcErrors.LIMIT(this.viewers.size, o.maxViewers);
     }
+    const user = args.caller.username;
+    const mine = [...this.viewers.values()].filter((v) => v.caller.username === user).length;
+    if (mine >= this.ctx.options.maxViewersPerUser) throw new WebRtcErrors.USER_LIMIT(user, mine, this.ctx.options.maxViewersPerUser);
     const stream = settings.name;
     // A client without the stream's codec plays the stream's derived encoding (one extra encoder per
     // stream and codec, shared by every such viewer, stopped derivedLingerMs after the last leaves).

@@ -365,6 +365,8 @@ export class Viewer implements PacketTarget {
   }
 
   private feedback(f: Omit<NetworkFeedback, 'stream' | 'clientId' | 'transport'>): void {
+    // Only a viewer that receives the stream (connected, subscribed to the hub) reports on it.
+    if (!this.consumer || this.closed) return;
     // RR and REMB arrive separately: publish the newest of each so ABR sees the whole picture.
     const prev = this.lastFeedback && f.receivedAt - this.lastFeedback.receivedAt < HISTORY_MS ? this.lastFeedback : undefined;
     this.lastFeedback = { ...prev, ...f };

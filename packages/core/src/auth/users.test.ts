@@ -44,3 +44,23 @@ describe('UserStore', () => {
     expect((await store.verify('dash', 'dash-password-1'))?.username).toBe('dash');
   });
 });
+
+describe('UserStore password checks on a bounded queue', () => {
+  it('an unknown user costs what a known one does: one scrypt on the same queue, and the same refusal when it is full', async () => {
+    const store = await UserStore.open({
+      configUsers: [{ username: 'dash', password: 'dash-password-1', permissions: ['Media_r'] }],
+      auth: { hashConcurrency: 1, hashQueue: 1 },
+    });
+    const hashes = () => store.guard.stats().hashing.done;
+    expect(await store.verify('ghost', 'whatever')).toBeUndefined();
+    expect(await store.verify('dash', 'wrong')).toBeUndefined();
+    expect(hashes()).toBe(2);
+    // One runs, one waits, the third is refused at once without hashing — known name or not.
+    const running = store.verify('dash', 'guess-1');
+    const waiting = store.verify('ghost', 'guess-2');
+    await expect(store.verify('ghost', 'guess-3')).rejects.toMatchObject({ code: 'CAMD_ERR_AUTH_BUSY', statusCode: 503 });
+    await expect(store.verify('dash', 'guess-4')).rejects.toMatchObject({ code: 'CAMD_ERR_AUTH_BUSY' });
+    expect(await Promise.all([running, waiting])).toEqual([undefined, undefined]);
+    expect(store.guard.stats().hashing).toEqual({ running: 0, waiting: 0, done: 4, refused: 2 });
+  });
+});

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { CamdError, ErrorCodes } from '../errors.js';
 import { AtomicJsonFile } from '../state/persist.js';
 import { type Caller, type Permission, isPermission } from './permissions.js';
+import { HashQueue } from './hash-queue.js';
+import { LOGIN_GUARD_DEFAULTS, LoginGuard, type LoginGuardOptions } from './login-guard.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>;
 
@@ -12,6 +14,12 @@ const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, op
 export const DIGEST_REALM = 'camd';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, len: 32 };
+
+/**
+ * What an unknown user's password is checked against: a hash of the same parameters that nothing
+ * matches, so that an unknown name costs what a known one does (same queue, same scrypt, same answer).
+ */
+const NOBODY_HASH = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${Buffer.alloc(16, 0x5a).toString('base64')}$${Buffer.alloc(SCRYPT.len).toString('base64')}`;
 
 export interface UserConfig {
   username: string;
@@ -72,18 +80,30 @@ export class UserStore {
   private readonly verified = new Map<string, { password: string; at: number }>();
   private readonly checking = new Map<string, Promise<boolean>>();
   private readonly key: Buffer | undefined;
+  private readonly hashes: HashQueue;
+  /** Brute-force protection: every login over the network goes through `guard.attempt` (see LoginGuard). */
+  readonly guard: LoginGuard;
 
-  private constructor(stateDir: string | undefined) {
+  private constructor(stateDir: string | undefined, auth: Partial<LoginGuardOptions> = {}) {
     this.file = stateDir ? new AtomicJsonFile(join(stateDir, 'users.json')) : undefined;
     this.key = stateDir ? stateKey(join(stateDir, 'secret.key')) : undefined;
+    const options = { ...LOGIN_GUARD_DEFAULTS, ...auth };
+    this.hashes = new HashQueue(options.hashConcurrency, options.hashQueue);
+    this.guard = new LoginGuard(options, this.hashes, (name) => this.users.has(name));
   }
 
   /**
    * Loads users from the config and the state dir. With none at all, creates an administrator with a
    * random password, reports it once through `announce`, and stores only its hashes.
    */
-  static async open(opts: { stateDir?: string; configUsers?: UserConfig[]; announce?: (username: string, password: string) => void }): Promise<UserStore> {
-    const store = new UserStore(opts.stateDir);
+  static async open(opts: {
+    stateDir?: string;
+    configUsers?: UserConfig[];
+    announce?: (username: string, password: string) => void;
+    /** The config's `auth` block (brute-force protection, hashing queue); defaults in LOGIN_GUARD_DEFAULTS. */
+    auth?: Partial<LoginGuardOptions>;
+  }): Promise<UserStore> {
+    const store = new UserStore(opts.stateDir, opts.auth);
     const persisted = store.file?.readSync()?.users ?? [];
     for (const u of persisted) {
       store.users.set(u.username, u);
@@ -120,26 +140,33 @@ export class UserStore {
     return store;
   }
 
-  /** Checks a plaintext password (Basic auth). Successful checks are cached briefly: scrypt is slow on purpose. */
+  /**
+   * Checks a plaintext password (Basic, WS-Security PasswordText). Successful checks are cached briefly:
+   * scrypt is slow on purpose. The scrypt runs through a bounded queue: when it is full this throws
+   * `CAMD_ERR_AUTH_BUSY` at once, having hashed nothing. An unknown user costs what a known one does.
+   * Network front ends call it through `guard.attempt`, which decides whether it runs at all.
+   */
   async verify(username: string, password: string): Promise<Caller | undefined> {
     const u = this.users.get(username);
-    if (!u) {
-      await hashPassword(password); // same cost for unknown users: no user enumeration by timing
-      return undefined;
-    }
-    const cached = this.verified.get(username);
-    if (cached && Date.now() - cached.at < 60_000 && safeEqual(cached.password, password)) return this.callerOf(u);
+    const cached = u ? this.verified.get(username) : undefined;
+    if (u && cached && Date.now() - cached.at < 60_000 && safeEqual(cached.password, password)) return this.callerOf(u);
     // A burst of requests with the same credentials (a dashboard reconnecting, an NVR's parallel
     // polls) shares one scrypt instead of queueing hundreds on libuv's four threads.
     const key = `${username}\0${password}`;
     let check = this.checking.get(key);
     if (!check) {
-      check = verifyHash(password, u.hash).finally(() => this.checking.delete(key));
+      const hash = u?.hash ?? NOBODY_HASH;
+      check = this.hashes.run(() => verifyHash(password, hash)).finally(() => this.checking.delete(key));
       this.checking.set(key, check);
     }
-    if (!(await check)) return undefined;
+    if (!(await check) || !u || this.users.get(username) !== u) return undefined;
     this.verified.set(username, { password, at: Date.now() });
     return this.callerOf(u);
+  }
+
+  /** Whether a user of this name exists. */
+  has(username: string): boolean {
+    return this.users.has(username);
   }
 
   /** HA1 for RFC 2617 Digest with realm `DIGEST_REALM`, or undefined when unknown. */

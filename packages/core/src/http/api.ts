@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
-import { MEDIA_READ } from '../auth/permissions.js';
+import { ADMIN_ONLY, allows, MEDIA_READ } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import { STAGE } from '../hooks.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
@@ -11,7 +11,10 @@ import { gatherStats } from '../collectors.js';
 import { callerOf, requirePermission } from './auth.js';
 import { registerEventFeed } from './events.js';
 import { registerMjpegRoute } from './mjpeg.js';
+import { authStats, registerAuthApi } from './auth-api.js';
 import type { StreamHub } from '../media/hub.js';
+import type { HttpLimits } from '../config.js';
+import { ClientSlots } from '../net/client-slots.js';
 
 export interface PluginListing {
   name: string;
@@ -37,6 +40,8 @@ export interface ApiDeps {
   /** The stream hub, for routes that stream frames (MJPEG over HTTP). */
   hub: StreamHub;
   logger: Logger;
+  /** The HTTP server's limits: event feeds and MJPEG clients per user and in total. */
+  limits: HttpLimits;
 }
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } };
@@ -46,10 +51,27 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   const authenticated = requirePermission(deps.users, []);
   const mediaRead = requirePermission(deps.users, MEDIA_READ);
 
-  app.get('/api/health', { schema: { summary: 'Health of every stream and plugin (no auth)', security: [] } }, async (_req, reply) => {
-    const h = deps.health();
-    return reply.code(h.healthy ? 200 : 503).send(h);
-  });
+  // Load balancers and watchdogs ask anonymously and read the status: 200 healthy, 503 not, for
+  // everyone alike. What fails, and what else is checked (publish targets, plugins), is Media_r's.
+  const identify = requirePermission(deps.users, []);
+  const identifyIfAsked: preHandlerAsyncHookHandler = async function (request, reply) {
+    if (request.headers.authorization !== undefined) return identify.call(this, request, reply);
+  };
+  app.get(
+    '/api/health',
+    {
+      preHandler: identifyIfAsked,
+      schema: {
+        summary: "Healthy or not (200/503) and each stream's health, to anyone; with Media_r credentials every check (publish targets, plugins) and its detail",
+        security: [{}, { basic: [] }],
+      },
+    },
+    async (req, reply) => {
+      const h = deps.health();
+      const caller = callerOf(req);
+      return reply.code(h.healthy ? 200 : 503).send(caller && allows(caller, MEDIA_READ) ? h : publicHealth(h, deps.streams));
+    },
+  );
 
   app.get('/api/state', { preHandler: authenticated, schema: { summary: 'Every setting the caller may read' } }, async (req) => ({
     keys: deps.state.list(callerOf(req)!),
@@ -85,7 +107,13 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
     },
   );
 
-  registerEventFeed(app, deps.state, authenticated);
+  const feeds = new ClientSlots('event streams', {
+    perUser: deps.limits.maxEventStreamsPerUser,
+    total: deps.limits.maxEventStreams,
+    perUserOption: 'http.limits.maxEventStreamsPerUser',
+    totalOption: 'http.limits.maxEventStreams',
+  });
+  registerEventFeed(app, deps.state, authenticated, feeds);
 
   // A room of dashboards and NVRs polling stats must not hold up the frame path, which shares this
   // event loop: the report is gathered and serialised at most once per STATS_CACHE_MS, whatever
@@ -105,11 +133,18 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
       preHandler: mediaRead,
       schema: {
         summary:
-          'Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures',
+          'Per stream: clientCount, totalBytesStreamed, currentBitrate, frameDrops, errors, uptime plus fps, keyframe interval, consumers and plugin figures; `auth`: login checks, failures, refusals, lockouts (addresses for an Admin)',
       },
     },
-    async (_req, reply) => reply.type('application/json; charset=utf-8').send(stats()),
+    async (req, reply) => {
+      // The streams' report is the cached bytes; the login figures are a few counters, added per caller.
+      const auth = JSON.stringify(authStats(deps.users.guard, allows(callerOf(req)!, ADMIN_ONLY)));
+      const body = stats();
+      return reply.type('application/json; charset=utf-8').send(body === '{}' ? `{"auth":${auth}}` : `${body.slice(0, -1)},"auth":${auth}}`);
+    },
   );
+
+  registerAuthApi(app, deps.users);
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
     // A shared capture is named by id and its streams; where its frames live is internal.
@@ -133,11 +168,33 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   );
 
   // Same credentials and permission as the snapshot.
-  registerMjpegRoute(app, { hub: deps.hub, streams: deps.streams, logger: deps.logger, preHandler: mediaRead });
+  const mjpegClients = new ClientSlots('MJPEG clients', {
+    perUser: deps.limits.maxMjpegClientsPerUser,
+    total: deps.limits.maxMjpegClients,
+    perUserOption: 'http.limits.maxMjpegClientsPerUser',
+    totalOption: 'http.limits.maxMjpegClients',
+  });
+  registerMjpegRoute(app, { hub: deps.hub, streams: deps.streams, logger: deps.logger, preHandler: mediaRead, slots: mjpegClients });
 
   app.get('/api/plugins', { preHandler: authenticated, schema: { summary: 'Loaded plugins: version, plugin API version, state keys, routes' } }, async () => ({
     plugins: deps.plugins(),
   }));
+}
+
+/**
+ * `/api/health` as an anonymous caller gets it: the verdict and each stream's check by name, without
+ * details (they can name devices, hosts, errors) and without any other check (publish targets,
+ * plugins): nothing about the configuration.
+ */
+export function publicHealth(h: { healthy: boolean; checks: HealthCheck[] }, streams: StreamCatalog): { healthy: boolean; checks: HealthCheck[] } {
+  const names = new Set(streams.list().map((s) => `stream:${s.name}`));
+  const checks: HealthCheck[] = [];
+  for (const c of h.checks) {
+    if (!names.has(c.name)) continue;
+    names.delete(c.name); // the core's own check comes first; a plugin's of the same name is not it
+    checks.push({ name: c.name, healthy: c.healthy });
+  }
+  return { healthy: h.healthy, checks };
 }
 
 /** How long one stats report answers every caller (figures are 2 s windows: 250 ms is invisible). */

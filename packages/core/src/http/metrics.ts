@@ -1,14 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { MEDIA_READ } from '../auth/permissions.js';
+import { type Caller, MEDIA_READ, type Permission } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import type { CamdConfig } from '../config.js';
 import type { CamdHooks, HealthCheck, StatsReport } from '../hooks.js';
 import type { StreamCatalog } from '../plugins/contract.js';
 import { gatherStats } from '../collectors.js';
-import { requirePermission } from './auth.js';
+import { AUTH_HANDLER, refusalAnswer, requirePermission } from './auth.js';
 
 /** What `/metrics` reads: the host (structurally), so registration is one call. */
 export interface MetricsSource {
@@ -17,6 +19,7 @@ export interface MetricsSource {
   readonly media: StreamCatalog & { mediaPids?(): number[] };
   readonly version: string;
   readonly options: { readonly config: CamdConfig };
+  readonly logger: Logger;
   health(): { healthy: boolean; checks: HealthCheck[] };
   listPlugins(): Array<{ transports: Array<{ protocol: string }> }>;
 }
@@ -26,22 +29,78 @@ const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /**
  * `GET /metrics` in the Prometheus text format. Every figure is read when scraped, from the same
  * sources as `/api/stats` (`streams.stats(name)` then the `collectStats` hook) and from /proc for the
- * daemon and its media processes: nothing is counted per frame for it. No credentials unless the
- * config says `metrics: { auth: true }` (then Media_r, as `/api/stats`).
+ * daemon and its media processes: nothing is counted per frame for it. It needs a credential, as
+ * `/api/stats` does: Basic or Digest of a user with Media_r, or the config's `metrics.bearerToken`
+ * (what Prometheus' `authorization` sends); `metrics: { public: true }` opens it to anyone.
  */
 export function registerMetrics(app: FastifyInstance, src: MetricsSource): void {
   const metrics = createMetrics(src);
-  const auth = src.options.config.metrics?.auth === true;
+  const open = metricsArePublic(src.options.config.metrics, src.logger);
   app.get(
     '/metrics',
     {
-      ...(auth ? { preHandler: requirePermission(src.users, MEDIA_READ) } : {}),
+      ...(open ? {} : { preHandler: metricsAuth(src.users, src.options.config.metrics?.bearerToken) }),
       schema: {
-        summary: `Prometheus metrics: streams, transports, processes${auth ? ' (Media_r)' : ' (no auth; config metrics.auth: true requires Media_r)'}`,
-        ...(auth ? {} : { security: [] }),
+        summary: `Prometheus metrics: streams, transports, processes${open ? ' (metrics.public: no credentials)' : ' (Media_r, or the bearer token of metrics.bearerToken)'}`,
+        ...(open ? { security: [] } : {}),
       },
     },
     async (_req, reply) => reply.header('Content-Type', CONTENT_TYPE).send(await metrics.scrape()),
+  );
+}
+
+/**
+ * Whether `/metrics` answers without credentials: `public: true`. The key of earlier releases,
+ * `auth`, keeps the meaning it was written with: `auth: false` (the old default, spelled out) still
+ * opens it, with a warning naming `public: true`; `auth: true` is now the default.
+ */
+function metricsArePublic(m: CamdConfig['metrics'], logger: Logger): boolean {
+  if (m?.public !== undefined) return m.public;
+  if (m?.auth === false) {
+    logger.warn('config metrics.auth: false is deprecated: GET /metrics stays open as it says; write metrics.public: true instead');
+    return true;
+  }
+  return false;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/** Who a right bearer token is, for the brute-force guard (its failures are counted under this name). */
+const BEARER: Caller = Object.freeze({ username: '(metrics bearer token)', permissions: Object.freeze(['Media_r'] as Permission[]) });
+
+/**
+ * `Authorization: Bearer <token>` compared with the configured token in constant time (both hashed
+ * first, so that neither the length nor a prefix leaks), else Basic or Digest with Media_r. The token
+ * is never logged. A token is a login like any other: through the brute-force guard (wrong ones count
+ * against the address; a locked-out address is refused 429 without a comparison).
+ */
+function metricsAuth(users: UserStore, token: string | undefined): preHandlerAsyncHookHandler {
+  const mediaRead = requirePermission(users, MEDIA_READ);
+  const expected = token === undefined ? undefined : sha256(token);
+  return Object.assign(
+    async function metricsAuth(this: FastifyInstance, request: Parameters<preHandlerAsyncHookHandler>[0], reply: Parameters<preHandlerAsyncHookHandler>[1]) {
+      const bearer = /^Bearer[ \t]+(\S{1,4096})[ \t]*$/i.exec(request.headers.authorization ?? '');
+      if (!bearer) return mediaRead.call(this, request, reply);
+      const outcome = await users.guard.attempt({ address: request.socket.remoteAddress, username: BEARER.username, protocol: 'http' }, () =>
+        expected && timingSafeEqual(sha256(bearer[1]!), expected) ? BEARER : undefined,
+      );
+      if (outcome.kind === 'ok') return;
+      if (outcome.kind === 'refused') {
+        const r = refusalAnswer(outcome);
+        return reply.code(r.status).header('Retry-After', r.retryAfter).send(r.body);
+      }
+      return reply
+        .code(401)
+        .header('WWW-Authenticate', 'Bearer realm="camd"')
+        .send({
+          error: 'Unauthorized',
+          code: 'CAMD_ERR_AUTH_REQUIRED',
+          message: expected
+            ? 'the bearer token is not the one configured (metrics.bearerToken)'
+            : 'no bearer token is configured (metrics.bearerToken); use Basic or Digest',
+        });
+    },
+    { [AUTH_HANDLER]: true },
   );
 }
 

@@ -5,6 +5,7 @@ import type { StreamHub } from '../media/hub.js';
 import type { EncodedFrame } from '../media/types.js';
 import type { StreamCatalog } from '../plugins/contract.js';
 import { CamdError, CoreErrors, ErrorCodes } from '../errors.js';
+import type { ClientSlots } from '../net/client-slots.js';
 import { callerOf } from './auth.js';
 
 const BOUNDARY = 'camdframe';
@@ -21,6 +22,8 @@ export interface MjpegDeps {
   streams: StreamCatalog;
   logger: Logger;
   preHandler: preHandlerHookHandler;
+  /** MJPEG clients per user and in total (`http.limits.maxMjpegClients…`). */
+  slots: ClientSlots;
 }
 
 /**
@@ -47,6 +50,9 @@ async function serve(req: FastifyRequest<{ Params: { name: string } }>, reply: F
       `stream "${name}" is ${CODEC_LABEL[codec]}: MJPEG over HTTP serves a stream whose videoEncoder is mjpeg (or take snapshot.jpg)`,
     );
   }
+  const caller = callerOf(req);
+  const slot = deps.slots.acquire(caller?.username ?? '');
+  if (!slot.ok) throw new CoreErrors.CLIENT_LIMIT(slot.message);
   const res = reply.raw;
   reply.hijack();
   res.writeHead(200, {
@@ -54,7 +60,8 @@ async function serve(req: FastifyRequest<{ Params: { name: string } }>, reply: F
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
   });
-  const caller = callerOf(req);
+  // The head goes out now: the client knows it was admitted before the first frame comes.
+  res.flushHeaders();
   let stallTimer: NodeJS.Timeout | undefined;
   const end = (reason?: string) => {
     clearTimeout(stallTimer);
@@ -93,5 +100,6 @@ async function serve(req: FastifyRequest<{ Params: { name: string } }>, reply: F
   res.on('close', () => {
     clearTimeout(stallTimer);
     consumer.close();
+    slot.release();
   });
 }

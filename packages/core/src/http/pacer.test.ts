@@ -105,7 +105,9 @@ describe('the HTTP API under a burst of requests', () => {
         ctx.http.register(async (app) => void app.get('/api/burst', async () => (sinceTick++, { ok: true })));
       },
     });
-    const h = await createTestHost({ media: false, plugins: [counter] });
+    // The burst stands for dashboards on many machines: one address may open as many connections.
+    const many = { maxConnectionsPerAddress: 1000, maxUnauthenticatedPerAddress: 1000, maxUnauthenticated: 1000 };
+    const h = await createTestHost({ media: false, plugins: [counter], config: { http: { limits: many } } });
     // A tick every turn of the loop (setImmediate) stands for the frame path: it counts how many
     // requests reached a route between two of its runs.
     let mostPerTick = 0;

@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -8,9 +6,13 @@ import type { Permission } from '../auth/permissions.js';
 import type { UserStore } from '../auth/users.js';
 import type { HttpScope, RouteInfo } from '../plugins/contract.js';
 import { AUTH_HANDLER, callerOf, requirePermission } from './auth.js';
+import { HTTP_LIMITS, type HttpLimits } from '../config.js';
 import { CoreErrors } from '../errors.js';
+import { LogThrottle } from '../net/log-throttle.js';
+import { HttpConnections } from './connections.js';
 import { httpError, statusText } from './errors.js';
 import { RequestPacer } from './pacer.js';
+import { refuseMalformedHost } from './host-header.js';
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -18,6 +20,8 @@ export interface HttpServerOptions {
   version: string;
   /** Largest request body accepted by default (plugins may set their own per route). */
   bodyLimit?: number;
+  /** Connection limits (the config's `http.limits` over `HTTP_LIMITS`). */
+  limits?: HttpLimits;
 }
 
 /** The daemon's fastify instance: JSON errors with codes, OpenAPI at /openapi.json and /docs. */
@@ -25,8 +29,9 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // Requests reach the router a few per turn of the event loop, so that a burst of them never holds
   // the loop that carries frames (see RequestPacer).
   const pacer = new RequestPacer();
+  const connections = new HttpConnections(opts.limits ?? HTTP_LIMITS, opts.logger);
   const app = Fastify({
-    serverFactory: (handler) => pacedServer(pacer, handler),
+    serverFactory: (handler) => connections.server(pacer, handler),
     // Per-request access logs would drown the daemon log (health polls, SSE): fastify's own logger
     // speaks from 'warn' up; camd's routes log what matters through the daemon logger.
     loggerInstance: opts.logger.child(
@@ -44,6 +49,14 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     clientErrorHandler: (err, socket) => answerClientError(err, socket),
   });
   app.server.headersTimeout = 10_000;
+  // A Host that is no host name never reaches a route (plugins build ONVIF XAddrs and URLs from it).
+  app.addHook('onRequest', refuseMalformedHost);
+  // A request that authenticated makes its connection a client's: no deadline to authenticate, and it
+  // no longer counts against the unauthenticated limits (camd's auth runs before this, see onRoute).
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (callerOf(request)) connections.authenticated(request.raw.socket);
+    done();
+  });
   // Authentication before the body: whatever a route attaches camd's auth to (`preHandler`, as
   // plugins do), it runs on the request's head, so an anonymous caller gets 401 without the body
   // being read or parsed (no 400/413/415 that tells it about a route it may not use).
@@ -58,9 +71,13 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // Every error a route throws (core's or a plugin's coded errors, see createError) answers
   // `{ error, code, message }` with its status. Only a 500 is a fault worth the stack in the log; a
   // declared status (404, 429, a 503 while something is off) is an answer.
+  // A limit's refusal (429) is logged a line a minute per address and code: a flood is one line.
+  const throttle = new LogThrottle();
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = httpError(err);
     if (status === 500) opts.logger.error({ err, url: request.url }, 'request failed');
+    else if (status === 429)
+      throttle.log(opts.logger, 'info', `${request.ip} ${body.code}`, { url: request.url, status, code: body.code, client: request.ip }, body.message);
     else opts.logger.info({ url: request.url, status, code: body.code }, body.message);
     void reply.code(status).send(body);
   });
@@ -79,24 +96,6 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
-}
-
-/**
- * An HTTP server whose reading and routing go through `pacer`: a new connection, and a kept-alive one
- * after each answer, is read again only when the pacer gets to it, so a burst of requests is parsed,
- * not only routed, a slice per turn of the event loop.
- */
-function pacedServer(pacer: RequestPacer, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
-  const readLater = (socket: Socket) => {
-    socket.pause();
-    pacer.run(() => socket.resume());
-  };
-  const server = createServer((req, res) => {
-    res.once('finish', () => readLater(req.socket));
-    pacer.run(() => handler(req, res));
-  });
-  server.on('connection', readLater);
-  return server;
 }
 
 /** A plugin's encapsulated slice of the server. */

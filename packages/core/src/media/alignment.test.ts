@@ -63,7 +63,7 @@ describe('multi-camera alignment', () => {
     expect(a.skewMs).toBeLessThan(-140);
     expect(a.skewMs).toBeGreaterThan(-260);
     expect(Math.abs((await stats(host)).stream1!.alignment.skewMs)).toBeLessThan(5);
-    const health = (await (await host.fetch('/api/health', { user: null })).json()) as {
+    const health = (await (await host.fetch('/api/health')).json()) as {
       healthy: boolean;
       checks: Array<{ name: string; healthy: boolean; detail?: string }>;
     };
@@ -90,7 +90,7 @@ describe('multi-camera alignment', () => {
     let alignment: { healthy: boolean; detail?: string } | undefined;
     await until(
       async () => {
-        const h = (await (await host!.fetch('/api/health', { user: null })).json()) as { checks: Array<{ name: string; healthy: boolean; detail?: string }> };
+        const h = (await (await host!.fetch('/api/health')).json()) as { checks: Array<{ name: string; healthy: boolean; detail?: string }> };
         alignment = h.checks.find((c) => c.name === 'alignment');
         return alignment?.healthy === false;
       },

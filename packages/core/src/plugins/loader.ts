@@ -15,20 +15,27 @@ export interface ResolvedPlugin {
 }
 
 /**
- * Finds a plugin package by name the way Node would from each of `searchFrom` (folders), imports it
- * and checks its definition. Third-party packages load exactly like camd's own.
+ * Where a plugin package's entry is, found by name the way Node would from each of `searchFrom`
+ * (folders), in order: `file` is undefined when none has it, `tried` the folders that did not.
  */
-export async function resolvePlugin(name: string, searchFrom: readonly string[]): Promise<ResolvedPlugin> {
-  let file: string | undefined;
+export function locatePlugin(name: string, searchFrom: readonly string[]): { file?: string; tried: string[] } {
   const tried: string[] = [];
   for (const dir of searchFrom) {
     try {
-      file = createRequire(join(resolve(dir), 'noop.js')).resolve(name);
-      break;
+      return { file: createRequire(join(resolve(dir), 'noop.js')).resolve(name), tried };
     } catch {
       tried.push(dir);
     }
   }
+  return { tried };
+}
+
+/**
+ * Finds a plugin package by name (locatePlugin), imports it and checks its definition. Third-party
+ * packages load exactly like camd's own.
+ */
+export async function resolvePlugin(name: string, searchFrom: readonly string[]): Promise<ResolvedPlugin> {
+  const { file, tried } = locatePlugin(name, searchFrom);
   if (!file) {
     throw new CamdError(
       ErrorCodes.PLUGIN_NOT_FOUND,

@@ -196,7 +196,10 @@ export class StateStore implements StateRegistrar {
     try {
       return e.def.validate.parse(value, key);
     } catch (err) {
-      if (err instanceof ValidationError) throw new CamdError(ErrorCodes.STATE_INVALID, err.message, { details: { path: err.path, expected: err.expected } });
+      if (err instanceof ValidationError) {
+        const secret = e.def.secret ?? e.def.redact !== undefined;
+        throw new CamdError(ErrorCodes.STATE_INVALID, secret ? err.described : err.message, { details: { path: err.path, expected: err.expected } });
+      }
       throw err;
     }
   }

@@ -24,6 +24,12 @@ export interface StateKeyDefinition<T = unknown> {
    * their passwords masked. The daemon and plugins reading without a caller get the value itself.
    */
   readonly redact?: (value: T) => T;
+  /**
+   * The value can hold secrets (passwords, tokens, stream keys in URLs): a value that fails validation
+   * is described in the error and the log (`got a string of 57 characters`), never quoted. Implied by
+   * `redact`.
+   */
+  readonly secret?: boolean;
 }
 
 export interface StateChange<T = unknown> {

@@ -1,13 +1,29 @@
 import type { Validator } from './types.js';
 
+/**
+ * A value that does not validate. `message` quotes the value (up to 57 characters), which helps with
+ * settings such as `streamResolution`; `described` says only what kind of value it was (a string of
+ * 57 characters, an object of 2 fields), for values that may hold secrets: a key whose definition
+ * says `secret` (or has a `redact`) is reported with `described` only, and a validator of such
+ * values may pass `{ quote: false }` so that even `message` never repeats it.
+ */
 export class ValidationError extends Error {
+  /** The message with the value described, never quoted. */
+  readonly described: string;
+  declare readonly got: unknown;
+
   constructor(
     readonly path: string,
     readonly expected: string,
-    readonly got: unknown,
+    got: unknown,
+    opts: { quote?: boolean } = {},
   ) {
-    super(`${path}: expected ${expected}, got ${preview(got)}`);
+    const described = `${path}: expected ${expected}, got ${describeValue(got)}`;
+    super(opts.quote === false ? described : `${path}: expected ${expected}, got ${preview(got)}`);
     this.name = 'ValidationError';
+    this.described = described;
+    // Not enumerable: an error object that reaches a log (pino copies enumerable fields) never carries the value.
+    Object.defineProperty(this, 'got', { value: got, enumerable: false });
   }
 }
 
@@ -15,6 +31,21 @@ function preview(v: unknown): string {
   if (v === undefined) return 'nothing';
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** What kind of value `v` is, without any of its content: `a string of 12 characters`, `an array of 3 items`. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return v.length === 0 ? 'an empty string' : `a string of ${v.length} character${v.length === 1 ? '' : 's'}`;
+  if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a number';
+  if (typeof v === 'boolean') return 'a boolean';
+  if (Array.isArray(v)) return `an array of ${v.length} item${v.length === 1 ? '' : 's'}`;
+  if (typeof v === 'object') {
+    const n = Object.keys(v).length;
+    return `an object of ${n} field${n === 1 ? '' : 's'}`;
+  }
+  return `a ${typeof v}`;
 }
 
 function make<T>(describe: string, schema: Record<string, unknown>, parse: (v: unknown, path: string) => T): Validator<T> {

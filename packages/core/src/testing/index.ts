@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CamdHost, type HostOptions } from '../host.js';
@@ -100,6 +100,39 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A TCP relay on 127.0.0.1 whose connections reach `port` on 127.0.0.1 from `localAddress` (e.g.
+ * 127.0.0.2): a real client that cannot choose its source address (ffprobe, onvif-nvt) reaches the
+ * daemon as another host would, while an attacker in the same test uses 127.0.0.1. It moves bytes
+ * only, in both directions, and closes each side when the other closes.
+ */
+export async function relayFrom(localAddress: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  };
+  const server = createServer((client) => {
+    const upstream = connect({ port, host: '127.0.0.1', localAddress });
+    track(client);
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /**

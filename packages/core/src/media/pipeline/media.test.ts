@@ -347,7 +347,8 @@ describe('media plane (real GStreamer)', () => {
     const stats = (await (await host.fetch('/api/stats')).json()) as Record<string, { lastError: string; running: boolean }>;
     expect(stats.cam!.lastError).toMatch(/camera device \/dev\/video-nonexistent does not exist/);
     expect(stats.stream2!.running).toBe(true);
-    const health = (await (await host.fetch('/api/health', { user: null })).json()) as {
+    // Check details need Media_r (the default test user is the admin).
+    const health = (await (await host.fetch('/api/health')).json()) as {
       healthy: boolean;
       checks: Array<{ name: string; healthy: boolean; detail?: string }>;
     };
