@@ -52,7 +52,7 @@ export async function main(): Promise<void> {
   const d = await startDaemon({
     users: [{ ...USER, permissions: ['Media_rw'] }],
     plugins: [
-      { name: '@camd/plugin-webrtc', options: { maxViewers: 500 } },
+      { name: '@camd/plugin-webrtc', options: { maxViewers: 500, maxViewersPerUser: 500 } },
       { name: '@camd/plugin-rtsp', options: { host: '127.0.0.1' } },
     ],
     rtsp: { port: rtspPort },

@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function main(): Promise<void> {
   const d = await startDaemon({
     users: [{ ...USER, permissions: ['Media_rw'] }],
-    plugins: [{ name: '@camd/plugin-webrtc', options: { maxViewers: 100, derivedLingerMs: 1000 } }],
+    plugins: [{ name: '@camd/plugin-webrtc', options: { maxViewers: 100, maxViewersPerUser: 100, derivedLingerMs: 1000 } }],
     streams: [{ path: '/stream2', resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'main', source: 'videotestsrc' }],
   });
   const auth = { authorization: 'Basic ' + Buffer.from(`${USER.username}:${USER.password}`).toString('base64'), 'content-type': 'application/json' };
