@@ -22,7 +22,7 @@ export interface WebRtcOptions {
   /**
    * Derived encodings for clients without the stream's codec, in order of preference ([] turns them
    * off); one already running for the stream is preferred to these. Default VP9, VP8, AV1: the cheapest
-   * to encode here first (720p30: vp9enc ≈ 22 %, vp8enc ≈ 27 %, av1enc ≈ 61 % of a core, README).
+   * to encode here first (720p30: vp9enc ≈ 22 %, vp8enc ≈ 26 %, av1enc ≈ 59 % of a core, README).
    */
   derivedCodecs: DerivedCodec[];
   /** How long a derived encoder keeps running after its last viewer left. */
