@@ -1,5 +1,5 @@
 export interface CliArgs {
-  command: 'run' | 'plugins' | 'hash-password' | 'bundle' | 'help' | 'version';
+  command: 'run' | 'plugins' | 'hash-password' | 'bundle' | 'tls-fingerprint' | 'help' | 'version';
   out?: string;
   plugins?: string[];
   config?: string;
@@ -14,6 +14,8 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR] [--log-format json|pretty]
        camd plugins [--config FILE]      the plugins the config names: installed or not (and how to install)
        camd hash-password                read a password on stdin, print a "passwordHash" for the config
+       camd tls fingerprint [--config FILE] [--state-dir DIR]
+                                         the TLS certificate's SHA-256 fingerprint and public key pin
        camd bundle --out DIR --plugins @camd/plugin-rtsp[,…]
                                          a deployable daemon folder with core and only these plugins
        camd --version | --help
@@ -32,8 +34,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) {
     const c = args.shift()!;
-    if (c !== 'run' && c !== 'plugins' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
-    out.command = c;
+    if (c === 'tls') {
+      const sub = args.shift();
+      if (sub !== 'fingerprint') throw new Error(`unknown command "tls ${sub ?? ''}" (camd tls fingerprint)\n${USAGE}`);
+      out.command = 'tls-fingerprint';
+    } else if (c !== 'run' && c !== 'plugins' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
+    else out.command = c;
   }
   while (args.length) {
     const a = args.shift()!;

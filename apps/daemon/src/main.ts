@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamdError, CamdHost, ErrorCodes, hashPassword, type Logger } from '@camd/core';
+import { CamdError, CamdHost, daemonCertificate, ErrorCodes, hashPassword, type Logger } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
@@ -60,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
     return 2;
   }
+  if (args.command === 'tls-fingerprint') return printFingerprint(config, stateDir);
   // `camd plugins` prints its report on stdout: its log goes to stderr.
   const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat, stream: args.command === 'plugins' ? 'stderr' : 'stdout' });
   // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
@@ -77,6 +78,24 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return runUntilSignal(host, logger);
+}
+
+/** `camd tls fingerprint`: what clients pin, read from the certificate the daemon serves (none is issued here). */
+function printFingerprint(config: Parameters<typeof daemonCertificate>[0], stateDir: string): number {
+  try {
+    const c = daemonCertificate(config, stateDir);
+    if (!c) {
+      process.stderr.write('camd: no TLS certificate: TLS is off in the config, or camd has not started once with this state directory\n');
+      return 1;
+    }
+    process.stdout.write(
+      `certificate: ${c.certFile}\nnames: ${c.names}\nvalid until: ${c.validTo.toISOString()}\nSHA-256 fingerprint: ${c.fingerprint}\npublic key pin: sha256//${c.spkiPin}\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`camd: ${(err as Error).message}\n`);
+    return 1;
+  }
 }
 
 async function runUntilSignal(host: CamdHost, logger: Logger): Promise<number> {

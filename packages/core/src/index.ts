@@ -48,3 +48,8 @@ export * from './media/alignment.js';
 export * from './media/encoder-limits.js';
 export * from './media/source-caps.js';
 export * from './media/bounds.js';
+export { Certificates, RENEW_BEFORE_MS, type CertificatesOptions } from './tls/certificates.js';
+export { readCertificatePair, machineNames, issueSelfSigned, spkiPin, type LoadedCertificate } from './tls/certificate.js';
+export { tlsSettings, DEFAULT_HTTPS_PORT, DEFAULT_RTSPS_PORT, type TlsSettings, type PlainHttp, type HttpTlsConfig } from './tls/config.js';
+export { createTlsLayer, listenTls, type TlsLayer, type TlsLayerOptions } from './tls/layer.js';
+export { DaemonTls, daemonCertificate } from './tls/daemon-tls.js';

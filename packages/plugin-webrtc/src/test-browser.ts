@@ -32,8 +32,11 @@ export function ensureBrowserNetwork(): () => void {
   };
 }
 
-/** Debian's Chromium, headless, with the flags DESIGN.md measured (no downloads, no background traffic; playwright gives it a fresh profile). */
-export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
+/**
+ * Debian's Chromium, headless, with the flags DESIGN.md measured (no downloads, no background traffic;
+ * playwright gives it a fresh profile), plus `extraArgs` (e.g. a trusted certificate's key pin).
+ */
+export async function launchChromium(extraArgs: string[] = []): Promise<{ browser: Browser; close(): Promise<void> }> {
   const browser = await chromium.launch({
     executablePath: process.env.CAMD_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -46,6 +49,7 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
       '--disable-component-update',
       '--disable-sync',
       '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
     ],
   });
   return {
