@@ -155,6 +155,11 @@ async function idleOf(pid: number): Promise<{ cpu: number; rssKiB: number }> {
  * (camd loads werift then, about 30 MiB) is printed on its own, not spread over the viewers of a step.
  */
 async function warmIdle(server: string, pid: number, oneViewer: string[]): Promise<{ cpu: number; rssKiB: number }> {
+  // A later round's baseline is measured against the server's first idle figure: its previous
+  // round's peers may still be served until they time out (camd: disconnectTimeoutMs), and a
+  // baseline taken then hides their cost (measured: 22-31 % "idle", negative figures per viewer).
+  if (!coldIdle.has(pid)) coldIdle.set(pid, await idleOf(pid));
+  await quiet(pid, coldIdle.get(pid)!);
   const cold = rssKiB(pid);
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/children/anchor-receivers.ts', ...oneViewer], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -163,14 +168,16 @@ async function warmIdle(server: string, pid: number, oneViewer: string[]): Promi
   await sleep(2000);
   child.stdin!.end();
   await new Promise((r) => child.once('exit', r));
-  const idle = await idleOf(pid);
-  await quiet(pid, idle);
+  await quiet(pid, coldIdle.get(pid)!);
   const warm = await idleOf(pid);
   console.log(
     `${server}: RSS ${MiB(cold).toFixed(0)} MiB before any viewer, ${MiB(warm.rssKiB).toFixed(0)} MiB after the first came and went (the baseline below)`,
   );
   return warm;
 }
+
+/** Each server process's idle CPU before its first viewer. */
+const coldIdle = new Map<number, { cpu: number; rssKiB: number }>();
 
 /** Waits until the server is back near its idle CPU (the previous step's peers have been closed). */
 async function quiet(pid: number, idle: { cpu: number }): Promise<void> {
