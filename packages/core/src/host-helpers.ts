@@ -14,6 +14,8 @@ export function emptyRegistry(): ElementRegistry {
     packageFor: () => undefined,
     registerEncoder: () => undefined,
     chooseEncoder: fail,
+    chooseDerivedEncoder: () => undefined,
+    candidatesFor: () => [],
     encoderLimits: () => undefined,
     validateLaunch: () => undefined,
   };

@@ -23,6 +23,8 @@ export * from './media/h264.js';
 export * from './media/h264-profiles.js';
 export * from './media/h265.js';
 export * from './media/codec.js';
+export * from './media/vp9.js';
+export * from './media/av1.js';
 export * from './media/pipeline-handle.js';
 export * from './media/registry.js';
 export * from './rules.js';

@@ -106,3 +106,37 @@ export async function measureDecoding(
     framesDecoded: second.framesDecoded,
   };
 }
+
+/**
+ * The seed's offer snippet (`POST /api/webrtc/offer`) in a Chromium whose transceiver is restricted
+ * with `RTCRtpTransceiver.setCodecPreferences` to `mimeTypes` (e.g. `['video/VP9']`), as a libwebrtc
+ * client built without H.264 offers; the peer connection is `window.pc`. Throws the answer's error.
+ */
+export async function playWithCodecs(page: Page, mimeTypes: string[], stream = 'stream1'): Promise<void> {
+  await page.evaluate(
+    async ({ mimeTypes, stream }) => {
+      const pc = new RTCPeerConnection();
+      (window as any).pc = pc;
+      const t = pc.addTransceiver('video', { direction: 'recvonly' });
+      t.setCodecPreferences(RTCRtpReceiver.getCapabilities('video')!.codecs.filter((c) => mimeTypes.includes(c.mimeType)));
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const response = await fetch(`/api/webrtc/offer?stream=${stream}`, { method: 'POST', body: JSON.stringify(offer) });
+      if (!response.ok) throw new Error(`offer answered ${response.status}: ${await response.text()}`);
+      await pc.setRemoteDescription(await response.json());
+    },
+    { mimeTypes, stream },
+  );
+}
+
+/** The codec (`video/VP9`) of the page's inbound video as Chromium's stats report it once frames arrive. */
+export async function inboundCodec(page: Page, pcExpr = 'window.pc'): Promise<string | undefined> {
+  return page.evaluate(async (expr) => {
+    const stats = await ((0, eval)(expr) as RTCPeerConnection).getStats();
+    let codecId: string | undefined;
+    stats.forEach((s: any) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') codecId = s.codecId;
+    });
+    return codecId ? (stats.get(codecId) as { mimeType: string } | undefined)?.mimeType : undefined;
+  }, pcExpr);
+}

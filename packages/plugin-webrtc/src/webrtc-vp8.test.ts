@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createTestHost, putState, testStream, until, type TestHost } from '@camd/core/testing';
 import webrtc from './index.js';
-import { ensureBrowserNetwork, inboundVideo, launchChromium, measureDecoding, newPage } from './test-browser.js';
+import { ensureBrowserNetwork, inboundCodec, inboundVideo, launchChromium, measureDecoding, newPage, playWithCodecs } from './test-browser.js';
 
 interface StreamStats {
   fps: number;
@@ -11,36 +11,6 @@ interface StreamStats {
   webrtc: { clients: Array<{ codec: string; encoding: string; user: string }> };
 }
 const stats = async (h: TestHost) => ((await (await h.fetch('/api/stats')).json()) as Record<string, StreamStats>).stream1!;
-
-/**
- * The seed's offer snippet in a Chromium restricted to VP8 (RTCRtpTransceiver.setCodecPreferences),
- * as a libwebrtc client built without H.264 offers: returns the codec the browser's inbound RTP
- * reports once frames decode.
- */
-async function playVp8Only(page: Page): Promise<void> {
-  await page.evaluate(async () => {
-    const pc = new RTCPeerConnection();
-    (window as any).pc = pc;
-    const t = pc.addTransceiver('video', { direction: 'recvonly' });
-    t.setCodecPreferences(RTCRtpReceiver.getCapabilities('video')!.codecs.filter((c) => c.mimeType === 'video/VP8'));
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    const response = await fetch('/api/webrtc/offer?stream=stream1', { method: 'POST', body: JSON.stringify(offer) });
-    if (!response.ok) throw new Error(`offer answered ${response.status}: ${await response.text()}`);
-    await pc.setRemoteDescription(await response.json());
-  });
-}
-
-async function inboundCodec(page: Page): Promise<string | undefined> {
-  return page.evaluate(async () => {
-    const stats = await ((window as any).pc as RTCPeerConnection).getStats();
-    let codecId: string | undefined;
-    stats.forEach((s: any) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') codecId = s.codecId;
-    });
-    return codecId ? (stats.get(codecId) as { mimeType: string } | undefined)?.mimeType : undefined;
-  });
-}
 
 describe('plugin-webrtc: a client without H.264 gets the derived VP8 encoding', () => {
   let h: TestHost;
@@ -73,7 +43,7 @@ describe('plugin-webrtc: a client without H.264 gets the derived VP8 encoding', 
     const vp8 = await newPage(chromium.browser, h.users.viewer);
     try {
       await vp8.page.goto(`${h.baseUrl}/api/health`);
-      await playVp8Only(vp8.page);
+      await playWithCodecs(vp8.page, ['video/VP8']);
       const m = await measureDecoding(vp8.page, 'window.pc', 1000);
       expect([m.width, m.height]).toEqual([320, 240]);
       expect(await inboundCodec(vp8.page)).toBe('video/VP8');

@@ -111,8 +111,10 @@ export interface StreamCatalog {
    * no encoder for `codec` (see `derivedCodecs`).
    */
   acquireDerivedEncoding(stream: string, codec: DerivedCodec, opts?: { lingerMs?: number }): DerivedEncodingLease;
-  /** The derived codecs this machine can encode (their GStreamer encoder is installed). */
+  /** The derived codecs this machine can encode (an encoder of the codec is installed: see `ElementRegistry.chooseDerivedEncoder`). */
   derivedCodecs(): DerivedCodec[];
+  /** The stream's derived encodings running now: a client that takes one of them joins it rather than start another encoder. */
+  runningDerivedCodecs(stream: string): DerivedCodec[];
 }
 
 /** A hold on a derived encoding (see `StreamCatalog.acquireDerivedEncoding`). */

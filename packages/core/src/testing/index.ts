@@ -231,3 +231,4 @@ export function putState(
   if (user) headers.authorization = basicAuth(user);
   return fetch(`${target.baseUrl}/api/state/${key}`, { method: 'PUT', headers, body: JSON.stringify({ value }) });
 }
+export { encodedTestFrames } from './encoded-frames.js';

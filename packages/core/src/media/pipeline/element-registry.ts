@@ -2,12 +2,13 @@ import { fork } from 'node:child_process';
 import type { Logger } from 'pino';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementInfo, ElementRegistry, EncoderCandidate } from '../registry.js';
-import type { EncoderChoice, StreamSettings, VideoCodec } from '../types.js';
+import type { DerivedCodec, EncoderChoice, FrameCodec, StreamSettings, VideoCodec } from '../types.js';
 import { codecCeiling, type EncoderLimits } from '../encoder-limits.js';
 import { debianPackageFor } from './packages.js';
 import { childEntry } from './worker-path.js';
 import type { FromMediaProcess } from './protocol.js';
 import { defaultEncoderCandidates } from './encoders.js';
+import { derivedEncoderCandidates } from './derived-encoders.js';
 
 /**
  * What this machine's GStreamer really has, learnt from GStreamer itself (in a short-lived media process, so
@@ -19,7 +20,7 @@ export class GstElementRegistry implements ElementRegistry {
 
   constructor(factories: readonly ElementInfo[]) {
     this.byName = new Map(factories.map((f) => [f.name, f]));
-    for (const c of defaultEncoderCandidates()) this.registerEncoder(c);
+    for (const c of [...defaultEncoderCandidates(), ...derivedEncoderCandidates()]) this.registerEncoder(c);
   }
 
   has(factory: string): boolean {
@@ -43,7 +44,7 @@ export class GstElementRegistry implements ElementRegistry {
   }
 
   /** Candidates for a codec, best first: hardware first, then by priority. */
-  private candidates(codec: VideoCodec): EncoderCandidate[] {
+  private candidates(codec: FrameCodec): EncoderCandidate[] {
     return this.encoders.filter((c) => c.codec === codec).sort((a, b) => Number(b.hardware) - Number(a.hardware) || b.priority - a.priority);
   }
 
@@ -60,7 +61,18 @@ export class GstElementRegistry implements ElementRegistry {
       const tried = candidates.map((c) => `${c.factory} (${this.packageFor(c.factory) ?? 'unknown package'})`).join(', ');
       throw new CamdError(ErrorCodes.GST_NO_ENCODER, `no ${settings.codec} encoder on this machine; tried ${tried || 'none registered'}`);
     }
-    return available.build(settings);
+    // A candidate of the stream's codec builds an encoder of that codec.
+    return available.build(settings) as EncoderChoice;
+  }
+
+  chooseDerivedEncoder(codec: DerivedCodec, settings: StreamSettings): EncoderChoice<DerivedCodec> | undefined {
+    return this.candidates(codec)
+      .find((c) => this.has(c.factory))
+      ?.build(settings) as EncoderChoice<DerivedCodec> | undefined;
+  }
+
+  candidatesFor(codec: FrameCodec): readonly string[] {
+    return this.candidates(codec).map((c) => c.factory);
   }
 
   validateLaunch(launch: string, declared: readonly string[] = []): void {

@@ -8,7 +8,7 @@ import type { ElementRegistry } from '../registry.js';
 import type { MediaPlane } from '../plane.js';
 import type { DerivedCodec, EncoderPreset, EncoderProfile, StreamSettings, VideoCodec } from '../types.js';
 import type { DerivedEncodingLease } from '../../plugins/contract.js';
-import { DERIVED_ENCODERS, DerivedEncoding, derivedStreamName } from './derived.js';
+import { DERIVED_CODECS, DerivedEncoding, derivedStreamName } from './derived.js';
 import { StreamRunner } from './runner.js';
 import { planSharedCaptures, SharedCapture } from './capture.js';
 import { defaultSource } from './launch.js';
@@ -101,6 +101,8 @@ export class StreamManager implements MediaPlane {
     this.unwatch.push(
       deps.state.subscribe((change) => {
         for (const [name, runner] of this.runners) if (runner.dependsOn(change.key)) this.schedule(name, change.key, change.value);
+        // A derived encoding follows its stream's bitrate live (the stream's own encoder does too).
+        for (const d of this.derived.values()) if (change.key === this.stateKey(d.stream, 'streamBitrate')) d.setBitrate(change.value as number);
       }),
     );
   }
@@ -157,10 +159,10 @@ export class StreamManager implements MediaPlane {
     const i = this.configured.findIndex((s) => s.name === stream);
     if (i < 0) throw new CamdError(ErrorCodes.STREAM_UNKNOWN, `no stream "${stream}"`);
     if (!this.derivedCodecs().includes(codec)) {
-      const factory = DERIVED_ENCODERS[codec];
+      const tried = this.deps.registry.candidatesFor(codec).map((f) => `${f} (Debian package ${this.deps.registry.packageFor(f) ?? 'unknown'})`);
       throw new CamdError(
         ErrorCodes.GST_NO_ENCODER,
-        `no ${factory} on this machine for a ${codec} encoding (Debian package ${this.deps.registry.packageFor(factory) ?? 'unknown'})`,
+        `no ${codec} encoder on this machine for a derived encoding; tried ${tried.join(', ') || 'none registered'}`,
       );
     }
     const name = derivedStreamName(stream, codec);
@@ -171,6 +173,7 @@ export class StreamManager implements MediaPlane {
         logger: this.deps.logger,
         media: this.mediaFor(stream),
         settings: () => this.runner(stream).current,
+        chooseEncoder: (c, settings) => this.deps.registry.chooseDerivedEncoder(c, settings),
         role: `pictures${i + 1}`,
       });
       this.derived.set(name, d);
@@ -180,7 +183,11 @@ export class StreamManager implements MediaPlane {
   }
 
   derivedCodecs(): DerivedCodec[] {
-    return (Object.keys(DERIVED_ENCODERS) as DerivedCodec[]).filter((c) => this.deps.registry.has(DERIVED_ENCODERS[c]));
+    return DERIVED_CODECS.filter((c) => this.deps.registry.candidatesFor(c).some((f) => this.deps.registry.has(f)));
+  }
+
+  runningDerivedCodecs(stream: string): DerivedCodec[] {
+    return [...this.derived.values()].filter((d) => d.stream === stream && d.running).map((d) => d.codec);
   }
 
   list(): StreamSettings[] {
@@ -207,7 +214,8 @@ export class StreamManager implements MediaPlane {
     if (!r) return undefined;
     const capture = r.current.capture && this.captures.get(r.current.capture.id);
     const derived = [...this.derived.values()].filter((d) => d.stream === name).map((d) => d.stats());
-    return { ...r.stats(), ...(capture ? { capture: capture.stats() } : {}), ...(derived.length ? { derived } : {}) };
+    const mediaPid = this.processes.get(this.deps.isolation === 'pipeline' ? name : 'shared')?.pid ?? null;
+    return { ...r.stats(), mediaPid, ...(capture ? { capture: capture.stats() } : {}), ...(derived.length ? { derived } : {}) };
   }
 
   /**
