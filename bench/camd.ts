@@ -70,6 +70,9 @@ export interface Camd {
   pid: number;
   baseUrl: string;
   rtspPort: number;
+  /** RTSPS (on by default) and the certificate camd issued itself (PEM file), which its clients verify against. */
+  rtspsPort: number;
+  caFile: string;
   /** Launch text of each stream's pipeline, by stream name (the latest start). */
   launches: Map<string, string>;
   output(): string;
@@ -102,10 +105,12 @@ export async function startCamd(
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
   const port = await freePort();
   const rtspPort = await freePort();
-  const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort };
+  // HTTPS and RTSPS on as by default, on free ports (their default ports are fixed).
+  const rtspsPort = await freePort();
+  const rtsp = { ...((config.rtsp as object | undefined) ?? {}), port: rtspPort, tls: { port: rtspsPort } };
   const full = {
     ...config,
-    http: { ...((config.http as object | undefined) ?? {}), host: '127.0.0.1', port },
+    http: { tls: { port: await freePort() }, ...((config.http as object | undefined) ?? {}), host: '127.0.0.1', port },
     rtsp,
     users: [BENCH_USER, ...((config.users as object[] | undefined) ?? [])],
   };
@@ -168,6 +173,8 @@ export async function startCamd(
     pid: child.pid!,
     baseUrl,
     rtspPort,
+    rtspsPort,
+    caFile: join(dir, 'state', 'tls', 'cert.pem'),
     launches,
     output: () => out,
     api,

@@ -20,6 +20,9 @@
  *    Then HOSTILE_STREAMS = 200 SSE feeds and 200 MJPEG streams as one Media_r user: how many are admitted.
  * 6. `PUT streamResolution 7680x7680` by an operator on the default config (every plugin, both
  *    streams): the answer, pipeline restarts and the media process's RSS over the next 10 s.
+ * 7. As 2, on camd's RTSPS port: HOSTILE_HOLD connections that begin a TLS handshake and never finish
+ *    it, beside the plain-RTSP hold on the same daemon: its RSS, and a reader from 127.0.0.2 over
+ *    RTSPS (certificate verified) and over RTSP.
  *
  * HOSTILE_SECTIONS=1,3 runs some of them.
  */
@@ -44,7 +47,7 @@ const GUESS_PARALLEL = num('HOSTILE_GUESS_PARALLEL', 100);
 const FORGE_S = num('HOSTILE_FORGE_S', 15);
 const STREAMS = num('HOSTILE_STREAMS', 200);
 const WATCH_S = num('HOSTILE_WATCH_S', 10);
-const SECTIONS = (process.env.HOSTILE_SECTIONS ?? '1,2,3,4,5,6').split(',').map(Number);
+const SECTIONS = (process.env.HOSTILE_SECTIONS ?? '1,2,3,4,5,6,7').split(',').map(Number);
 /** A daemon past this RSS is not let grow further (the machine is shared). */
 const RSS_CAP_MIB = 2048;
 
@@ -172,6 +175,52 @@ async function attackHold(): Promise<void> {
   console.log(`  the bench's own open-file limit: ${openFileLimit(process.pid)}`);
   console.table(rows);
   console.log(`  target: the reader plays at ≥ 95 % of ${STREAM.fps} fps`);
+}
+
+/** 7: TLS handshakes begun and never finished, beside the plain hold of 2, on one daemon (camd only: the reference has no RTSPS). */
+async function attackHandshakes(): Promise<void> {
+  const rows: Record<string, string | number>[] = [];
+  const camd = await startCamd(lightConfig());
+  try {
+    const ca = readFileSync(camd.caFile, 'utf8');
+    const cases = [
+      { attack: `${HOLD} × RTSP, one OPTIONS each`, port: camd.rtspPort, hold: 'options' as const, url: `rtsp://127.0.0.1:${camd.rtspPort}/stream1` },
+      {
+        attack: `${HOLD} × RTSPS, a handshake never finished`,
+        port: camd.rtspsPort,
+        hold: 'handshake' as const,
+        url: `rtsps://127.0.0.1:${camd.rtspsPort}/stream1`,
+      },
+    ];
+    for (const c of cases) {
+      const idle = await idleRss(camd.pid);
+      const sampler = rssSampler(camd.pid);
+      const holder = new ConnectionHolder(c.port, HOLD, c.hold);
+      try {
+        await holder.start();
+        const openAtStart = holder.openNow;
+        const read = await legitRead(c.url, VIEWER, 'basic', READ_S, ca);
+        const peak = sampler.stop();
+        rows.push({
+          attack: c.attack,
+          'RSS idle / peak MiB': `${mib(idle.own)} / ${mib(peak.own)}`,
+          'attacker conns open (start/end)': `${openAtStart}/${holder.openNow}`,
+          'closed or refused by server / replaced': `${holder.closedByServer + holder.refused} / ${holder.reopened}`,
+          'reader from 127.0.0.2': `${c.url.split(':')[0]}: ${read.outcome}`,
+          'first frame ms': read.firstFrameMs === undefined ? '-' : Math.round(read.firstFrameMs),
+          fps: read.fps.toFixed(1),
+          'of nominal': pct(read.fps / STREAM.fps),
+        });
+      } finally {
+        holder.stop();
+      }
+      await sleep(2000);
+    }
+  } finally {
+    await camd.stop();
+  }
+  console.table(rows);
+  console.log(`  target: as in 2, the reader plays at ≥ 95 % of ${STREAM.fps} fps`);
 }
 
 function guessRow(server: string, protocol: Protocol, r: GuessResult): Record<string, string | number> {
@@ -314,6 +363,8 @@ export async function main(): Promise<void> {
   if (SECTIONS.includes(3)) await section('3. password flood from one address', attackGuessing);
   if (SECTIONS.includes(4) || SECTIONS.includes(5)) await attacksOnOneDaemon().catch((err) => console.log(`  sections 4-5 failed: ${(err as Error).stack}`));
   if (SECTIONS.includes(6)) await section('6. an operator sets streamResolution 7680x7680 (default config)', attackHugeSetting);
+  if (SECTIONS.includes(7))
+    await section(`7. one address holds ${HOLD} TLS handshakes it never finishes, beside ${HOLD} plain RTSP connections`, attackHandshakes);
   console.log(`\nhostile-network: ${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
 }
 

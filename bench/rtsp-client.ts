@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 /**
  * A small RTSP/TCP client for benchmarks: requests answered in order, interleaved data handed to a
@@ -77,10 +78,11 @@ export class RtspClient {
     });
   }
 
-  /** Connects, or rejects (refused, reset, or no connection within `timeoutMs`). */
-  static connect(port: number, opts: { host?: string; localAddress?: string; timeoutMs?: number } = {}): Promise<RtspClient> {
+  /** Connects, or rejects (refused, reset, or no connection within `timeoutMs`). `tls`: RTSPS, the server verified against `ca`. */
+  static connect(port: number, opts: { host?: string; localAddress?: string; timeoutMs?: number; tls?: { ca?: string } } = {}): Promise<RtspClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress });
+      const where = { port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress };
+      const s = opts.tls ? connectTls({ ...where, ca: opts.tls.ca, servername: 'localhost' }) : connect(where);
       const timer = setTimeout(() => {
         s.destroy();
         reject(new Error('connect timed out'));
@@ -89,7 +91,7 @@ export class RtspClient {
         clearTimeout(timer);
         reject(e);
       });
-      s.once('connect', () => {
+      s.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve(new RtspClient(s));
       });

@@ -11,6 +11,8 @@ export interface BenchReaderOptions {
   reportedLoss?: number;
   /** Each request must be answered within this time (default 10 s). */
   timeoutMs?: number;
+  /** For an `rtsps://` URL: the CA (PEM) the server's certificate is verified against. */
+  ca?: string;
 }
 
 /**
@@ -42,7 +44,12 @@ export class BenchReader {
   /** Resolves once PLAY is answered 200; rejects with what went wrong (connection, status, timeout). */
   async start(): Promise<void> {
     const u = new URL(this.url);
-    const c = await RtspClient.connect(Number(u.port), { host: u.hostname, localAddress: this.opts.localAddress, timeoutMs: this.opts.timeoutMs });
+    const c = await RtspClient.connect(Number(u.port), {
+      host: u.hostname,
+      localAddress: this.opts.localAddress,
+      timeoutMs: this.opts.timeoutMs,
+      tls: u.protocol === 'rtsps:' ? { ca: this.opts.ca } : undefined,
+    });
     this.client = c;
     if (this.stopped) c.close();
     c.onInterleaved = (channel, d) => {

@@ -17,10 +17,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../packages/core/src/testing/index.js';
 import { startDaemon } from '../apps/daemon/test/daemon-process.js';
-import { cpuSeconds, MiB, percentile, rssKiB } from './proc.js';
+import { cpuSeconds, median, MiB, percentile, rssKiB } from './proc.js';
 
 const STEPS = (process.env.BENCH_VIEWERS ?? '25,50').split(',').map(Number);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
+/** Runs of each server, alternating (Janus, camd, Janus, camd, …): the spread between runs is printed. */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SERVERS = (process.env.BENCH_SERVERS ?? 'janus,camd').split(',');
 const FPS = 30;
 const USER = { username: 'bench', password: 'bench-secret' };
 const LINK = 'camdanchor0';
@@ -37,7 +40,11 @@ interface Figures {
   packets: number;
   minFps: number;
   medianFps: number;
+  /** NACKed packets the receivers asked for (werift's receivers ask for every gap). */
+  nacks: number;
 }
+
+type Server = 'janus' | 'camd';
 
 export async function main(): Promise<void> {
   const removeLink = addDummyLink();
@@ -45,7 +52,7 @@ export async function main(): Promise<void> {
   const d = await startDaemon({
     users: [{ ...USER, permissions: ['Media_rw'] }],
     plugins: [
-      { name: '@camd/plugin-webrtc', options: { maxViewers: 500 } },
+      { name: '@camd/plugin-webrtc', options: { maxViewers: 500, maxViewersPerUser: 500 } },
       { name: '@camd/plugin-rtsp', options: { host: '127.0.0.1' } },
     ],
     rtsp: { port: rtspPort },
@@ -55,41 +62,83 @@ export async function main(): Promise<void> {
   const put = (key: string, value: unknown) => fetch(`${d.baseUrl}/api/state/${key}`, { method: 'PUT', headers: auth, body: JSON.stringify({ value }) });
   await put('webrtcEnabled', true);
   await put('webrtcIceServers', []);
-  const janusRows: Figures[] = [];
-  const camdRows: Figures[] = [];
+  // rows[server][step] = one Figures per run
+  const rows: Record<Server, Figures[][]> = { janus: STEPS.map(() => []), camd: STEPS.map(() => []) };
   try {
-    // Janus first: camd only encodes and serves it one RTSP reader meanwhile.
-    const janus = await startJanus(`rtsp://${USER.username}:${USER.password}@127.0.0.1:${rtspPort}/stream2`);
-    try {
-      await sleep(3000);
-      const janusArgs = (n: number) => ['janus', janus.url, '1', String(n)];
-      const idle = await warmIdle('janus', janus.proc.pid!, janusArgs(1));
-      for (const n of STEPS) janusRows.push(await step('janus', janus.proc.pid!, idle, janusArgs(n), n));
-    } finally {
-      await janus.stop();
+    for (let run = 1; run <= RUNS; run++) {
+      if (SERVERS.includes('janus')) {
+        // camd only encodes and serves Janus one RTSP reader meanwhile.
+        const janus = await startJanus(`rtsp://${USER.username}:${USER.password}@127.0.0.1:${rtspPort}/stream2`);
+        try {
+          await sleep(3000);
+          const args = (n: number) => ['janus', janus.url, '1', String(n)];
+          const idle = await warmIdle(`janus (run ${run})`, janus.proc.pid!, args(1));
+          for (const [i, n] of STEPS.entries()) rows.janus[i]!.push(await step(`janus (run ${run})`, janus.proc.pid!, idle, args(n), n));
+        } finally {
+          await janus.stop();
+        }
+        await sleep(2000);
+      }
+      if (SERVERS.includes('camd')) {
+        const args = (n: number) => ['camd', d.baseUrl, `${USER.username}:${USER.password}`, 'stream2', String(n)];
+        const idle = await warmIdle(`camd (run ${run})`, d.child.pid!, args(1));
+        for (const [i, n] of STEPS.entries()) rows.camd[i]!.push(await step(`camd (run ${run})`, d.child.pid!, idle, args(n), n));
+      }
     }
-    await sleep(2000);
-    const camdArgs = (n: number) => ['camd', d.baseUrl, `${USER.username}:${USER.password}`, 'stream2', String(n)];
-    const idle = await warmIdle('camd', d.child.pid!, camdArgs(1));
-    for (const n of STEPS) camdRows.push(await step('camd', d.child.pid!, idle, camdArgs(n), n));
   } finally {
     await d.stop();
     removeLink();
   }
-  console.log('\nside by side (720p30 4 Mbit/s, werift receivers; CPU = the serving process, % of one core):');
-  console.log('viewers | server | CPU/viewer | ratio to Janus | RSS/viewer | RSS     | receiver drops      | fps slowest/median');
+  printSpread(rows);
+}
+
+/** min / median / max of a figure over the runs (one value when there was one run). */
+function spread(xs: number[], digits: number, unit = ''): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const f = (x: number) => x.toFixed(digits);
+  if (s.length === 0) return '-';
+  return s.length === 1 ? `${f(s[0]!)}${unit}` : `${f(s[0]!)} / ${f(percentile(s, 0.5))} / ${f(s.at(-1)!)}${unit}`;
+}
+
+interface Column {
+  header: string;
+  width: number;
+  of: (f: Figures) => number;
+  digits: number;
+  unit?: string;
+}
+
+/** The columns of the summary, each a figure over the runs. */
+const COLUMNS: Column[] = [
+  { header: 'CPU/viewer', width: 22, of: (f) => f.cpuPerViewer * 100, digits: 2, unit: ' %' },
+  { header: 'RSS/viewer (MiB)', width: 18, of: (f) => f.rssPerViewerMiB, digits: 2 },
+  { header: 'receiver drops', width: 18, of: (f) => f.drops, digits: 0 },
+  { header: 'NACKed', width: 14, of: (f) => f.nacks, digits: 0 },
+  { header: 'fps slowest', width: 18, of: (f) => f.minFps, digits: 1 },
+  { header: 'fps median', width: 18, of: (f) => f.medianFps, digits: 1 },
+];
+const cell = (c: Column, runs: Figures[]) => spread(runs.map(c.of), c.digits, c.unit).padEnd(c.width);
+
+/**
+ * Per step and server: min / median / max over the runs; then the ratio camd/Janus of the medians
+ * (the figure to quote) and the range of the per-run ratios (run k of camd against run k of Janus,
+ * measured a minute apart: what one run alone could have said).
+ */
+function printSpread(rows: Record<Server, Figures[][]>): void {
+  console.log(`\nside by side, ${RUNS} run(s) of each, alternating (720p30 4 Mbit/s, werift receivers; CPU = the serving process, % of one core)`);
+  console.log(`min / median / max over the runs:`);
+  console.log(['viewers', 'server', ...COLUMNS.map((c) => c.header.padEnd(c.width))].join(' | '));
   for (const [i, n] of STEPS.entries()) {
-    const j = janusRows[i];
-    const c = camdRows[i];
-    for (const [name, r] of [
-      ['Janus', j],
-      ['camd', c],
-    ] as const) {
-      if (!r) continue;
-      const ratio = j && name === 'camd' ? `${(r.cpuPerViewer / j.cpuPerViewer).toFixed(2)}×` : '';
-      console.log(
-        `${String(n).padStart(7)} | ${name.padEnd(6)} | ${(r.cpuPerViewer * 100).toFixed(2).padStart(8)} % | ${ratio.padStart(14)} | ${r.rssPerViewerMiB.toFixed(2).padStart(6)} MiB | ${r.rssMiB.toFixed(0).padStart(3)} MiB | ${String(r.drops).padStart(6)} of ${String(r.packets).padStart(7)} | ${r.minFps.toFixed(1)} / ${r.medianFps.toFixed(1)}`,
-      );
+    for (const server of ['janus', 'camd'] as const) {
+      const r = rows[server][i]!;
+      if (r.length) console.log([String(n).padStart(7), server.padEnd(6), ...COLUMNS.map((c) => cell(c, r))].join(' | '));
+    }
+    const j = rows.janus[i]!;
+    const c = rows.camd[i]!;
+    if (j.length && c.length) {
+      const cpu = (xs: Figures[]) => median(xs.map((x) => x.cpuPerViewer));
+      const perRun = c.slice(0, j.length).map((x, k) => x.cpuPerViewer / j[k]!.cpuPerViewer);
+      console.log(`${String(n).padStart(7)} viewers: CPU/viewer camd/Janus ${(cpu(c) / cpu(j)).toFixed(2)}× (medians); per run ${spread(perRun, 2, '×')}`);
     }
   }
 }
@@ -106,6 +155,11 @@ async function idleOf(pid: number): Promise<{ cpu: number; rssKiB: number }> {
  * (camd loads werift then, about 30 MiB) is printed on its own, not spread over the viewers of a step.
  */
 async function warmIdle(server: string, pid: number, oneViewer: string[]): Promise<{ cpu: number; rssKiB: number }> {
+  // A later round's baseline is measured against the server's first idle figure: its previous
+  // round's peers may still be served until they time out (camd: disconnectTimeoutMs), and a
+  // baseline taken then hides their cost (measured: 22-31 % "idle", negative figures per viewer).
+  if (!coldIdle.has(pid)) coldIdle.set(pid, await idleOf(pid));
+  await quiet(pid, coldIdle.get(pid)!);
   const cold = rssKiB(pid);
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/children/anchor-receivers.ts', ...oneViewer], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -114,14 +168,16 @@ async function warmIdle(server: string, pid: number, oneViewer: string[]): Promi
   await sleep(2000);
   child.stdin!.end();
   await new Promise((r) => child.once('exit', r));
-  const idle = await idleOf(pid);
-  await quiet(pid, idle);
+  await quiet(pid, coldIdle.get(pid)!);
   const warm = await idleOf(pid);
   console.log(
     `${server}: RSS ${MiB(cold).toFixed(0)} MiB before any viewer, ${MiB(warm.rssKiB).toFixed(0)} MiB after the first came and went (the baseline below)`,
   );
   return warm;
 }
+
+/** Each server process's idle CPU before its first viewer. */
+const coldIdle = new Map<number, { cpu: number; rssKiB: number }>();
 
 /** Waits until the server is back near its idle CPU (the previous step's peers have been closed). */
 async function quiet(pid: number, idle: { cpu: number }): Promise<void> {
@@ -157,7 +213,8 @@ async function step(server: string, pid: number, idleFigures: { cpu: number; rss
     // InDatagrams counts what was delivered: a dropped datagram is not in it.
     const packets = udpInDatagrams() - packets0 + drops;
     const rss = rssKiB(pid);
-    const fps = (JSON.parse(value as string) as { frames: number[] }).frames.map((f) => f / (WINDOW_MS / 1000));
+    const measured = JSON.parse(value as string) as { frames: number[]; nacks: number };
+    const fps = measured.frames.map((f) => f / (WINDOW_MS / 1000));
     const f: Figures = {
       viewers: n,
       cpuPerViewer: (cpu - idle) / n,
@@ -167,9 +224,10 @@ async function step(server: string, pid: number, idleFigures: { cpu: number; rss
       packets,
       minFps: Math.min(...fps),
       medianFps: percentile(fps, 0.5),
+      nacks: measured.nacks,
     };
     console.log(
-      `${server} ${n} viewers: ${(cpu * 100).toFixed(0)} % of a core (idle ${(idle * 100).toFixed(1)} %), ${(f.cpuPerViewer * 100).toFixed(2)} %/viewer; RSS ${MiB(rss0).toFixed(0)} → ${f.rssMiB.toFixed(0)} MiB; receiver drops ${drops} of ${packets} datagrams; fps slowest ${f.minFps.toFixed(1)}, median ${f.medianFps.toFixed(1)}; receivers ${(receiversCpu * 100).toFixed(0)} % of a core`,
+      `${server} ${n} viewers: ${(cpu * 100).toFixed(0)} % of a core (idle ${(idle * 100).toFixed(1)} %), ${(f.cpuPerViewer * 100).toFixed(2)} %/viewer; RSS ${MiB(rss0).toFixed(0)} → ${f.rssMiB.toFixed(0)} MiB; receiver drops ${drops} of ${packets} datagrams, ${f.nacks} packets NACKed; fps slowest ${f.minFps.toFixed(1)}, median ${f.medianFps.toFixed(1)}; receivers ${(receiversCpu * 100).toFixed(0)} % of a core`,
     );
     return f;
   } finally {

@@ -1,8 +1,8 @@
 /**
  * What a derived encoding costs (README, WebRTC): the daemon's whole process tree (daemon + media
  * process) serving a 720p30 4 Mbit/s stream with no viewer, with one and with ten werift receivers
- * that offer VP8 only (one extra VP8 encoder feeds them all), and with ten H.264 receivers for
- * comparison. Each step after its receivers connected and settled. Prints; asserts nothing.
+ * that offer VP8 only, VP9 only, AV1 only (one extra encoder of that codec feeds them all), and with
+ * ten H.264 receivers for comparison. Each step after its receivers connected and settled. Prints; asserts nothing.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function main(): Promise<void> {
   const d = await startDaemon({
     users: [{ ...USER, permissions: ['Media_rw'] }],
-    plugins: [{ name: '@camd/plugin-webrtc', options: { maxViewers: 100, derivedLingerMs: 1000 } }],
+    plugins: [{ name: '@camd/plugin-webrtc', options: { maxViewers: 100, maxViewersPerUser: 100, derivedLingerMs: 1000 } }],
     streams: [{ path: '/stream2', resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'main', source: 'videotestsrc' }],
   });
   const auth = { authorization: 'Basic ' + Buffer.from(`${USER.username}:${USER.password}`).toString('base64'), 'content-type': 'application/json' };
@@ -35,6 +35,10 @@ export async function main(): Promise<void> {
     for (const [mode, n] of [
       ['camd-vp8', 1],
       ['camd-vp8', 10],
+      ['camd-vp9', 1],
+      ['camd-vp9', 10],
+      ['camd-av1', 1],
+      ['camd-av1', 10],
       ['camd', 10],
     ] as const) {
       const child = spawn(
@@ -60,12 +64,13 @@ export async function main(): Promise<void> {
       const fps = (JSON.parse((await lines.next()).value as string) as { frames: number[] }).frames.map((f) => f / 3);
       const stats = (await (await fetch(`${d.baseUrl}/api/stats`, { headers: auth })).json()) as Record<
         string,
-        { derived?: { fps: number; currentBitrate: number }[] }
+        { derived?: { codec: string; running: boolean; fps: number; currentBitrate: number }[] }
       >;
-      const derived = stats.stream2?.derived?.[0];
+      const derived = stats.stream2?.derived?.find((d) => d.running && d.codec === mode.slice(5));
+      const codec = mode === 'camd' ? 'H.264' : mode.slice(5).toUpperCase();
       console.log(
-        `${String(n).padStart(2)} ${mode === 'camd' ? 'H.264' : 'VP8'} viewer(s): ${(busy * 100).toFixed(0)} % of a core, +${((busy - none) * 100).toFixed(0)} % over none` +
-          `; slowest viewer ${Math.min(...fps).toFixed(1)} fps${derived && mode !== 'camd' ? `; VP8 encoder ${derived.fps.toFixed(1)} fps, ${(derived.currentBitrate / 1e6).toFixed(2)} Mbit/s` : ''}`,
+        `${String(n).padStart(2)} ${codec} viewer(s): ${(busy * 100).toFixed(0)} % of a core, +${((busy - none) * 100).toFixed(0)} % over none` +
+          `; slowest viewer ${Math.min(...fps).toFixed(1)} fps${derived && mode !== 'camd' ? `; ${codec} encoder ${derived.fps.toFixed(1)} fps, ${(derived.currentBitrate / 1e6).toFixed(2)} Mbit/s` : ''}`,
       );
       child.stdin!.end();
       await new Promise((r) => child.once('exit', r));

@@ -5,12 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAMD_SETUP_TEST=1 bash scripts/setup.sh
-echo "test: type-checking"
-pnpm exec tsc -p tsconfig.json --noEmit
+# The type check and the build are two single-threaded tsc runs: side by side on two cores.
+echo "test: type-checking, and building (tsc -b) meanwhile"
+typecheck_log=$(mktemp)
+pnpm exec tsc -p tsconfig.json --noEmit > "$typecheck_log" 2>&1 &
+typecheck=$!
+pnpm build
+typecheck_rc=0
+wait "$typecheck" || typecheck_rc=$?
+cat "$typecheck_log"
+rm -f "$typecheck_log"
+[ "$typecheck_rc" = 0 ] || { echo "test: the type check failed" >&2; exit "$typecheck_rc"; }
 echo "test: lint and format (biome check)"
 pnpm exec biome check .
-echo "test: building (tsc -b)"
-pnpm build
 # Tests that run the default 1080p60 + 720p30 streams on one source (two encoders, a compositor and
 # overlays on two cores), or overload the machine on purpose, run on their own after the others, so
 # no other test file shares the machine with them.

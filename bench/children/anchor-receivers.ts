@@ -5,11 +5,12 @@
  * the servers are compared, not the clients (they skip SRTP payload decryption, see below). Prints one JSON line when all are connected, then on
  * "measure <ms>" the frames each received in that window (marker bits).
  * ICE stays on loopback-range addresses: pairs with any other remote address are refused.
- * Usage: tsx bench/children/anchor-receivers.ts camd|camd-vp8 <baseUrl> <user:password> <stream> <count>
+ * Usage: tsx bench/children/anchor-receivers.ts camd|camd-vp8|camd-vp9|camd-av1 <baseUrl> <user:password> <stream> <count>
  *        tsx bench/children/anchor-receivers.ts janus <janusUrl> <mountpoint id> <count>
  */
+import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
-import { RTCPeerConnection, SrtpSession, useH264, useVP8 } from 'werift';
+import { GenericNack, RTCPeerConnection, RTCRtpCodecParameters, SrtpSession, useH264, useVP8, useVP9 } from 'werift';
 
 // The receivers count frames by the RTP marker bit, which SRTP leaves in the clear: skipping the
 // payload's decryption (in JavaScript, per packet) keeps 50 receivers in one process from taking a
@@ -17,7 +18,32 @@ import { RTCPeerConnection, SrtpSession, useH264, useVP8 } from 'werift';
 // server's bursts overflowed their buffers. Sender reports (SRTCP) are still decrypted.
 SrtpSession.prototype.decrypt = (packet: Buffer) => packet;
 
+// Sequence numbers the receivers NACK (werift asks for every gap it sees): retransmission requests.
+let nacked = 0;
+const serializeNack = GenericNack.prototype.serialize;
+GenericNack.prototype.serialize = function (this: GenericNack) {
+  nacked += this.lost.length;
+  return serializeNack.call(this);
+};
+
+// RECEIVER_RCVBUF=<bytes>: receive buffers of that size instead of the system default (208 KiB here;
+// up to net.core.rmem_max, 4 MiB here), to tell a server's bursts from the receivers' own limits.
+const rcvbuf = Number(process.env.RECEIVER_RCVBUF ?? 0);
+if (rcvbuf > 0) {
+  const create = dgram.createSocket;
+  (dgram as { createSocket: typeof create }).createSocket = ((...a: Parameters<typeof create>) => {
+    const socket = create(...a);
+    socket.once('listening', () => socket.setRecvBufferSize(rcvbuf));
+    return socket;
+  }) as typeof create;
+}
+
 const [mode, ...args] = process.argv.slice(2) as [string, ...string[]];
+const RECEIVER_CODEC: Record<string, RTCRtpCodecParameters | undefined> = {
+  'camd-vp8': useVP8(),
+  'camd-vp9': useVP9({ parameters: 'profile-id=0' }),
+  'camd-av1': new RTCRtpCodecParameters({ mimeType: 'video/AV1', clockRate: 90000, parameters: 'profile=0' }),
+};
 const frames: number[] = [];
 const peers: RTCPeerConnection[] = [];
 
@@ -27,8 +53,8 @@ function peer(i: number): RTCPeerConnection {
     iceAdditionalHostAddresses: ['127.0.0.1'],
     iceUseIpv6: false,
     iceFilterCandidatePair: (pair) => pair.remoteCandidate.host.startsWith('127.') && pair.localCandidate.host.startsWith('127.'),
-    // `camd-vp8`: a receiver without H.264, which camd serves from the stream's derived VP8 encoding.
-    codecs: { video: [mode === 'camd-vp8' ? useVP8() : useH264({ parameters: 'profile-level-id=4d001f;packetization-mode=1;level-asymmetry-allowed=1' })] },
+    // `camd-vp8`, `camd-vp9`, `camd-av1`: a receiver without H.264, which camd serves from the stream's derived encoding.
+    codecs: { video: [RECEIVER_CODEC[mode] ?? useH264({ parameters: 'profile-level-id=4d001f;packetization-mode=1;level-asymmetry-allowed=1' })] },
   });
   peers.push(pc);
   frames[i] = 0;
@@ -124,8 +150,9 @@ for await (const line of createInterface({ input: process.stdin })) {
   const m = /^measure (\d+)$/.exec(line);
   if (!m) break;
   const start = [...frames];
+  const nacked0 = nacked;
   await new Promise((r) => setTimeout(r, Number(m[1])));
-  console.log(JSON.stringify({ frames: frames.map((f, i) => f - start[i]!) }));
+  console.log(JSON.stringify({ frames: frames.map((f, i) => f - start[i]!), nacks: nacked - nacked0 }));
 }
 janus?.close();
 await Promise.all(peers.map((p) => p.close()));

@@ -1,12 +1,17 @@
 /**
- * Attack 2 of `pnpm bench hostile-network`: one address holds many RTSP connections, each after one
- * `OPTIONS` (what an anonymous client may send), and opens a new one for each the server closes; a
- * legitimate reader from another address then plays the stream.
+ * Attacks 2 and 7 of `pnpm bench hostile-network`: one address holds many RTSP connections, each after
+ * one `OPTIONS` (what an anonymous client may send), or many RTSPS connections that begin a TLS
+ * handshake and never finish it, and opens a new one for each the server closes; a legitimate reader
+ * from another address then plays the stream.
  */
 import { connect, type Socket } from 'node:net';
 import { BenchReader } from '../rtsp-reader.js';
 import type { Credentials } from '../rtsp-client.js';
 import { ATTACKER, LEGIT, sleep } from './common.js';
+
+/** What a held connection sends: one OPTIONS, or the header of a TLS handshake record (a ClientHello begun, never finished). */
+export type HoldWith = 'options' | 'handshake';
+const TLS_RECORD_START = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]);
 
 /** At most this many replacements per half second: a steady attacker, not a connect storm that measures the bench's own CPU. */
 const REOPEN_PER_TICK = 100;
@@ -26,6 +31,7 @@ export class ConnectionHolder {
   constructor(
     private readonly port: number,
     private readonly count: number,
+    private readonly hold: HoldWith = 'options',
   ) {}
 
   /** Opens `count` connections (in batches: the backlog of a listening socket is finite) and waits until each connected or failed. */
@@ -57,7 +63,7 @@ export class ConnectionHolder {
       s.once('connect', () => {
         connected = true;
         this.open.add(s);
-        s.write(`OPTIONS rtsp://127.0.0.1:${this.port}/stream1 RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
+        s.write(this.hold === 'handshake' ? TLS_RECORD_START : `OPTIONS rtsp://127.0.0.1:${this.port}/stream1 RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
         resolve();
       });
       s.once('close', () => {
@@ -102,11 +108,11 @@ export interface LegitRead {
 }
 
 /**
- * A reader from the legitimate address plays `url`: frames over `seconds` counted from one second
+ * A reader from the legitimate address plays `url` (`rtsps://`: the certificate verified against `ca`): frames over `seconds` counted from one second
  * after its first frame (a server that starts its pipeline on the first reader is not penalised).
  */
-export async function legitRead(url: string, auth: Credentials, scheme: 'basic' | 'digest', seconds: number): Promise<LegitRead> {
-  const r = new BenchReader(url, auth, { localAddress: LEGIT, scheme, timeoutMs: 10_000 });
+export async function legitRead(url: string, auth: Credentials, scheme: 'basic' | 'digest', seconds: number, ca?: string): Promise<LegitRead> {
+  const r = new BenchReader(url, auth, { localAddress: LEGIT, scheme, timeoutMs: 10_000, ca });
   const t0 = performance.now();
   try {
     await r.start();

@@ -1,5 +1,5 @@
 export interface CliArgs {
-  command: 'run' | 'plugins' | 'probe' | 'hash-password' | 'bundle' | 'help' | 'version';
+  command: 'run' | 'plugins' | 'probe' | 'hash-password' | 'bundle' | 'tls-fingerprint' | 'help' | 'version';
   /** `camd probe --json`: the report as JSON instead of text. */
   json?: boolean;
   out?: string;
@@ -19,6 +19,8 @@ export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR] [--log
                                          cameras, encoders (with a trial encode each) and the source
                                          path and encoder every stream of the config would get
        camd hash-password                read a password on stdin, print a "passwordHash" for the config
+       camd tls fingerprint [--config FILE] [--state-dir DIR]
+                                         the TLS certificate's SHA-256 fingerprint and public key pin
        camd bundle --out DIR --plugins @camd/plugin-rtsp[,…]
                                          a deployable daemon folder with core and only these plugins
        camd --version | --help
@@ -37,8 +39,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) {
     const c = args.shift()!;
-    if (c !== 'run' && c !== 'plugins' && c !== 'probe' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
-    out.command = c;
+    if (c === 'tls') {
+      const sub = args.shift();
+      if (sub !== 'fingerprint') throw new Error(`unknown command "tls ${sub ?? ''}" (camd tls fingerprint)\n${USAGE}`);
+      out.command = 'tls-fingerprint';
+    } else if (c !== 'run' && c !== 'plugins' && c !== 'probe' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
+    else out.command = c;
   }
   while (args.length) {
     const a = args.shift()!;

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamdError, CamdHost, createLogger, ErrorCodes, hashPassword, type CamdConfig, type Logger } from '@camd/core';
+import { CamdError, CamdHost, createLogger, daemonCertificate, ErrorCodes, hashPassword, type CamdConfig, type Logger } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
@@ -63,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (args.command === 'probe') return probe(config, configPath, stateDir, args.json ?? false);
+  if (args.command === 'tls-fingerprint') return printFingerprint(config, stateDir);
   // `camd plugins` prints its report on stdout: its log goes to stderr.
   const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat, stream: args.command === 'plugins' ? 'stderr' : 'stdout' });
   // Plugins resolve from the config's folder, the working directory, then the daemon's own install.
@@ -110,6 +111,24 @@ async function probe(config: CamdConfig, configPath: string, stateDir: string, j
   } finally {
     await host?.stop();
     if (ownDir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `camd tls fingerprint`: what clients pin, read from the certificate the daemon serves (none is issued here). */
+function printFingerprint(config: Parameters<typeof daemonCertificate>[0], stateDir: string): number {
+  try {
+    const c = daemonCertificate(config, stateDir);
+    if (!c) {
+      process.stderr.write('camd: no TLS certificate: TLS is off in the config, or camd has not started once with this state directory\n');
+      return 1;
+    }
+    process.stdout.write(
+      `certificate: ${c.certFile}\nnames: ${c.names}\nvalid until: ${c.validTo.toISOString()}\nSHA-256 fingerprint: ${c.fingerprint}\npublic key pin: sha256//${c.spkiPin}\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`camd: ${(err as Error).message}\n`);
+    return 1;
   }
 }
 

@@ -66,6 +66,8 @@ export async function pluginsCommand(opts: {
       // stdout is the JSON report: the one-time administrator password goes to stderr.
       announceAdmin: (user, password) =>
         err(`camd: no users configured; created administrator "${user}" with password: ${password}\n      (shown once; only its hash is stored)\n`),
+      // …and so does the news of a TLS certificate issued on this first start.
+      announceCertificate: (c) => err(`camd: issued ${c.certFile} (${c.fingerprint})\n`),
     });
     listed = host.listPlugins();
     await host.stop();

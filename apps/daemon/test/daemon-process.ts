@@ -40,7 +40,8 @@ export async function startDaemon(
   const dir = mkdtempSync(join(tmpdir(), 'camd-daemon-'));
   const stateDir = opts.stateDir ?? join(dir, 'state');
   const configPath = join(dir, opts.yaml ? 'config.yaml' : 'config.json');
-  const doc = { ...config, http: { host: '127.0.0.1', port } };
+  // No HTTPS/RTSPS unless the config asks (their default ports are fixed); the HTTP port is a free one.
+  const doc = { ...config, http: { tls: false, ...(config.http as object | undefined), host: '127.0.0.1', port } };
   writeFileSync(configPath, opts.yaml ? toYaml(doc) : JSON.stringify(doc));
   const launch = opts.launch ?? 'program';
   const child = spawn(process.execPath, [...launchArgs(launch), opts.bin ?? CAMD_BIN, '--config', configPath, '--state-dir', stateDir, ...(opts.args ?? [])], {

@@ -29,7 +29,7 @@ const LIGHT_STREAMS = [
   testStream({ resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'high', preset: 'ultrafast', source: SAME }),
   testStream({ path: '/stream2', resolution: '640x360', fps: 30, bitrate: 1_000_000, profile: 'main', preset: 'ultrafast', source: SAME }),
 ];
-const SECONDS = 3;
+const SECONDS = 2;
 /** The streams of the daemon the running test started (sizes and rates to expect). */
 let current = STREAMS;
 const size = (s: (typeof STREAMS)[number]) => {

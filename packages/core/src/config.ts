@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { CamdError, ErrorCodes } from './errors.js';
 import type { UserConfig } from './auth/users.js';
 import type { LoginGuardOptions } from './auth/login-guard.js';
+import { tlsSchema, tlsSettings, type HttpTlsConfig, type PlainHttp } from './tls/config.js';
 import type { ConnectionLimits } from './net/connection-guard.js';
 import type { SourceSpec, StreamSettings, VideoCodec, EncoderProfile, EncoderPreset } from './media/types.js';
 
@@ -71,10 +72,11 @@ export const HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
 });
 
 export interface CamdConfig {
-  http?: { port?: number; host?: string; limits?: Partial<HttpLimits> };
+  /** `tls`: HTTPS (default on, port 8443, generated certificate; false: off); `plain`: what plain HTTP does (see tls/config.ts). */
+  http?: { port?: number; host?: string; tls?: HttpTlsConfig | false; plain?: PlainHttp; limits?: Partial<HttpLimits> };
   users?: UserConfig[];
   plugins?: Array<string | PluginEntry>;
-  rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[] };
+  rtsp?: { enabled?: boolean; port?: number; streams?: StreamConfig[]; tls?: { port?: number } | false };
   streams?: StreamConfig[];
   log?: { level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /**
@@ -91,8 +93,11 @@ export interface CamdConfig {
    * opens it to anyone. `auth` is the key of earlier releases: `auth: false` still opens it (deprecated).
    */
   metrics?: { public?: boolean; bearerToken?: string; auth?: boolean };
-  /** Brute-force protection of every login (HTTP, RTSP, ONVIF) and the password hashing queue; see LoginGuard. */
-  auth?: Partial<LoginGuardOptions>;
+  /**
+   * Brute-force protection of every login (HTTP, RTSP, ONVIF) and the password hashing queue (see
+   * LoginGuard); `basicOverPlainHttp`: false refuses HTTP Basic on plain HTTP (default true).
+   */
+  auth?: Partial<LoginGuardOptions> & { basicOverPlainHttp?: boolean };
   [other: string]: unknown;
 }
 
@@ -133,6 +138,8 @@ export const configSchema = {
       properties: {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         host: { type: 'string' },
+        tls: tlsSchema.httpTls,
+        plain: tlsSchema.plain,
         limits: {
           type: 'object',
           additionalProperties: false,
@@ -177,6 +184,7 @@ export const configSchema = {
         enabled: { type: 'boolean' },
         port: { type: 'integer', minimum: 1, maximum: 65535 },
         streams: { type: 'array', minItems: 1, items: streamSchema },
+        tls: tlsSchema.rtspTls,
       },
     },
     streams: { type: 'array', minItems: 1, items: streamSchema },
@@ -208,6 +216,7 @@ export const configSchema = {
         backoffMaxMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
         hashConcurrency: { type: 'integer', minimum: 1, maximum: 4 },
         hashQueue: { type: 'integer', minimum: 0, maximum: 1000 },
+        basicOverPlainHttp: tlsSchema.basicOverPlainHttp,
       },
     },
   },
@@ -233,6 +242,7 @@ export function parseConfig(doc: unknown): CamdConfig {
     throw new CamdError(ErrorCodes.CONFIG, describeError(err), { details: validateConfig.errors });
   }
   const cfg = doc as CamdConfig;
+  tlsSettings(cfg);
   const m = cfg.metrics;
   if (m?.public === true && (m.auth === true || m.bearerToken !== undefined))
     throw new CamdError(ErrorCodes.CONFIG, `config.metrics: public: true needs no ${m.auth === true ? 'auth' : 'bearerToken'}: choose one`);

@@ -156,6 +156,8 @@ export const CoreErrors = {
   SNAPSHOT: createError('CAMD_ERR_SNAPSHOT', 'no picture from "%s" yet: %s', 503),
   /** The stream is not in the codec a route serves (`GET /api/streams/:name/mjpeg` of an H.264 stream). */
   STREAM_CODEC: createError('CAMD_ERR_STREAM_CODEC', '%s', 409),
+  /** A TLS certificate or key that cannot be used (unreadable, not PEM, not a pair, expired); the message names the file. */
+  TLS_CERTIFICATE: createError('CAMD_ERR_TLS_CERTIFICATE', '%s'),
   /** A connection past a limit of its address, or of unauthenticated connections (429, or 503 when the limit is everyone's). */
   TOO_MANY_CONNECTIONS: createError('CAMD_ERR_TOO_MANY_CONNECTIONS', '%s', 429),
   /** A user (or everyone) holds as many clients of a kind as allowed (event streams, MJPEG clients). */

@@ -19,6 +19,7 @@ import type { ProbeReport } from './media/pipeline/probe-report.js';
 import { type CamdConfig, configuredStreams, httpLimits, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
+import { HttpConnections } from './http/connections.js';
 import { registerCoreApi, type PluginListing } from './http/api.js';
 import { registerMetrics } from './http/metrics.js';
 import { checkDefinition, orderByRequirements, resolvePlugin, validateOptions } from './plugins/loader.js';
@@ -26,6 +27,9 @@ import { checkStateKeys, pluginHooks, pluginState, settingsOf } from './plugins/
 import { PLUGIN_API_VERSION, TOKENS, type PluginContext, type PluginDefinition } from './plugins/contract.js';
 import { ensureDir } from './state/persist.js';
 import { getLatencyMs } from './rules.js';
+import { DaemonTls } from './tls/daemon-tls.js';
+import { emptyRegistry, publicConfig } from './host-helpers.js';
+import type { LoadedCertificate } from './tls/certificate.js';
 
 const CORE_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -39,6 +43,8 @@ export interface HostOptions {
   plugins?: Array<PluginDefinition<any> | { def: PluginDefinition<any>; options?: Record<string, unknown>; required?: boolean }>;
   /** Where the first-start administrator password is shown (default: stdout, once). */
   announceAdmin?: (username: string, password: string) => void;
+  /** Where a TLS certificate camd issued itself is shown (default: stdout, with its fingerprint). */
+  announceCertificate?: (certificate: LoadedCertificate, why: string) => void;
   /** Run real pipelines (default true). False gives the streams without encoding anything. */
   media?: boolean;
 }
@@ -66,6 +72,8 @@ export class CamdHost {
   registry!: ElementRegistry;
   media!: MediaPlane;
   http!: FastifyInstance;
+  tls!: DaemonTls;
+  private httpConnections!: HttpConnections;
   private readonly plugins: LoadedPlugin[] = [];
   private readonly closers: Array<{ plugin: string; fn: () => void | Promise<void> }> = [];
   private readonly transports = new Map<string, TransportInfo>();
@@ -121,6 +129,8 @@ export class CamdHost {
         }),
     });
     this.users.guard.log = this.logger.child({ component: 'auth' });
+    // The certificate beside the admin password: a configured one that cannot be used stops the start here.
+    this.tls = new DaemonTls({ config, stateDir, logger: this.logger, announce: this.options.announceCertificate });
     // Resolve plugin packages first: a missing or mismatched plugin fails before any pipeline starts.
     const resolved = await this.resolvePlugins();
     const streams = configuredStreams(config);
@@ -145,7 +155,10 @@ export class CamdHost {
       this.media = manager;
     }
     const limits = httpLimits(config);
-    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION, limits });
+    // HTTPS hands its decrypted connections to the same connections (one guard for both ports).
+    this.httpConnections = new HttpConnections(limits, this.logger);
+    this.http = await createHttpServer({ logger: this.logger, users: this.users, version: CORE_VERSION, connections: this.httpConnections });
+    this.tls.install(this.http);
     for (const [token, value] of [
       [TOKENS.hooks, this.hooks],
       [TOKENS.state, this.state],
@@ -214,7 +227,7 @@ export class CamdHost {
     for (const p of ordered) {
       const options = validateOptions(p.def, p.entry.options);
       for (const key of checkStateKeys(p.def.name, p.def.stateKeys)) this.state.define(key, p.def.name);
-      const scope = new PluginHttpScope(this.http, this.users, p.def.name);
+      const scope = new PluginHttpScope(this.http, this.users, p.def.name, { port: () => this.tls.httpsPort, plain: this.tls.settings.plain });
       p.scope = scope;
       const ctx = this.contextFor(p.def, options, scope);
       try {
@@ -248,6 +261,7 @@ export class CamdHost {
       users: this.users,
       registry: this.registry,
       http,
+      tls: this.tls.scope(),
       config: publicConfig(this.options.config),
       onClose: (fn: () => void | Promise<void>) => {
         this.closers.push({ plugin: def.name, fn });
@@ -284,9 +298,11 @@ export class CamdHost {
     await this.media.start();
     this.alignment?.start();
     const http = this.options.config.http ?? {};
-    await this.http.listen({ port: http.port ?? 8080, host: http.host ?? '0.0.0.0' });
+    if (this.tls.settings.plain === 'off') await this.http.ready();
+    else await this.http.listen({ port: http.port ?? 8080, host: http.host ?? '0.0.0.0' });
+    await this.tls.listen(this.http, this.httpConnections, http.host ?? '0.0.0.0');
     await this.hooks.started.promise();
-    this.logger.info({ httpPort: this.httpPort, streams: this.media.list().map((s) => s.name) }, 'camd started');
+    this.logger.info({ httpPort: this.httpPort, httpsPort: this.tls.httpsPort || undefined, streams: this.media.list().map((s) => s.name) }, 'camd started');
   }
 
   /** Stops everything; safe to call twice. Leaves no media process behind. */
@@ -302,6 +318,7 @@ export class CamdHost {
     }
     this.alignment?.stop();
     await this.media.stop().catch((err) => this.logger.error({ err }, 'stopping pipelines failed'));
+    await this.tls.close().catch((err) => this.logger.error({ err }, 'stopping HTTPS failed'));
     await this.http.close().catch(() => undefined);
   }
 
@@ -371,46 +388,4 @@ interface MediaModules {
 /** The GStreamer runtime is loaded only when pipelines run, so API-only hosts never touch it. */
 async function loadMediaModules(): Promise<MediaModules> {
   return (await import('./media/pipeline/index.js')) as unknown as MediaModules;
-}
-
-function emptyRegistry(): ElementRegistry {
-  const fail = (): never => {
-    throw new CamdError(ErrorCodes.GST_NO_ENCODER, 'this host runs without media (media: false)');
-  };
-  return {
-    has: () => false,
-    get: () => undefined,
-    list: () => [],
-    packageFor: () => undefined,
-    registerEncoder: () => undefined,
-    encoderCandidates: () => [],
-    chooseEncoder: fail,
-    chooseDecoder: () => undefined,
-    encoderLimits: () => undefined,
-    trialRequests: () => [],
-    recordTrials: () => undefined,
-    trial: () => undefined,
-    validateLaunch: () => undefined,
-  };
-}
-
-/**
- * The config as plugins see it: deep-frozen, and without secrets. Users are reduced to their names
- * and permissions; no password, hash or sealed secret reaches a plugin (they authenticate through
- * `ctx.users` and `ctx.http.requirePermission`), nor the metrics bearer token.
- */
-function publicConfig(config: CamdConfig): Readonly<Record<string, unknown>> {
-  const copy = structuredClone(config) as Record<string, unknown>;
-  if (Array.isArray(copy.users))
-    copy.users = (copy.users as Array<{ username: string; permissions?: unknown }>).map(({ username, permissions }) => ({ username, permissions }));
-  if (copy.metrics && typeof copy.metrics === 'object') delete (copy.metrics as Record<string, unknown>).bearerToken;
-  return deepFreeze(copy);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

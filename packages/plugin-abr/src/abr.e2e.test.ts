@@ -21,7 +21,8 @@ describe('plugin-abr end to end', () => {
     host = await createTestHost({
       plugins: [
         { def: rtsp, options: { port: rtspPort, host: '127.0.0.1' } },
-        { def: abr, options: { tickMs: 500, decreaseIntervalMs: 1000, increaseIntervalMs: 1500, recoverAfterMs: 2000 } },
+        // Fast timings (the defaults are seconds apart): climbing stays slower than backing off.
+        { def: abr, options: { tickMs: 250, decreaseIntervalMs: 750, increaseIntervalMs: 1000, recoverAfterMs: 1000 } },
       ],
       // Noise does not compress: the measured bitrate follows the encoder target.
       config: { streams: [testStream({ source: 'videotestsrc:snow', bitrate: 2_000_000 })] },

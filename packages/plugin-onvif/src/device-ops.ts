@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { ADMIN_ONLY, CamdError, ErrorCodes, MEDIA_READ, type Permission, type UserView } from '@camd/core';
 import { fault, list, text, type Op, type OpContext } from './operations.js';
 import { NETWORK_OPS } from './network-ops.js';
+import { PROTOCOL_OPS } from './protocol-ops.js';
 import { EVENT_SERVICE_PATH, eventServiceCapabilities } from './event-ops.js';
 import { MEDIA2_SERVICE_PATH, media2ServiceCapabilities } from './media2-ops.js';
 import { fixedScopes } from './scopes.js';
@@ -78,7 +79,7 @@ export const DEVICE_OPS: Record<string, Op> = {
     `<tds:GetCapabilitiesResponse><tds:Capabilities>` +
     `<tt:Device><tt:XAddr>${xmlEscape(o.origin)}/onvif/device_service</tt:XAddr><tt:Network><tt:IPFilter>false</tt:IPFilter><tt:ZeroConfiguration>false</tt:ZeroConfiguration><tt:IPVersion6>false</tt:IPVersion6><tt:DynDNS>false</tt:DynDNS></tt:Network>` +
     `<tt:System><tt:DiscoveryResolve>true</tt:DiscoveryResolve><tt:DiscoveryBye>true</tt:DiscoveryBye><tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false</tt:SystemBackup><tt:SystemLogging>false</tt:SystemLogging><tt:FirmwareUpgrade>false</tt:FirmwareUpgrade><tt:SupportedVersions>${VERSION}</tt:SupportedVersions></tt:System>` +
-    `<tt:Security><tt:TLS1.1>false</tt:TLS1.1><tt:TLS1.2>false</tt:TLS1.2><tt:OnboardKeyGeneration>false</tt:OnboardKeyGeneration><tt:AccessPolicyConfig>false</tt:AccessPolicyConfig><tt:X.509Token>false</tt:X.509Token><tt:SAMLToken>false</tt:SAMLToken><tt:KerberosToken>false</tt:KerberosToken><tt:RELToken>false</tt:RELToken></tt:Security></tt:Device>` +
+    `<tt:Security><tt:TLS1.1>false</tt:TLS1.1><tt:TLS1.2>${o.ctx.http.tlsPort > 0}</tt:TLS1.2><tt:OnboardKeyGeneration>false</tt:OnboardKeyGeneration><tt:AccessPolicyConfig>false</tt:AccessPolicyConfig><tt:X.509Token>false</tt:X.509Token><tt:SAMLToken>false</tt:SAMLToken><tt:KerberosToken>false</tt:KerberosToken><tt:RELToken>false</tt:RELToken></tt:Security></tt:Device>` +
     `<tt:Events><tt:XAddr>${xmlEscape(o.origin)}${EVENT_SERVICE_PATH}</tt:XAddr><tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport><tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>` +
     `<tt:Media><tt:XAddr>${xmlEscape(o.origin)}/onvif/media_service</tt:XAddr><tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>` +
     `</tds:Capabilities></tds:GetCapabilitiesResponse>`,
@@ -89,7 +90,7 @@ export const DEVICE_OPS: Record<string, Op> = {
       `<tds:Service><tds:Namespace>${ns}</tds:Namespace><tds:XAddr>${xmlEscape(o.origin)}${path}</tds:XAddr>${withCaps ? `<tds:Capabilities>${caps}</tds:Capabilities>` : ''}<tds:Version>${VERSION}</tds:Version></tds:Service>`;
     return (
       `<tds:GetServicesResponse>` +
-      service('http://www.onvif.org/ver10/device/wsdl', '/onvif/device_service', deviceServiceCapabilities()) +
+      service('http://www.onvif.org/ver10/device/wsdl', '/onvif/device_service', deviceServiceCapabilities(o)) +
       service('http://www.onvif.org/ver10/media/wsdl', '/onvif/media_service', mediaServiceCapabilities(o)) +
       service('http://www.onvif.org/ver20/media/wsdl', MEDIA2_SERVICE_PATH, media2ServiceCapabilities(o)) +
       service('http://www.onvif.org/ver10/events/wsdl', EVENT_SERVICE_PATH, eventServiceCapabilities(o)) +
@@ -97,7 +98,7 @@ export const DEVICE_OPS: Record<string, Op> = {
     );
   },
 
-  GetServiceCapabilities: () => `<tds:GetServiceCapabilitiesResponse>${deviceServiceCapabilities()}</tds:GetServiceCapabilitiesResponse>`,
+  GetServiceCapabilities: (o) => `<tds:GetServiceCapabilitiesResponse>${deviceServiceCapabilities(o)}</tds:GetServiceCapabilitiesResponse>`,
 
   GetWsdlUrl: () => `<tds:GetWsdlUrlResponse><tds:WsdlUrl>https://www.onvif.org/profiles/specifications/</tds:WsdlUrl></tds:GetWsdlUrlResponse>`,
 
@@ -184,6 +185,7 @@ export const DEVICE_OPS: Record<string, Op> = {
   },
 
   ...NETWORK_OPS,
+  ...PROTOCOL_OPS,
 
   SystemReboot: (o) => {
     requirePermission(o.caller!, ADMIN_ONLY);
@@ -198,10 +200,11 @@ export const DEVICE_OPS: Record<string, Op> = {
   },
 };
 
-function deviceServiceCapabilities(): string {
+/** TLS1.2: HTTPS serves (TLS 1.2 and 1.3; ONVIF has no attribute for 1.3). */
+function deviceServiceCapabilities(o: OpContext): string {
   return (
     '<tds:Capabilities><tds:Network IPFilter="false" ZeroConfiguration="false" IPVersion6="false" DynDNS="false" HostnameFromDHCP="false"/>' +
-    '<tds:Security TLS1.0="false" TLS1.1="false" TLS1.2="false" OnboardKeyGeneration="false" AccessPolicyConfig="false" DefaultAccessPolicy="false" Dot1X="false" RemoteUserHandling="false" X.509Token="false" SAMLToken="false" KerberosToken="false" UsernameToken="true" HttpDigest="true" RELToken="false" MaxUsers="32"/>' +
+    `<tds:Security TLS1.0="false" TLS1.1="false" TLS1.2="${o.ctx.http.tlsPort > 0}" OnboardKeyGeneration="false" AccessPolicyConfig="false" DefaultAccessPolicy="false" Dot1X="false" RemoteUserHandling="false" X.509Token="false" SAMLToken="false" KerberosToken="false" UsernameToken="true" HttpDigest="true" RELToken="false" MaxUsers="32"/>` +
     '<tds:System DiscoveryResolve="true" DiscoveryBye="true" RemoteDiscovery="false" SystemBackup="false" SystemLogging="false" FirmwareUpgrade="false" HttpFirmwareUpgrade="false" HttpSystemBackup="false" HttpSystemLogging="false" HttpSupportInformation="false"/></tds:Capabilities>'
   );
 }

@@ -27,6 +27,10 @@ export interface DiscoveryOptions {
   interfaceAddress?: string;
   /** The daemon's HTTP port and bind address (for XAddrs: only addresses it really listens on). */
   httpPort: () => number;
+  /** The HTTPS port (0: none): its XAddrs come first. */
+  httpsPort?: () => number;
+  /** Whether plain HTTP serves ONVIF (not when it only redirects to HTTPS, or is off). */
+  plainHttp?: () => boolean;
   httpHost?: string;
   scopes: () => string[];
   discoverable: () => boolean;
@@ -189,16 +193,26 @@ export class DiscoveryService {
     return this.o.scopes().map(xmlEscape).join(' ');
   }
 
-  /** The device service URL on the interface facing `peer` (every interface for multicast announcements). */
+  /**
+   * The device service URLs on the interface facing `peer` (every interface for multicast
+   * announcements): HTTPS first when it serves, then plain HTTP when it serves ONVIF.
+   */
   private xaddrs(peer?: string): string {
-    const port = this.o.httpPort();
+    const schemes: Array<[string, number]> = [];
+    const tls = this.o.httpsPort?.() ?? 0;
+    if (tls > 0) schemes.push(['https', tls]);
+    if (this.o.plainHttp?.() ?? true) schemes.push(['http', this.o.httpPort()]);
     const bound = this.o.httpHost;
-    // The config's bind address, escaped as every value that goes into XML.
-    if (bound && bound !== '0.0.0.0' && bound !== '::') return xmlEscape(`http://${bound}:${port}/onvif/device_service`);
-    const v4 = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => a.family === 'IPv4'));
-    const facing = peer ? v4.find((a) => sameSubnet(a.address, peer, a.netmask)) : undefined;
-    const addrs = facing ? [facing.address] : v4.filter((a) => !a.internal).map((a) => a.address);
-    return (addrs.length ? addrs : ['127.0.0.1']).map((a) => `http://${a}:${port}/onvif/device_service`).join(' ');
+    let addrs: string[];
+    // The config's bind address, escaped (below) as every value that goes into XML.
+    if (bound && bound !== '0.0.0.0' && bound !== '::') addrs = [bound];
+    else {
+      const v4 = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => a.family === 'IPv4'));
+      const facing = peer ? v4.find((a) => sameSubnet(a.address, peer, a.netmask)) : undefined;
+      addrs = facing ? [facing.address] : v4.filter((a) => !a.internal).map((a) => a.address);
+      if (addrs.length === 0) addrs = ['127.0.0.1'];
+    }
+    return xmlEscape(schemes.flatMap(([scheme, port]) => addrs.map((a) => `${scheme}://${a}:${port}/onvif/device_service`)).join(' '));
   }
 
   private send(xml: string, port: number, address: string): Promise<void> {

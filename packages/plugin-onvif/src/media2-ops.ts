@@ -2,6 +2,7 @@ import { MEDIA_READ, type StreamSettings, type VideoCodec } from '@camd/core';
 import { applyEncoderChanges, type EncoderChange } from './media-ops.js';
 import { encoderOptions, resolutionsXml, setVideoSourceConfiguration } from './encoder-options.js';
 import { fault, list, profileToken, streamOf, text, videoSourceConfigurationXml, type Op, type OpContext } from './operations.js';
+import { rtspsPort } from './protocol-ops.js';
 import { SoapFault, xmlEscape } from './soap.js';
 import { require as requirePermission } from './security.js';
 
@@ -22,8 +23,12 @@ const H264_PROFILE_OF: Record<string, StreamSettings['profile']> = { Baseline: '
 const H265_PROFILES = ['Main'];
 /** Common camera rates (whole: streamFramerate takes integers), offered up to the highest the streams accept, plus that rate and each stream's own. */
 const FRAME_RATES = [1, 5, 10, 15, 20, 25, 30, 50, 60, 120];
-/** Protocols of GetStreamUri: RTP over UDP, over the RTSP connection, and tunnelled in HTTP, all on the RTSP port. */
-const PROTOCOLS = ['RtspUnicast', 'RTSP', 'RtspOverHttp'];
+/**
+ * Protocols of GetStreamUri: RTP over UDP, over the RTSP connection, and tunnelled in HTTP, all on the
+ * RTSP port; and RTSPS (`RtspsUnicast`: the rtsps:// URI on the RTSPS port, RTP interleaved in TLS;
+ * camd has no SRTP, so UDP stays refused there).
+ */
+const PROTOCOLS = ['RtspUnicast', 'RTSP', 'RtspOverHttp', 'RtspsUnicast'];
 
 const read = (o: OpContext) => requirePermission(o.caller!, MEDIA_READ);
 
@@ -185,9 +190,14 @@ export const MEDIA2_OPS: Record<string, Op> = {
     const s = streamOf(o, o.params.ProfileToken);
     const protocol = text(o.params.Protocol) ?? 'RTSP';
     if (!PROTOCOLS.includes(protocol))
-      throw fault.invalidArg('ter:InvalidStreamSetup', `protocol ${protocol} is not one of ${PROTOCOLS.join(', ')} (no multicast, no RTSPS)`);
+      throw fault.invalidArg('ter:InvalidStreamSetup', `protocol ${protocol} is not one of ${PROTOCOLS.join(', ')} (no multicast)`);
     if (!o.ctx.state.has('rtspPort'))
       throw new SoapFault(400, 'env:Receiver', 'ter:ActionNotSupported/ter:NoRTSPStreaming', 'RTSP streaming is not installed on this device');
+    if (protocol === 'RtspsUnicast') {
+      const port = rtspsPort(o.ctx);
+      if (port === undefined) throw fault.invalidArg('ter:InvalidStreamSetup', 'RTSPS is off on this device (rtspsEnabled, rtsp.tls, http.tls)');
+      return `<tr2:GetStreamUriResponse><tr2:Uri>${xmlEscape(`rtsps://${o.host}:${port}${s.path}`)}</tr2:Uri></tr2:GetStreamUriResponse>`;
+    }
     return `<tr2:GetStreamUriResponse><tr2:Uri>${xmlEscape(`rtsp://${o.host}:${o.ctx.state.get<number>('rtspPort')}${s.path}`)}</tr2:Uri></tr2:GetStreamUriResponse>`;
   },
 

@@ -34,18 +34,6 @@ export const NETWORK_OPS: Record<string, Op> = {
     return `<tds:GetNetworkInterfacesResponse>${out.join('')}</tds:GetNetworkInterfacesResponse>`;
   },
 
-  /** HTTP (this service and the API) and, when plugin-rtsp is installed, RTSP with its live port. */
-  GetNetworkProtocols: (o) => {
-    read(o);
-    const protocol = (name: string, enabled: boolean, port: number) =>
-      `<tds:NetworkProtocols><tt:Name>${name}</tt:Name><tt:Enabled>${enabled}</tt:Enabled><tt:Port>${port}</tt:Port></tds:NetworkProtocols>`;
-    const state = o.ctx.state;
-    const rtsp = state.has('rtspPort')
-      ? protocol('RTSP', state.has('rtspEnabled') ? state.get<boolean>('rtspEnabled') : true, state.get<number>('rtspPort'))
-      : '';
-    return `<tds:GetNetworkProtocolsResponse>${protocol('HTTP', true, o.ctx.http.port)}${rtsp}</tds:GetNetworkProtocolsResponse>`;
-  },
-
   GetDNS: (o) => {
     read(o);
     const { servers, search } = resolvConf();

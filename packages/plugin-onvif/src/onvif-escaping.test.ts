@@ -60,7 +60,7 @@ describe('ONVIF answers carry request values escaped, and a malformed Host is re
     const stream = { name: 'stream1', path: '/stream1' } as StreamSettings;
     const host = `a&b'c"<d>`;
     const o = {
-      ctx: { streams: { list: () => [stream] }, state: { has: () => true, get: () => 8554 } },
+      ctx: { streams: { list: () => [stream] }, state: { has: () => true, get: () => 8554 }, http: { port: 8080, tlsPort: 0 } },
       caller: { username: 'admin', permissions: ['Admin'] },
       origin: `http://${host}:8080`,
       host,

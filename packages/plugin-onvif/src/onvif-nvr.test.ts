@@ -40,7 +40,8 @@ describe('plugin-onvif: what NVRs ask while adding a camera', () => {
       Object.fromEntries(
         asList<any>((await camera.core.getNetworkProtocols()).data.GetNetworkProtocolsResponse.NetworkProtocols).map((p) => [p.Name, `${p.Enabled}:${p.Port}`]),
       );
-    expect(await protocols()).toEqual({ HTTP: `true:${h.httpPort}`, RTSP: `true:${rtspPort}` });
+    // HTTPS is off in this test host (http.tls: false): reported off, on its usual port.
+    expect(await protocols()).toEqual({ HTTP: `true:${h.httpPort}`, HTTPS: 'false:443', RTSP: `true:${rtspPort}` });
     await h.host.state.set('rtspEnabled', false);
     expect((await protocols()).RTSP).toBe(`false:${rtspPort}`);
     await h.host.state.set('rtspEnabled', true);

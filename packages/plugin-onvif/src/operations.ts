@@ -6,7 +6,7 @@ import type { EventBroker } from './events.js';
 export interface OpContext {
   ctx: PluginContext<OnvifOptions>;
   caller?: Caller;
-  /** `http://host:port` as the client addressed the daemon. */
+  /** `http://host:port` (or `https://`) as the client addressed the daemon. */
   origin: string;
   host: string;
   params: Record<string, unknown>;

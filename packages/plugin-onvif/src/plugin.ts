@@ -76,7 +76,8 @@ export default definePlugin<OnvifOptions>({
           caller: who.caller,
           params: soap.params,
           host,
-          origin: `http://${req.headers.host ?? req.hostname}`,
+          // Over HTTPS the services' addresses are https:// (fastify's protocol: the socket is TLS).
+          origin: `${req.protocol}://${req.headers.host ?? req.hostname}`,
           events,
           subscription,
         });
@@ -134,6 +135,8 @@ function setupDiscovery(ctx: PluginContext<OnvifOptions>): void {
       address: ctx.options.discoveryAddress,
       interfaceAddress: ctx.options.discoveryInterface,
       httpPort: () => ctx.http.port,
+      httpsPort: () => ctx.http.tlsPort,
+      plainHttp: () => ctx.http.plain === 'on',
       httpHost: (ctx.config.http as { host?: string } | undefined)?.host,
       scopes: () => [...fixedScopes(ctx.options), ...ctx.state.get<string[]>('onvifScopes')],
       discoverable: () => ctx.state.get<string>('onvifDiscoveryMode') === 'Discoverable',

@@ -26,7 +26,14 @@ export const H264_AU_CAPS = 'video/x-h264, stream-format=(string)byte-stream, al
 export const H265_AU_CAPS = 'video/x-h265, stream-format=(string)byte-stream, alignment=(string)au';
 
 /** The caps of each codec's access units (JPEG: one picture per buffer). */
-export const AU_CAPS: Record<FrameCodec, string> = { h264: H264_AU_CAPS, h265: H265_AU_CAPS, mjpeg: 'image/jpeg, parsed=(boolean)true', vp8: 'video/x-vp8' };
+export const AU_CAPS: Record<FrameCodec, string> = {
+  h264: H264_AU_CAPS,
+  h265: H265_AU_CAPS,
+  mjpeg: 'image/jpeg, parsed=(boolean)true',
+  vp8: 'video/x-vp8',
+  vp9: 'video/x-vp9',
+  av1: 'video/x-av1, stream-format=(string)obu-stream, alignment=(string)tu',
+};
 
 function header(type: number, length: number): Buffer {
   const h = Buffer.alloc(GDP_HEADER);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { JPEG_RTP_MAX_SIZE, PAYLOAD_TYPE, videoMediaSection, type Caller, type CodecParameters, type GuardedConnection } from '@camd/core';
 import type { ConnParent } from './conn-parent.js';
 import { formatResponse, RequestParser, type ParsedItem, type RtspRequest } from './request-parser.js';
@@ -286,7 +287,11 @@ export class RtspConnection {
   private async setup(req: RtspRequest, caller: Caller): Promise<Reply> {
     const target = this.parent.resolve(req.url);
     if (!target || (target.track !== undefined && target.track !== 'trackID=0')) return { status: 404 };
-    const transport = parseTransport(req.headers.transport, this.remoteAddress);
+    // RTSPS: media stays inside the TLS connection (interleaved). Plain RTP over UDP would carry it in
+    // clear, and camd has no SRTP: UDP offers are passed over; with nothing else offered, 461.
+    const secure = (this.socket as Partial<TLSSocket>).encrypted === true;
+    const transport = parseTransport(req.headers.transport, this.remoteAddress, { udp: !secure });
+    if (!transport && secure) return { status: 461, headers: { 'X-Reason': 'RTSPS sends RTP interleaved in the TLS connection (RTP/AVP/TCP) only' } };
     if (!transport) return { status: 461 };
     const udp = transport.kind === 'udp' ? this.parent.udpPorts() : undefined;
     if (transport.kind === 'udp' && !udp) return { status: 461 };

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ConnectionGuard, type ConnectionLimits, type GuardedConnection } from '@camd/core';
+import { type Admission, ConnectionGuard, type ConnectionLimits, type GuardedConnection } from '@camd/core';
 import { Base64Stream, classifyFirstBytes, httpError, MAX_TUNNELS, TUNNEL_GET_RESPONSE } from './http-tunnel.js';
 import { formatResponse } from './request-parser.js';
 import { RtspConnection, type ConnParent } from './rtsp-connection.js';
@@ -37,10 +37,15 @@ export class RtspConnections {
     for (const c of this.byId.values()) c.close();
   }
 
-  /** Admits a new connection, then reads its first bytes: plain RTSP, or one side of an RTSP-over-HTTP tunnel. */
-  accept(socket: Socket): void {
+  /**
+   * Admits a new connection, then reads its first bytes: plain RTSP, or one side of an RTSP-over-HTTP
+   * tunnel. A decrypted RTSPS connection comes `handed` the admission of its raw connection (made by
+   * this guard before the handshake), and is carried on from there.
+   */
+  accept(socket: Socket, handed?: Admission): void {
     socket.on('error', () => undefined);
-    const admission = this.guard.admit(socket);
+    const admission = handed ?? this.guard.admit(socket);
+    if (handed?.ok) handed.conn.carry(socket);
     if (!admission.ok) {
       if (admission.answer) answerRefusal(socket, admission.message);
       return;

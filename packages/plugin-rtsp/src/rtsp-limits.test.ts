@@ -1,6 +1,8 @@
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { basicAuth, relayFrom, until } from '@camd/core/testing';
+import { basicAuth, freePort, relayFrom, until } from '@camd/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegReader, ffprobe, rtspClient, rtspHost, run, type RtspTestHost } from './test-utils.js';
 
@@ -17,16 +19,36 @@ const LIMITS = {
   maxSessionsPerUser: 3,
 };
 
-/** A connection from `localAddress` that sends one OPTIONS and then nothing; what it was answered, and when it closed. */
-function idleAfterOptions(port: number, localAddress = '127.0.0.1') {
+const OPTIONS = 'OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\n';
+/** The header of a TLS handshake record (a ClientHello's start): a handshake begun and never finished. */
+const TLS_RECORD_START = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]);
+
+/** A connection from `localAddress` that sends `first` and then nothing; what it was answered, and when it closed. */
+function idleAfter(port: number, first: string | Buffer, localAddress = '127.0.0.1') {
   const socket: Socket = connect({ port, host: '127.0.0.1', localAddress });
   const t0 = Date.now();
   let text = '';
   socket.on('error', () => undefined);
   socket.on('data', (d) => (text += d.toString('latin1')));
-  socket.on('connect', () => socket.write('OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\n'));
+  const connected = once(socket, 'connect').then(() => socket.write(first));
   const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - t0)));
-  return { socket, closed, answer: () => text };
+  return { socket, connected, closed, answer: () => text };
+}
+const idleAfterOptions = (port: number, localAddress?: string) => idleAfter(port, OPTIONS, localAddress);
+
+/** OPTIONS over RTSPS from `localAddress` (the certificate unchecked): the answer's head. */
+async function optionsOverTls(port: number, localAddress: string): Promise<string> {
+  const socket = connectTls({ socket: connect({ port, host: '127.0.0.1', localAddress }), rejectUnauthorized: false });
+  let text = '';
+  socket.on('error', () => undefined);
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  try {
+    await once(socket, 'secureConnect');
+    socket.write(OPTIONS);
+    return await until(() => (text.includes('\r\n\r\n') ? text : ''), 10_000, 'an answer over RTSPS');
+  } finally {
+    socket.destroy();
+  }
 }
 
 async function flood(port: number, args: string[]): Promise<{ sent: number; blocked: boolean; closed_after_ms: number | null }> {
@@ -36,12 +58,64 @@ async function flood(port: number, args: string[]): Promise<{ sent: number; bloc
 
 describe('plugin-rtsp on a hostile network: backpressure, per-address and per-user limits', () => {
   let h: RtspTestHost;
+  let tlsPort: number;
   const viewer = () => basicAuth(h.users.viewer);
   beforeAll(async () => {
-    h = await rtspHost(undefined, LIMITS);
+    tlsPort = await freePort();
+    h = await rtspHost(undefined, { ...LIMITS, tlsPort }, { http: { tls: { port: 0 } } });
     await h.host.hub.waitForParameters('stream1', 20_000);
   });
   afterAll(async () => h?.close());
+
+  it('RTSPS counts a connection before its handshake, with RTSP: handshakes never finished do not lock out ffprobe rtsps:// from 127.0.0.2, and close at the deadline', async () => {
+    const halfOpen = () => idleAfter(tlsPort, TLS_RECORD_START);
+    const first = [halfOpen(), halfOpen(), halfOpen()];
+    await Promise.all(first.map((c) => c.connected));
+    // They fill 127.0.0.1's share before any handshake: a TLS client from there is refused with the
+    // reason (over TLS), and so is plain RTSP: one guard for both ports.
+    const reason =
+      /^RTSP\/1.0 503 Service Unavailable\r\nCSeq: 7\r\n.*X-Reason: 3 connections from this address have not authenticated yet, the limit is 3 \(option maxUnauthenticatedPerAddress\)/s;
+    expect(await optionsOverTls(tlsPort, '127.0.0.1')).toMatch(reason);
+    const plain = idleAfterOptions(h.rtspPort);
+    await plain.closed;
+    expect(plain.answer()).toMatch(reason);
+    // They are closed by the 2 s deadline, long before the 10 s handshake timeout.
+    for (const t of await Promise.all(first.map((c) => c.closed))) {
+      expect(t).toBeGreaterThanOrEqual(1900);
+      expect(t).toBeLessThan(9000);
+    }
+
+    // Opened again and again, they do not keep ffprobe out from another address.
+    const attack = new Set<ReturnType<typeof idleAfter>>();
+    let opened = 0;
+    const keep = setInterval(() => {
+      opened++;
+      const c = halfOpen();
+      attack.add(c);
+      void c.closed.then(() => attack.delete(c));
+    }, 50);
+    const relay = await relayFrom('127.0.0.2', tlsPort);
+    try {
+      await until(() => opened >= 40, 10_000, 'the attack under way');
+      const probe = await ffprobe(`rtsps://viewer:${h.users.viewer.password}@127.0.0.1:${relay.port}/stream1`);
+      expect(probe.streams?.[0]?.width, probe.error).toBe(320);
+    } finally {
+      clearInterval(keep);
+      for (const c of attack) c.socket.destroy();
+      await relay.close();
+    }
+  });
+
+  it.each([['plain'], ['tunnel']])(
+    'a peer that pipelines requests over RTSPS (%s) and reads no answer is no longer read, then closed after stallMs',
+    async (mode) => {
+      const r = await flood(tlsPort, ['--tls', '--auth', viewer(), '--mode', mode]);
+      expect(r.blocked, JSON.stringify(r)).toBe(true);
+      expect(r.sent).toBeLessThan(16 << 20);
+      // Seen on the decrypted connection: the raw one under TLS never holds unsent bytes.
+      expect(r.closed_after_ms, h.recentLog()).not.toBeNull();
+    },
+  );
 
   it.each([['plain RTSP'], ['an HTTP tunnel (the POST side floods, the GET side is not read)']])(
     'a peer that pipelines requests and reads no answer over %s is no longer read, then closed after stallMs',

@@ -14,8 +14,7 @@ describe('plugin-rtsp settings apply live', () => {
     await h.host.hub.waitForParameters('stream1', 15_000);
     const reader = ffmpegReader(h.url(), 'tcp');
     try {
-      await new Promise((r) => setTimeout(r, 3000));
-      expect(reader.frames()).toBeGreaterThan(0);
+      await until(() => reader.frames() > 0, 15_000, 'the reader to play');
       expect((await putState(h, 'rtspEnabled', false)).status).toBe(200);
       await new Promise<void>((resolve) => (reader.child.exitCode !== null ? resolve() : reader.child.once('exit', () => resolve())));
       expect((await ffprobe(h.url())).error).toMatch(/Connection refused/);

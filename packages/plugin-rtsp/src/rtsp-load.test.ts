@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { testStream } from '@camd/core/testing';
+import { testStream, until } from '@camd/core/testing';
 import { ffmpegReader, rawExchange, rtspHost, type RtspTestHost } from './test-utils.js';
 
 let h: RtspTestHost | undefined;
@@ -36,10 +36,11 @@ describe('plugin-rtsp under load', () => {
     await h.host.hub.waitForParameters('stream1', 15_000);
     const readers = Array.from({ length: 20 }, (_, i) => ffmpegReader(h!.url('/stream1'), i % 2 ? 'udp' : 'tcp'));
     try {
-      await sleep(8000);
-      const counts = readers.map((r) => r.frames());
-      // Every reader receives the stream (8 s at 15 fps is 120 frames; allow a slow start on 2 cores).
-      for (const c of counts) expect(c).toBeGreaterThan(30);
+      // Every reader receives the stream: more than 30 frames each (2 s at 15 fps; 20 ffmpeg starting
+      // at once on 2 cores take a while: up to 30 s).
+      await until(() => readers.every((r) => r.frames() > 30), 30_000, 'every reader to receive 30 frames').catch((e: Error) => {
+        throw new Error(`${e.message}: ${readers.map((r) => r.frames()).join(' ')}`);
+      });
       const stats = (await (await h.fetch('/api/stats')).json()) as Record<string, { clientCount: number }>;
       expect(stats.stream1!.clientCount).toBeGreaterThanOrEqual(20);
     } finally {
@@ -54,12 +55,13 @@ describe('plugin-rtsp under load', () => {
     const stalled = await stalledReader(h.rtspPort);
     const fast = ffmpegReader(h.url('/stream1'), 'tcp');
     try {
-      await sleep(2000);
+      // Past the fast reader's start (its first GOP may arrive at once), while the stalled one fills up.
+      await until(() => fast.frames() >= 15, 15_000, 'the fast reader to play');
       const start = fast.frames();
-      await sleep(10_000);
+      await sleep(6000);
       const got = fast.frames() - start;
-      // 10 s at 15 fps = 150 frames; the fast reader keeps (nearly) all of them.
-      expect(got).toBeGreaterThanOrEqual(120);
+      // 6 s at 15 fps = 90 frames; the fast reader keeps (nearly) all of them.
+      expect(got).toBeGreaterThanOrEqual(72);
       const stats = (await (await h.fetch('/api/stats')).json()) as Record<string, { rtsp: { clients: Array<{ session: string; framesDropped: number }> } }>;
       const slow = stats.stream1!.rtsp.clients.find((c) => c.session === stalled.session);
       expect(slow?.framesDropped).toBeGreaterThan(0);
@@ -75,7 +77,7 @@ describe('plugin-rtsp under load', () => {
     const port = h.rtspPort;
     const watcher = ffmpegReader(h.url('/stream1'), 'tcp');
     try {
-      await sleep(2000);
+      await until(() => watcher.frames() > 0, 15_000, 'the watcher to play');
       const before = watcher.frames();
       const url = `rtsp://127.0.0.1:${port}/stream1`;
       const basic = `Authorization: Basic ${Buffer.from('viewer:viewer-secret').toString('base64')}\r\n`;
@@ -124,8 +126,7 @@ describe('plugin-rtsp under load', () => {
       await Promise.all(Array.from({ length: 16 }, worker));
       // Still answering, still streaming to the concurrent client.
       expect(await rawExchange(port, `OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\n\r\n`)).toMatch(/^RTSP\/1.0 200/);
-      await sleep(1000);
-      expect(watcher.frames() - before).toBeGreaterThan(15);
+      await until(() => watcher.frames() - before > 15, 10_000, 'the watcher to receive 15 more frames');
       expect(watcher.child.exitCode).toBeNull();
       expect((await h.fetch('/api/health', { user: null })).status).toBe(200);
     } finally {

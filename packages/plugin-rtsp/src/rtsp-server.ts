@@ -1,7 +1,10 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import {
   acquireStreamPackets,
+  type Admission,
+  type ConnectionGuard,
   isValidHostHeader,
   buildBye,
   ClientSlots,
@@ -82,6 +85,16 @@ export class RtspServer implements ConnParent {
     // Node drops connections beyond this itself, before any of our code runs for them.
     this.tcp.maxConnections = opts.maxConnections;
     this.tcp.on('error', (err) => opts.log.error({ err }, 'rtsp: server error'));
+  }
+
+  /** Its connection guard: RTSPS admits raw connections with it, so RTSP and RTSPS share one set of limits. */
+  get guard(): ConnectionGuard {
+    return this.connections.guard;
+  }
+
+  /** A connection from another listener (RTSPS, decrypted), with its raw connection's admission: served as one of the RTSP port's own. */
+  acceptConnection(socket: TLSSocket, admission: Admission): void {
+    this.connections.accept(socket, admission);
   }
 
   get log(): Logger {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testStream } from '@camd/core/testing';
+import { testStream, until } from '@camd/core/testing';
 import { ffprobe, gstLaunch, rawExchange, rtspHost, run, type RtspTestHost } from './test-utils.js';
 
 describe('plugin-rtsp with real clients', () => {
@@ -158,11 +158,16 @@ describe('plugin-rtsp with real clients', () => {
     for (let i = 0; i < 100 && !/Session: ([0-9a-f]+)/.test(text); i++) await new Promise((r) => setTimeout(r, 20));
     const session = /Session: ([0-9a-f]+)/.exec(text)![1];
     reader.write(`PLAY ${url} RTSP/1.0\r\nCSeq: 2\r\n${auth}Session: ${session}\r\n\r\n`);
-    await new Promise((r) => setTimeout(r, 1500));
-    const stats = (await (await h.fetch('/api/stats')).json()) as Record<
-      string,
-      { clientCount: number; rtsp: { sessions: number; clients: Array<{ user: string; bytes: number }> } }
-    >;
+    type Stats = Record<string, { clientCount: number; rtsp: { sessions: number; clients: Array<{ user: string; bytes: number }> } }>;
+    // Listed with its user once it has been sent something.
+    const stats = await until(
+      async () => {
+        const s = (await (await h.fetch('/api/stats')).json()) as Stats;
+        return s.stream1!.rtsp.clients.some((c) => c.user === 'viewer' && c.bytes > 0) && s;
+      },
+      10_000,
+      'the reader in /api/stats with bytes sent',
+    );
     expect(stats.stream1!.clientCount).toBeGreaterThanOrEqual(1);
     expect(stats.stream1!.rtsp.clients.find((c) => c.user === 'viewer' && c.bytes > 0)).toBeDefined();
     reader.destroy();

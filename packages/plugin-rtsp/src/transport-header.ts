@@ -12,9 +12,9 @@ export const MAX_TRANSPORT_HEADER = 1024;
  * The first transport of the client's list (comma-separated, in order of preference) that camd
  * serves, or undefined (then 461 Unsupported Transport). Multicast and other profiles are skipped.
  * UDP goes to `remoteAddress`, the client's own address, whatever a `destination` parameter says:
- * a client cannot make camd send a stream to another host.
+ * a client cannot make camd send a stream to another host. `udp: false` (RTSPS) skips UDP offers.
  */
-export function parseTransport(header: string | undefined, remoteAddress: string): Transport | undefined {
+export function parseTransport(header: string | undefined, remoteAddress: string, opts: { udp?: boolean } = {}): Transport | undefined {
   if (!header || header.length > MAX_TRANSPORT_HEADER) return undefined;
   for (const spec of header.split(',')) {
     const parts = spec
@@ -33,7 +33,7 @@ export function parseTransport(header: string | undefined, remoteAddress: string
       if (rtp > 255 || rtcp > 255) continue;
       return { kind: 'tcp', rtpChannel: rtp, rtcpChannel: rtcp };
     }
-    if (proto === 'RTP/AVP' || proto === 'RTP/AVP/UDP') {
+    if ((proto === 'RTP/AVP' || proto === 'RTP/AVP/UDP') && opts.udp !== false) {
       const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(param('client_port') ?? '');
       if (!m) continue;
       const rtp = Number(m[1]);

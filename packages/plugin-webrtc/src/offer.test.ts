@@ -143,6 +143,37 @@ describe('offer checks: the answer names exactly what the stream sends', () => {
     expect(error(() => prepareOffer(noH264, h264('640028'), 's'))).toEqual([422, 'CAMD_ERR_WEBRTC_CODEC', expect.stringMatching(/packetization-mode=1/)]);
   });
 
+  it("answers VP9 profile 0 or AV1 Main to a client offering them, one already running first, then the options' order", () => {
+    // A libwebrtc client without H.264 (as @roamhq/wrtc offers): VP8, VP9 in two profiles, AV1 in two.
+    const offer =
+      CHROMIUM_OFFER.replace(/a=rtpmap:(102|104|108|116|41) H264\/90000\r\n/g, '').replace(
+        'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 108 116 41 45',
+        'm=video 9 UDP/TLS/RTP/SAVPF 96 97 98 100 35 37',
+      ) +
+      [
+        'a=rtpmap:98 VP9/90000',
+        'a=fmtp:98 profile-id=2',
+        'a=rtpmap:100 VP9/90000',
+        'a=fmtp:100 profile-id=0',
+        'a=rtpmap:35 AV1/90000',
+        'a=fmtp:35 level-idx=5;profile=1;tier=0',
+        'a=rtpmap:37 AV1/90000',
+        'a=fmtp:37 level-idx=5;profile=0;tier=0',
+        '',
+      ].join('\r\n');
+    const all = ['vp8', 'vp9', 'av1'] as const;
+    const choose = (derivedCodecs: readonly ('vp8' | 'vp9' | 'av1')[], runningDerived: readonly ('vp8' | 'vp9' | 'av1')[] = []) => {
+      const o = prepareOffer(offer, h264('640028'), 's', { derivedCodecs, runningDerived });
+      return [o.derived, o.payloadType, o.fmtp];
+    };
+    expect(choose(all)).toEqual(['vp8', 96, '']);
+    expect(choose(['vp9', 'vp8'])).toEqual(['vp9', 100, 'profile-id=0']); // not 98: profile 2 is 10-bit
+    expect(choose(['av1'])).toEqual(['av1', 37, 'level-idx=5;profile=0;tier=0']);
+    // One running for the stream wins over the options' order, unless the options leave it out.
+    expect(choose(all, ['av1'])[0]).toBe('av1');
+    expect(choose(['vp8', 'vp9'], ['av1'])[0]).toBe('vp8');
+  });
+
   it('refuses MJPEG, which WebRTC cannot carry, and points at what can', () => {
     expect(error(() => prepareOffer(CHROMIUM_OFFER, { codec: 'mjpeg', width: 320, height: 240, fps: 0 }, 'stream "s"'))).toEqual([
       422,

@@ -38,8 +38,9 @@ interface MediaSection {
  *   asymmetry allowed, under the offer's own parameters. When none covers the stream, the closest
  *   offered profile, flagged `profileMismatch` (refused with a 422 under `strictProfile`).
  * - A client whose offer has none of the above (no H.264: libwebrtc without it, or an H.265 or MJPEG
- *   stream) is answered with the first of `derivedCodecs` it offers: the stream's pictures encoded
- *   once more (`derived` says which), shared by every such client.
+ *   stream) is answered with a derived codec it offers (VP8, VP9 profile 0, AV1 Main): the stream's
+ *   pictures encoded once more (`derived` says which), shared by every such client; one already
+ *   running for the stream first, then the order of `derivedCodecs`.
  * - H.265: an offered H265/90000 format of the stream's profile (`profile-id`, 1 = Main when absent).
  * - MJPEG: WebRTC has no JPEG payload: refused.
  */
@@ -138,6 +139,8 @@ export interface OfferOptions {
   strictProfile?: boolean;
   /** Derived encodings a client without the stream's codec may get, in order of preference. */
   derivedCodecs?: readonly DerivedCodec[];
+  /** Those of them running for the stream now: preferred, so that the client joins an encoder rather than start another. */
+  runningDerived?: readonly DerivedCodec[];
 }
 
 interface ChosenFormat {
@@ -157,13 +160,32 @@ function chooseFormat(formats: OfferedFormat[], params: CodecParameters, stream:
   try {
     return ownFormat(formats, params, stream, opts.strictProfile === true);
   } catch (err) {
-    // A client that cannot take the stream's own encoding gets a derived one (VP8), when it offers one
-    // that the options allow and this machine can encode: the extra encoder is shared by all such viewers.
-    for (const codec of opts.derivedCodecs ?? []) {
-      const f = formats.find((x) => x.name === codec.toUpperCase());
+    // A client that cannot take the stream's own encoding gets a derived one (VP8, VP9, AV1), when it
+    // offers one that the options allow and this machine can encode: the extra encoder is shared by all
+    // such viewers. One already running for the stream comes first (no second encoder), then the
+    // options' order.
+    const allowed = opts.derivedCodecs ?? [];
+    const running = (opts.runningDerived ?? []).filter((c) => allowed.includes(c));
+    for (const codec of [...running, ...allowed]) {
+      const f = formats.find((x) => derivedFormatTakes(x, codec));
       if (f) return { pt: f.pt, fmtp: f.fmtp, derived: codec };
     }
     throw err;
+  }
+}
+
+/**
+ * Whether an offered format decodes camd's derived encoding of `codec`: VP8; VP9 profile 0 (RFC 9628
+ * `profile-id`, 0 when absent: vp9enc's 8-bit 4:2:0); AV1 Main (`profile`, 0 when absent: av1enc's).
+ */
+function derivedFormatTakes(f: OfferedFormat, codec: DerivedCodec): boolean {
+  switch (codec) {
+    case 'vp8':
+      return f.name === 'VP8';
+    case 'vp9':
+      return f.name === 'VP9' && (f.params.get('profile-id') ?? '0') === '0';
+    case 'av1':
+      return f.name === 'AV1' && (f.params.get('profile') ?? '0') === '0';
   }
 }
 
@@ -229,9 +251,12 @@ function ownFormat(formats: OfferedFormat[], params: CodecParameters, stream: st
       throw new WebRtcErrors.CODEC(
         `${stream} is ${CODEC_LABEL.mjpeg}, which WebRTC cannot carry: use GET /api/streams/<name>/mjpeg (an <img> shows it) or RTSP, or set videoEncoder to h264`,
       );
-    case 'vp8': {
-      const f = formats.find((x) => x.name === 'VP8');
-      if (!f) throw new WebRtcErrors.CODEC(`${stream} is VP8 and this browser's offer carries no VP8 (offered: ${offered})`);
+    case 'vp8':
+    case 'vp9':
+    case 'av1': {
+      const f = formats.find((x) => derivedFormatTakes(x, params.codec as DerivedCodec));
+      const label = CODEC_LABEL[params.codec];
+      if (!f) throw new WebRtcErrors.CODEC(`${stream} is ${label} and this browser's offer carries no ${label} (offered: ${offered})`);
       return { pt: f.pt, fmtp: f.fmtp };
     }
   }

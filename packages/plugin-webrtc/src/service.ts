@@ -56,7 +56,11 @@ export class WebRtcService {
     }
     const o = this.ctx.options;
     const derivedCodecs = o.derivedCodecs.filter((c) => this.ctx.streams.derivedCodecs().includes(c));
-    const offer = prepareOffer(args.offerSdp, params, `stream "${settings.name}"`, { strictProfile: o.strictProfile, derivedCodecs });
+    const offer = prepareOffer(args.offerSdp, params, `stream "${settings.name}"`, {
+      strictProfile: o.strictProfile,
+      derivedCodecs,
+      runningDerived: this.ctx.streams.runningDerivedCodecs(settings.name),
+    });
     if (this.viewers.size + this.admitting >= o.maxViewers) {
       throw new WebRtcErrors.LIMIT(this.viewers.size, o.maxViewers);
     }

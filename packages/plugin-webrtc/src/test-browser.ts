@@ -32,8 +32,11 @@ export function ensureBrowserNetwork(): () => void {
   };
 }
 
-/** Debian's Chromium, headless, with the flags DESIGN.md measured (no downloads, no background traffic; playwright gives it a fresh profile). */
-export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
+/**
+ * Debian's Chromium, headless, with the flags DESIGN.md measured (no downloads, no background traffic;
+ * playwright gives it a fresh profile), plus `extraArgs` (e.g. a trusted certificate's key pin).
+ */
+export async function launchChromium(extraArgs: string[] = []): Promise<{ browser: Browser; close(): Promise<void> }> {
   const browser = await chromium.launch({
     executablePath: process.env.CAMD_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -46,6 +49,7 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
       '--disable-component-update',
       '--disable-sync',
       '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
     ],
   });
   return {
@@ -104,31 +108,35 @@ export async function measureDecoding(
 }
 
 /**
- * The seed's offer snippet in a Chromium restricted to VP8 (RTCRtpTransceiver.setCodecPreferences),
- * as a libwebrtc client built without H.264 offers: returns the codec the browser's inbound RTP
- * reports once frames decode.
+ * The seed's offer snippet (`POST /api/webrtc/offer`) in a Chromium whose transceiver is restricted
+ * with `RTCRtpTransceiver.setCodecPreferences` to `mimeTypes` (e.g. `['video/VP9']`), as a libwebrtc
+ * client built without H.264 offers; the peer connection is `window.pc`. Throws the answer's error.
  */
-export async function playVp8Only(page: Page): Promise<void> {
-  await page.evaluate(async () => {
-    const pc = new RTCPeerConnection();
-    (window as any).pc = pc;
-    const t = pc.addTransceiver('video', { direction: 'recvonly' });
-    t.setCodecPreferences(RTCRtpReceiver.getCapabilities('video')!.codecs.filter((c) => c.mimeType === 'video/VP8'));
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    const response = await fetch('/api/webrtc/offer?stream=stream1', { method: 'POST', body: JSON.stringify(offer) });
-    if (!response.ok) throw new Error(`offer answered ${response.status}: ${await response.text()}`);
-    await pc.setRemoteDescription(await response.json());
-  });
+export async function playWithCodecs(page: Page, mimeTypes: string[], stream = 'stream1'): Promise<void> {
+  await page.evaluate(
+    async ({ mimeTypes, stream }) => {
+      const pc = new RTCPeerConnection();
+      (window as any).pc = pc;
+      const t = pc.addTransceiver('video', { direction: 'recvonly' });
+      t.setCodecPreferences(RTCRtpReceiver.getCapabilities('video')!.codecs.filter((c) => mimeTypes.includes(c.mimeType)));
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const response = await fetch(`/api/webrtc/offer?stream=${stream}`, { method: 'POST', body: JSON.stringify(offer) });
+      if (!response.ok) throw new Error(`offer answered ${response.status}: ${await response.text()}`);
+      await pc.setRemoteDescription(await response.json());
+    },
+    { mimeTypes, stream },
+  );
 }
 
-export async function inboundCodec(page: Page): Promise<string | undefined> {
-  return page.evaluate(async () => {
-    const stats = await ((window as any).pc as RTCPeerConnection).getStats();
+/** The codec (`video/VP9`) of the page's inbound video as Chromium's stats report it once frames arrive. */
+export async function inboundCodec(page: Page, pcExpr = 'window.pc'): Promise<string | undefined> {
+  return page.evaluate(async (expr) => {
+    const stats = await ((0, eval)(expr) as RTCPeerConnection).getStats();
     let codecId: string | undefined;
     stats.forEach((s: any) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') codecId = s.codecId;
     });
     return codecId ? (stats.get(codecId) as { mimeType: string } | undefined)?.mimeType : undefined;
-  });
+  }, pcExpr);
 }

@@ -13,13 +13,11 @@ import {
   RtpPacket,
   useAbsSendTime,
   useFIR,
-  useH264,
   useNACK,
   useOPUS,
   usePCMU,
   usePLI,
   useREMB,
-  useVP8,
   type RTCRtpSender,
   type RtcpPacket,
 } from 'werift';
@@ -30,6 +28,7 @@ import {
   type CodecParameters,
   type Consumer,
   type EncodedFrame,
+  type FrameCodec,
   type Logger,
   type NetworkFeedback,
   type StreamHub,
@@ -83,6 +82,9 @@ export interface ViewerOptions {
   onConnected(v: Viewer): void;
   onClose(v: Viewer): void;
 }
+
+/** The RTP format name of each codec a viewer may be sent (werift matches it against the offer's, case-insensitively). */
+const MIME_NAME: Record<FrameCodec, string> = { h264: 'H264', h265: 'H265', vp8: 'VP8', vp9: 'VP9', av1: 'AV1', mjpeg: 'JPEG' };
 
 const HISTORY_MS = 1000;
 const FIR_COUNT = 4;
@@ -186,11 +188,11 @@ export class Viewer implements PacketTarget {
       codecs: {
         // Only the stream's codec: the offer was already narrowed to its one format (offer.ts).
         video: [
-          this.o.negotiated.codec === 'h265'
-            ? new RTCRtpCodecParameters({ mimeType: 'video/H265', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] })
-            : this.o.negotiated.codec === 'vp8'
-              ? useVP8({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] })
-              : useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
+          new RTCRtpCodecParameters({
+            mimeType: `video/${MIME_NAME[this.o.negotiated.codec]}`,
+            clockRate: 90000,
+            rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()],
+          }),
         ],
         audio: [useOPUS(), usePCMU()],
       },

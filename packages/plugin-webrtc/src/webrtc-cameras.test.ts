@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, putState, testStream, until, useStandins, type StandinCamera, type TestHost } from '@camd/core/testing';
 import timestamp from '@camd/plugin-timestamp';
 import webrtc from './index.js';
-import { ensureBrowserNetwork, inboundCodec, inboundVideo, launchChromium, measureDecoding, newPage, playVp8Only } from './test-browser.js';
+import { ensureBrowserNetwork, inboundCodec, inboundVideo, launchChromium, measureDecoding, newPage, playWithCodecs } from './test-browser.js';
 
 /**
  * A camera's own H.264 in headless Chromium: passed through without re-encoding while no filter needs
@@ -81,7 +81,7 @@ describe('plugin-webrtc: a camera that encodes H.264 itself', () => {
     const { context, page } = await newPage(chromium.browser, h.users.viewer);
     try {
       await page.goto(`${h.baseUrl}/api/health`);
-      await playVp8Only(page);
+      await playWithCodecs(page, ['video/VP8']);
       // The derived VP8 encoder reads the stream's pictures: the camera's H.264 is decoded for it.
       expect((await onPath('decode')).encoder).toMatchObject({ passthrough: false });
       const m = await measureDecoding(page, 'window.pc', 1000);

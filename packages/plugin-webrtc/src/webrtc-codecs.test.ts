@@ -67,7 +67,7 @@ describe('plugin-webrtc: codec and profile truth with headless Chromium', () => 
     }
   }, 90_000);
 
-  it('h264 main → h265 (VP8) → mjpeg (VP8) → h264 high (Annex A: plays): the page plays every step, and no peer outlives its codec', async () => {
+  it('h264 main → h265 (VP9) → mjpeg (VP9) → h264 high (Annex A: plays): the page plays every step, and no peer outlives its codec', async () => {
     await h.host.hub.waitForParameters('stream1', 20_000);
     const { context, page } = await newPage(browser.browser, h.users.operator);
     try {
@@ -84,24 +84,25 @@ describe('plugin-webrtc: codec and profile truth with headless Chromium', () => 
       const status = () => page.locator('#status').innerText();
       const clientCodec = async () => (await stats(h)).webrtc.clients.map((c) => c.codec).join(',');
       // H.265 and MJPEG, which this Chromium cannot take: the daemon closes the H.264 peer (it never
-      // sends the new codec), the page negotiates again and plays the stream's derived VP8 encoding.
+      // sends the new codec), the page negotiates again and plays the stream's derived VP9 encoding (the
+      // default `derivedCodecs` order: VP9 is the cheapest to encode).
       expect((await putState(h, 'videoEncoder', 'h265')).status).toBe(200);
       await until(async () => (await stats(h)).codec === 'h265', 20_000, 'the stream to run H.265');
-      await expect.poll(clientCodec, { timeout: 20_000 }).toBe('vp8');
+      await expect.poll(clientCodec, { timeout: 20_000 }).toBe('vp9');
       await expect.poll(status, { timeout: 20_000 }).toBe('connected');
-      await expect.poll(() => page.locator('#codec').innerText(), { timeout: 10_000 }).toMatch(/^VP8/);
+      await expect.poll(() => page.locator('#codec').innerText(), { timeout: 10_000 }).toMatch(/^VP9/);
       let before = await decoded();
-      await until(async () => (await decoded()) > before + 10, 20_000, 'the page to decode VP8');
+      await until(async () => (await decoded()) > before + 10, 20_000, 'the page to decode VP9');
       expect((await putState(h, 'videoEncoder', 'mjpeg')).status).toBe(200);
       await until(async () => (await stats(h)).codec === 'mjpeg', 20_000, 'the stream to run MJPEG');
-      await expect.poll(clientCodec, { timeout: 20_000 }).toBe('vp8');
+      await expect.poll(clientCodec, { timeout: 20_000 }).toBe('vp9');
       before = await decoded();
-      await until(async () => (await decoded()) > before + 10, 20_000, 'the page to decode VP8 of the MJPEG stream');
+      await until(async () => (await decoded()) > before + 10, 20_000, 'the page to decode VP9 of the MJPEG stream');
       // High, which this Chromium does not offer but decodes (its High 4:4:4 Predictive format covers it,
       // Annex A): the page negotiates again by itself and plays.
       expect((await putState(h, 'encoderProfile', 'high')).status).toBe(200);
       expect((await putState(h, 'videoEncoder', 'h264')).status).toBe(200);
-      // The VP8 peer outlives the codec change (its derived encoder follows the pictures); the page
+      // The VP9 peer outlives the codec change (its derived encoder follows the pictures); the page
       // negotiates again on videoEncoder's change and gets the stream's own H.264.
       await expect.poll(clientCodec, { timeout: 20_000 }).toBe('h264');
       await expect.poll(status, { timeout: 20_000 }).toBe('connected');

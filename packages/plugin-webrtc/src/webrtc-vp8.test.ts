@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { createTestHost, putState, testStream, until, type TestHost } from '@camd/core/testing';
 import webrtc from './index.js';
-import { ensureBrowserNetwork, inboundCodec, inboundVideo, launchChromium, measureDecoding, newPage, playVp8Only } from './test-browser.js';
+import { ensureBrowserNetwork, inboundCodec, inboundVideo, launchChromium, measureDecoding, newPage, playWithCodecs } from './test-browser.js';
 
 interface StreamStats {
   fps: number;
@@ -43,7 +43,7 @@ describe('plugin-webrtc: a client without H.264 gets the derived VP8 encoding', 
     const vp8 = await newPage(chromium.browser, h.users.viewer);
     try {
       await vp8.page.goto(`${h.baseUrl}/api/health`);
-      await playVp8Only(vp8.page);
+      await playWithCodecs(vp8.page, ['video/VP8']);
       const m = await measureDecoding(vp8.page, 'window.pc', 1000);
       expect([m.width, m.height]).toEqual([320, 240]);
       expect(await inboundCodec(vp8.page)).toBe('video/VP8');

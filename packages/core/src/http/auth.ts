@@ -5,6 +5,7 @@ import { DIGEST_REALM, type UserStore } from '../auth/users.js';
 import { digestChallenge, digestVerdict, NonceManager, parseAuthorization } from '../auth/http-digest.js';
 import type { LoginOutcome, LoginRefusal } from '../auth/login-guard.js';
 import { CoreErrors } from '../errors.js';
+import { basicRefused } from './plain-http.js';
 
 const CALLER = Symbol('camd.caller');
 type WithCaller = FastifyRequest & { [CALLER]?: Caller };
@@ -59,6 +60,19 @@ export const AUTH_HANDLER = Symbol.for('camd.authHandler');
 export function requirePermission(users: UserStore, required: readonly Permission[]): preHandlerAsyncHookHandler {
   return Object.assign(
     async function camdAuth(request: FastifyRequest, reply: FastifyReply) {
+      // Plain HTTP with `auth.basicOverPlainHttp: false`: Basic is not even checked (the password has
+      // crossed the network in clear already; checking it would tell the sender it is right).
+      const httpsPort = basicRefused(request);
+      if (httpsPort !== undefined && /^Basic\s/i.test(request.headers.authorization ?? '')) {
+        return reply
+          .code(401)
+          .header('WWW-Authenticate', digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true }))
+          .send({
+            error: 'Unauthorized',
+            code: 'CAMD_ERR_BASIC_OVER_PLAIN_HTTP',
+            message: `HTTP Basic is refused over plain HTTP: use HTTPS (port ${httpsPort}) or HTTP Digest`,
+          });
+      }
       // A locked-out address hears so even without credentials: a browser shows why instead of a password prompt.
       const outcome = (await httpLogin(users, nonces, request)) ?? users.guard.lockedOut(request.socket.remoteAddress);
       if (outcome?.kind === 'refused') {
@@ -70,7 +84,7 @@ export function requirePermission(users: UserStore, required: readonly Permissio
         return reply
           .code(401)
           .header('WWW-Authenticate', [
-            'Basic realm="camd", charset="UTF-8"',
+            ...(httpsPort === undefined ? ['Basic realm="camd", charset="UTF-8"'] : []),
             digestChallenge(DIGEST_REALM, nonces.issue(), { qop: true, stale: outcome?.kind === 'stale' }),
           ])
           .send({ error: 'Unauthorized', code: 'CAMD_ERR_AUTH_REQUIRED', message: 'valid credentials are required (HTTP Basic or Digest)' });

@@ -46,6 +46,9 @@ interface ConnState {
 export class HttpConnections {
   readonly guard: ConnectionGuard;
   private readonly state = new WeakMap<Socket, ConnState>();
+  /** Connections from another listener (HTTPS, decrypted) with the admission of the raw connection under them. */
+  private readonly handedOver = new WeakMap<Socket, Admission>();
+  private http?: Server;
   private readonly throttle = new LogThrottle();
 
   constructor(
@@ -58,6 +61,16 @@ export class HttpConnections {
   /** A request on `socket` authenticated: it is a client's connection, with no deadline to authenticate. */
   authenticated(socket: Socket): void {
     this.state.get(socket)?.conn?.authenticate();
+  }
+
+  /**
+   * A connection from another listener (HTTPS: the TLS layer admitted its raw connection with this
+   * guard): served as one of the HTTP port's own, its limits and deadlines carried on from `admission`.
+   */
+  accept(socket: Socket, admission: Admission): void {
+    if (!this.http) return void socket.destroy();
+    this.handedOver.set(socket, admission);
+    this.http.emit('connection', socket);
   }
 
   /**
@@ -98,11 +111,14 @@ export class HttpConnections {
     server.maxConnections = this.limits.maxConnections;
     server.on('connection', (socket: Socket) => {
       const st: ConnState = { inflight: 0, held: false, expired: false };
-      const admission = this.guard.admit(socket, () => {
+      const expired = () => {
         // Between requests it closes now; a request in flight is answered first (`Connection: close`).
         st.expired = true;
         if (st.inflight === 0) socket.destroy();
-      });
+      };
+      const handed = this.handedOver.get(socket);
+      const admission = handed ?? this.guard.admit(socket, expired);
+      if (handed?.ok) handed.conn.carry(socket, expired);
       if (admission.ok) st.conn = admission.conn;
       else if (admission.answer) st.refusal = admission;
       else return;
@@ -115,6 +131,7 @@ export class HttpConnections {
       readLater(socket, st);
     });
     server.on('close', () => this.guard.close());
+    this.http = server;
     return server;
   }
 

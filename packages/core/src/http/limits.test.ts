@@ -1,7 +1,12 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { get, type IncomingMessage } from 'node:http';
+import { get as getTls } from 'node:https';
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, createTestHost, testStream, until, type TestCredentials, type TestHost } from '../testing/index.js';
+import { basicAuth, createTestHost, relayFrom, testStream, until, type TestCredentials, type TestHost } from '../testing/index.js';
 
 /** Limits low enough to reach in a test; the defaults (HTTP_LIMITS) are far above what clients need. */
 const LIMITS = {
@@ -16,10 +21,14 @@ const LIMITS = {
   maxMjpegClients: 2,
 };
 
-/** A GET from `localAddress` on a connection of its own; resolves at the response head (the body is left to the caller). */
-function open(port: number, path: string, user: TestCredentials | null, localAddress: string): Promise<IncomingMessage> {
+/**
+ * A GET from `localAddress` on a connection of its own (`tls`: over HTTPS, the certificate unchecked);
+ * resolves at the response head (the body is left to the caller).
+ */
+function open(port: number, path: string, user: TestCredentials | null, localAddress: string, tls = false): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, localAddress, agent: false, headers: user ? { authorization: basicAuth(user) } : {} }, resolve);
+    const o = { host: '127.0.0.1', port, path, localAddress, agent: false, headers: user ? { authorization: basicAuth(user) } : {} };
+    const req = tls ? getTls({ ...o, rejectUnauthorized: false }, resolve) : get(o, resolve);
     req.on('error', reject);
   });
 }
@@ -47,7 +56,7 @@ const request = (path: string, user?: TestCredentials) => `GET ${path} HTTP/1.1\
 describe('HTTP on a hostile network: per-address, unauthenticated and per-user limits, backpressure', () => {
   let h: TestHost;
   beforeAll(async () => {
-    h = await createTestHost({ media: false, config: { streams: [testStream({ codec: 'mjpeg' })], http: { limits: LIMITS } } });
+    h = await createTestHost({ media: false, config: { streams: [testStream({ codec: 'mjpeg' })], http: { limits: LIMITS, tls: { port: 0 } } } });
   });
   afterAll(async () => h?.close());
 
@@ -220,5 +229,84 @@ describe('HTTP on a hostile network: per-address, unauthenticated and per-user l
     c.socket.resume();
     await c.closed;
     expect(c.text().length).toBeLessThan(6 * 1_500_000);
+  });
+
+  it('HTTPS counts a connection before its handshake, with HTTP: handshakes never finished do not lock out curl from 127.0.0.2, and close at the deadline', async () => {
+    const https = h.host.tls.httpsPort;
+    // The attack: connections that begin a TLS record (a ClientHello's header) and never finish it.
+    const halfOpen = () => {
+      const c = raw(https, '127.0.0.1');
+      void c.connected.then(() => c.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])));
+      return c;
+    };
+    const first = [halfOpen(), halfOpen(), halfOpen()];
+    await Promise.all(first.map((c) => c.connected));
+    // They fill 127.0.0.1's share before any handshake: a TLS client from there is refused (in JSON,
+    // over TLS), and so is plain HTTP: one guard for both ports.
+    const reason = '3 connections from this address have not authenticated yet, the limit is 3 (http.limits.maxUnauthenticatedPerAddress)';
+    const overTls = await open(https, '/api/health', null, '127.0.0.1', true);
+    expect([overTls.statusCode, (await json(overTls)).message]).toEqual([429, reason]);
+    const plain = await open(h.httpPort, '/api/health', null, '127.0.0.1');
+    expect([plain.statusCode, (await json(plain)).message]).toEqual([429, reason]);
+    // They are closed by the 1.5 s deadline, long before the 10 s handshake timeout.
+    for (const t of await Promise.all(first.map((c) => c.closed))) {
+      expect(t).toBeGreaterThanOrEqual(1400);
+      expect(t).toBeLessThan(8000);
+    }
+    expect(h.recentLog()).toMatch(/"client":"127\.0\.0\.1"[^\n]*http: closing a connection that did not authenticate within 1\.5 s/);
+
+    // Opened again and again, they do not keep curl out from another address.
+    const attack = new Set<ReturnType<typeof raw>>();
+    let opened = 0;
+    const keep = setInterval(() => {
+      opened++;
+      const c = halfOpen();
+      attack.add(c);
+      void c.closed.then(() => attack.delete(c));
+    }, 50);
+    const relay = await relayFrom('127.0.0.2', https);
+    try {
+      const url = `https://localhost:${relay.port}/api/state/streamBitrate`;
+      const ca = h.host.tls.certificates!.current.certFile;
+      const args = [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '--cacert',
+        ca,
+        '--resolve',
+        `localhost:${relay.port}:127.0.0.1`,
+        '-u',
+        'viewer:viewer-secret',
+        url,
+      ];
+      await until(() => opened >= 40, 10_000, 'the attack under way');
+      for (let i = 0; i < 3; i++) expect((await promisify(execFile)('curl', args, { timeout: 20_000 })).stdout).toBe('200');
+    } finally {
+      clearInterval(keep);
+      for (const c of attack) c.socket.destroy();
+      await relay.close();
+    }
+  });
+
+  it('HTTPS: a peer that does not read its answers is no longer read, and is closed after drainTimeoutMs', async () => {
+    const c = connectTls({ socket: connect({ port: h.host.tls.httpsPort, host: '127.0.0.1', localAddress: '127.0.0.9' }), rejectUnauthorized: false });
+    c.on('error', () => undefined);
+    let received = 0;
+    c.on('data', (d: Buffer) => (received += d.length));
+    await once(c, 'secureConnect');
+    c.pause();
+    c.write(request('/docs/static/swagger-ui-bundle.js', h.users.viewer).repeat(6));
+    // The stall is seen on the decrypted connection (the raw one under TLS never holds unsent bytes).
+    await until(
+      () => /"client":"127\.0\.0\.9"[^\n]*http: closing a connection whose peer has not read its answers for 2 s/.test(h.recentLog()),
+      20_000,
+      'the server to give up on it',
+    );
+    c.resume();
+    await once(c, 'close');
+    expect(received).toBeLessThan(6 * 1_500_000);
   });
 });

@@ -13,6 +13,7 @@ import { HttpConnections } from './connections.js';
 import { httpError, statusText } from './errors.js';
 import { RequestPacer } from './pacer.js';
 import { refuseMalformedHost } from './host-header.js';
+import type { PlainHttp } from '../tls/config.js';
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -22,6 +23,8 @@ export interface HttpServerOptions {
   bodyLimit?: number;
   /** Connection limits (the config's `http.limits` over `HTTP_LIMITS`). */
   limits?: HttpLimits;
+  /** Its connections, when the caller hands it some from another listener (HTTPS); default: made from `limits`. */
+  connections?: HttpConnections;
 }
 
 /** The daemon's fastify instance: JSON errors with codes, OpenAPI at /openapi.json and /docs. */
@@ -29,7 +32,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // Requests reach the router a few per turn of the event loop, so that a burst of them never holds
   // the loop that carries frames (see RequestPacer).
   const pacer = new RequestPacer();
-  const connections = new HttpConnections(opts.limits ?? HTTP_LIMITS, opts.logger);
+  const connections = opts.connections ?? new HttpConnections(opts.limits ?? HTTP_LIMITS, opts.logger);
   const app = Fastify({
     serverFactory: (handler) => connections.server(pacer, handler),
     // Per-request access logs would drown the daemon log (health polls, SSE): fastify's own logger
@@ -106,6 +109,7 @@ export class PluginHttpScope implements HttpScope {
     private readonly app: FastifyInstance,
     private readonly users: UserStore,
     private readonly pluginName: string,
+    private readonly tls: { port: () => number; plain: PlainHttp } = { port: () => 0, plain: 'on' },
   ) {}
 
   register(fn: FastifyPluginAsync, opts: { prefix?: string } = {}): void {
@@ -138,6 +142,14 @@ export class PluginHttpScope implements HttpScope {
   get port(): number {
     const addr = this.app.server.address();
     return typeof addr === 'object' && addr ? addr.port : 0;
+  }
+
+  get tlsPort(): number {
+    return this.tls.port();
+  }
+
+  get plain(): PlainHttp {
+    return this.tls.plain;
   }
 }
 

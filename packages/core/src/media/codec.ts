@@ -1,6 +1,8 @@
 import { NAL, nalType, parseH264Parameters, splitAnnexB } from './h264.js';
 import { h265NalType, isH265Irap, parseH265Parameters } from './h265.js';
 import { isVp8Keyframe, parseVp8Parameters } from './vp8.js';
+import { isVp9Keyframe, parseVp9Parameters } from './vp9.js';
+import { isAv1Keyframe, parseAv1Parameters } from './av1.js';
 import type { CodecParameters, EncodedFrame, FrameCodec } from './types.js';
 
 /**
@@ -18,6 +20,10 @@ export function parseParameterSets(frame: EncodedFrame): CodecParameters | undef
       return { codec: 'mjpeg', width: frame.width, height: frame.height, fps: 0 };
     case 'vp8':
       return parseVp8Parameters(frame);
+    case 'vp9':
+      return parseVp9Parameters(frame);
+    case 'av1':
+      return parseAv1Parameters(frame);
   }
 }
 
@@ -36,6 +42,10 @@ export function isJoinPoint(codec: FrameCodec, data: Buffer): boolean {
       return true;
     case 'vp8':
       return isVp8Keyframe(data);
+    case 'vp9':
+      return isVp9Keyframe(data);
+    case 'av1':
+      return isAv1Keyframe(data);
   }
 }
 
@@ -43,7 +53,16 @@ export function isJoinPoint(codec: FrameCodec, data: Buffer): boolean {
 export function sameParameters(a: CodecParameters | undefined, b: CodecParameters | undefined): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
-  return a.codec === b.codec && a.width === b.width && a.height === b.height && sameBytes(a.sps, b.sps) && sameBytes(a.pps, b.pps) && sameBytes(a.vps, b.vps);
+  return (
+    a.codec === b.codec &&
+    a.width === b.width &&
+    a.height === b.height &&
+    sameBytes(a.sps, b.sps) &&
+    sameBytes(a.pps, b.pps) &&
+    sameBytes(a.vps, b.vps) &&
+    a.vp9Profile === b.vp9Profile &&
+    a.av1?.profile === b.av1?.profile
+  );
 }
 
 function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
@@ -51,4 +70,4 @@ function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
 }
 
 /** How a codec is named to people (stats, errors, the viewer page). */
-export const CODEC_LABEL: Record<FrameCodec, string> = { h264: 'H.264', h265: 'H.265', mjpeg: 'MJPEG', vp8: 'VP8' };
+export const CODEC_LABEL: Record<FrameCodec, string> = { h264: 'H.264', h265: 'H.265', mjpeg: 'MJPEG', vp8: 'VP8', vp9: 'VP9', av1: 'AV1' };

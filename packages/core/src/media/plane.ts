@@ -67,6 +67,9 @@ export class StaticMediaPlane implements MediaPlane {
   derivedCodecs(): DerivedCodec[] {
     return [];
   }
+  runningDerivedCodecs(): DerivedCodec[] {
+    return [];
+  }
   stats(name: string): Record<string, unknown> | undefined {
     return this.get(name)
       ? { clientCount: 0, totalBytesStreamed: 0, currentBitrate: 0, frameDrops: 0, errors: 0, uptime: 0, fps: 0, running: false }

@@ -1,5 +1,5 @@
 import type { EncoderLimits } from './encoder-limits.js';
-import type { EncoderChoice, EncoderFamily, StreamSettings, VideoCodec } from './types.js';
+import type { DerivedCodec, EncoderChoice, EncoderFamily, FrameCodec, StreamSettings, VideoCodec } from './types.js';
 
 /** A GStreamer element factory as GStreamer itself describes it. */
 export interface ElementInfo {
@@ -12,11 +12,15 @@ export interface ElementInfo {
   readonly srcCaps: readonly string[];
 }
 
-/** A candidate element for a role, registered by core or a plugin (e.g. a board's hardware encoder). */
+/**
+ * A candidate element for a role, registered by core or a plugin (e.g. a board's hardware encoder):
+ * an encoder of a stream's codec, or of a derived codec (VP8, VP9, AV1 for WebRTC clients without
+ * the stream's; see `chooseDerivedEncoder`).
+ */
 export interface EncoderCandidate {
   readonly owner: string;
   readonly factory: string;
-  readonly codec: VideoCodec;
+  readonly codec: FrameCodec;
   readonly hardware: boolean;
   /** Its family (`v4l2`, `va`, `jetson`, `rockchip`, `software`, …), for stats and `camd probe`. */
   readonly family?: EncoderFamily;
@@ -27,7 +31,8 @@ export interface EncoderCandidate {
    * (H.264/H.265 level 6.2, JPEG's size fields). Stream settings beyond it are refused.
    */
   readonly limits?: EncoderLimits;
-  build(settings: StreamSettings): EncoderChoice;
+  /** Its encoder for the stream's settings, of the candidate's `codec`. */
+  build(settings: StreamSettings): EncoderChoice<FrameCodec>;
 }
 
 /**
@@ -63,6 +68,14 @@ export interface ElementRegistry {
    * whose trial did not fail, hardware first; its `reason` says why. Throws CamdError GST_NO_ENCODER.
    */
   chooseEncoder(settings: StreamSettings): EncoderChoice;
+  /**
+   * The best available encoder of a derived codec for the stream's pictures (its size, rate, bitrate
+   * and GOP): a board's hardware one first unless its trial failed, else software; undefined when this
+   * machine has none. `candidatesFor` names what was looked for.
+   */
+  chooseDerivedEncoder(codec: DerivedCodec, settings: StreamSettings): EncoderChoice<DerivedCodec> | undefined;
+  /** The factories registered for a codec, best first, whether present here or not (for error messages). */
+  candidatesFor(codec: FrameCodec): readonly string[];
   /** What the encoder `chooseEncoder` picks for a codec (or the configured `encoder`) can encode; undefined when this machine has none. */
   encoderLimits(codec: VideoCodec, encoder?: string): EncoderLimits | undefined;
   /**

@@ -12,7 +12,7 @@ export type VideoCodec = 'h264' | 'h265' | 'mjpeg';
  * Codecs of a derived encoding: an extra, on-demand encoder of a stream's pictures for clients that
  * cannot decode the stream's own codec (WebRTC peers without H.264). Never a stream's `videoEncoder`.
  */
-export type DerivedCodec = 'vp8';
+export type DerivedCodec = 'vp8' | 'vp9' | 'av1';
 /** What an encoded frame on the hub carries: a stream's codec, or a derived encoding's. */
 export type FrameCodec = VideoCodec | DerivedCodec;
 export type EncoderProfile = 'baseline' | 'main' | 'high';
@@ -180,11 +180,11 @@ export interface PropertySet {
   readonly value: string | number | boolean;
 }
 
-/** How a chosen encoder is configured and controlled at run time. */
-export interface EncoderChoice extends PipelineFragment {
+/** How a chosen encoder is configured and controlled at run time: a stream's (`VideoCodec`) or a derived encoding's. */
+export interface EncoderChoice<C extends FrameCodec = VideoCodec> extends PipelineFragment {
   /** Factory name of the encoder element (it is named `encoder` in the pipeline). */
   readonly factory: string;
-  readonly codec: VideoCodec;
+  readonly codec: C;
   readonly hardware: boolean;
   /** Property that takes the bitrate at run time, and how to convert bit/s into its unit. */
   readonly bitrateProperty?: { readonly name: string; readonly unitBitsPerSecond: number };
@@ -253,6 +253,10 @@ export interface CodecParameters {
   readonly profileLevelId?: string;
   /** Profile, tier and level of the SPS (H.265). */
   readonly h265?: H265ProfileTierLevel;
+  /** The frame header's profile (VP9: RFC 9628's `profile-id`). */
+  readonly vp9Profile?: number;
+  /** Profile, level and tier of the sequence header (AV1: the RTP format's `profile`, `level-idx`, `tier`). */
+  readonly av1?: { readonly profile: number; readonly levelIdx: number; readonly tier: number };
   readonly width: number;
   readonly height: number;
   readonly fps: number;

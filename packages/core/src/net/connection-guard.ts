@@ -34,6 +34,13 @@ export interface GuardedConnection {
   readonly authenticated: boolean;
   /** A request on it authenticated: it no longer counts as unauthenticated and has no deadline to. */
   authenticate(): void;
+  /**
+   * Its bytes now travel on `socket`: TLS decrypting the raw connection that was admitted (and is
+   * still counted, until it closes). The drain deadline watches that socket's unsent output (the raw
+   * socket under TLS never holds any), a stuck peer is closed there, and `onExpired` replaces the one
+   * given at admission (which closed the raw connection, handshake or not).
+   */
+  carry(socket: Socket, onExpired?: () => void): void;
 }
 
 export type Admission =
@@ -54,7 +61,7 @@ export interface GuardOptions {
 }
 
 interface Tracked extends GuardedConnection {
-  readonly socket: Socket;
+  socket: Socket;
   readonly openedAt: number;
   lastEmpty: number;
   expired: boolean;
@@ -138,6 +145,11 @@ export class ConnectionGuard {
         (c as { authenticated: boolean }).authenticated = true;
         a.unauthenticated--;
         this.unauthenticated--;
+      },
+      carry: (carrier, expired) => {
+        c.socket = carrier;
+        if (expired) c.onExpired = expired;
+        carrier.on('drain', () => void (c.lastEmpty = this.now()));
       },
     };
     this.conns.add(c);

@@ -113,6 +113,31 @@ describe('ConnectionGuard', () => {
     ]);
   });
 
+  it('a connection carried onto a TLS socket: counted until the raw one closes, its stall seen and its deadline run on the TLS socket', () => {
+    const now = { t: 0 };
+    const { g, admit } = guard(now);
+    const raw = admit('10.0.0.1');
+    if (!raw.a.ok) throw new Error('refused');
+    const tls = new FakeSocket('10.0.0.1');
+    let expired = 0;
+    raw.a.conn.carry(tls as unknown as Socket, () => expired++);
+    expect(admit('10.0.0.1').a.ok).toBe(true);
+    expect(admit('10.0.0.1').a).toMatchObject({ ok: false, status: 429 });
+    // Its output waits on the TLS socket (the raw one under TLS holds none): closed after drainTimeoutMs.
+    tls.writableLength = 1 << 20;
+    now.t = 6_000;
+    g.sweep();
+    expect(tls.destroyed).toBe(true);
+    // The deadline to authenticate is the one the TLS side gave.
+    now.t = 11_000;
+    g.sweep();
+    expect(expired).toBe(1);
+    expect(raw.s.destroyed).toBe(false);
+    // Released when the raw connection closes.
+    raw.s.destroy();
+    expect(admit('10.0.0.1').a.ok).toBe(true);
+  });
+
   it('logs refusals once a minute per address, with how many were held back', () => {
     const { admit, client, lines, now } = guard();
     for (let i = 0; i < 3; i++) client('10.0.0.1');

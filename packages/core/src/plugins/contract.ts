@@ -10,6 +10,10 @@ import type { UserStore } from '../auth/users.js';
 import type { Caller, Permission } from '../auth/permissions.js';
 import type { DerivedCodec, StreamSettings, VideoCodec } from '../media/types.js';
 import type { StreamLimits } from '../media/bounds.js';
+import type { TLSSocket } from 'node:tls';
+import type { TlsLayer } from '../tls/layer.js';
+import type { Admission, ConnectionGuard } from '../net/connection-guard.js';
+import type { PlainHttp } from '../tls/config.js';
 
 /**
  * The plugin API version. A plugin declares the version it was written against; the host refuses a
@@ -65,8 +69,12 @@ export interface HttpScope {
   requirePermission(required: readonly Permission[]): preHandlerAsyncHookHandler;
   /** The authenticated caller of a request (after `requirePermission`), or undefined. */
   caller(request: FastifyRequest): Caller | undefined;
-  /** The TCP port the daemon's HTTP server listens on (0 before it listens, e.g. during `setup`). */
+  /** The TCP port the daemon's HTTP server listens on (0 before it listens, e.g. during `setup`, and with `http.plain: "off"`). */
   readonly port: number;
+  /** The HTTPS port (0 before it listens, or when HTTPS is off). */
+  readonly tlsPort: number;
+  /** What plain HTTP does while HTTPS is on: serves (`on`), redirects to HTTPS (`redirect`), is off. */
+  readonly plain: PlainHttp;
   /** Routes this plugin registered (for `GET /api/plugins`). */
   readonly routes: readonly RouteInfo[];
 }
@@ -103,8 +111,10 @@ export interface StreamCatalog {
    * no encoder for `codec` (see `derivedCodecs`).
    */
   acquireDerivedEncoding(stream: string, codec: DerivedCodec, opts?: { lingerMs?: number }): DerivedEncodingLease;
-  /** The derived codecs this machine can encode (their GStreamer encoder is installed). */
+  /** The derived codecs this machine can encode (an encoder of the codec is installed: see `ElementRegistry.chooseDerivedEncoder`). */
   derivedCodecs(): DerivedCodec[];
+  /** The stream's derived encodings running now: a client that takes one of them joins it rather than start another encoder. */
+  runningDerivedCodecs(stream: string): DerivedCodec[];
 }
 
 /** A hold on a derived encoding (see `StreamCatalog.acquireDerivedEncoding`). */
@@ -114,6 +124,28 @@ export interface DerivedEncodingLease {
   readonly hubStream: string;
   /** Idempotent; the encoder stops once the last lease is released and the linger has passed. */
   release(): void;
+}
+
+/** TLS servers with the daemon's certificate (`ctx.tls`). */
+export interface TlsScope {
+  /**
+   * A `tls.Server` with the daemon's certificate (a renewed certificate reaches new connections; open
+   * ones keep theirs) in front of the plugin's plain server. Each raw TCP connection is admitted by
+   * `guard` (the plain server's connection guard) as it opens, before its handshake, so per-address and
+   * unauthenticated limits and deadlines count it like a plain one. Decrypted connections go to
+   * `accept`, the plugin's plain-text entry point, with that admission: answer a refusal there, and
+   * carry an admitted one onto the decrypted socket (`admission.conn.carry(socket)`) so that its drain
+   * deadline watches the socket that holds its output. A handshake must finish within
+   * `handshakeTimeoutMs` (10 s). The plugin listens and closes it.
+   */
+  createServer(
+    accept: (socket: TLSSocket, admission: Admission) => void,
+    opts: { name: string; guard: ConnectionGuard; log?: Logger; handshakeTimeoutMs?: number; maxConnections?: number },
+  ): TlsLayer;
+  /** SHA-256 fingerprint of the certificate (`AB:CD:…`). */
+  readonly fingerprint: string;
+  /** SHA-256 of its public key, base64 (`curl --pinnedpubkey sha256//…`). */
+  readonly spkiPin: string;
 }
 
 export interface PluginContext<O = Record<string, unknown>, K extends StateKeys = StateKeys> {
@@ -133,6 +165,8 @@ export interface PluginContext<O = Record<string, unknown>, K extends StateKeys 
   readonly users: UserStore;
   readonly registry: ElementRegistry;
   readonly http: HttpScope;
+  /** TLS with the daemon's certificate; undefined when TLS is off (`http.tls: false` and no `rtsp.tls`). */
+  readonly tls?: TlsScope;
   /** The daemon's config, deep-frozen and without secrets (users keep only names and permissions), e.g. for the `rtsp` block. */
   readonly config: Readonly<Record<string, unknown>>;
   /** Runs when the daemon stops (reverse order of registration across plugins). */

@@ -5,3 +5,5 @@ export * from './rtcp.js';
 export * from './sdp.js';
 export * from './stream-packets.js';
 export * from './vp8-rtp.js';
+export * from './vp9-rtp.js';
+export * from './av1-rtp.js';

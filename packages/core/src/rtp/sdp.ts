@@ -49,6 +49,20 @@ export function videoMediaSection(o: VideoSdpOptions): string[] {
         `a=rtpmap:${o.payloadType} VP8/90000`,
         ...(o.control ? [`a=control:${o.control}`] : []),
       ];
+    case 'vp9':
+    case 'av1': {
+      // RFC 9628 §6.1 (profile-id), AV1 RTP §7.2.1 (profile, level-idx, tier).
+      const p = o.params;
+      const fmtp =
+        p.codec === 'vp9' ? `profile-id=${p.vp9Profile ?? 0}` : p.av1 ? `profile=${p.av1.profile};level-idx=${p.av1.levelIdx};tier=${p.av1.tier}` : '';
+      return [
+        `m=video 0 RTP/AVP ${o.payloadType}`,
+        ...(o.bitrate ? [`b=AS:${Math.round(o.bitrate / 1000)}`] : []),
+        `a=rtpmap:${o.payloadType} ${p.codec.toUpperCase()}/90000`,
+        ...(fmtp ? [`a=fmtp:${o.payloadType} ${fmtp}`] : []),
+        ...(o.control ? [`a=control:${o.control}`] : []),
+      ];
+    }
   }
 }
 

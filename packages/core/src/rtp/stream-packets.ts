@@ -5,17 +5,28 @@ import { H264Packetizer, RtpWriter, type RtpPacketizer } from './h264-rtp.js';
 import { H265Packetizer } from './h265-rtp.js';
 import { JPEG_PAYLOAD_TYPE, JpegPacketizer } from './jpeg-rtp.js';
 import { Vp8Packetizer } from './vp8-rtp.js';
+import { Vp9Packetizer } from './vp9-rtp.js';
+import { Av1Packetizer } from './av1-rtp.js';
 
 /** Dynamic payload type of camd's H.264 packets (WebRTC senders rewrite it to the negotiated one). */
 export const H264_PAYLOAD_TYPE = 96;
 /** Dynamic payload type of camd's H.265 packets (a stream has one codec at a time, so 96 again). */
 export const H265_PAYLOAD_TYPE = 96;
 
-/** Dynamic payload type of a derived VP8 encoding's packets (WebRTC senders rewrite it). */
+/** Dynamic payload type of a derived encoding's packets (VP8, VP9, AV1: WebRTC senders rewrite it to the negotiated one). */
 export const VP8_PAYLOAD_TYPE = 96;
+export const VP9_PAYLOAD_TYPE = 96;
+export const AV1_PAYLOAD_TYPE = 96;
 
 /** The RTP payload type of each codec in camd's SDP: dynamic 96 for H.264 and H.265, static 26 for JPEG. */
-export const PAYLOAD_TYPE: Record<FrameCodec, number> = { h264: H264_PAYLOAD_TYPE, h265: H265_PAYLOAD_TYPE, mjpeg: JPEG_PAYLOAD_TYPE, vp8: VP8_PAYLOAD_TYPE };
+export const PAYLOAD_TYPE: Record<FrameCodec, number> = {
+  h264: H264_PAYLOAD_TYPE,
+  h265: H265_PAYLOAD_TYPE,
+  mjpeg: JPEG_PAYLOAD_TYPE,
+  vp8: VP8_PAYLOAD_TYPE,
+  vp9: VP9_PAYLOAD_TYPE,
+  av1: AV1_PAYLOAD_TYPE,
+};
 
 /**
  * One packetizer per stream, shared by every reader of every transport: a synchronous hub consumer
@@ -32,6 +43,8 @@ export class StreamPackets {
     h265: new H265Packetizer({ payloadType: H265_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
     mjpeg: new JpegPacketizer({ payloadType: JPEG_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
     vp8: new Vp8Packetizer({ payloadType: VP8_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
+    vp9: new Vp9Packetizer({ payloadType: VP9_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
+    av1: new Av1Packetizer({ payloadType: AV1_PAYLOAD_TYPE, ssrc: this.ssrc, writer: this.writer }),
   };
   private readonly cache = new WeakMap<EncodedFrame, Buffer[]>();
   private readonly consumer: Consumer;

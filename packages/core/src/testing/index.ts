@@ -148,17 +148,28 @@ export async function createTestHost(opts: TestHostOptions = {}): Promise<TestHo
     users: Object.values(TEST_USERS).map((u) => ({ ...u, permissions: [...u.permissions] })),
     streams: [testStream()],
     ...opts.config,
-    http: { host: '127.0.0.1', port: 0, ...opts.config?.http },
+    // No HTTPS/RTSPS unless a test asks (`http: { tls: { port: 0 } }`): their default ports are fixed.
+    http: { host: '127.0.0.1', port: 0, tls: false, ...opts.config?.http },
   };
   const printLevel = opts.logLevel ?? process.env.CAMD_TEST_LOG ?? 'silent';
   const recent = recentLogDestination(printLevel);
   // Info and above are kept; a finer level asked for is kept (and printed) too.
   const logger = createLogger({ level: printLevel === 'trace' || printLevel === 'debug' ? printLevel : 'info', destination: recent.stream });
-  let host: CamdHost;
+  let host: CamdHost | undefined;
   try {
-    host = await CamdHost.create({ config, stateDir, logger, plugins: opts.plugins, media: opts.media, announceAdmin: () => undefined });
+    host = await CamdHost.create({
+      config,
+      stateDir,
+      logger,
+      plugins: opts.plugins,
+      media: opts.media,
+      announceAdmin: () => undefined,
+      announceCertificate: () => undefined,
+    });
     await host.start();
   } catch (err) {
+    // A start that failed half-way (a port in use) leaves nothing listening or running.
+    await host?.stop().catch(() => undefined);
     if (ownDir) rmSync(stateDir, { recursive: true, force: true });
     throw err;
   }
@@ -222,3 +233,4 @@ export function putState(
   if (user) headers.authorization = basicAuth(user);
   return fetch(`${target.baseUrl}/api/state/${key}`, { method: 'PUT', headers, body: JSON.stringify({ value }) });
 }
+export { encodedTestFrames } from './encoded-frames.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StreamHub } from '../hub.js';
-import type { DerivedCodec, EncodedFrame, StreamSettings } from '../types.js';
+import type { DerivedCodec, EncodedFrame, EncoderChoice, StreamSettings } from '../types.js';
 import { isJoinPoint } from '../codec.js';
 import { rawCaps } from './launch.js';
 import { captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
@@ -11,31 +11,22 @@ import { ProductionMeter } from './stream-stats.js';
 /** The hub name of a stream's derived encoding: stream names never hold a colon, so it cannot be a stream's. */
 export const derivedStreamName = (stream: string, codec: DerivedCodec) => `${stream}:${codec}`;
 
-/** Encoder elements of each derived codec (checked against the element registry). */
-export const DERIVED_ENCODERS: Record<DerivedCodec, string> = { vp8: 'vp8enc' };
-
-/**
- * libvpx for live pictures: realtime deadline, the fastest speed (cpu-used 16: measured at 720p30 on
- * this machine, see README), constant bitrate at the stream's, no lag (frames leave as they are
- * coded), keyframes at the stream's GOP, error resilience (a receiver that lost a packet recovers at
- * the next frame), two threads on two cores.
- */
-function encoderLaunch(codec: DerivedCodec, s: StreamSettings): string {
-  switch (codec) {
-    case 'vp8':
-      return (
-        `vp8enc name=encoder deadline=1 cpu-used=16 threads=2 end-usage=cbr target-bitrate=${s.bitrate} ` +
-        `keyframe-max-dist=${s.gop} lag-in-frames=0 error-resilient=default buffer-size=1000 buffer-initial-size=500 buffer-optimal-size=600`
-      );
-  }
-}
+/** Every derived codec (plugin-webrtc's option `derivedCodecs` orders them). */
+export const DERIVED_CODECS: readonly DerivedCodec[] = ['vp8', 'vp9', 'av1'];
 
 export interface DerivedEncodingStats {
   codec: DerivedCodec;
   /** Where its frames are on the hub. */
   hubStream: string;
-  encoder: string;
+  /** The encoder element it runs (the registry's best for the codec), null before its first start. */
+  encoder: string | null;
   running: boolean;
+  /** The media process it runs in (the stream's own: it reads the stream's pictures in place). */
+  mediaPid: number | null;
+  /** The running pipeline's id (a new one with every start: diagnostics, tests). */
+  pipeline: string | null;
+  /** The bitrate its encoder was last given (the stream's, followed live). */
+  targetBitrate: number;
   /** Leases held now (one per viewer that plays it). */
   users: number;
   fps: number;
@@ -51,6 +42,8 @@ export interface DerivedEncodingDeps {
   media: MediaProcess;
   /** The stream's settings now (size, rate, bitrate, GOP). */
   settings: () => StreamSettings;
+  /** The registry's best encoder of the codec for these settings, undefined when this machine has none. */
+  chooseEncoder: (codec: DerivedCodec, settings: StreamSettings) => EncoderChoice<DerivedCodec> | undefined;
   /** The role of the stream's pipeline in its media process: its `tee` after the filters hands pictures to readers. */
   role: string;
   /** It starts (first user) or stops: the stream must then make raw pictures (no camera passthrough), or no longer. */
@@ -78,6 +71,8 @@ export class DerivedEncoding {
   private seq = 0;
   private active = false;
   private firstFrameAt?: number;
+  private encoder?: EncoderChoice<DerivedCodec>;
+  private bitrate = 0;
 
   constructor(
     readonly stream: string,
@@ -123,8 +118,11 @@ export class DerivedEncoding {
     return {
       codec: this.codec,
       hubStream: this.hubStream,
-      encoder: DERIVED_ENCODERS[this.codec],
+      encoder: this.encoder?.factory ?? null,
       running: this.running,
+      mediaPid: (this.running && this.pipeline?.pid) || null,
+      pipeline: (this.running && this.pipeline?.id) || null,
+      targetBitrate: this.bitrate,
       users: this.users,
       fps: this.meter.fps(now),
       currentBitrate: this.meter.bitrate(now),
@@ -156,16 +154,45 @@ export class DerivedEncoding {
     await p?.stop();
   }
 
+  /**
+   * The stream's bitrate changed (an operator, ABR): the running encoder takes it at once, as the
+   * stream's x264enc does (vp8enc, vp9enc and av1enc reconfigure libvpx/libaom at the next frame);
+   * an encoder without a live bitrate property is restarted with it.
+   */
+  setBitrate(bitrate: number): void {
+    if (!this.active || bitrate === this.bitrate) return;
+    this.bitrate = bitrate;
+    const prop = this.encoder?.bitrateProperty;
+    const pipeline = this.pipeline;
+    if (!pipeline?.running) return; // the next launch reads the settings
+    if (!prop) {
+      this.pipeline = undefined;
+      void pipeline.stop();
+      this.launch();
+      return;
+    }
+    pipeline
+      .setProperty('encoder', prop.name, Math.max(1, Math.round(bitrate / prop.unitBitsPerSecond)))
+      .catch((err: Error) => this.deps.logger.warn({ stream: this.stream, codec: this.codec, err: err.message }, 'derived encoding: bitrate not applied'));
+  }
+
   private launch(): void {
     if (!this.active) return;
     const s = this.deps.settings();
+    const encoder = this.deps.chooseEncoder(this.codec, s);
+    if (!encoder) {
+      this.supervisor.failed(`no ${this.codec} encoder on this machine`);
+      return;
+    }
+    this.encoder = encoder;
+    this.bitrate = s.bitrate;
     const launch = [
       // Linked by the media process to a new branch of the stream's tee (see media-host.ts).
       `proxysrc name=${captureInputName(this.deps.role, ++readers)}`,
       // The stream's pictures are in its encoder's layout (NV12 for VA): converted only then.
       'videoconvert',
       rawCaps(s),
-      encoderLaunch(this.codec, s),
+      encoder.launch,
       `gdppay ! fdsink name=${MEDIA_OUT_ELEMENT} sync=false`,
     ].join(' ! ');
     const pipeline = this.deps.media.start(launch, { output: true });

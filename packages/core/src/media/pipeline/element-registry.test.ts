@@ -61,4 +61,37 @@ describe('GstElementRegistry (this machine)', () => {
     expect((err as Error).message).toBe('GStreamer element "vaapih264enc" is not available on this machine; install the Debian package gstreamer1.0-vaapi');
     expect(() => r.validateLaunch('videotestsrc ! notanelement ! fakesink')).toThrow('GStreamer element "notanelement" is not available on this machine');
   });
+
+  it("picks the derived encoders (vp8enc, vp9enc, av1enc here) with a live bitrate, and prefers one a plugin registers (a board's hardware VP9)", async () => {
+    const r = await loadElementRegistry();
+    expect(r.chooseDerivedEncoder('vp8', stream)).toMatchObject({
+      factory: 'vp8enc',
+      codec: 'vp8',
+      bitrateProperty: { name: 'target-bitrate', unitBitsPerSecond: 1 },
+    });
+    expect(r.chooseDerivedEncoder('vp9', stream)).toMatchObject({
+      factory: 'vp9enc',
+      codec: 'vp9',
+      bitrateProperty: { name: 'target-bitrate', unitBitsPerSecond: 1 },
+    });
+    expect(r.chooseDerivedEncoder('av1', stream)).toMatchObject({
+      factory: 'av1enc',
+      codec: 'av1',
+      bitrateProperty: { name: 'target-bitrate', unitBitsPerSecond: 1000 },
+    });
+    expect(r.chooseDerivedEncoder('av1', stream)!.launch).toMatch(/target-bitrate=1000 .*max-quantizer=56|max-quantizer=56 .*target-bitrate=1000 /);
+    const hardware = (factory: string) => ({
+      owner: 'board',
+      factory,
+      codec: 'vp9' as const,
+      hardware: true,
+      priority: 1,
+      build: () => ({ owner: 'board', factory, codec: 'vp9' as const, hardware: true, launch: `${factory} name=encoder`, elements: [factory] }),
+    });
+    r.registerEncoder(hardware('v4l2vp9enc')); // not on this machine: skipped
+    expect(r.chooseDerivedEncoder('vp9', stream)!.factory).toBe('vp9enc');
+    expect(r.candidatesFor('vp9')).toEqual(['v4l2vp9enc', 'vp9enc']);
+    r.registerEncoder(hardware('vp9enc'));
+    expect(r.chooseDerivedEncoder('vp9', stream)).toMatchObject({ owner: 'board', hardware: true });
+  });
 });

@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import type { Logger } from 'pino';
 import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementInfo, ElementRegistry, ElementTrial, EncoderCandidate, TrialRequest } from '../registry.js';
-import type { EncoderChoice, StreamSettings, VideoCodec } from '../types.js';
+import type { DerivedCodec, EncoderChoice, FrameCodec, StreamSettings, VideoCodec } from '../types.js';
 import { codecCeiling, type EncoderLimits } from '../encoder-limits.js';
 import { debianPackageFor } from './packages.js';
 import { childEntry } from './worker-path.js';
@@ -10,6 +10,7 @@ import type { FromMediaProcess } from './protocol.js';
 import { defaultEncoderCandidates } from './encoders.js';
 import { DECODERS, type DecoderCandidate } from './decoders.js';
 import { decoderTrial, encoderTrial } from './element-trials.js';
+import { derivedEncoderCandidates } from './derived-encoders.js';
 
 /**
  * What this machine's GStreamer really has, learnt from GStreamer itself (in a short-lived media process, so
@@ -23,7 +24,7 @@ export class GstElementRegistry implements ElementRegistry {
 
   constructor(factories: readonly ElementInfo[]) {
     this.byName = new Map(factories.map((f) => [f.name, f]));
-    for (const c of defaultEncoderCandidates()) this.registerEncoder(c);
+    for (const c of [...defaultEncoderCandidates(), ...derivedEncoderCandidates()]) this.registerEncoder(c);
   }
 
   has(factory: string): boolean {
@@ -51,7 +52,7 @@ export class GstElementRegistry implements ElementRegistry {
   }
 
   /** Candidates for a codec, best first: hardware first, then by priority. */
-  private candidates(codec: VideoCodec): EncoderCandidate[] {
+  private candidates(codec: FrameCodec): EncoderCandidate[] {
     return this.encoders.filter((c) => c.codec === codec).sort(rankOrder);
   }
 
@@ -97,7 +98,7 @@ export class GstElementRegistry implements ElementRegistry {
       }
       const t = this.trials.get(configured.factory);
       const trial = t ? (t.ok ? ', trial encode passed' : `; its trial encode failed (${t.reason}), used as configured`) : '';
-      return { ...configured.build(settings), family: configured.family, reason: `configured (encoder "${configured.factory}")${trial}` };
+      return { ...(configured.build(settings) as EncoderChoice), family: configured.family, reason: `configured (encoder "${configured.factory}")${trial}` };
     }
     if (settings.encoder) {
       note = configured
@@ -119,7 +120,8 @@ export class GstElementRegistry implements ElementRegistry {
           ? 'software'
           : `software: no hardware ${settings.codec} encoder on this machine`;
       const fell = skipped.length ? `, after ${skipped.join('; ')}` : '';
-      return { ...c.build(settings), family: c.family, reason: `${note}${why}${fell}` };
+      // A candidate of the stream's codec builds an encoder of that codec.
+      return { ...(c.build(settings) as EncoderChoice), family: c.family, reason: `${note}${why}${fell}` };
     }
     const tried = candidates
       .map(
@@ -127,6 +129,16 @@ export class GstElementRegistry implements ElementRegistry {
       )
       .join(', ');
     throw new CamdError(ErrorCodes.GST_NO_ENCODER, `no ${settings.codec} encoder on this machine; tried ${tried || 'none registered'}`);
+  }
+
+  /** A board's hardware encoder of the codec first (unless its trial failed), then software. */
+  chooseDerivedEncoder(codec: DerivedCodec, settings: StreamSettings): EncoderChoice<DerivedCodec> | undefined {
+    const c = this.candidates(codec).find((x) => this.usable(x.factory));
+    return c && ({ ...c.build(settings), family: c.family } as EncoderChoice<DerivedCodec>);
+  }
+
+  candidatesFor(codec: FrameCodec): readonly string[] {
+    return this.candidates(codec).map((c) => c.factory);
   }
 
   chooseDecoder(format: DecoderCandidate['format']): DecoderCandidate | undefined {

@@ -10,12 +10,13 @@ const TRIAL = { width: 640, height: 480, fps: 30 };
 
 function trialSettings(codec: EncoderCandidate['codec']): StreamSettings {
   return {
+    // A derived encoder (VP8, VP9, AV1) encodes a stream's pictures: only their size, rate and bitrate matter to it.
     name: 'trial',
     path: '/trial',
     source: { kind: 'test', pattern: 'smpte' },
     ...TRIAL,
     bitrate: 1_000_000,
-    codec,
+    codec: codec === 'h264' || codec === 'h265' || codec === 'mjpeg' ? codec : 'h264',
     // Main: what every H.264 encoder here does (openh264 pins its own constrained-baseline).
     profile: 'main',
     preset: 'fast',

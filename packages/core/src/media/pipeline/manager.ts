@@ -8,7 +8,7 @@ import type { ElementRegistry } from '../registry.js';
 import type { MediaPlane } from '../plane.js';
 import type { DerivedCodec, EncoderPreset, EncoderProfile, StreamSettings, VideoCodec } from '../types.js';
 import type { DerivedEncodingLease } from '../../plugins/contract.js';
-import { DERIVED_ENCODERS, DerivedEncoding, derivedStreamName } from './derived.js';
+import { DERIVED_CODECS, DerivedEncoding, derivedStreamName } from './derived.js';
 import { StreamRunner } from './runner.js';
 import { planSharedCaptures, SharedCapture } from './capture.js';
 import { defaultSource } from './launch.js';
@@ -62,6 +62,8 @@ export class StreamManager implements MediaPlane {
   private readonly processes = new Map<string, MediaProcess>();
   /** Derived encodings (VP8 for WebRTC clients without H.264), by hub stream name; made on first request. */
   private readonly derived = new Map<string, DerivedEncoding>();
+  /** The derived encodings of each stream that read its raw pictures now. */
+  private readonly rawReaders = new Map<string, Set<DerivedCodec>>();
 
   /** What each stream's size and rate may be (source, encoder level, pixel budget), enforced on every write. */
   private readonly bounds: StreamBounds;
@@ -112,6 +114,8 @@ export class StreamManager implements MediaPlane {
     this.unwatch.push(
       deps.state.subscribe((change) => {
         for (const [name, runner] of this.runners) if (runner.dependsOn(change.key)) this.schedule(name, change.key, change.value);
+        // A derived encoding follows its stream's bitrate live (the stream's own encoder does too).
+        for (const d of this.derived.values()) if (change.key === this.stateKey(d.stream, 'streamBitrate')) d.setBitrate(change.value as number);
       }),
     );
   }
@@ -168,10 +172,10 @@ export class StreamManager implements MediaPlane {
     const i = this.configured.findIndex((s) => s.name === stream);
     if (i < 0) throw new CamdError(ErrorCodes.STREAM_UNKNOWN, `no stream "${stream}"`);
     if (!this.derivedCodecs().includes(codec)) {
-      const factory = DERIVED_ENCODERS[codec];
+      const tried = this.deps.registry.candidatesFor(codec).map((f) => `${f} (Debian package ${this.deps.registry.packageFor(f) ?? 'unknown'})`);
       throw new CamdError(
         ErrorCodes.GST_NO_ENCODER,
-        `no ${factory} on this machine for a ${codec} encoding (Debian package ${this.deps.registry.packageFor(factory) ?? 'unknown'})`,
+        `no ${codec} encoder on this machine for a derived encoding; tried ${tried.join(', ') || 'none registered'}`,
       );
     }
     const name = derivedStreamName(stream, codec);
@@ -182,9 +186,9 @@ export class StreamManager implements MediaPlane {
         logger: this.deps.logger,
         media: this.mediaFor(stream),
         settings: () => this.runner(stream).current,
+        chooseEncoder: (c, settings) => this.deps.registry.chooseDerivedEncoder(c, settings),
         role: `pictures${i + 1}`,
-        // Not while shutting down: the derived encodings stop first, the stream must not rebuild then.
-        onActive: (on) => this.stopping || this.runner(stream).needRawPictures(on ? `a ${codec} encoding reads its pictures` : undefined),
+        onActive: (on) => this.derivedReads(stream, codec, on),
       });
       this.derived.set(name, d);
     }
@@ -192,8 +196,26 @@ export class StreamManager implements MediaPlane {
     return { codec, hubStream: name, release };
   }
 
+  /**
+   * A derived encoding of a stream started or stopped: while any of them (VP8, VP9, AV1) runs, the
+   * stream makes raw pictures (a camera's own H.264 is decoded); after the last stops it is passed
+   * through again. Not while shutting down: the derived encodings stop first, the stream must not rebuild then.
+   */
+  private derivedReads(stream: string, codec: DerivedCodec, on: boolean): void {
+    const codecs = this.rawReaders.get(stream) ?? new Set<DerivedCodec>();
+    if (on) codecs.add(codec);
+    else codecs.delete(codec);
+    this.rawReaders.set(stream, codecs);
+    if (this.stopping) return;
+    this.runner(stream).needRawPictures(codecs.size ? `a ${[...codecs].join('/')} encoding reads its pictures` : undefined);
+  }
+
   derivedCodecs(): DerivedCodec[] {
-    return (Object.keys(DERIVED_ENCODERS) as DerivedCodec[]).filter((c) => this.deps.registry.has(DERIVED_ENCODERS[c]));
+    return DERIVED_CODECS.filter((c) => this.deps.registry.candidatesFor(c).some((f) => this.deps.registry.has(f)));
+  }
+
+  runningDerivedCodecs(stream: string): DerivedCodec[] {
+    return [...this.derived.values()].filter((d) => d.stream === stream && d.running).map((d) => d.codec);
   }
 
   list(): StreamSettings[] {
@@ -220,7 +242,8 @@ export class StreamManager implements MediaPlane {
     if (!r) return undefined;
     const capture = r.current.capture && this.captures.get(r.current.capture.id);
     const derived = [...this.derived.values()].filter((d) => d.stream === name).map((d) => d.stats());
-    const own = { ...r.stats(), ...(derived.length ? { derived } : {}) };
+    const mediaPid = this.processes.get(this.deps.isolation === 'pipeline' ? name : 'shared')?.pid ?? null;
+    const own = { ...r.stats(), mediaPid, ...(derived.length ? { derived } : {}) };
     if (!capture) return own;
     // A stream on a shared capture reads what the capture made of the source.
     const c = capture.stats();

@@ -31,6 +31,8 @@ const BY_PACKAGE: Record<string, readonly string[]> = {
   ],
   'gstreamer1.0-plugins-good': [
     'v4l2src',
+    'vp8enc',
+    'vp9enc',
     'v4l2h264enc',
     'v4l2h265enc',
     'v4l2jpegenc',
@@ -52,6 +54,7 @@ const BY_PACKAGE: Record<string, readonly string[]> = {
   'gstreamer1.0-plugins-ugly': ['x264enc'],
   'gstreamer1.0-plugins-bad': [
     'x265enc',
+    'av1enc',
     'openh264enc',
     'h264parse',
     'h265parse',
