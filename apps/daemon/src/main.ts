@@ -96,7 +96,7 @@ async function probe(config: CamdConfig, configPath: string, stateDir: string, j
   let host: CamdHost | undefined;
   try {
     host = await CamdHost.create({
-      config,
+      config: withoutTls(config),
       stateDir: dir,
       logger,
       pluginSearchPaths: [dirname(configPath), process.cwd(), APP_DIR],
@@ -112,6 +112,14 @@ async function probe(config: CamdConfig, configPath: string, stateDir: string, j
     await host?.stop();
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A probe serves nothing: with TLS on (the default) the host would issue a certificate into the state
+ * dir and announce it on stdout, where the report goes.
+ */
+function withoutTls(config: CamdConfig): CamdConfig {
+  return { ...config, http: { ...config.http, tls: false, plain: 'on' }, rtsp: { ...config.rtsp, tls: false } };
 }
 
 /** `camd tls fingerprint`: what clients pin, read from the certificate the daemon serves (none is issued here). */

@@ -73,6 +73,8 @@ describe('camd probe', () => {
     };
     expect(report.devices.find((d) => d.path === h264)?.streams).toEqual(['stream1']);
     expect(report.encoders.find((e) => e.element === 'vah264enc')?.trial?.ok).toBe(true);
+    // The derived encoders for WebRTC clients without H.264 are tried too.
+    for (const e of ['vp8enc', 'vp9enc', 'av1enc']) expect(report.encoders.find((x) => x.element === e)?.trial?.ok, e).toBe(true);
     expect(report.streams).toMatchObject([
       { name: 'stream1', path: 'passthrough', encoder: 'camdstandinsrc', hardware: true },
       { name: 'stream2', path: 'jpeg-decode', encoder: 'vah264enc', hardware: true },

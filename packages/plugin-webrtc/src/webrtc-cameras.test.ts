@@ -21,6 +21,7 @@ interface Stats {
   state: string;
   sourcePath: string;
   encoder: { element: string; passthrough: boolean };
+  derived?: Array<{ codec: string; running: boolean }>;
 }
 
 describe('plugin-webrtc: a camera that encodes H.264 itself', () => {
@@ -93,5 +94,34 @@ describe('plugin-webrtc: a camera that encodes H.264 itself', () => {
     // Its last viewer gone (and the linger over), the camera's own H.264 goes through again.
     await onPath('passthrough');
     expect(h.recentLog()).toMatch(/passing the camera's own stream through again/);
+  });
+
+  it('VP8 and VP9 viewers at once: the VP8 one leaving keeps the camera decoded for the VP9 one, which goes on playing', async () => {
+    expect((await putState(h, 'timecodeEnabled', false)).status).toBe(200);
+    expect((await putState(h, 'timestampEnabled', false)).status).toBe(200);
+    await onPath('passthrough');
+    const vp8 = await newPage(chromium.browser, h.users.viewer);
+    const vp9 = await newPage(chromium.browser, h.users.viewer);
+    try {
+      for (const [v, mime] of [
+        [vp8, 'video/VP8'],
+        [vp9, 'video/VP9'],
+      ] as const) {
+        await v.page.goto(`${h.baseUrl}/api/health`);
+        await playWithCodecs(v.page, [mime]);
+        await until(async () => (await inboundCodec(v.page)) === mime, 20_000, `${mime} decoding`);
+      }
+      expect((await stats()).sourcePath).toBe('decode');
+      await vp8.context.close();
+      // After the VP8 encoding's linger it stops; the VP9 one still reads the stream's pictures.
+      await until(async () => ((await stats()).derived ?? []).some((d) => d.codec === 'vp8' && !d.running), 20_000, 'VP8 encoding stopped');
+      const at = (await inboundVideo(vp9.page, 'window.pc'))!.framesDecoded;
+      await until(async () => ((await inboundVideo(vp9.page, 'window.pc'))?.framesDecoded ?? 0) > at + 15, 20_000, 'VP9 frames after VP8 left');
+      expect((await stats()).sourcePath).toBe('decode');
+    } finally {
+      await vp8.context.close();
+      await vp9.context.close();
+    }
+    await onPath('passthrough');
   });
 });
