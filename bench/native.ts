@@ -11,25 +11,30 @@
  *   config (every plugin) with pipEnabled set through the API (target ≤ 240 MiB).
  * - Frame rate of the default config with PiP (≥ 59 / 30 fps, from GET /api/stats), and the latency
  *   from the time code in the picture to the decoded frame (readTimecodes of plugin-timestamp).
+ * - Cameras that encode themselves (stand-ins, native-cameras.ts): passthrough of a camera's H.264
+ *   1080p30, camd's tree at most 0.05 cores above reading the camera alone (and decode + x264 of the
+ *   same stream for comparison); an MJPEG 1080p30 camera decoded and encoded, ratio ≤ 1.15.
  *
  * The gst-launch equivalents are built from the launch text camd logs (bench/gst-equivalent.ts): the
  * same source, overlays, compositor and encoder settings, ending in a sink instead of gdppay ! fdsink.
  * Prints figures and pass/fail words; asserts nothing. Environment: BENCH_SECONDS (window, default
- * 20), BENCH_WARMUP (default 5), BENCH_REPEAT (default 2), NATIVE_CASES (cpu-a,cpu-b,mem-rtsp,pip).
+ * 20), BENCH_WARMUP (default 5), BENCH_REPEAT (default 2), NATIVE_CASES
+ * (cpu-a,cpu-b,mem-rtsp,pip,passthrough,mjpeg).
  */
 import { readFileSync } from 'node:fs';
 import { busiestThreads, measureCores, median, MiB, percentile, treeMemory, treeThreadCpu, waitQuiet, type CoresWindow, type TreeMemory } from './proc.js';
 import { DEFAULT_CONFIG, daemonMode, startCamd, startFfmpegReader, waitFor, type Camd } from './camd.js';
 import { fpsBetween, nativeLaunch, startGstLaunch, type NativeStream } from './gst-equivalent.js';
 import { stopTree } from './proc.js';
+import { mjpegCase, passthroughCase } from './native-cameras.js';
 
 const WINDOW = Number(process.env.BENCH_SECONDS ?? 20);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
-const CASES = (process.env.NATIVE_CASES ?? 'cpu-a,cpu-b,mem-rtsp,pip').split(',');
-const CPU_TARGET = 1.15;
+export const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
+export const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
+const CASES = (process.env.NATIVE_CASES ?? 'cpu-a,cpu-b,mem-rtsp,pip,passthrough,mjpeg').split(',');
+export const CPU_TARGET = 1.15;
 
-const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+export const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 const HD60 = { path: '/stream1', resolution: '1920x1080', fps: 60, bitrate: 8_000_000, profile: 'high' };
 const HD30 = { path: '/stream2', resolution: '1280x720', fps: 30, bitrate: 4_000_000, profile: 'main' };
@@ -46,7 +51,7 @@ interface Row {
 const rows: Row[] = [];
 const notes: string[] = [];
 
-function row(c: string, camd: string, gst: string, ratio: number | undefined, target: string, result: boolean | string): void {
+export function row(c: string, camd: string, gst: string, ratio: number | undefined, target: string, result: boolean | string): void {
   // Two decimals, three where rounding would hide which side of the 1.15 target a ratio is on.
   const shown = ratio === undefined ? '' : Number(ratio.toFixed(2)) === CPU_TARGET ? ratio.toFixed(3) : ratio.toFixed(2);
   const r: Row = { case: c, camd, 'gst-launch': gst, ratio: shown, target, result: typeof result === 'string' ? result : result ? 'pass' : 'FAIL' };
@@ -84,7 +89,7 @@ async function quietWindow<T>(root: number, mine: number[], during: () => Promis
   return best!;
 }
 
-const fmtCores = (w: CoresWindow, fps: Record<string, number>) => `${w.cores.toFixed(2)} cores (${fmtFps(fps)} fps; others ${w.otherCores.toFixed(2)})`;
+export const fmtCores = (w: CoresWindow, fps: Record<string, number>) => `${w.cores.toFixed(2)} cores (${fmtFps(fps)} fps; others ${w.otherCores.toFixed(2)})`;
 
 /** Lowest of the samples `sample()` gives every `everyS` seconds over the window, per stream. */
 async function minFps(sample: () => Promise<Record<string, number>>, everyS: number, all?: Record<string, number[]>): Promise<Record<string, number>> {
@@ -102,7 +107,7 @@ async function minFps(sample: () => Promise<Record<string, number>>, everyS: num
 }
 
 /** camd's tree over a quiet window: cores, the lowest fps GET /api/stats reported per stream (2-s windows, sampled every 4 s), the busiest threads. */
-async function measureCamd(camd: Camd, mine: number[] = [], all?: Record<string, number[]>, everyS = 4) {
+export async function measureCamd(camd: Camd, mine: number[] = [], all?: Record<string, number[]>, everyS = 4) {
   const w = await quietWindow(camd.pid, mine, () => minFps(() => camd.fps(), everyS, all));
   return { ...w, fps: w.extra, stats: await camd.describe() };
 }
@@ -121,13 +126,13 @@ async function withReaders<T>(camd: Camd, paths: string[], fn: (readerPids: numb
   }
 }
 
-async function waitLaunches(camd: Camd, n: number, cond: (l: string[]) => boolean = () => true): Promise<string[]> {
+export async function waitLaunches(camd: Camd, n: number, cond: (l: string[]) => boolean = () => true): Promise<string[]> {
   await waitFor(`${n} pipeline launch lines in camd's log`, () => camd.launches.size >= n && cond([...camd.launches.values()]), 30_000);
   return [...camd.launches.values()];
 }
 
 /** Runs a gst-launch text: WARMUP, then a quiet window: cores, lowest fps per stream (over `everyS`-s intervals), PSS. */
-async function measureGst(launch: string, all?: Record<string, number[]>, everyS = 4) {
+export async function measureGst(launch: string, all?: Record<string, number[]>, everyS = 4) {
   const g = await startGstLaunch(launch);
   try {
     await sleep(WARMUP);
@@ -157,7 +162,7 @@ async function measureGst(launch: string, all?: Record<string, number[]>, everyS
  * pipeline that drops frames does less work). camd below the rate fails; gst-launch below it (others'
  * load) leaves the row unsure.
  */
-function cpuVerdict(ratio: number, camdFps: Record<string, number>, gstFps: Record<string, number>, expected: Record<string, number>): string {
+export function cpuVerdict(ratio: number, camdFps: Record<string, number>, gstFps: Record<string, number>, expected: Record<string, number>): string {
   const below = (f: Record<string, number>) =>
     Object.entries(expected)
       .filter(([k, e]) => !((f[k] ?? 0) >= 0.9 * e))
@@ -392,6 +397,8 @@ export async function main(): Promise<void> {
   );
   await run('mem-rtsp', memRtspCase);
   await run('pip', pipCase);
+  await run('passthrough', passthroughCase);
+  await run('mjpeg', mjpegCase);
   console.log('');
   console.table(rows);
   for (const n of notes) console.log(`note: ${n}`);

@@ -16,9 +16,13 @@ runtime_pkgs=(
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0
   gir1.2-gdkpixbuf-2.0 libgirepository1.0-dev libcairo2-dev pkg-config g++ make python3
   ffmpeg iproute2
+  # v4l2-ctl: a camera's V4L2 controls (GStreamer lists its formats, not its controls)
+  v4l-utils
 )
 test_pkgs=(chromium python3-opencv python3-gi curl tesseract-ocr prometheus systemd
-  nginx libnginx-mod-rtmp libnginx-mod-stream openssl srt-tools janus)
+  nginx libnginx-mod-rtmp libnginx-mod-stream openssl srt-tools janus
+  # the camera-board stand-ins (packages/core/standins): GStreamer elements written in Python
+  gstreamer1.0-python3-plugin-loader python3-gst-1.0)
 
 missing=()
 want=("${runtime_pkgs[@]}")

@@ -1,5 +1,7 @@
 export interface CliArgs {
-  command: 'run' | 'plugins' | 'hash-password' | 'bundle' | 'tls-fingerprint' | 'help' | 'version';
+  command: 'run' | 'plugins' | 'probe' | 'hash-password' | 'bundle' | 'tls-fingerprint' | 'help' | 'version';
+  /** `camd probe --json`: the report as JSON instead of text. */
+  json?: boolean;
   out?: string;
   plugins?: string[];
   config?: string;
@@ -13,6 +15,9 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export const USAGE = `usage: camd [run] [--config FILE] [--state-dir DIR] [--log-format json|pretty]
        camd plugins [--config FILE]      the plugins the config names: installed or not (and how to install)
+       camd probe [--config FILE] [--json]
+                                         cameras, encoders (with a trial encode each) and the source
+                                         path and encoder every stream of the config would get
        camd hash-password                read a password on stdin, print a "passwordHash" for the config
        camd tls fingerprint [--config FILE] [--state-dir DIR]
                                          the TLS certificate's SHA-256 fingerprint and public key pin
@@ -38,7 +43,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       const sub = args.shift();
       if (sub !== 'fingerprint') throw new Error(`unknown command "tls ${sub ?? ''}" (camd tls fingerprint)\n${USAGE}`);
       out.command = 'tls-fingerprint';
-    } else if (c !== 'run' && c !== 'plugins' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
+    } else if (c !== 'run' && c !== 'plugins' && c !== 'probe' && c !== 'hash-password' && c !== 'bundle') throw new Error(`unknown command "${c}"\n${USAGE}`);
     else out.command = c;
   }
   while (args.length) {
@@ -68,6 +73,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
           .split(',')
           .map((p) => p.trim())
           .filter(Boolean);
+        break;
+      case '--json':
+        out.json = true;
         break;
       case '--help':
       case '-h':

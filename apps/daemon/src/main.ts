@@ -1,12 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CamdError, CamdHost, daemonCertificate, ErrorCodes, hashPassword, type Logger } from '@camd/core';
+import { CamdError, CamdHost, createLogger, daemonCertificate, ErrorCodes, hashPassword, type CamdConfig, type Logger } from '@camd/core';
 import { parseArgs, USAGE } from './args.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config-file.js';
 import { bundle } from './bundle.js';
 import { createDaemonLogger } from './log.js';
 import { notifyWhenHealthy } from './notify.js';
+import { formatProbe } from './probe.js';
 import { installCommand, pluginsCommand } from './plugins-command.js';
 
 const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camd: config error: ${(err as Error).message}\n`);
     return 2;
   }
+  if (args.command === 'probe') return probe(config, configPath, stateDir, args.json ?? false);
   if (args.command === 'tls-fingerprint') return printFingerprint(config, stateDir);
   // `camd plugins` prints its report on stdout: its log goes to stderr.
   const logger = createDaemonLogger({ level: config.log?.level, format: args.logFormat, stream: args.command === 'plugins' ? 'stderr' : 'stdout' });
@@ -78,6 +81,45 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return runUntilSignal(host, logger);
+}
+
+/**
+ * `camd probe`: builds the daemon as `run` would (plugins included: they may add encoders or filters)
+ * but starts no pipeline; reads the cameras and tries every encoder. Settings stored by a daemon in
+ * the state dir are used when it exists (a fresh dir is not created for a probe).
+ */
+async function probe(config: CamdConfig, configPath: string, stateDir: string, json: boolean): Promise<number> {
+  const ownDir = !existsSync(stateDir);
+  const dir = ownDir ? mkdtempSync(join(tmpdir(), 'camd-probe-')) : stateDir;
+  // Warnings (a failed trial, a camera that cannot be read) on stderr; the report on stdout.
+  const logger = createLogger({ level: 'warn', destination: process.stderr });
+  let host: CamdHost | undefined;
+  try {
+    host = await CamdHost.create({
+      config: withoutTls(config),
+      stateDir: dir,
+      logger,
+      pluginSearchPaths: [dirname(configPath), process.cwd(), APP_DIR],
+      announceAdmin: () => undefined,
+    });
+    const report = await host.probe();
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatProbe(report));
+    return 0;
+  } catch (err) {
+    process.stderr.write(`camd: probe failed: ${err instanceof CamdError ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    return 1;
+  } finally {
+    await host?.stop();
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A probe serves nothing: with TLS on (the default) the host would issue a certificate into the state
+ * dir and announce it on stdout, where the report goes.
+ */
+function withoutTls(config: CamdConfig): CamdConfig {
+  return { ...config, http: { ...config.http, tls: false, plain: 'on' }, rtsp: { ...config.rtsp, tls: false } };
 }
 
 /** `camd tls fingerprint`: what clients pin, read from the certificate the daemon serves (none is issued here). */

@@ -23,6 +23,13 @@ export interface StreamConfig {
   gop?: number;
   /** A device path (`/dev/video0`), `videotestsrc`, `videotestsrc:<pattern>`, or `{ device }` / `{ pattern }`. Default: /dev/video0 when present, else a test pattern. */
   source?: string | { device: string } | { pattern: string };
+  /**
+   * An encoder element for this stream's codec (`vah264enc`, `x264enc`): used instead of the automatic
+   * choice (hardware first, after a one-frame trial encode at start). See `camd probe`.
+   */
+  encoder?: string;
+  /** `false` re-encodes a camera's own H.264/H.265 even when it could be passed through as it is (default true). */
+  passthrough?: boolean;
 }
 
 export interface PluginEntry {
@@ -108,6 +115,8 @@ const streamSchema = {
     codec: { enum: ['h264', 'h265', 'mjpeg'] },
     preset: { enum: ['ultrafast', 'fast', 'medium', 'slow'] },
     gop: { type: 'integer', minimum: 1, maximum: 1000 },
+    encoder: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    passthrough: { type: 'boolean' },
     source: {
       anyOf: [
         { type: 'string', minLength: 1, maxLength: 255 },
@@ -289,6 +298,8 @@ export function configuredStreams(cfg: CamdConfig): StreamSettings[] {
       profile: s.profile ?? 'high',
       preset: s.preset ?? 'fast',
       gop: s.gop ?? s.fps,
+      ...(s.encoder ? { encoder: s.encoder } : {}),
+      ...(s.passthrough === false ? { passthrough: false } : {}),
     };
   });
 }

@@ -13,10 +13,15 @@ export function emptyRegistry(): ElementRegistry {
     list: () => [],
     packageFor: () => undefined,
     registerEncoder: () => undefined,
+    encoderCandidates: () => [],
     chooseEncoder: fail,
     chooseDerivedEncoder: () => undefined,
     candidatesFor: () => [],
+    chooseDecoder: () => undefined,
     encoderLimits: () => undefined,
+    trialRequests: () => [],
+    recordTrials: () => undefined,
+    trial: () => undefined,
     validateLaunch: () => undefined,
   };
 }

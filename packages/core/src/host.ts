@@ -15,6 +15,7 @@ import type { ElementRegistry } from './media/registry.js';
 import { StaticMediaPlane, type MediaPlane } from './media/plane.js';
 import { AlignmentMonitor } from './media/alignment.js';
 import { DEFAULT_MAX_PIXEL_RATE } from './media/bounds.js';
+import type { ProbeReport } from './media/pipeline/probe-report.js';
 import { type CamdConfig, configuredStreams, httpLimits, type MediaIsolation, pluginEntries, type PluginEntry } from './config.js';
 import { createLogger } from './logger.js';
 import { createHttpServer, PluginHttpScope } from './http/server.js';
@@ -139,8 +140,7 @@ export class CamdHost {
     } else {
       const media = await loadMediaModules();
       this.registry = await media.loadElementRegistry({ logger: this.logger });
-      media.installDefaultMediaTaps(this.hooks, this.registry);
-      this.media = new media.StreamManager({
+      const manager = new media.StreamManager({
         hooks: this.hooks,
         state: this.state,
         hub: this.hub,
@@ -150,6 +150,9 @@ export class CamdHost {
         isolation: config.media?.isolation,
         maxPixelRate: config.media?.maxPixelRate,
       });
+      // Core's source and describeSource answers read the cameras the manager's device probe saw.
+      media.installDefaultMediaTaps(this.hooks, this.registry, manager.devices);
+      this.media = manager;
     }
     const limits = httpLimits(config);
     // HTTPS hands its decrypted connections to the same connections (one guard for both ports).
@@ -181,6 +184,7 @@ export class CamdHost {
       streams: this.media,
       plugins: () => this.listPlugins(),
       health: () => this.health(),
+      devices: () => this.media.listDevices(),
       snapshot: (name) => this.snapshot(name),
       hub: this.hub,
       logger: this.logger,
@@ -318,6 +322,16 @@ export class CamdHost {
     await this.http.close().catch(() => undefined);
   }
 
+  /**
+   * `camd probe`: the cameras, every encoder and hardware decoder with a trial, and the source path
+   * and encoder each configured stream would get; no pipeline starts. Needs media.
+   */
+  async probe(): Promise<ProbeReport> {
+    const media = this.media as MediaPlane & { probe?(): Promise<ProbeReport> };
+    if (!media.probe) throw new CamdError(ErrorCodes.CONFIG, 'camd probe needs the media plane (GStreamer)');
+    return media.probe();
+  }
+
   health(): { healthy: boolean; checks: HealthCheck[] } {
     const checks: HealthCheck[] = [];
     for (const s of this.media.list()) {
@@ -357,7 +371,7 @@ export { PLUGIN_API_VERSION };
 
 interface MediaModules {
   loadElementRegistry(opts: { logger: Logger }): Promise<ElementRegistry>;
-  installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegistry): void;
+  installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegistry, devices?: unknown): void;
   StreamManager: new (deps: {
     hooks: CamdHooks;
     state: StateStore;
@@ -367,7 +381,7 @@ interface MediaModules {
     streams: ReturnType<typeof configuredStreams>;
     isolation?: MediaIsolation;
     maxPixelRate?: number;
-  }) => MediaPlane;
+  }) => MediaPlane & { readonly devices: unknown };
   Snapshots: new (hub: StreamHub) => { get(stream: string): Promise<Buffer> };
 }
 

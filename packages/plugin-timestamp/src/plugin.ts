@@ -98,7 +98,10 @@ export function overlayFragment(width: number, height: number, s: OverlaySetting
       { element: ELEMENT.code, property: 'datetime-epoch', value: 'baseTime.dateTime' },
     ],
     live: {
-      timestampEnabled: (h, on) => h.setProperty(ELEMENT.text, 'silent', !on),
+      timestampEnabled: async (h, on) => {
+        if (!on && !current().timecode) return 'rebuild';
+        await h.setProperty(ELEMENT.text, 'silent', !on);
+      },
       timestampFormat: async (h, format) => {
         await applyText(h);
         await h.setProperty(ELEMENT.text, 'datetime-format', glibFormat(format as string));
@@ -107,6 +110,7 @@ export function overlayFragment(width: number, height: number, s: OverlaySetting
       timestampSize: applyText,
       // Off: hide the code, then widen the text; on: narrow the text, then show the code.
       timecodeEnabled: async (h, on) => {
+        if (!on && !current().enabled) return 'rebuild';
         if (!on) await h.setProperty(ELEMENT.code, 'silent', true);
         await applyText(h);
         if (on) await h.setProperty(ELEMENT.code, 'silent', false);
@@ -139,9 +143,12 @@ export default definePlugin<TimestampOptions, typeof timestampKeys>({
       timecode: ctx.settings.timecodeEnabled.get(),
     });
     // Reading the settings here makes every stream's pipeline depend on them; the fragment applies
-    // each of them live.
+    // each of them live. With the text and the time code both off there is no fragment at all: no
+    // filter then needs raw frames, and a camera's own H.264 can be passed through (turning either on
+    // again rebuilds the pipeline with the overlay; turning the last one off rebuilds it without).
     ctx.hooks.buildPipeline.tapPromise({ name: PLUGIN_NAME, stage: STAGE.OVERLAY }, async (spec) => {
-      spec.filters.push(overlayFragment(spec.stream.width, spec.stream.height, settings(), settings));
+      const s = settings();
+      if (s.enabled || s.timecode) spec.filters.push(overlayFragment(spec.stream.width, spec.stream.height, s, settings));
       return spec;
     });
   },

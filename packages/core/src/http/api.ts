@@ -36,6 +36,8 @@ export interface ApiDeps {
   streams: StreamCatalog;
   plugins: () => PluginListing[];
   health: () => { healthy: boolean; checks: HealthCheck[] };
+  /** The cameras the device probe sees (`GET /api/devices`). */
+  devices: () => Promise<unknown>;
   snapshot: (stream: string) => Promise<Buffer>;
   /** The stream hub, for routes that stream frames (MJPEG over HTTP). */
   hub: StreamHub;
@@ -145,6 +147,15 @@ export async function registerCoreApi(app: FastifyInstance, deps: ApiDeps): Prom
   );
 
   registerAuthApi(app, deps.users);
+
+  app.get(
+    '/api/devices',
+    {
+      preHandler: mediaRead,
+      schema: { summary: 'Cameras (GstDeviceMonitor, Video/Source): formats, sizes, rates, controls, the streams reading each; configured ones not seen' },
+    },
+    async () => deps.devices(),
+  );
 
   app.get('/api/streams', { preHandler: mediaRead, schema: { summary: 'Configured streams and their current settings' } }, async () => ({
     // A shared capture is named by id and its streams; where its frames live is internal.

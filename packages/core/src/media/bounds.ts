@@ -66,8 +66,8 @@ export interface StreamBoundsDeps {
   /** The configured streams in order: their values are the keys' defaults. */
   streams: readonly StreamSettings[];
   stateKey(stream: string, key: StreamKeyName): string;
-  /** The limits of the encoder that would encode a codec here (undefined: the codec's ceiling). */
-  encoderLimits(codec: VideoCodec): EncoderLimits | undefined;
+  /** The limits of the encoder that would encode a codec here for a stream (its configured `encoder`; undefined: the codec's ceiling). */
+  encoderLimits(codec: VideoCodec, stream?: StreamSettings): EncoderLimits | undefined;
   /** `media.maxPixelRate`: pixels a second all streams may encode together. */
   maxPixelRate: number;
 }
@@ -246,7 +246,7 @@ export class StreamBounds {
     let max = MAX_FPS;
     while (max > 1 && !accepts({ ...current, fps: max })) max--;
     const others = [...now].filter(([n]) => n !== stream).reduce((a, [, p]) => a + rate(p), 0);
-    const enc = this.encoderOf(current.codec);
+    const enc = this.encoderOf(current.codec, s);
     return {
       resolutions: [...sizes.values()].sort((a, b) => b.width * b.height - a.width * a.height || b.width - a.width),
       frameRate: { min: 1, max },
@@ -279,7 +279,7 @@ export class StreamBounds {
     for (const s of touched) {
       const p = next.get(s.name)!;
       const caps = this.sources.get(s.name);
-      const why = (caps && sourceRefuses(caps, p.width, p.height, p.fps)) ?? encoderRefuses(this.encoderOf(p.codec), p.width, p.height, p.fps);
+      const why = (caps && sourceRefuses(caps, p.width, p.height, p.fps)) ?? encoderRefuses(this.encoderOf(p.codec, s), p.width, p.height, p.fps);
       if (why) return { stream: s.name, reason: why };
       const capture = this.captures.get(s.name);
       if (capture && p.fps > capture.fps)
@@ -325,8 +325,8 @@ export class StreamBounds {
     return undefined;
   }
 
-  private encoderOf(codec: VideoCodec): EncoderLimits {
-    return this.deps.encoderLimits(codec) ?? codecCeiling(codec);
+  private encoderOf(codec: VideoCodec, stream: StreamSettings): EncoderLimits {
+    return this.deps.encoderLimits(codec, stream) ?? codecCeiling(codec);
   }
 
   /** Every stream's picture from the state (or from `value`, the values as they would be). */

@@ -5,7 +5,7 @@ import { describeModes, modesFromCaps, sourceRefuses, testSourceCapabilities } f
 /**
  * What GStreamer 1.22's v4l2src reports in READY for a UVC webcam (Logitech C920-class, as
  * `gst-device-monitor-1.0 Video/Source` prints it): raw YUY2 sizes at low rates, the large ones as
- * JPEG and H.264 only. camd reads raw frames today, so only the YUY2 modes bound it.
+ * JPEG and H.264 only. camd reads every one of them (raw, JPEG decoded, H.264 passed through or decoded).
  */
 const UVC_CAPS =
   'video/x-raw, format=(string)YUY2, width=(int)640, height=(int)480, pixel-aspect-ratio=(fraction)1/1, framerate=(fraction){ 30/1, 24/1, 20/1, 15/1, 10/1 }; ' +
@@ -37,11 +37,15 @@ describe('source capabilities', () => {
   it('reads a device’s modes from GStreamer caps: lists, single rates, fractions, every format', () => {
     const modes = modesFromCaps(UVC_CAPS);
     expect(modes).toEqual([
-      { format: 'raw', width: 640, height: 480, maxFps: 30 },
-      { format: 'raw', width: 1280, height: 720, maxFps: 10 },
-      { format: 'raw', width: 1920, height: 1080, maxFps: 5 },
-      { format: 'jpeg', width: 1920, height: 1080, maxFps: 30 },
-      { format: 'h264', width: 1920, height: 1080, maxFps: 30 },
+      { format: 'raw', width: 640, height: 480, maxFps: 30, rates: [30, 24, 20, 15, 10] },
+      { format: 'raw', width: 1280, height: 720, maxFps: 10, rates: [10, 7.5, 5] },
+      { format: 'raw', width: 1920, height: 1080, maxFps: 5, rates: [5] },
+      { format: 'jpeg', width: 1920, height: 1080, maxFps: 30, rates: [30, 24] },
+      { format: 'h264', width: 1920, height: 1080, maxFps: 30, rates: [30] },
+    ]);
+    // A camera that names its H.264 profiles.
+    expect(modesFromCaps('video/x-h264, width=(int)1280, height=(int)720, framerate=(fraction)30/1, profile=(string){ main, high }')).toEqual([
+      { format: 'h264', width: 1280, height: 720, maxFps: 30, rates: [30], profiles: ['main', 'high'] },
     ]);
     // Stepwise sensors give ranges; NTSC rates are fractions; caps features do not hide the format.
     expect(
@@ -57,14 +61,21 @@ describe('source capabilities', () => {
     ).toEqual([]);
   });
 
-  it('a size is produced by scaling down a mode, at no more than its rate; only raw modes count today', () => {
+  it('a size is produced by scaling down a mode of any format, at no more than its rate', () => {
     const cam = { describe: '/dev/video0', origin: "the device's caps", modes: modesFromCaps(UVC_CAPS) };
     expect(sourceRefuses(cam, 640, 360, 30)).toBeUndefined();
     expect(sourceRefuses(cam, 1280, 720, 10)).toBeUndefined();
-    expect(sourceRefuses(cam, 1280, 720, 15)).toBe(
+    // 1080p30 and 720p15 come from the JPEG (or H.264) mode, not the slow YUY2 ones.
+    expect(sourceRefuses(cam, 1280, 720, 15)).toBeUndefined();
+    expect(sourceRefuses(cam, 1920, 1080, 30)).toBeUndefined();
+    expect(sourceRefuses(cam, 1920, 1080, 60)).toBe(
+      "/dev/video0 delivers at most 1920x1080 up to 30 fps (raw, jpeg, h264), 1280x720 up to 10 fps (raw), 640x480 up to 30 fps (raw) (the device's caps; smaller sizes are scaled down from these)",
+    );
+    // A raw-only camera's modes are named without formats.
+    const raw = { ...cam, modes: cam.modes.filter((m) => m.format === 'raw') };
+    expect(sourceRefuses(raw, 1280, 720, 15)).toBe(
       "/dev/video0 delivers at most 1920x1080 up to 5 fps, 1280x720 up to 10 fps, 640x480 up to 30 fps (the device's caps; smaller sizes are scaled down from these)",
     );
-    expect(sourceRefuses(cam, 1920, 1080, 30)).toMatch(/1920x1080 up to 5 fps/);
     // Nothing known (an absent device): the source bounds nothing.
     expect(sourceRefuses({ describe: '/dev/video9', origin: 'absent', modes: [] }, 7680, 7680, 240)).toBeUndefined();
   });

@@ -6,12 +6,15 @@ import type { StateStore } from '../state/store.js';
 import { StreamBounds, type StreamLimits } from './bounds.js';
 import { testSourceCapabilities } from './source-caps.js';
 import type { Logger } from 'pino';
+import type { DevicesReport } from './pipeline/probe-report.js';
 
-/** What the host needs of the media plane: the stream catalog plus lifecycle and health. */
+/** What the host needs of the media plane: the stream catalog plus lifecycle, health and cameras. */
 export interface MediaPlane extends StreamCatalog {
   start(): Promise<void>;
   stop(): Promise<void>;
   health(name: string): { healthy: boolean; reasons: string[] };
+  /** `GET /api/devices`: the cameras the device probe sees, and configured ones it does not. */
+  listDevices(): Promise<DevicesReport>;
 }
 
 /**
@@ -78,5 +81,11 @@ export class StaticMediaPlane implements MediaPlane {
   async stop(): Promise<void> {}
   health(): { healthy: boolean; reasons: string[] } {
     return { healthy: true, reasons: [] };
+  }
+  /** Without media nothing probes cameras: the configured ones are listed as not seen. */
+  async listDevices(): Promise<DevicesReport> {
+    const missing = new Map<string, string[]>();
+    for (const s of this.streams) if (s.source.kind === 'device') missing.set(s.source.device, [...(missing.get(s.source.device) ?? []), s.name]);
+    return { devices: [], missing: [...missing].map(([path, streams]) => ({ path, streams })) };
   }
 }

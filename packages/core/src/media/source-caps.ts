@@ -10,6 +10,13 @@ export interface SourceMode {
   readonly height: number;
   /** Frames per second (may be fractional: 30000/1001 is 29.97). */
   readonly maxFps: number;
+  /**
+   * The rates it offers when the source lists them (`{ 30/1, 15/1 }`): an encoded stream taken as it
+   * is (passthrough) must ask for one of these. Absent: any rate up to `maxFps` (a range).
+   */
+  readonly rates?: readonly number[];
+  /** H.264/H.265 profiles the caps name (`profile=high`); absent: not said. */
+  readonly profiles?: readonly string[];
 }
 
 /**
@@ -27,11 +34,11 @@ export interface SourceCapabilities {
 }
 
 /**
- * Formats a stream's pipeline can take from a source today: raw frames, which it converts, scales and
- * rate-limits (`videoconvert ! videoscale ! videorate drop-only=true`). A camera's JPEG or H.264 is not
- * used yet, so its JPEG-only sizes do not count.
+ * Formats a stream's pipeline can take from a source: raw frames, which it converts, scales and
+ * rate-limits (`videoconvert ! videoscale ! videorate drop-only=true`); a camera's JPEG, decoded
+ * (`jpegdec`); its H.264/H.265, passed through as it is or decoded (source-path.ts).
  */
-export const USABLE_SOURCE_FORMATS: ReadonlySet<SourceFormat> = new Set(['raw']);
+export const USABLE_SOURCE_FORMATS: ReadonlySet<SourceFormat> = new Set(['raw', 'jpeg', 'h264', 'h265']);
 
 /**
  * videotestsrc draws any size at any rate; the cost lands on the machine (7680x7680 took a media
@@ -73,17 +80,24 @@ export function sourceRefuses(caps: SourceCapabilities, width: number, height: n
   return `${caps.describe} delivers at most ${describeModes(modes)} (${caps.origin}; smaller sizes are scaled down from these)`;
 }
 
-/** `3840x2160 up to 30 fps, 1920x1080 up to 60 fps`, largest first, one entry per size. */
+/**
+ * `3840x2160 up to 30 fps, 1920x1080 up to 60 fps`, largest first, one entry per size; a source
+ * that is not all raw names the formats of each size (`1920x1080 up to 30 fps (jpeg, h264)`).
+ */
 export function describeModes(modes: readonly SourceMode[]): string {
-  const best = new Map<string, SourceMode>();
+  const best = new Map<string, { mode: SourceMode; formats: Set<SourceFormat> }>();
   for (const m of modes) {
     const k = `${m.width}x${m.height}`;
-    if ((best.get(k)?.maxFps ?? -1) < m.maxFps) best.set(k, m);
+    const e = best.get(k) ?? { mode: m, formats: new Set<SourceFormat>() };
+    if (e.mode.maxFps < m.maxFps) e.mode = m;
+    e.formats.add(m.format);
+    best.set(k, e);
   }
+  const allRaw = modes.every((m) => m.format === 'raw');
   const fps = (f: number) => (Number.isInteger(f) ? String(f) : f.toFixed(2));
   return [...best.values()]
-    .sort((a, b) => b.width * b.height - a.width * a.height || b.maxFps - a.maxFps)
-    .map((m) => `${m.width}x${m.height} up to ${fps(m.maxFps)} fps`)
+    .sort((a, b) => b.mode.width * b.mode.height - a.mode.width * a.mode.height || b.mode.maxFps - a.mode.maxFps)
+    .map(({ mode: m, formats }) => `${m.width}x${m.height} up to ${fps(m.maxFps)} fps${allRaw ? '' : ` (${[...formats].join(', ')})`}`)
     .join(', ');
 }
 
@@ -110,10 +124,14 @@ export function modesFromCaps(caps: string): SourceMode[] {
       ];
     const width = largestInt(field(structure, 'width'));
     const height = largestInt(field(structure, 'height'));
-    const maxFps = largestFraction(field(structure, 'framerate'));
+    const rate = field(structure, 'framerate');
+    const maxFps = largestFraction(rate);
     if (!format || !width || !height || !maxFps) continue;
     if (width >= UNBOUNDED || height >= UNBOUNDED || maxFps >= UNBOUNDED) continue;
-    out.push({ format, width, height, maxFps });
+    const rates = rate && !rate.startsWith('[') ? fractions(rate).filter((r) => r > 0) : undefined;
+    const profile = field(structure, 'profile');
+    const profiles = profile ? inner(profile).map((p) => p.replace(/^"|"$/g, '')) : undefined;
+    out.push({ format, width, height, maxFps, ...(rates ? { rates } : {}), ...(profiles ? { profiles } : {}) });
   }
   return out;
 }
@@ -155,12 +173,16 @@ function largestInt(v: string | undefined): number | undefined {
   return nums.length ? Math.max(...nums) : undefined;
 }
 
-function largestFraction(v: string | undefined): number | undefined {
-  if (!v) return undefined;
-  const values = inner(v).map((x) => {
+function fractions(v: string): number[] {
+  return inner(v).map((x) => {
     const [n, d] = x.split('/').map(Number) as [number, number?];
     return d ? n / d : n;
   });
+}
+
+function largestFraction(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const values = fractions(v);
   if (v.startsWith('[')) return values[1];
   const finite = values.filter(Number.isFinite);
   return finite.length ? Math.max(...finite) : undefined;

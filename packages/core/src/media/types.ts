@@ -1,5 +1,6 @@
 import type { PipelineHandle } from './pipeline-handle.js';
 import type { LatencyMode } from '../rules.js';
+import type { SourceCapabilities, SourceMode } from './source-caps.js';
 
 /**
  * The media plane's shared vocabulary: stream settings, pipeline fragments, encoded frames.
@@ -63,6 +64,13 @@ export interface StreamSettings {
   readonly latencyMode?: LatencyMode;
   /** Set when the source is shared with other streams: core's source then reads the shared capture. */
   readonly capture?: SharedCaptureRef;
+  /**
+   * The config's `encoder`: an encoder element named by the operator (`vah264enc`), used for this
+   * stream's codec instead of the automatic choice (hardware first, after a trial encode).
+   */
+  readonly encoder?: string;
+  /** The config's `passthrough` (default true): false re-encodes even when the camera's own H.264/H.265 would do. */
+  readonly passthrough?: boolean;
 }
 
 /**
@@ -90,8 +98,13 @@ export interface PipelineFragment {
   readonly live?: Readonly<Record<string, LiveApplier>>;
 }
 
-/** Applies a new value of a setting to a running pipeline (`handle.setProperty(...)`). */
-export type LiveApplier = (handle: PipelineHandle, value: unknown) => Promise<void> | void;
+/**
+ * Applies a new value of a setting to a running pipeline (`handle.setProperty(...)`). It answers
+ * `'rebuild'` when the change needs the pipeline built again after all (a filter turned wholly off is
+ * left out then, so that a camera's own H.264 can be passed through again).
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: appliers that only set properties return setProperty's Promise<void>.
+export type LiveApplier = (handle: PipelineHandle, value: unknown) => Promise<void | 'rebuild'> | void | 'rebuild';
 
 /**
  * A value the media process fills in as a pipeline starts:
@@ -109,16 +122,62 @@ export interface StartProperty {
 }
 
 /**
+ * A stream's source. Core's answer for a probed camera says what it delivers (`capabilities`), and
+ * the pipeline picks how to read it (source-path.ts: raw, JPEG decoded, the camera's own H.264 passed
+ * through, or decoded). Without capabilities the source is read as raw frames, as negotiated.
+ */
+export interface SourceFragment extends PipelineFragment {
+  readonly capabilities?: SourceCapabilities;
+  /**
+   * The camera's V4L2 controls (`video_bitrate`, `h264_i_frame_period`, `force_key_frame`, …), set
+   * through `extra-controls` on the element named `camd_source`; undefined when not known.
+   */
+  readonly controls?: readonly string[];
+  /** Factory of the source element (`v4l2src`), for stats and messages. */
+  readonly factory?: string;
+}
+
+/** How a stream reads its source (`/api/stats` names it). */
+export type SourcePath = 'raw' | 'jpeg-decode' | 'passthrough' | 'decode';
+
+/** The way a pipeline reads its source, chosen per stream from what the source delivers (source-path.ts). */
+export interface SourcePlan {
+  readonly path: SourcePath;
+  /** The source's mode it reads (a probed camera), when known. */
+  readonly mode?: SourceMode;
+  /** Caps asked of the source (`image/jpeg,width=1920,height=1080,framerate=30/1`); none: negotiated. */
+  readonly caps?: string;
+  /** Elements between those caps and raw frames (`jpegdec`; `h264parse ! avdec_h264`); none for raw and passthrough. */
+  readonly decode?: string;
+  /** Factories `decode` uses. */
+  readonly decoders: readonly string[];
+  /** Why this path, in words for stats and logs. */
+  readonly why: string;
+}
+
+/**
  * The pipeline of one stream before it becomes launch text. The builder fills `source` and `encoder`
  * through the `resolveSource` and `chooseEncoder` hooks; filter plugins append to `filters` (raw video,
  * between source caps and encoder) and may add extra `branches` (e.g. PiP's second source).
  */
 export interface PipelineSpec {
   readonly stream: StreamSettings;
-  source: PipelineFragment;
+  source: SourceFragment;
   filters: PipelineFragment[];
   encoder: EncoderChoice;
   branches: PipelineFragment[];
+  /** How the source is read; set by the builder after the filters are known (passthrough needs none). */
+  path?: SourcePlan;
+}
+
+/** Which kind of encoder: a board's hardware family, software, or the camera itself (passthrough). */
+export type EncoderFamily = 'v4l2' | 'va' | 'vaapi' | 'jetson' | 'rockchip' | 'software' | 'camera' | (string & {});
+
+/** A property of a named element set to a value while the pipeline plays. */
+export interface PropertySet {
+  readonly element: string;
+  readonly property: string;
+  readonly value: string | number | boolean;
 }
 
 /** How a chosen encoder is configured and controlled at run time: a stream's (`VideoCodec`) or a derived encoding's. */
@@ -130,10 +189,32 @@ export interface EncoderChoice<C extends FrameCodec = VideoCodec> extends Pipeli
   /** Property that takes the bitrate at run time, and how to convert bit/s into its unit. */
   readonly bitrateProperty?: { readonly name: string; readonly unitBitsPerSecond: number };
   /**
-   * The encoder has no bitrate at all (JPEG has a quality): a bitrate change (an operator, ABR) is
-   * then applied by doing nothing, instead of rebuilding the pipeline for an identical one.
+   * How a bitrate change reaches the running encoder when it is not one plain property: V4L2
+   * encoders take it in `extra-controls` (`controls,video_bitrate=…`), applied while playing.
+   */
+  readonly liveBitrate?: (bitsPerSecond: number) => PropertySet;
+  /**
+   * The encoder has no bitrate at all (JPEG has a quality), or cannot take one (a camera without a
+   * `video_bitrate` control): a bitrate change (an operator, ABR) is then applied by doing nothing,
+   * instead of rebuilding the pipeline for an identical one. `bitrateNote` says why, in stats.
    */
   readonly noBitrate?: boolean;
+  readonly bitrateNote?: string;
+  /** The family it belongs to (stats): `va`, `software`, `camera` for passthrough. */
+  readonly family?: EncoderFamily;
+  /** Why it was chosen, for stats and logs (`hardware (va), trial encode passed`; `configured`). */
+  readonly reason?: string;
+  /** Raw format it takes (default I420); VA takes NV12, its native layout. */
+  readonly inputFormat?: 'I420' | 'NV12';
+  /**
+   * How a keyframe is asked for when the element named `encoder` does not take GstForceKeyUnit
+   * (passthrough: the camera's `force_key_frame` control); absent: the event.
+   */
+  readonly keyframeControl?: PropertySet;
+  /** No encoder runs: the source's own encoded frames are passed through (source-path.ts). */
+  readonly passthrough?: boolean;
+  /** How each setting reaches it, for stats (a passthrough camera: `bitrate`, `gop`, `profile`, `keyframes`). */
+  readonly notes?: Readonly<Record<string, string>>;
   /**
    * The encoder sends no B-frames (x264 with `bframes=0`): a progressive High-profile stream is then
    * declared Constrained High (constraint_set4/5, `640c..`), which Safari's and phones' decoders

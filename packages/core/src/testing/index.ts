@@ -8,6 +8,8 @@ import type { CamdConfig, StreamConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import type { Permission } from '../auth/permissions.js';
 
+export * from './standins.js';
+
 export interface TestCredentials {
   readonly username: string;
   readonly password: string;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ElementRegistry } from '../registry.js';
-import type { SharedCaptureRef, SourceSpec, StreamSettings } from '../types.js';
+import type { SharedCaptureRef, SourceFragment, SourcePlan, SourceSpec, StreamSettings } from '../types.js';
+import { planSourcePath } from './source-path.js';
 import { RestartSupervisor, STABLE_MS } from './restart-policy.js';
 import type { MediaPipeline, MediaProcess } from './media-process.js';
 import { CAPTURE_FANOUT_ELEMENT } from './protocol.js';
@@ -68,6 +69,9 @@ export interface SharedCaptureStats {
   height: number;
   fps: number;
   running: boolean;
+  /** How it reads its source: `raw`, `jpeg-decode` or `decode` (never passthrough: its readers take raw frames). */
+  sourcePath?: string;
+  sourceWhy?: string;
   restarts: number;
   errors: number;
   lastError: string | null;
@@ -76,13 +80,15 @@ export interface SharedCaptureStats {
 /** One shared capture pipeline, restarted with backoff; `onRestarted` lets the readers rejoin at once. */
 export class SharedCapture {
   private pipeline?: MediaPipeline;
+  /** How the last run reads its source (raw, JPEG decoded, H.264 decoded). */
+  private path?: SourcePlan;
   private playing = false;
   private readonly supervisor: RestartSupervisor;
 
   constructor(
     readonly ref: SharedCaptureRef,
     /** The source itself (core's `v4l2src …` or `videotestsrc …`); throws when it cannot be opened (no device). */
-    private readonly source: () => { launch: string; elements: readonly string[] },
+    private readonly source: () => SourceFragment,
     private readonly deps: { registry: ElementRegistry; logger: Logger; media: MediaProcess; onRestarted: () => void },
   ) {
     this.supervisor = new RestartSupervisor(
@@ -91,8 +97,18 @@ export class SharedCapture {
     );
   }
 
-  private launchText(source: { launch: string }): { launch: string; elements: string[] } {
+  private launchText(source: SourceFragment): { launch: string; elements: string[] } {
     const frameBytes = (this.ref.width * this.ref.height * 3) / 2;
+    // Raw frames for every reader: a camera's JPEG or H.264 is decoded once, here.
+    const { width, height, fps } = this.ref;
+    this.path = planSourcePath(
+      source,
+      { width, height, fps, codec: 'h264', profile: 'main' },
+      {
+        noPassthrough: 'the capture hands raw frames to every stream that reads it',
+        chooseDecoder: (f) => this.deps.registry.chooseDecoder(f),
+      },
+    );
     // Never waits for readers: a reader that is gone or slow does not hold the camera back (the
     // media process gives each reader's branch a leaky queue; shmsink drops when its area is full).
     const out =
@@ -105,6 +121,8 @@ export class SharedCapture {
     return {
       launch: [
         source.launch,
+        ...(this.path.caps ? [this.path.caps] : []),
+        ...(this.path.decode ? [this.path.decode] : []),
         'queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream',
         // qos=false: a reader's QoS events travel up through the tee; one late reader must not make
         // the capture drop frames for every stream.
@@ -112,7 +130,7 @@ export class SharedCapture {
         captureCaps(this.ref),
         out.launch,
       ].join(' ! '),
-      elements: ['queue', 'videoconvert', 'videoscale', 'videorate', out.element],
+      elements: [...this.path.decoders, 'queue', 'videoconvert', 'videoscale', 'videorate', out.element],
     };
   }
 
@@ -153,8 +171,19 @@ export class SharedCapture {
       height,
       fps,
       running: this.playing && !!this.pipeline?.running,
+      ...(this.path ? { sourcePath: this.path.path, sourceWhy: this.path.why } : {}),
       ...this.supervisor.stats(),
     };
+  }
+
+  /** Restarts now if the capture is down and waiting out its backoff (its camera is back). */
+  retryNow(): void {
+    if (!this.pipeline) this.supervisor.retryNow();
+  }
+
+  /** How the capture reads its source, once it has run. */
+  get sourcePath(): SourcePlan | undefined {
+    return this.path;
   }
 
   private spawn(): Promise<void> {

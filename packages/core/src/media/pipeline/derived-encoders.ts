@@ -57,6 +57,7 @@ const candidate = (codec: DerivedCodec, factory: string, build: (s: StreamSettin
   factory,
   codec,
   hardware: false,
+  family: 'software',
   priority: 100,
   build,
 });

@@ -46,6 +46,8 @@ export interface DerivedEncodingDeps {
   chooseEncoder: (codec: DerivedCodec, settings: StreamSettings) => EncoderChoice<DerivedCodec> | undefined;
   /** The role of the stream's pipeline in its media process: its `tee` after the filters hands pictures to readers. */
   role: string;
+  /** It starts (first user) or stops: the stream must then make raw pictures (no camera passthrough), or no longer. */
+  onActive?: (active: boolean) => void;
 }
 
 let readers = 0;
@@ -132,6 +134,7 @@ export class DerivedEncoding {
   private start(): void {
     this.active = true;
     this.deps.logger.info({ stream: this.stream, codec: this.codec }, 'derived encoding starting (first user)');
+    this.deps.onActive?.(true);
     this.supervisor.start();
     this.launch();
   }
@@ -139,6 +142,7 @@ export class DerivedEncoding {
   async stop(reason: string): Promise<void> {
     if (!this.active) return;
     this.active = false;
+    this.deps.onActive?.(false);
     clearTimeout(this.stopTimer);
     this.stopTimer = undefined;
     this.supervisor.stop();
@@ -185,6 +189,8 @@ export class DerivedEncoding {
     const launch = [
       // Linked by the media process to a new branch of the stream's tee (see media-host.ts).
       `proxysrc name=${captureInputName(this.deps.role, ++readers)}`,
+      // The stream's pictures are in its encoder's layout (NV12 for VA): converted only then.
+      'videoconvert',
       rawCaps(s),
       encoder.launch,
       `gdppay ! fdsink name=${MEDIA_OUT_ELEMENT} sync=false`,

@@ -1,22 +1,26 @@
 import { fork } from 'node:child_process';
 import type { Logger } from 'pino';
 import { CamdError, ErrorCodes } from '../../errors.js';
-import type { ElementInfo, ElementRegistry, EncoderCandidate } from '../registry.js';
+import type { ElementInfo, ElementRegistry, ElementTrial, EncoderCandidate, TrialRequest } from '../registry.js';
 import type { DerivedCodec, EncoderChoice, FrameCodec, StreamSettings, VideoCodec } from '../types.js';
 import { codecCeiling, type EncoderLimits } from '../encoder-limits.js';
 import { debianPackageFor } from './packages.js';
 import { childEntry } from './worker-path.js';
 import type { FromMediaProcess } from './protocol.js';
 import { defaultEncoderCandidates } from './encoders.js';
+import { DECODERS, type DecoderCandidate } from './decoders.js';
+import { decoderTrial, encoderTrial } from './element-trials.js';
 import { derivedEncoderCandidates } from './derived-encoders.js';
 
 /**
  * What this machine's GStreamer really has, learnt from GStreamer itself (in a short-lived media process, so
- * the daemon never loads GStreamer), plus the encoder candidates core and plugins register.
+ * the daemon never loads GStreamer), plus the encoder candidates core and plugins register and the
+ * results of their trial encodes.
  */
 export class GstElementRegistry implements ElementRegistry {
   private readonly byName: Map<string, ElementInfo>;
   private readonly encoders: EncoderCandidate[] = [];
+  private readonly trials = new Map<string, ElementTrial>();
 
   constructor(factories: readonly ElementInfo[]) {
     this.byName = new Map(factories.map((f) => [f.name, f]));
@@ -43,36 +47,102 @@ export class GstElementRegistry implements ElementRegistry {
     this.encoders.push(candidate);
   }
 
-  /** Candidates for a codec, best first: hardware first, then by priority. */
-  private candidates(codec: FrameCodec): EncoderCandidate[] {
-    return this.encoders.filter((c) => c.codec === codec).sort((a, b) => Number(b.hardware) - Number(a.hardware) || b.priority - a.priority);
+  encoderCandidates(): readonly EncoderCandidate[] {
+    return [...this.encoders].sort((a, b) => a.codec.localeCompare(b.codec) || rankOrder(a, b));
   }
 
-  encoderLimits(codec: VideoCodec): EncoderLimits | undefined {
-    const c = this.candidates(codec).find((x) => this.has(x.factory));
+  /** Candidates for a codec, best first: hardware first, then by priority. */
+  private candidates(codec: FrameCodec): EncoderCandidate[] {
+    return this.encoders.filter((c) => c.codec === codec).sort(rankOrder);
+  }
+
+  trial(factory: string): ElementTrial | undefined {
+    return this.trials.get(factory);
+  }
+
+  recordTrials(results: readonly ElementTrial[]): void {
+    for (const r of results) this.trials.set(r.factory, r);
+  }
+
+  trialRequests(opts: { everything?: boolean } = {}): TrialRequest[] {
+    const wanted = (factory: string, hardware: boolean) => this.has(factory) && !this.trials.has(factory) && (hardware || !!opts.everything);
+    const out = new Map<string, TrialRequest>();
+    for (const c of this.encoders) if (wanted(c.factory, c.hardware)) out.set(c.factory, encoderTrial(c));
+    for (const d of DECODERS) if (wanted(d.factory, d.hardware) && !out.has(d.factory)) out.set(d.factory, decoderTrial(d));
+    return [...out.values()];
+  }
+
+  /** Present, and not failed its trial (a hardware element not tried yet counts as usable). */
+  private usable(factory: string): boolean {
+    return this.has(factory) && this.trials.get(factory)?.ok !== false;
+  }
+
+  encoderLimits(codec: VideoCodec, encoder?: string): EncoderLimits | undefined {
+    const named = encoder ? this.candidates(codec).find((c) => c.factory === encoder && this.has(c.factory)) : undefined;
+    const c = named ?? this.candidates(codec).find((x) => this.usable(x.factory));
     return c && (c.limits ? { ...c.limits, encoder: c.factory } : codecCeiling(codec, c.factory));
   }
 
-  /** Hardware first, then by priority; only candidates whose element exists here. */
   chooseEncoder(settings: StreamSettings): EncoderChoice {
     const candidates = this.candidates(settings.codec);
-    const available = candidates.find((c) => this.has(c.factory));
-    if (!available) {
-      const tried = candidates.map((c) => `${c.factory} (${this.packageFor(c.factory) ?? 'unknown package'})`).join(', ');
-      throw new CamdError(ErrorCodes.GST_NO_ENCODER, `no ${settings.codec} encoder on this machine; tried ${tried || 'none registered'}`);
+    const configured = settings.encoder ? this.encoders.find((c) => c.factory === settings.encoder) : undefined;
+    let note = '';
+    if (settings.encoder && configured?.codec === settings.codec) {
+      if (!this.has(configured.factory)) {
+        const pkg = this.packageFor(configured.factory);
+        throw new CamdError(
+          ErrorCodes.GST_ELEMENT_MISSING,
+          `the configured encoder "${configured.factory}" of stream "${settings.name}" is not available on this machine${pkg ? `; install the Debian package ${pkg}` : ''}`,
+          { details: { element: configured.factory, package: pkg } },
+        );
+      }
+      const t = this.trials.get(configured.factory);
+      const trial = t ? (t.ok ? ', trial encode passed' : `; its trial encode failed (${t.reason}), used as configured`) : '';
+      return { ...(configured.build(settings) as EncoderChoice), family: configured.family, reason: `configured (encoder "${configured.factory}")${trial}` };
     }
-    // A candidate of the stream's codec builds an encoder of that codec.
-    return available.build(settings) as EncoderChoice;
+    if (settings.encoder) {
+      note = configured
+        ? `configured encoder ${settings.encoder} makes ${configured.codec}, not ${settings.codec}; `
+        : `configured encoder ${settings.encoder} is not a known encoder; `;
+    }
+    const skipped: string[] = [];
+    for (const c of candidates) {
+      if (!this.has(c.factory)) continue;
+      const t = this.trials.get(c.factory);
+      if (t && !t.ok) {
+        skipped.push(`${c.factory} failed its trial encode (${t.reason})`);
+        continue;
+      }
+      // Software comes only after every present hardware candidate failed, or when there is none.
+      const why = c.hardware
+        ? `hardware (${c.family ?? c.owner}), ${t ? `trial encode passed in ${t.ms ?? 0} ms` : 'not tried'}`
+        : skipped.length
+          ? 'software'
+          : `software: no hardware ${settings.codec} encoder on this machine`;
+      const fell = skipped.length ? `, after ${skipped.join('; ')}` : '';
+      // A candidate of the stream's codec builds an encoder of that codec.
+      return { ...(c.build(settings) as EncoderChoice), family: c.family, reason: `${note}${why}${fell}` };
+    }
+    const tried = candidates
+      .map(
+        (c) => `${c.factory} (${this.has(c.factory) ? (this.trials.get(c.factory)?.reason ?? 'present') : (this.packageFor(c.factory) ?? 'unknown package')})`,
+      )
+      .join(', ');
+    throw new CamdError(ErrorCodes.GST_NO_ENCODER, `no ${settings.codec} encoder on this machine; tried ${tried || 'none registered'}`);
   }
 
+  /** A board's hardware encoder of the codec first (unless its trial failed), then software. */
   chooseDerivedEncoder(codec: DerivedCodec, settings: StreamSettings): EncoderChoice<DerivedCodec> | undefined {
-    return this.candidates(codec)
-      .find((c) => this.has(c.factory))
-      ?.build(settings) as EncoderChoice<DerivedCodec> | undefined;
+    const c = this.candidates(codec).find((x) => this.usable(x.factory));
+    return c && ({ ...c.build(settings), family: c.family } as EncoderChoice<DerivedCodec>);
   }
 
   candidatesFor(codec: FrameCodec): readonly string[] {
     return this.candidates(codec).map((c) => c.factory);
+  }
+
+  chooseDecoder(format: DecoderCandidate['format']): DecoderCandidate | undefined {
+    return DECODERS.find((d) => d.format === format && this.usable(d.factory) && (!d.hardware || this.trials.get(d.factory)?.ok === true));
   }
 
   validateLaunch(launch: string, declared: readonly string[] = []): void {
@@ -88,6 +158,9 @@ export class GstElementRegistry implements ElementRegistry {
     }
   }
 }
+
+/** Hardware first, then higher priority. */
+const rankOrder = (a: EncoderCandidate, b: EncoderCandidate) => Number(b.hardware) - Number(a.hardware) || b.priority - a.priority;
 
 /**
  * Factory names in gst-launch text: the first word of each link segment, skipping caps

@@ -1,7 +1,9 @@
 import type { EncoderCandidate } from '../registry.js';
 import type { EncoderChoice, EncoderPreset, StreamSettings } from '../types.js';
 import { getLatencyMs } from '../../rules.js';
-import { levelLimits, type EncoderLimits } from '../encoder-limits.js';
+import { levelLimits } from '../encoder-limits.js';
+import { candidate, h264CapsProfile } from './encoder-candidate.js';
+import { hardwareEncoderCandidates } from './hw-encoders.js';
 
 /**
  * The `encoderPreset` values (ultrafast, fast, medium, slow) are quality tiers. On a CPU, x264 must stay live at 1080p60 on two cores
@@ -14,11 +16,6 @@ export const X264_PRESET: Record<EncoderPreset, string> = {
   medium: 'veryfast',
   slow: 'faster',
 };
-
-/** Browsers decode constrained-baseline, not plain baseline. */
-function h264CapsProfile(p: StreamSettings['profile']): string {
-  return p === 'baseline' ? 'constrained-baseline' : p;
-}
 
 /**
  * x264 signals the lowest profile its chosen tools fit in (ultrafast turns CABAC off: Constrained
@@ -70,6 +67,7 @@ function x264(s: StreamSettings): EncoderChoice {
     factory: 'x264enc',
     codec: 'h264',
     hardware: false,
+    family: 'software',
     launch:
       `x264enc name=encoder ${x264Latency(s)} speed-preset=${X264_PRESET[s.preset]} bitrate=${kbps} ` +
       `key-int-max=${s.gop} bframes=0 byte-stream=true aud=false option-string=${X264_PROFILE_TOOLS[s.profile]}:${X264_FIXED_GOP} ! video/x-h264,profile=${h264CapsProfile(s.profile)}`,
@@ -79,23 +77,13 @@ function x264(s: StreamSettings): EncoderChoice {
   };
 }
 
-function v4l2h264(s: StreamSettings): EncoderChoice {
-  return {
-    owner: 'core',
-    factory: 'v4l2h264enc',
-    codec: 'h264',
-    hardware: true,
-    launch: `v4l2h264enc name=encoder extra-controls="controls,video_bitrate=${s.bitrate},h264_i_frame_period=${s.gop}" ! video/x-h264,profile=${h264CapsProfile(s.profile)},level=(string)4.2`,
-    elements: ['v4l2h264enc'],
-  };
-}
-
 function openh264(s: StreamSettings): EncoderChoice {
   return {
     owner: 'core',
     factory: 'openh264enc',
     codec: 'h264',
     hardware: false,
+    family: 'software',
     launch: `openh264enc name=encoder bitrate=${s.bitrate} gop-size=${s.gop} complexity=low rate-control=bitrate ! video/x-h264,profile=constrained-baseline`,
     elements: ['openh264enc'],
     bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1 },
@@ -115,6 +103,7 @@ function x265(s: StreamSettings): EncoderChoice {
     factory: 'x265enc',
     codec: 'h265',
     hardware: false,
+    family: 'software',
     launch: `x265enc name=encoder tune=zerolatency speed-preset=${X264_PRESET[s.preset]} bitrate=${Math.max(1, Math.round(s.bitrate / 1000))} key-int-max=${s.gop} option-string=${X265_OPTIONS}`,
     elements: ['x265enc'],
     bitrateProperty: { name: 'bitrate', unitBitsPerSecond: 1000 },
@@ -128,38 +117,21 @@ function jpeg(_s: StreamSettings): EncoderChoice {
     factory: 'jpegenc',
     codec: 'mjpeg',
     hardware: false,
+    family: 'software',
     launch: 'jpegenc name=encoder quality=85',
     elements: ['jpegenc'],
     noBitrate: true,
   };
 }
 
-const candidate = (
-  factory: string,
-  codec: EncoderCandidate['codec'],
-  hardware: boolean,
-  priority: number,
-  build: (s: StreamSettings) => EncoderChoice,
-  limits?: EncoderLimits,
-): EncoderCandidate => ({
-  owner: 'core',
-  factory,
-  codec,
-  hardware,
-  priority,
-  build,
-  limits,
-});
-
-/** Core's encoder candidates; a board plugin registers its own through `ctx.registry.registerEncoder`. */
+/** Core's encoder candidates: the boards' hardware families (hw-encoders.ts), then software; a plugin registers more through `ctx.registry.registerEncoder`. */
 export function defaultEncoderCandidates(): EncoderCandidate[] {
   return [
-    // Its caps above ask for level 4.2 (1080p60: 8160 macroblocks a frame, 489600 a second).
-    candidate('v4l2h264enc', 'h264', true, 100, v4l2h264, levelLimits('h264', '4.2')),
-    candidate('x264enc', 'h264', false, 100, x264),
-    // OpenH264's level table ends at 5.2.
-    candidate('openh264enc', 'h264', false, 50, openh264, levelLimits('h264', '5.2')),
-    candidate('x265enc', 'h265', false, 100, x265),
-    candidate('jpegenc', 'mjpeg', false, 100, jpeg),
+    ...hardwareEncoderCandidates(),
+    candidate('x264enc', 'h264', 'software', 100, x264),
+    // A lighter H.264 fallback where x264 is missing (OpenH264's level table ends at 5.2).
+    candidate('openh264enc', 'h264', 'software', 50, openh264, levelLimits('h264', '5.2')),
+    candidate('x265enc', 'h265', 'software', 100, x265),
+    candidate('jpegenc', 'mjpeg', 'software', 100, jpeg),
   ];
 }

@@ -4,26 +4,29 @@ import { CamdError, ErrorCodes } from '../../errors.js';
 import type { ElementRegistry } from '../registry.js';
 import { captureCaps } from './capture.js';
 import { defaultSourceCapabilities } from './source-probe.js';
+import { deviceCapabilities } from './devices.js';
 import { CAPTURE_FANOUT_ELEMENT, captureInputName, MEDIA_OUT_ELEMENT } from './protocol.js';
 import { getLatencyMs } from '../../rules.js';
-import type { PipelineFragment, PipelineSpec, StreamSettings, StartProperty, VideoCodec } from '../types.js';
+import type { PipelineFragment, PipelineSpec, SourceFragment, StreamSettings, StartProperty, VideoCodec } from '../types.js';
+import type { DeviceDirectory } from './device-directory.js';
+import { CAMERA_SOURCE, cameraEncoder, planSourcePath } from './source-path.js';
 
 const CORE = 'core';
 
-/** gst-launch quoting for a property value. */
-export function quote(value: string): string {
-  return /^[\w./:-]+$/.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
-}
+import { quote } from './quote.js';
+export { quote };
 
 /** Gives every reader of a shared capture in a pipeline its own element name (PiP may read one capture twice). */
 let captureReaders = 0;
 
 /**
- * Core's fragment for a configured source: `v4l2src` for a device, live `videotestsrc` otherwise, or
- * the shared capture's frames when other streams use the same source (`proxysrc`, which the media
- * process links to the capture's `tee`; `shmsrc` across processes).
+ * Core's fragment for a configured source: a camera the device probe saw, opened by its own source
+ * element (`v4l2src device=…`, or what its provider makes) and with what it delivers; `v4l2src` for a
+ * device the probe did not see; live `videotestsrc` otherwise; or the shared capture's frames when
+ * other streams use the same source (`proxysrc`, which the media process links to the capture's
+ * `tee`; `shmsrc` across processes).
  */
-export function defaultSource(stream: StreamSettings): PipelineFragment {
+export function defaultSource(stream: StreamSettings, devices?: DeviceDirectory): SourceFragment {
   if (stream.capture) {
     const src = stream.capture.source;
     if (src.kind === 'device' && !existsSync(src.device)) {
@@ -51,15 +54,36 @@ export function defaultSource(stream: StreamSettings): PipelineFragment {
     if (!existsSync(stream.source.device)) {
       throw new CamdError(ErrorCodes.PIPELINE_FAILED, `camera device ${stream.source.device} does not exist (stream "${stream.name}")`);
     }
-    return { owner: CORE, launch: `v4l2src device=${quote(stream.source.device)} do-timestamp=true`, elements: ['v4l2src'] };
+    const d = devices?.find(stream.source.device);
+    if (d?.launch && d.factory) {
+      // v4l2src timestamps a frame when it is dequeued; other sources (libcamerasrc) stamp their own.
+      const stamp = d.factory === 'v4l2src' ? ' do-timestamp=true' : '';
+      return {
+        owner: CORE,
+        launch: `${d.launch} name=${CAMERA_SOURCE}${stamp}`,
+        elements: [d.factory],
+        factory: d.factory,
+        capabilities: deviceCapabilities(d, stream.source.device),
+        controls: d.controls,
+      };
+    }
+    return {
+      owner: CORE,
+      launch: `v4l2src device=${quote(stream.source.device)} name=${CAMERA_SOURCE} do-timestamp=true`,
+      elements: ['v4l2src'],
+      factory: 'v4l2src',
+    };
   }
   return { owner: CORE, launch: `videotestsrc is-live=true pattern=${quote(stream.source.pattern)}`, elements: ['videotestsrc'] };
 }
 
-/** Installs core's answers to `resolveSource`, `describeSource` and `chooseEncoder` at STAGE.DEFAULT (plugins tap earlier to override). */
-export function installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegistry): void {
-  hooks.resolveSource.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => defaultSource(stream));
-  hooks.describeSource.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, (stream) => defaultSourceCapabilities(stream));
+/**
+ * Installs core's answers to `resolveSource`, `describeSource` and `chooseEncoder` at STAGE.DEFAULT
+ * (plugins tap earlier to override); `devices` are the cameras the device probe saw.
+ */
+export function installDefaultMediaTaps(hooks: CamdHooks, registry: ElementRegistry, devices?: DeviceDirectory): void {
+  hooks.resolveSource.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => defaultSource(stream, devices));
+  hooks.describeSource.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, (stream) => defaultSourceCapabilities(stream, devices));
   hooks.chooseEncoder.tapPromise({ name: CORE, stage: STAGE.DEFAULT }, async (stream) => registry.chooseEncoder(stream));
 }
 
@@ -110,11 +134,19 @@ export function rawQueue(s: StreamSettings): string {
 /** Memory bound of a raw queue in normal and high (two per stream): 10 frames at 1080p. */
 const RAW_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
 
-/** Composes the launch text of a spec; filters and branches come from plugins through `buildPipeline`. */
+/**
+ * Composes the launch text of a spec; filters and branches come from plugins through `buildPipeline`.
+ * A passthrough stream is its source, the caps it asks for and the parser: nothing is decoded or encoded.
+ */
 export function composeLaunch(spec: PipelineSpec): string {
   const s = spec.stream;
+  const path = spec.path;
+  if (path?.path === 'passthrough') return [spec.source.launch, path.caps!, tail(s.codec).launch].join(' ! ');
   const parts = [
     spec.source.launch,
+    // The camera's mode (size, rate, format), and its decoder when it delivers JPEG or H.264.
+    ...(path?.caps ? [path.caps] : []),
+    ...(path?.decode ? [path.decode] : []),
     // Capture never waits for processing: when filters or the encoder fall behind, stale raw frames
     // are dropped here (bounded latency: the mode's budget) instead of the source falling behind real time.
     rawQueue(s),
@@ -124,7 +156,8 @@ export function composeLaunch(spec: PipelineSpec): string {
     rawCaps(s),
     ...spec.filters.map((f) => f.launch),
     'videoconvert',
-    'video/x-raw,format=I420',
+    // The encoder's own layout (I420; NV12 for VA): one conversion, none again for the encoder.
+    `video/x-raw,format=${spec.encoder.inputFormat ?? 'I420'}`,
     // The finished pictures, for a derived encoding (VP8 for WebRTC clients without H.264): the media
     // process adds a branch per reader while one runs (see derived.ts); unlinked, it only passes on.
     `tee name=${CAPTURE_FANOUT_ELEMENT} allow-not-linked=true`,
@@ -140,17 +173,55 @@ export interface BuiltPipeline {
   spec: PipelineSpec;
   launch: string;
   startProperties: StartProperty[];
+  /** Why the camera's own H.264/H.265 is not passed through when only `rawNeeded` stopped it (else undefined). */
+  passthroughHeldBy?: string;
 }
 
-/** Runs the pipeline hooks for one stream and returns launch text validated against the registry. */
-export async function buildPipeline(stream: StreamSettings, hooks: CamdHooks, registry: ElementRegistry): Promise<BuiltPipeline> {
+/**
+ * Runs the pipeline hooks for one stream and returns launch text validated against the registry.
+ * `rawNeeded`: something outside the stream's filters reads its pictures (a derived encoding), so the
+ * camera's own H.264 is decoded instead of passed through.
+ */
+export async function buildPipeline(
+  stream: StreamSettings,
+  hooks: CamdHooks,
+  registry: ElementRegistry,
+  opts: { rawNeeded?: string } = {},
+): Promise<BuiltPipeline> {
   const source = await hooks.resolveSource.promise(stream);
   if (!source) throw new CamdError(ErrorCodes.PIPELINE_FAILED, `no plugin provides a source for stream "${stream.name}"`);
   const encoder = await hooks.chooseEncoder.promise(stream, registry);
   if (!encoder) throw new CamdError(ErrorCodes.GST_NO_ENCODER, `no encoder for stream "${stream.name}" (${stream.codec})`);
   const spec = await hooks.buildPipeline.promise({ stream, source, encoder, filters: [], branches: [] });
+  // The source path, once the filters are known: a filter needs raw frames, so no passthrough then.
+  const filters = [...spec.filters, ...spec.branches].map((f) => f.owner);
+  const noPassthrough = stream.capture
+    ? 'the source is shared with other streams as raw frames'
+    : stream.passthrough === false
+      ? 'passthrough is off in the config'
+      : filters.length
+        ? `${[...new Set(filters)].join(', ')} needs raw frames`
+        : opts.rawNeeded;
+  const chooseDecoder = (f: Parameters<ElementRegistry['chooseDecoder']>[0]) => registry.chooseDecoder(f);
+  spec.path = planSourcePath(spec.source, stream, { noPassthrough, chooseDecoder });
+  const held =
+    opts.rawNeeded && noPassthrough === opts.rawNeeded && planSourcePath(spec.source, stream, { chooseDecoder }).path === 'passthrough'
+      ? opts.rawNeeded
+      : undefined;
+  if (spec.path.path === 'passthrough') {
+    const camera = cameraEncoder(stream, spec.source, spec.path);
+    spec.source = { ...spec.source, launch: camera.sourceLaunch };
+    spec.encoder = camera.encoder;
+  }
   const launch = composeLaunch(spec);
-  const fragments = [spec.source, spec.encoder, ...spec.filters, ...spec.branches, tail(stream.codec)];
+  const fragments = [
+    spec.source,
+    spec.encoder,
+    ...spec.filters,
+    ...spec.branches,
+    tail(stream.codec),
+    { owner: CORE, launch: '', elements: spec.path.decoders },
+  ];
   registry.validateLaunch(launch, [...fragments.flatMap((f) => f.elements), 'tee']);
-  return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []) };
+  return { spec, launch, startProperties: fragments.flatMap((f) => f.startProperties ?? []), ...(held ? { passthroughHeldBy: held } : {}) };
 }

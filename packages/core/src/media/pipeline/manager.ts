@@ -16,7 +16,12 @@ import { MediaProcess } from './media-process.js';
 import { getLatencyMs, type LatencyMode } from '../../rules.js';
 import { streamLatencyMode } from '../../state/keys.js';
 import type { MediaIsolation } from '../../config.js';
+import type { PropertyValue } from './protocol.js';
 import { DEFAULT_MAX_PIXEL_RATE, StreamBounds, type StreamLimits } from '../bounds.js';
+import { DeviceDirectory } from './device-directory.js';
+import { probeAtStart, probeMedia } from './probe-client.js';
+import { HotplugWatch } from './hotplug.js';
+import { devicesReport, probeReport, type DevicesReport, type ProbeReport } from './probe-report.js';
 
 export interface StreamManagerDeps {
   hooks: CamdHooks;
@@ -57,18 +62,26 @@ export class StreamManager implements MediaPlane {
   private readonly processes = new Map<string, MediaProcess>();
   /** Derived encodings (VP8 for WebRTC clients without H.264), by hub stream name; made on first request. */
   private readonly derived = new Map<string, DerivedEncoding>();
+  /** The derived encodings of each stream that read its raw pictures now. */
+  private readonly rawReaders = new Map<string, Set<DerivedCodec>>();
 
   /** What each stream's size and rate may be (source, encoder level, pixel budget), enforced on every write. */
   private readonly bounds: StreamBounds;
+  /** The cameras the device probe (GstDeviceMonitor) saw; core's source and describeSource taps read it. */
+  readonly devices: DeviceDirectory;
+  /** Watches the streams' camera nodes once started (unplug, replug). */
+  private hotplug?: HotplugWatch;
+  private stopping = false;
 
   constructor(private readonly deps: StreamManagerDeps) {
     this.configured = deps.streams;
+    this.devices = new DeviceDirectory(async () => (await probeMedia({ devices: true, trials: [] })).devices ?? [], deps.logger);
     defineStreamKeys(deps.state, deps.streams);
     this.bounds = new StreamBounds({
       state: deps.state,
       streams: deps.streams,
       stateKey: (s, k) => this.stateKey(s, k),
-      encoderLimits: (codec) => deps.registry.encoderLimits(codec),
+      encoderLimits: (codec, stream) => deps.registry.encoderLimits(codec, stream?.encoder),
       maxPixelRate: deps.maxPixelRate ?? DEFAULT_MAX_PIXEL_RATE,
     });
     this.unwatch.push(this.bounds.install());
@@ -145,7 +158,7 @@ export class StreamManager implements MediaPlane {
       const onRestarted = () => ref.streams.forEach((n) => this.runner(n).retryNow());
       this.captures.set(
         ref.id,
-        new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }), {
+        new SharedCapture(ref, () => defaultSource({ ...s, capture: undefined }, this.devices), {
           registry: this.deps.registry,
           logger: this.deps.logger,
           media: this.mediaFor(ref.id),
@@ -175,11 +188,26 @@ export class StreamManager implements MediaPlane {
         settings: () => this.runner(stream).current,
         chooseEncoder: (c, settings) => this.deps.registry.chooseDerivedEncoder(c, settings),
         role: `pictures${i + 1}`,
+        onActive: (on) => this.derivedReads(stream, codec, on),
       });
       this.derived.set(name, d);
     }
     const release = d.acquire(opts.lingerMs ?? DERIVED_LINGER_MS);
     return { codec, hubStream: name, release };
+  }
+
+  /**
+   * A derived encoding of a stream started or stopped: while any of them (VP8, VP9, AV1) runs, the
+   * stream makes raw pictures (a camera's own H.264 is decoded); after the last stops it is passed
+   * through again. Not while shutting down: the derived encodings stop first, the stream must not rebuild then.
+   */
+  private derivedReads(stream: string, codec: DerivedCodec, on: boolean): void {
+    const codecs = this.rawReaders.get(stream) ?? new Set<DerivedCodec>();
+    if (on) codecs.add(codec);
+    else codecs.delete(codec);
+    this.rawReaders.set(stream, codecs);
+    if (this.stopping) return;
+    this.runner(stream).needRawPictures(codecs.size ? `a ${[...codecs].join('/')} encoding reads its pictures` : undefined);
   }
 
   derivedCodecs(): DerivedCodec[] {
@@ -215,7 +243,11 @@ export class StreamManager implements MediaPlane {
     const capture = r.current.capture && this.captures.get(r.current.capture.id);
     const derived = [...this.derived.values()].filter((d) => d.stream === name).map((d) => d.stats());
     const mediaPid = this.processes.get(this.deps.isolation === 'pipeline' ? name : 'shared')?.pid ?? null;
-    return { ...r.stats(), mediaPid, ...(capture ? { capture: capture.stats() } : {}), ...(derived.length ? { derived } : {}) };
+    const own = { ...r.stats(), mediaPid, ...(derived.length ? { derived } : {}) };
+    if (!capture) return own;
+    // A stream on a shared capture reads what the capture made of the source.
+    const c = capture.stats();
+    return { ...own, ...(c.sourcePath ? { sourcePath: c.sourcePath, source: { path: c.sourcePath, why: c.sourceWhy } } : {}), capture: c };
   }
 
   /**
@@ -235,7 +267,12 @@ export class StreamManager implements MediaPlane {
   }
 
   health(name: string): { healthy: boolean; reasons: string[] } {
-    return this.runner(name).health();
+    const h = this.runner(name).health();
+    const src = this.runner(name).current.source;
+    const since = src.kind === 'device' ? this.hotplug?.absentSince(src.device) : undefined;
+    if (since === undefined || src.kind !== 'device') return h;
+    const when = new Date(since).toISOString();
+    return { healthy: false, reasons: [`camera ${src.device} is unplugged (since ${when}); the stream restarts when it is back`, ...h.reasons] };
   }
 
   /** Fails a stream's pipeline as a GStreamer error would; it restarts with backoff (tests, fault drills). */
@@ -246,6 +283,16 @@ export class StreamManager implements MediaPlane {
   /** The running pipeline's id (it changes with every restart: tests, diagnostics). */
   pipelineId(name: string): string | undefined {
     return this.runner(name).pipelineId;
+  }
+
+  /** The launch text of a stream's running pipeline (diagnostics, tests). */
+  launchText(name: string): string | undefined {
+    return this.runner(name).launchText;
+  }
+
+  /** Reads a property of an element in a stream's running pipeline (diagnostics, tests). */
+  elementProperty(name: string, element: string, property: string): Promise<PropertyValue | undefined> {
+    return this.runner(name).elementProperty(element, property);
   }
 
   /** Pids of the running media processes (diagnostics, benchmarks, crash drills). */
@@ -260,7 +307,9 @@ export class StreamManager implements MediaPlane {
 
   async start(): Promise<void> {
     this.started = true;
+    this.stopping = false;
     this.planCaptures();
+    await probeAtStart({ streams: this.configured, registry: this.deps.registry, devices: this.devices, logger: this.deps.logger });
     // Before any pipeline runs: what each source delivers, the config checked against it, and stored
     // values beyond it reset (else a pipeline that cannot negotiate restarts for ever).
     await this.bounds.describeSources(this.deps.hooks, this.deps.logger);
@@ -273,9 +322,79 @@ export class StreamManager implements MediaPlane {
     // keep the others or any stream from starting.
     await Promise.all([...this.captures.values()].map((c) => c.start()));
     await Promise.all([...this.runners.values()].map((r) => r.start()));
+    const paths = this.configured.flatMap((s) => (s.source.kind === 'device' ? [s.source.device] : []));
+    if (paths.length) {
+      this.hotplug = new HotplugWatch({ devices: this.devices, paths, logger: this.deps.logger, onChange: (p, present) => this.deviceChanged(p, present) });
+      this.hotplug.start();
+    }
+  }
+
+  /**
+   * A stream's camera went away or came back. Gone: its streams fail now (a driver can hang instead
+   * of failing) and report it in health until it is back. Back: what it delivers is read again, the
+   * streams' bounds follow (stored values it cannot do fall back to the config's), and its streams
+   * and capture restart at once instead of waiting out their backoff.
+   */
+  private async deviceChanged(path: string, present: boolean): Promise<void> {
+    const streams = this.configured.filter((s) => s.source.kind === 'device' && s.source.device === path);
+    const captures = new Set(streams.flatMap((s) => (s.capture ? [this.captures.get(s.capture.id)!] : [])));
+    if (!present) {
+      this.deps.logger.warn({ device: path, streams: streams.map((s) => s.name) }, `camera ${path} unplugged: its streams stop until it is back`);
+      for (const c of captures) c.fail(`camera ${path} unplugged`);
+      for (const s of streams) this.runner(s.name).failPipeline(`camera ${path} unplugged`);
+      return;
+    }
+    for (const s of streams) {
+      try {
+        this.bounds.setSource(s.name, await this.deps.hooks.describeSource.promise(this.runner(s.name).current));
+      } catch (err) {
+        this.bounds.setSource(s.name, undefined);
+        this.deps.logger.warn({ err, stream: s.name }, `what ${path} delivers is not known`);
+      }
+    }
+    for (const r of await this.bounds.reconcile()) {
+      this.deps.logger.warn(
+        { stream: r.stream, changes: r.changes },
+        `${r.stream}: the camera back on ${path} cannot do the stored settings (${r.reason}); using the config's`,
+      );
+    }
+    this.deps.logger.info({ device: path, streams: streams.map((s) => s.name) }, `camera ${path} is back: restarting its streams`);
+    for (const c of captures) c.retryNow();
+    for (const s of streams) {
+      const r = this.runner(s.name);
+      if (r.pipelineId) await r.rebuild(`camera ${path} plugged in again`);
+      else r.retryNow();
+    }
+  }
+
+  /** `GET /api/devices`: the cameras the device probe sees now, which stream reads each, and configured ones it does not see. */
+  async listDevices(): Promise<DevicesReport> {
+    return devicesReport(await this.devices.fresh(), this.configured, (p) => this.hotplug?.absentSince(p));
+  }
+
+  /**
+   * `camd probe`: cameras, every encoder and hardware decoder present with a trial, and what each
+   * configured stream would get (source path, encoder, why), without starting a pipeline.
+   */
+  async probe(): Promise<ProbeReport> {
+    this.planCaptures();
+    const result = await probeMedia({ devices: true, trials: this.deps.registry.trialRequests({ everything: true }) });
+    this.deps.registry.recordTrials(result.trials);
+    await this.devices.accept(result.devices ?? []);
+    await this.bounds.describeSources(this.deps.hooks, this.deps.logger);
+    for (const s of this.configured) this.runner(s.name).configure(this.fromState(s));
+    return probeReport({
+      devices: this.devices.list(),
+      registry: this.deps.registry,
+      streams: this.configured.map((s) => this.runner(s.name).current),
+      hooks: this.deps.hooks,
+      limits: (name) => this.bounds.limits(name),
+    });
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.hotplug?.stop();
     for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const off of this.unwatch.splice(0)) off();
     await Promise.all([...this.derived.values()].map((d) => d.stop('shutdown')));

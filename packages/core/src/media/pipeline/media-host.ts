@@ -8,6 +8,8 @@
  *
  *   media-host inspect        → one `inspect` message with every element factory, then exit
  *   media-host caps <element> → one `caps` message with what a source element can produce, then exit
+ *   media-host probe <json>   → the cameras GstDeviceMonitor sees, then each one-frame trial of an
+ *                               element as it runs (media-probe.ts), then `probe` and exit
  *   media-host run <socket>   → runs pipelines on request until the daemon disconnects
  */
 import { createRequire } from 'node:module';
@@ -21,6 +23,8 @@ import {
   type PropertyValue,
   type ToMediaProcess,
 } from './protocol.js';
+import { inspect, probe, sourceCaps } from './media-probe.js';
+import { dieWithParent } from './parent-watch.js';
 
 const require = createRequire(import.meta.url);
 const gi = require('node-gtk');
@@ -36,51 +40,14 @@ function send(msg: FromMediaProcess): void {
   process.send?.(msg);
 }
 
-if (process.argv[2] === 'inspect') inspect();
-else if (process.argv[2] === 'caps') sourceCaps(process.argv[3]!);
+const mode = process.argv[2];
+// The one-shot modes block in GStreamer calls (an element opening its device) where no IPC event is
+// seen: a watchdog thread ends them with the daemon. `run` polls its buses and sees `disconnect`.
+if (mode !== 'run') dieWithParent();
+if (mode === 'inspect') inspect(Gst);
+else if (mode === 'caps') sourceCaps(Gst, process.argv[3]!);
+else if (mode === 'probe') void probe(Gst, JSON.parse(process.argv[3]!));
 else run(process.argv[3]!);
-
-/**
- * What a source element can produce: its src pad's caps in READY, where v4l2src has opened the device
- * and reports the formats, sizes and rates the driver enumerates (as gst-device-monitor does).
- */
-function sourceCaps(launch: string): void {
-  let caps: string | undefined;
-  let error: string | undefined;
-  let el: any;
-  try {
-    el = Gst.parseLaunch(launch);
-    if (el.setState(Gst.State.READY) === Gst.StateChangeReturn.FAILURE) throw new Error(`${launch} does not open`);
-    caps = String(el.getStaticPad('src').queryCaps(null).toString());
-  } catch (err) {
-    error = (err as Error).message;
-  } finally {
-    el?.setState(Gst.State.NULL);
-  }
-  process.send!({ type: 'caps', caps, error } satisfies FromMediaProcess, () => process.exit(0));
-}
-
-function inspect(): void {
-  // Walk every plugin's features: gst_element_factory_list_get_elements() misses some factories
-  // (videoconvert on GStreamer 1.22), the registry's plugin list does not.
-  const reg = Gst.Registry.get();
-  const factories: any[] = [];
-  for (const p of reg.getPluginList() as any[]) {
-    for (const f of reg.getFeatureListByPlugin(p.getName()) as any[]) if (f instanceof Gst.ElementFactory) factories.push(f);
-  }
-  const out = factories.map((f) => {
-    const caps = (dir: number) => (f.getStaticPadTemplates() as any[]).filter((t) => t.direction === dir).map((t) => String(t.getCaps().toString()));
-    return {
-      name: String(f.getName()),
-      rank: Number(f.getRank()),
-      klass: String(f.getMetadata('klass') ?? ''),
-      plugin: String(f.getPluginName?.() ?? ''),
-      sinkCaps: caps(Gst.PadDirection.SINK),
-      srcCaps: caps(Gst.PadDirection.SRC),
-    };
-  });
-  process.send!({ type: 'inspect', factories: out } satisfies FromMediaProcess, () => process.exit(0));
-}
 
 interface Running {
   readonly id: string;
@@ -193,6 +160,13 @@ function run(mediaSocket: string): void {
         try {
           setProperty(pipelines.get(msg.id)?.pipeline, msg.element, msg.pad, msg.property, msg.value);
           send({ type: 'reply', req: msg.req, ok: true });
+        } catch (err) {
+          send({ type: 'reply', req: msg.req, ok: false, error: (err as Error).message });
+        }
+        break;
+      case 'get':
+        try {
+          send({ type: 'reply', req: msg.req, ok: true, value: getProperty(pipelines.get(msg.id)?.pipeline, msg.element, msg.property) });
         } catch (err) {
           send({ type: 'reply', req: msg.req, ok: false, error: (err as Error).message });
         }
@@ -350,6 +324,17 @@ function setProperty(pipeline: any, element: string, pad: string | undefined, pr
   // GStreamer parses the string form of any property type (enums by nick, e.g. valignment=bottom).
   if (typeof value === 'string') Gst.utilSetObjectArg(target, property.replace(/_/g, '-'), value);
   else target[camel] = value;
+}
+
+/** A property's value as IPC carries it: numbers, strings and booleans as they are, anything else (a GstStructure) as text. */
+function getProperty(pipeline: any, element: string, property: string): PropertyValue {
+  if (!pipeline) throw new Error('the pipeline is not running');
+  const el = pipeline.getByName(element);
+  if (!el) throw new Error(`no element named "${element}" in the pipeline`);
+  const v = el[camelCase(property)];
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  return v?.toString ? String(v.toString()) : String(v);
 }
 
 /** Asks the encoder for a keyframe (with SPS/PPS) as soon as possible: the GstForceKeyUnit upstream event. */

@@ -69,7 +69,7 @@ export class MediaProcess {
   private readonly pipelines = new Map<string, MediaPipeline>();
   private nextId = 1;
   private nextReq = 1;
-  private readonly replies = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly replies = new Map<number, { resolve: (value?: PropertyValue) => void; reject: (e: Error) => void }>();
   private stderr = '';
 
   constructor(
@@ -132,12 +132,14 @@ export class MediaProcess {
   }
 
   /** @internal */
-  request(msg: Omit<Extract<ToMediaProcess, { type: 'set' }>, 'req'>): Promise<void> {
+  request(
+    msg: Omit<Extract<ToMediaProcess, { type: 'set' }>, 'req'> | Omit<Extract<ToMediaProcess, { type: 'get' }>, 'req'>,
+  ): Promise<PropertyValue | undefined> {
     if (!this.running) return Promise.reject(new Error('the pipeline is not running'));
     const req = this.nextReq++;
     return new Promise((resolve, reject) => {
       this.replies.set(req, { resolve, reject });
-      this.send({ ...msg, req });
+      this.send({ ...msg, req } as ToMediaProcess);
     });
   }
 
@@ -215,10 +217,10 @@ export class MediaProcess {
     if (m.type === 'reply') {
       const r = this.replies.get(m.req);
       this.replies.delete(m.req);
-      if (r) m.ok ? r.resolve() : r.reject(new Error(m.error ?? 'failed'));
+      if (r) m.ok ? r.resolve(m.value) : r.reject(new Error(m.error ?? 'failed'));
       return;
     }
-    if (m.type === 'inspect' || m.type === 'caps') return;
+    if (!('id' in m)) return; // one-shot answers (inspect, caps, probe) are not for a running pipeline
     const p = this.pipelines.get(m.id);
     if (!p) return;
     switch (m.type) {
@@ -290,9 +292,15 @@ export class MediaPipeline extends EventEmitter<PipelineEvents> {
     return this.host.pid;
   }
 
-  setProperty(element: string, property: string, value: PropertyValue, pad?: string): Promise<void> {
+  async setProperty(element: string, property: string, value: PropertyValue, pad?: string): Promise<void> {
+    if (this.exited) throw new Error('the pipeline is not running');
+    await this.host.request({ type: 'set', id: this.id, element, pad, property, value });
+  }
+
+  /** Reads a property of a named element (a GstStructure as its text): diagnostics and tests. */
+  getProperty(element: string, property: string): Promise<PropertyValue | undefined> {
     if (this.exited) return Promise.reject(new Error('the pipeline is not running'));
-    return this.host.request({ type: 'set', id: this.id, element, pad, property, value });
+    return this.host.request({ type: 'get', id: this.id, element, property });
   }
 
   requestKeyframe(): void {

@@ -2,12 +2,14 @@ import type { Logger } from 'pino';
 import type { CamdHooks } from '../../hooks.js';
 import type { StreamHub } from '../hub.js';
 import type { ElementRegistry } from '../registry.js';
-import type { EncodedFrame, LiveApplier, StreamSettings, VideoCodec } from '../types.js';
+import type { EncodedFrame, LiveApplier, PropertySet, SourcePlan, StreamSettings, VideoCodec } from '../types.js';
+import { encoderStats, liveAppliers, type EncoderStats } from './live-control.js';
 import type { PipelineHandle } from '../pipeline-handle.js';
 import { checkStreamHealth } from '../../rules.js';
-import { buildPipeline, type BuiltPipeline } from './launch.js';
+import { buildPipeline } from './launch.js';
 import { trackReads } from '../../state/reads.js';
 import type { MediaPipeline, MediaProcess, RawFrame } from './media-process.js';
+import type { PropertyValue } from './protocol.js';
 import { ProductionMeter, type StreamStats } from './stream-stats.js';
 import { isJoinPoint } from '../codec.js';
 import { declareConstrainedHigh } from '../h264-profiles.js';
@@ -81,6 +83,12 @@ export class StreamRunner {
   private generation = 0;
   /** Codec of the frames the running pipeline delivers. */
   private runCodec?: VideoCodec;
+  /** What the last built pipeline reads and encodes with, and why (stats). */
+  private media?: { encoder: EncoderStats; path: SourcePlan; keyframe?: PropertySet };
+  private launched?: string;
+  /** Why raw pictures are needed beyond the filters (needRawPictures), and whether that alone kept passthrough off. */
+  private rawNeeded?: string;
+  private heldPassthrough?: string;
 
   constructor(
     private settings: StreamSettings,
@@ -179,9 +187,13 @@ export class StreamRunner {
     if (pipeline?.running && this.playingAt !== undefined && appliers.every((a) => a && a.length > 0)) {
       try {
         const handle = this.handle(pipeline);
-        for (const [key, value] of changed) for (const a of this.live.get(key)!) await a(handle, value);
-        this.deps.logger.info({ stream: next.name, keys: [...changed.keys()] }, 'settings applied to the running pipeline');
-        return;
+        const rebuild: string[] = [];
+        for (const [key, value] of changed) for (const a of this.live.get(key)!) if ((await a(handle, value)) === 'rebuild') rebuild.push(key);
+        if (rebuild.length === 0) {
+          this.deps.logger.info({ stream: next.name, keys: [...changed.keys()] }, 'settings applied to the running pipeline');
+          return;
+        }
+        return this.rebuild(`settings changed: ${rebuild.join(', ')} (its filter asked for a rebuild)`);
       } catch (err) {
         this.deps.logger.warn({ stream: next.name, err }, 'live change failed; rebuilding the pipeline');
       }
@@ -211,12 +223,26 @@ export class StreamRunner {
     const now = Date.now();
     if (now - this.lastKeyframeRequest < KEYFRAME_REQUEST_MIN_INTERVAL_MS) return;
     this.lastKeyframeRequest = now;
-    this.pipeline?.requestKeyframe();
+    const control = this.media?.keyframe;
+    // A passthrough camera is asked through its control (force_key_frame); an encoder by GstForceKeyUnit.
+    if (control) void this.pipeline?.setProperty(control.element, control.property, control.value).catch(() => undefined);
+    else if (!this.media?.encoder.passthrough) this.pipeline?.requestKeyframe();
   }
 
   /** The running pipeline's id in its media process (changes with every restart), for tests and diagnostics. */
   get pipelineId(): string | undefined {
     return this.pipeline?.running ? this.pipeline.id : undefined;
+  }
+
+  /** The launch text of the running pipeline (diagnostics, tests). */
+  get launchText(): string | undefined {
+    return this.pipeline?.running ? this.launched : undefined;
+  }
+
+  /** Reads a property of an element of the running pipeline (diagnostics, tests). */
+  elementProperty(element: string, property: string): Promise<PropertyValue | undefined> {
+    if (!this.pipeline?.running) return Promise.reject(new Error(`stream ${this.settings.name} has no running pipeline`));
+    return this.pipeline.getProperty(element, property);
   }
 
   /** The pid of the media process running this stream's pipeline. */
@@ -246,6 +272,9 @@ export class StreamRunner {
       height: this.settings.height,
       targetBitrate: this.settings.bitrate,
       codec: (this.pipeline?.running ? this.runCodec : undefined) ?? this.settings.codec,
+      ...(this.media
+        ? { encoder: this.media.encoder, sourcePath: this.media.path.path, source: { path: this.media.path.path, why: this.media.path.why } }
+        : {}),
       consumers,
     };
   }
@@ -266,6 +295,19 @@ export class StreamRunner {
     return { healthy: verdict.reasons.length === 0, reasons: verdict.reasons };
   }
 
+  /**
+   * Something besides the stream's filters reads its finished pictures (a derived encoding: VP8 for a
+   * WebRTC viewer without H.264), or no longer does. A camera's own H.264 cannot feed it: the stream is
+   * rebuilt to decode it while the reason holds, and to pass it through again after.
+   */
+  needRawPictures(reason: string | undefined): void {
+    if (reason === this.rawNeeded) return;
+    this.rawNeeded = reason;
+    if (!this.pipeline?.running) return;
+    if (reason && this.media?.path.path === 'passthrough') void this.rebuild(`${reason}: decoding the camera's own stream`);
+    else if (!reason && this.heldPassthrough) void this.rebuild(`no longer needed (${this.heldPassthrough}): passing the camera's own stream through again`);
+  }
+
   private async launch(): Promise<void> {
     const gen = ++this.generation;
     const s = this.settings;
@@ -273,7 +315,7 @@ export class StreamRunner {
     let reads: ReadonlySet<string>;
     try {
       // Every setting read while building (core's or a plugin's) is a dependency of this pipeline.
-      ({ result: built, keys: reads } = await trackReads(() => buildPipeline(s, this.deps.hooks, this.deps.registry)));
+      ({ result: built, keys: reads } = await trackReads(() => buildPipeline(s, this.deps.hooks, this.deps.registry, { rawNeeded: this.rawNeeded })));
     } catch (err) {
       this.supervisor.failed(`cannot build the pipeline: ${(err as Error).message}`);
       return;
@@ -281,7 +323,14 @@ export class StreamRunner {
     if (gen !== this.generation || this.stopped) return;
     this.reads = reads;
     this.live = liveAppliers(built, this.deps.bitrateKey);
+    this.media = {
+      encoder: encoderStats(built.spec.encoder, !!this.live.get(this.deps.bitrateKey)),
+      path: built.spec.path!,
+      keyframe: built.spec.encoder.keyframeControl,
+    };
     this.deps.logger.debug({ stream: s.name, launch: built.launch }, 'starting pipeline');
+    this.launched = built.launch;
+    this.heldPassthrough = built.passthroughHeldBy;
     const pipeline = this.deps.media.start(built.launch, { startProperties: built.startProperties, output: true, role: this.deps.role });
     this.pipeline = pipeline;
     this.startedAt = performance.now();
@@ -296,7 +345,11 @@ export class StreamRunner {
     pipeline.on('frame', (f) => this.onFrame(f, pipeline, codec, constrainedHigh));
     pipeline.on('playing', () => {
       this.playingAt = performance.now();
-      this.deps.logger.info({ stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: built.spec.encoder.factory }, 'pipeline playing');
+      const { factory, reason } = built.spec.encoder;
+      this.deps.logger.info(
+        { stream: s.name, pipeline: pipeline.id, pid: pipeline.pid, encoder: factory, why: reason, sourcePath: built.spec.path?.path },
+        'pipeline playing',
+      );
       this.deps.onPlaying?.();
     });
     pipeline.on('warning', (w) => this.deps.logger.warn({ stream: s.name, source: w.source }, `GStreamer: ${w.message}`));
@@ -365,17 +418,4 @@ export class StreamRunner {
       requestKeyframe: () => this.requestKeyframe(),
     };
   }
-}
-
-/** The live appliers of a built pipeline: its fragments', plus the encoder's bitrate when it takes one at run time. */
-function liveAppliers(built: BuiltPipeline, bitrateKey: string): Map<string, LiveApplier[]> {
-  const out = new Map<string, LiveApplier[]>();
-  const add = (key: string, a: LiveApplier) => out.set(key, [...(out.get(key) ?? []), a]);
-  const { spec } = built;
-  for (const f of [spec.source, spec.encoder, ...spec.filters, ...spec.branches]) for (const [key, a] of Object.entries(f.live ?? {})) add(key, a);
-  const prop = spec.encoder.bitrateProperty;
-  // x264enc's `bitrate` is changeable in PLAYING: no gap, no keyframe.
-  if (prop) add(bitrateKey, (h, bitrate) => h.setProperty('encoder', prop.name, Math.max(1, Math.round((bitrate as number) / prop.unitBitsPerSecond))));
-  else if (spec.encoder.noBitrate) add(bitrateKey, () => undefined);
-  return out;
 }

@@ -65,5 +65,18 @@ export interface StreamStats {
   targetBitrate: number;
   /** What the stream's frames are encoded in now: the running pipeline's codec (the configured one while none runs). */
   codec: string;
+  /** The element that encodes (or the camera, passthrough), hardware or not, and why it was chosen. */
+  encoder?: {
+    element: string;
+    family?: string;
+    hardware: boolean;
+    passthrough: boolean;
+    reason?: string;
+    bitrate: string;
+    notes?: Readonly<Record<string, string>>;
+  };
+  /** How the source is read: `raw`, `jpeg-decode`, `passthrough` or `decode`. */
+  sourcePath?: string;
+  source?: { path: string; why: string };
   consumers: ConsumerStats[];
 }
