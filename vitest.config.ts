@@ -25,9 +25,11 @@ export default defineConfig({
     // The longest files start first, so the run does not end on one of them alone.
     sequence: { sequencer: SlowFirstSequencer },
     // Two cores. Most of a media test's time is spent waiting (frames to arrive in real time, a
-    // client to connect, a backoff): two files at once kept the cores 55 % busy; three keep them
-    // busier and stay green with one core taken by another process.
-    maxWorkers: 3,
+    // client to connect, a backoff): two files at once keep the cores about 55 % busy. Three were
+    // tried (7.7 min instead of 10), but webrtc-h265.test.ts then failed twice in four whole runs
+    // (ffmpeg: "Could not find ref with POC …" with no RTP gap): a frame missing from what one
+    // viewer was sent under load, not understood yet, so two until that is explained.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     teardownTimeout: 20_000,
