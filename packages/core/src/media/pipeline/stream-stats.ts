@@ -1,4 +1,5 @@
 import type { ConsumerStats } from '../hub.js';
+import type { EncoderStats } from './live-control.js';
 
 /** Sliding-window figures of what the encoder actually produced. */
 export class ProductionMeter {
@@ -66,15 +67,7 @@ export interface StreamStats {
   /** What the stream's frames are encoded in now: the running pipeline's codec (the configured one while none runs). */
   codec: string;
   /** The element that encodes (or the camera, passthrough), hardware or not, and why it was chosen. */
-  encoder?: {
-    element: string;
-    family?: string;
-    hardware: boolean;
-    passthrough: boolean;
-    reason?: string;
-    bitrate: string;
-    notes?: Readonly<Record<string, string>>;
-  };
+  encoder?: EncoderStats;
   /** How the source is read: `raw`, `jpeg-decode`, `passthrough` or `decode`. */
   sourcePath?: string;
   source?: { path: string; why: string };
